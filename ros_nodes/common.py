@@ -1,0 +1,131 @@
+"""Shared ROS plumbing: named QoS profiles, parameters from config dataclasses, and the node runner.
+
+Every node uses these so that QoS, parameter validation and shutdown behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+from toponav import config as cfgmod
+
+T = TypeVar("T")
+
+#: Sensor streams (/scan, /odom, /points): best effort, keep last 5 (rclpy's sensor-data profile).
+SENSOR_QOS: QoSProfile = qos_profile_sensor_data
+#: Maps and graphs (/map, /topo_graph, markers): reliable + transient local so late joiners get the last one.
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+#: Commands (/cmd_vel, /subgoal, /goal_pose, arm commands): reliable, only the newest matters.
+COMMAND_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+#: Events and status that must not be dropped (collisions, diagnostics): reliable, deeper queue.
+EVENT_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+#: /clock as published by simulators.
+CLOCK_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+
+def _ros_value(value: Any) -> Any:
+    """ROS parameters cannot be None or mixed lists; map our defaults onto declarable values."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def declare_config(node: Node, cls: type[T], prefix: str = "", *, live: bool = True) -> T:
+    """Declare one ROS parameter per config field (nested names) and build the validated config.
+
+    Values come from the YAML params file / launch overrides / command line, defaults from the
+    dataclass. An invalid value raises :class:`toponav.config.ConfigError` naming the parameter:
+    a node must not start on bad parameters. With ``live`` set, later ``ros2 param set`` calls are
+    validated the same way and refused with the error message; the node reads ``node.config`` for
+    the current values.
+    """
+    defaults = cfgmod.flatten(cls())
+    help_texts = cfgmod.describe(cls)
+    values: dict[str, Any] = {}
+    for name, default in defaults.items():
+        full = prefix + name
+        descriptor = ParameterDescriptor(description=help_texts.get(name, ""), dynamic_typing=True)
+        if default is None:
+            param = node.declare_parameter(full, Parameter.Type.NOT_SET, descriptor)
+        else:
+            param = node.declare_parameter(full, _ros_value(default), descriptor)
+        value = param.value
+        if value is not None:
+            values[name] = list(value) if isinstance(value, tuple | list) or hasattr(value, "tolist") else value
+    config = cfgmod.build(cls, values, prefix)
+
+    if live:
+        def _on_set(params: list[Parameter]) -> SetParametersResult:
+            candidate = dict(cfgmod.flatten(node.config))  # type: ignore[attr-defined]
+            for p in params:
+                if not p.name.startswith(prefix):
+                    continue
+                v = p.value
+                candidate[p.name[len(prefix):]] = list(v) if hasattr(v, "tolist") or isinstance(v, tuple) else v
+            try:
+                new = cfgmod.build(cls, {k: v for k, v in candidate.items() if v is not None}, prefix)
+            except cfgmod.ConfigError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            node.config = new  # type: ignore[attr-defined]
+            return SetParametersResult(successful=True)
+
+        node.add_on_set_parameters_callback(_on_set)
+    return config
+
+
+def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
+    """Init rclpy, spin the node until SIGINT/SIGTERM or shutdown, and tear down cleanly.
+
+    Returns a process exit code: 0 on a normal stop, 2 when the node refused its parameters.
+    """
+    rclpy.init(args=list(sys.argv if args is None else args))
+    node: Node | None = None
+    code = 0
+    try:
+        node = factory()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except cfgmod.ConfigError as exc:
+        name = node.get_name() if node is not None else "node"
+        print(f"[{name}] refused to start: {exc}", file=sys.stderr, flush=True)
+        code = 2
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
