@@ -47,7 +47,11 @@ setup(
     version="0.1.0",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    package_data={"toponav.models": ["checkpoints/*.pt", "checkpoints/*.md", "checkpoints/*.json"]},
+    package_data={
+        "toponav.models": ["checkpoints/*.pt", "checkpoints/*.md", "checkpoints/*.json"],
+        "toponav.worlds": ["data/*.json", "data/BARN_LICENSE"],
+        "toponav.sim": ["assets/*.urdf"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -1,0 +1,123 @@
+"""The vectorised numpy twin: analytic scans against an independent ray march, motion, limits, collisions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from toponav.robot import AgvParams, LidarParams
+from toponav.sim.twin import VecAgvTwin
+from toponav.worlds import World, make_world
+
+
+def ray_march(world: World, poses: np.ndarray, lidar: LidarParams) -> np.ndarray:
+    """Reference: sphere tracing on the world's float64 signed distance (independent of the twin)."""
+    out = []
+    for x, y, yaw in poses:
+        th = yaw + lidar.angles()
+        u = np.stack([np.cos(th), np.sin(th)], axis=1)
+        t = np.zeros(len(th))
+        done = np.zeros(len(th), dtype=bool)
+        for _ in range(500):
+            d = world.clearance(np.array([x, y]) + t[:, None] * u)
+            t = np.where(done, t, t + np.maximum(d, 1e-5))
+            done |= (d < 1e-5) | (t > lidar.range_max)
+            if done.all():
+                break
+        out.append(np.clip(t, lidar.range_min, lidar.range_max))
+    return np.array(out)
+
+
+def free_poses(world: World, n: int, seed: int, margin: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    poses: list[list[float]] = []
+    while len(poses) < n:
+        p = rng.uniform(world.bounds[:2], world.bounds[2:])
+        if world.clearance(p[None])[0] > margin:
+            poses.append([p[0], p[1], rng.uniform(-math.pi, math.pi)])
+    return np.array(poses)
+
+
+@pytest.mark.parametrize("spec", ["barn:3", "warehouse", "maze", "forest"])
+@pytest.mark.parametrize("lidar", [LidarParams(), LidarParams(beams=37, fov=4.0, range_max=5.0)],
+                         ids=["360", "partial"])
+def test_scan_matches_ray_march(spec: str, lidar: LidarParams) -> None:
+    world = make_world(spec, 1)
+    poses = free_poses(world, 6, seed=1)
+    twin = VecAgvTwin(world, 6, lidar=lidar)
+    ranges = twin.reset(poses=poses)
+    assert ranges.shape == (6, lidar.beams)
+    np.testing.assert_allclose(ranges, ray_march(world, poses, lidar), atol=3e-3)
+
+
+def test_scan_known_distances_in_empty_world() -> None:
+    world = World(name="box", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 5, 0), goal=(8, 5),
+                  circles=((5.0, 5.0, 0.5),))
+    lidar = LidarParams(beams=4, range_max=20.0)  # angles -pi, -pi/2, 0, pi/2
+    ranges = VecAgvTwin(world, 1, lidar=lidar).scan()[0]
+    np.testing.assert_allclose(ranges, [2.0, 5.0, 2.5, 5.0], atol=1e-5)
+
+
+def test_straight_and_arc_motion_with_acceleration_limits() -> None:
+    robot = AgvParams(max_acc_v=2.0, max_acc_w=4.0)
+    twin = VecAgvTwin(make_world("empty", 0), 2, robot=robot, dt=0.1)
+    twin.reset(poses=np.array([[2.0, 2.0, 0.0], [5.0, 5.0, 0.0]]))
+    step = twin.step(np.array([[1.0, 0.0], [0.5, 1.0]]))
+    np.testing.assert_allclose(step.vel, [[0.2, 0.0], [0.2, 0.4]])  # acceleration-limited first step
+    for _ in range(20):
+        step = twin.step(np.array([[5.0, 0.0], [0.5, 1.0]]))  # 5 m/s clipped to max_v
+    np.testing.assert_allclose(step.vel, [[1.0, 0.0], [0.5, 1.0]])
+    # robot 0 went straight along +x; robot 1 keeps a constant-curvature arc of radius v/w = 0.5
+    assert abs(step.pose[0, 1] - 2.0) < 1e-9 and step.pose[0, 0] > 3.5
+    twin.reset(poses=np.array([[2.0, 2.0, 0.0], [5.0, 5.0, 0.0]]))
+    twin.vel[:] = [[0.0, 0.0], [0.5, 1.0]]
+    for _ in range(10):
+        twin.step(np.array([[0.0, 0.0], [0.5, 1.0]]))
+    x, y, yaw = twin.pose[1]
+    assert yaw == pytest.approx(1.0)
+    assert x == pytest.approx(5.0 + 0.5 * math.sin(1.0)) and y == pytest.approx(5.0 + 0.5 * (1 - math.cos(1.0)))
+
+
+def test_collision_stops_the_robot_outside_the_obstacle() -> None:
+    world = World(name="wall", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 5, 0), goal=(8, 5),
+                  boxes=((4.0, 5.0, 0.1, 3.0, 0.0),))
+    twin = VecAgvTwin(world, 1)
+    hits = []
+    for _ in range(40):
+        hits.append(bool(twin.step(np.array([[1.0, 0.0]])).collided[0]))
+    assert any(hits)
+    assert twin.clearance()[0] >= twin.robot.radius - 1e-6  # never inside
+    assert twin.pose[0, 0] < 4.0 - 0.1 - 0.2
+
+
+def test_non_finite_commands_count_as_zero() -> None:
+    twin = VecAgvTwin(make_world("empty", 0), 3)
+    step = twin.step(np.array([[np.nan, 0.0], [np.inf, -np.inf], [0.5, 0.0]]))
+    assert np.isfinite(step.pose).all()
+    np.testing.assert_allclose(step.vel[:2], 0.0)
+
+
+def test_same_seed_same_actions_same_observations() -> None:
+    worlds = [make_world("forest", 1), make_world("barn:5")]
+    lidar = LidarParams(noise_std=0.02)
+    actions = np.random.default_rng(0).uniform([-0.2, -1.5], [1.0, 1.5], size=(30, 8, 2))
+
+    def roll(seed: int) -> np.ndarray:
+        twin = VecAgvTwin(worlds, 8, lidar=lidar, seed=seed)
+        return np.stack([twin.step(a).ranges.copy() for a in actions])
+
+    a, b, c = roll(3), roll(3), roll(4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_several_worlds_match_single_world_twins() -> None:
+    worlds = [make_world("maze", 2), make_world("barn:9"), make_world("warehouse", 4)]
+    twin = VecAgvTwin(worlds, 6)
+    np.testing.assert_array_equal(twin.world_index, [0, 1, 2, 0, 1, 2])
+    both = twin.scan()
+    for i in range(6):
+        single = VecAgvTwin(worlds[i % 3], 1).scan()
+        np.testing.assert_allclose(both[i], single[0], atol=1e-6)
