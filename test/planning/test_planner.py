@@ -1,0 +1,199 @@
+"""Planner state machine: exploring/navigating/done/stuck, replanning triggers, blacklisting, return home."""
+
+from __future__ import annotations
+
+import pytest
+
+from toponav.planning import Place, PlaceGraph, PlannerConfig, State, SubgoalPlanner
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def __call__(self, level: str, msg: str) -> None:
+        self.lines.append((level, msg))
+
+    def has(self, level: str, text: str) -> bool:
+        return any(lv == level and text in m for lv, m in self.lines)
+
+
+def corridor(frontier_at: float = 6.0, side: bool = False) -> PlaceGraph:
+    """Places a(0,0)-b(2,0)-c(4,0) and a frontier further east (and optionally one north of b)."""
+    g = PlaceGraph()
+    for nid, x in (("a", 0.0), ("b", 2.0), ("c", 4.0)):
+        g.add_node(Place(nid, x, 0.0, visits=1))
+    g.add_node(Place("f1", frontier_at, 0.0, frontier=True, frontier_size=2.0))
+    g.add_edge("a", "b")
+    g.add_edge("b", "c")
+    g.add_edge("c", "f1")
+    if side:
+        g.add_node(Place("f2", 2.0, 3.0, frontier=True, frontier_size=1.0))
+        g.add_edge("b", "f2")
+    return g
+
+
+def planner(log: Log, **kw) -> SubgoalPlanner:
+    cfg = PlannerConfig(**{k: v for k, v in kw.items()})
+    cfg.rnd.enabled = False
+    return SubgoalPlanner(cfg, log=log)
+
+
+def test_waits_then_explores_and_publishes_path() -> None:
+    log = Log()
+    p = planner(log)
+    assert p.step(0.0).state == State.IDLE
+    p.set_graph(corridor())
+    p.set_pose(0.0, 0.0)
+    d = p.step(0.1)
+    assert d.state == State.EXPLORING and d.target == "f1" and d.replanned
+    assert d.path[0] == (0.0, 0.0) and d.path[-1] == (6.0, 0.0)
+    assert d.subgoal == (2.0, 0.0)  # lookahead 2 m along the graph path
+    d = p.step(0.2)
+    assert not d.replanned and d.target == "f1"  # keeps its sub-goal
+
+
+def test_replans_when_reached() -> None:
+    log = Log()
+    p = planner(log)
+    g = corridor(side=True)
+    g.nodes["f2"].frontier_size = 0.0
+    p.set_graph(g)
+    p.set_pose(0.0, 0.0)
+    first = p.step(0.0).target
+    p.set_pose(*((6.0, 0.0) if first == "f1" else (2.0, 3.0)))
+    d = p.step(1.0)
+    assert d.replanned and "reached" in d.reason and d.target != first
+
+
+def test_frontier_closed_replans_without_failure() -> None:
+    log = Log()
+    p = planner(log)
+    p.set_graph(corridor(side=True))
+    p.set_pose(0.0, 0.0)
+    first = p.step(0.0).target
+    g = corridor(side=True)
+    del g.nodes[first]
+    for nb in g.adj.pop(first):
+        g.adj[nb].pop(first)
+    p.set_graph(g)
+    d = p.step(1.0)
+    assert d.replanned and "closed" in d.reason and not p.failures
+
+
+def test_stale_subgoal_fails_and_is_blacklisted_after_repeats() -> None:
+    log = Log()
+    p = planner(log, stale_timeout=5.0, max_failures=2)
+    p.set_graph(corridor(side=True))
+    p.set_pose(0.0, 0.0)
+    assert p.step(0.0).target == "f1"
+    d = p.step(6.0)  # no progress for 6 s
+    assert d.replanned and "stale" in d.reason
+    assert log.has("info", "failed (no progress")
+    # Still the best candidate: chosen again, fails again -> blacklisted, and the log says so.
+    assert d.target == "f1"
+    d = p.step(12.5)
+    assert log.has("warn", "blacklisting sub-goal f1")
+    assert d.target == "f2"
+    assert p.is_blacklisted(6.0, 0.0, 13.0)
+
+
+def test_progress_resets_stale_timer() -> None:
+    p = planner(Log(), stale_timeout=5.0)
+    p.set_graph(corridor())
+    p.set_pose(0.0, 0.0)
+    p.step(0.0)
+    for i in range(1, 5):
+        p.set_pose(i * 1.0, 0.0)
+        d = p.step(i * 4.0)
+        assert not d.replanned
+
+
+def test_unreachable_subgoal_counts_as_failure() -> None:
+    log = Log()
+    p = planner(log, max_failures=1, blacklist_duration=10.0)
+    p.set_graph(corridor())
+    p.set_pose(0.0, 0.0)
+    assert p.step(0.0).target == "f1"
+    g = corridor()
+    g.adj["c"].pop("f1")
+    g.adj["f1"].pop("c")  # the edge to the frontier is gone: unreachable now
+    p.set_graph(g)
+    d = p.step(1.0)
+    assert log.has("warn", "blacklisting sub-goal f1") and "unreachable" in d.reason
+    assert d.state == State.STUCK  # the only frontier is blacklisted
+    assert log.has("warn", "stuck")
+    # Temporary blacklist expires.
+    p.set_graph(corridor())
+    assert p.step(20.0).target == "f1"
+
+
+def test_done_when_no_frontier_and_on_goal() -> None:
+    log = Log()
+    p = planner(log)
+    g = corridor()
+    del g.nodes["f1"]
+    g.adj["c"].pop("f1")
+    g.adj.pop("f1")
+    p.set_graph(g)
+    p.set_pose(0.0, 0.0)
+    assert p.step(0.0).state == State.DONE
+    assert log.has("info", "exploration complete")
+    p.set_goal(4.2, 0.0)
+    d = p.step(1.0)
+    assert d.state == State.NAVIGATING and d.path[-1] == (4.2, 0.0)
+    p.set_pose(4.1, 0.1)
+    assert p.step(2.0).state == State.DONE and log.has("info", "goal reached")
+
+
+def test_goal_off_graph_explores_toward_it_then_navigates() -> None:
+    p = planner(Log())
+    p.set_graph(corridor(side=True))
+    p.set_pose(2.0, 0.0)
+    p.set_goal(2.0, 10.0)
+    d = p.step(0.0)
+    assert d.state == State.EXPLORING and d.target == "f2"  # progress toward the goal beats the bigger frontier
+    g = corridor(side=True)
+    g.add_node(Place("d", 2.0, 9.0, visits=1))
+    g.add_edge("f2", "d")
+    p.set_graph(g)
+    d = p.step(1.0)
+    assert d.state == State.NAVIGATING and d.path[-1] == (2.0, 10.0)
+
+
+def test_return_home_and_stop() -> None:
+    log = Log()
+    p = planner(log)
+    p.set_graph(corridor())
+    p.set_pose(0.0, 0.0)  # home
+    p.step(0.0)
+    p.set_pose(4.0, 0.0)
+    assert p.return_home()
+    d = p.step(1.0)
+    assert d.state == State.NAVIGATING and d.path[-1] == (0.0, 0.0)
+    p.set_pose(0.1, 0.0)
+    assert p.step(2.0).state == State.DONE
+    p.set_exploring(False)
+    p.returning_home = False
+    assert p.step(3.0).state == State.IDLE
+
+
+def test_bad_inputs_are_ignored() -> None:
+    log = Log()
+    p = planner(log)
+    assert not p.set_pose(float("nan"), 0.0)
+    assert not p.set_goal(0.0, float("inf"))
+    assert log.has("warn", "non-finite")
+    assert p.step(0.0).state == State.IDLE
+
+
+@pytest.mark.parametrize("mode", ["heuristic", "learned"])
+def test_rnd_enabled_runs(mode: str, tmp_path) -> None:
+    cfg = PlannerConfig(mode=mode, checkpoint=str(tmp_path / "none.pt"))
+    p = SubgoalPlanner(cfg, log=Log())
+    p.set_graph(corridor(side=True))
+    for i in range(40):
+        p.set_pose(0.0 + 0.01 * i, 0.0)
+        p.step(0.1 * i)
+    nov = p.novelty()
+    assert set(nov) == {"a", "b", "c", "f1", "f2"}

@@ -1,0 +1,206 @@
+"""The planner's view of the topological map: places with visit counts and frontier flags, weighted edges.
+
+The planner never touches the mapper's internals: it works from this small structure, built either from
+the /topo_graph JSON the ``topo_mapper`` node publishes (:meth:`PlaceGraph.from_json`), from a live
+``toponav.mapping.TopoMap`` (via its ``to_json()``), or directly by the fast exploration environment.
+Parsing is tolerant of the spelling of optional fields and strict about what the planner needs
+(ids, finite x/y, edges between known nodes); anything else raises :class:`GraphError` naming the fault.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class GraphError(ValueError):
+    """A /topo_graph message or graph dict is malformed."""
+
+
+@dataclass
+class Place:
+    """One node: a visited place or a frontier (boundary of the unknown)."""
+
+    id: str
+    x: float
+    y: float
+    visits: int = 0
+    frontier: bool = False
+    frontier_size: float = 0.0  # metres of frontier boundary (or unknown cells) this node stands for
+    descriptor: np.ndarray | None = None  # local scan descriptor when the mapper provides one
+
+
+@dataclass
+class PlaceGraph:
+    nodes: dict[str, Place] = field(default_factory=dict)
+    adj: dict[str, dict[str, float]] = field(default_factory=dict)
+    explored_area: float | None = None  # m^2 when the mapper reports it
+    stamp: float | None = None
+
+    # -- construction -------------------------------------------------------------------------------
+    def add_node(self, place: Place) -> None:
+        self.nodes[place.id] = place
+        self.adj.setdefault(place.id, {})
+
+    def add_edge(self, a: str, b: str, cost: float | None = None) -> None:
+        if a not in self.nodes or b not in self.nodes:
+            raise GraphError(f"edge {a!r}-{b!r} references an unknown node")
+        if a == b:
+            return
+        if cost is None or not math.isfinite(cost) or cost < 0:
+            pa, pb = self.nodes[a], self.nodes[b]
+            cost = math.hypot(pa.x - pb.x, pa.y - pb.y)
+        old = self.adj[a].get(b)
+        if old is None or cost < old:
+            self.adj[a][b] = float(cost)
+            self.adj[b][a] = float(cost)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | dict[str, Any]) -> PlaceGraph:
+        """Parse the /topo_graph JSON (``{"nodes": [...], "edges": [...]}``; node-link style accepted)."""
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise GraphError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise GraphError("graph JSON must be an object")
+        nodes = data.get("nodes")
+        edges = data.get("edges", data.get("links", []))
+        if not isinstance(nodes, list) or not isinstance(edges, list):
+            raise GraphError("graph JSON needs lists 'nodes' and 'edges'")
+        g = cls()
+        for i, n in enumerate(nodes):
+            if not isinstance(n, dict) or "id" not in n:
+                raise GraphError(f"node {i} has no id")
+            try:
+                x, y = _xy(n)
+            except (TypeError, ValueError, KeyError):
+                raise GraphError(f"node {n.get('id')!r} has no numeric x/y") from None
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise GraphError(f"node {n.get('id')!r} has a non-finite position")
+            kind = str(n.get("kind", n.get("type", "")))
+            frontier = bool(n.get("frontier", n.get("is_frontier", kind == "frontier")))
+            desc = n.get("descriptor")
+            try:
+                desc = None if desc is None else np.asarray(desc, dtype=np.float32).ravel()
+            except (TypeError, ValueError):
+                desc = None
+            g.add_node(Place(
+                id=str(n["id"]), x=x, y=y,
+                visits=_int(n.get("visits", n.get("visit_count", 0))),
+                frontier=frontier,
+                frontier_size=_float(n.get("frontier_size", n.get("frontier_gain", n.get("gain", 0.0)))),
+                descriptor=desc,
+            ))
+        for i, e in enumerate(edges):
+            if isinstance(e, dict):
+                a = e.get("source", e.get("u", e.get("a", e.get("from"))))
+                b = e.get("target", e.get("v", e.get("b", e.get("to"))))
+                cost = e.get("cost", e.get("weight", e.get("length")))
+            elif isinstance(e, list | tuple) and len(e) >= 2:
+                a, b = e[0], e[1]
+                cost = e[2] if len(e) > 2 else None
+            else:
+                raise GraphError(f"edge {i} is malformed")
+            if a is None or b is None:
+                raise GraphError(f"edge {i} has no endpoints")
+            g.add_edge(str(a), str(b), _float(cost, None))
+        area = data.get("explored_area", data.get("explored_area_m2"))
+        g.explored_area = _float(area, None)
+        g.stamp = _float(data.get("stamp"), None)
+        return g
+
+    # -- queries --------------------------------------------------------------------------------------
+    def nearest(self, x: float, y: float, *, frontier: bool | None = None) -> str | None:
+        best, best_d = None, math.inf
+        for p in self.nodes.values():
+            if frontier is not None and p.frontier != frontier:
+                continue
+            d = math.hypot(p.x - x, p.y - y)
+            if d < best_d:
+                best, best_d = p.id, d
+        return best
+
+    def dijkstra(self, source: str) -> tuple[dict[str, float], dict[str, str]]:
+        """Path costs and predecessors from ``source`` to every reachable node."""
+        dist: dict[str, float] = {source: 0.0}
+        prev: dict[str, str] = {}
+        heap = [(0.0, source)]
+        while heap:
+            d, u = heapq.heappop(heap)
+            if d > dist.get(u, math.inf):
+                continue
+            for v, w in self.adj.get(u, {}).items():
+                nd = d + w
+                if nd < dist.get(v, math.inf):
+                    dist[v] = nd
+                    prev[v] = u
+                    heapq.heappush(heap, (nd, v))
+        return dist, prev
+
+    @staticmethod
+    def path_from(prev: dict[str, str], source: str, target: str) -> list[str]:
+        if target != source and target not in prev:
+            return []
+        path = [target]
+        while path[-1] != source:
+            path.append(prev[path[-1]])
+        return path[::-1]
+
+    def shortest_path(self, source: str, target: str) -> list[str]:
+        _, prev = self.dijkstra(source)
+        return self.path_from(prev, source, target)
+
+    def frontier_ids(self) -> list[str]:
+        return [p.id for p in self.nodes.values() if p.frontier]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def num_edges(self) -> int:
+        return sum(len(v) for v in self.adj.values()) // 2
+
+    def to_json(self) -> dict[str, Any]:
+        """Inverse of :meth:`from_json` (used by tests and the environment's graph snapshots)."""
+        nodes = []
+        for p in self.nodes.values():
+            n = {"id": p.id, "x": p.x, "y": p.y, "visits": p.visits, "frontier": p.frontier,
+                 "frontier_size": p.frontier_size}
+            if p.descriptor is not None:
+                n["descriptor"] = [float(v) for v in p.descriptor]
+            nodes.append(n)
+        edges = [{"source": a, "target": b, "cost": c} for a, nb in self.adj.items() for b, c in nb.items() if a < b]
+        out: dict[str, Any] = {"schema_version": 1, "nodes": nodes, "edges": edges}
+        if self.explored_area is not None:
+            out["explored_area"] = self.explored_area
+        return out
+
+
+def _xy(n: dict[str, Any]) -> tuple[float, float]:
+    if "x" in n and "y" in n:
+        return float(n["x"]), float(n["y"])
+    pos = n.get("pos", n.get("position"))
+    if isinstance(pos, dict):
+        return float(pos["x"]), float(pos["y"])
+    return float(pos[0]), float(pos[1])
+
+
+def _float(v: Any, default: float | None = 0.0) -> float | None:
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        return default
+    return out if math.isfinite(out) else default
+
+
+def _int(v: Any) -> int:
+    try:
+        return max(0, int(v))
+    except (TypeError, ValueError):
+        return 0

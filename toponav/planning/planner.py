@@ -1,0 +1,425 @@
+"""The sub-goal planner: a small state machine over the topological graph.
+
+States (reported on /toponav/status):
+
+* ``idle``        exploration stopped and no goal;
+* ``exploring``   pick frontier / place sub-goals by score (novelty, visits, frontier gain, goal progress
+                  when a goal is known but not yet in the map, path cost);
+* ``navigating``  a goal (or home, after ``return_home``) lies on the graph: follow the graph path to it;
+* ``done``        goal / home reached, or exploration finished (no frontier left);
+* ``stuck``       candidates remain only blacklisted or unreachable.
+
+A chosen sub-goal is kept until it is **reached** (robot within ``reach_radius``), becomes
+**unreachable** (gone from the graph's reachable set), or goes **stale** (no progress of
+``min_progress`` metres toward it for ``stale_timeout`` seconds); then the planner replans.
+Unreachable and stale count as failures of that place; after ``max_failures`` the place is
+blacklisted for ``blacklist_duration`` seconds (0 = for good) and a log line says so. Places are
+keyed by position (``blacklist_resolution`` grid), because frontier ids change as the map grows.
+
+The planner is pure Python + numpy (+ torch for RND / the learned scorer); the ROS node and the fast
+exploration environment both drive it through :meth:`SubgoalPlanner.step`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from toponav.config import param
+from toponav.planning.graph import PlaceGraph
+from toponav.planning.scorers import Scorer, make_scorer
+from toponav.planning.scoring import Candidates, ScoringWeights, build_candidates
+
+Logger = Callable[[str, str], None]  # (level, message)
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    EXPLORING = "exploring"
+    NAVIGATING = "navigating"
+    DONE = "done"
+    STUCK = "stuck"
+
+
+@dataclass
+class RNDSettings:
+    """Online RND used for candidate novelty (trained on the places the robot stands at)."""
+
+    enabled: bool = param(True, "score candidates with RND novelty")
+    lr: float = param(1e-3, "predictor learning rate", min=0.0)
+    batch: int = param(32, "observations per predictor step (from a recent-history buffer)", min=1)
+    history: int = param(512, "recent observations kept for predictor training", min=1)
+    seed: int = param(0, "seed of the random target network")
+
+
+@dataclass
+class PlannerConfig:
+    """All sub-goal planner settings; the ROS node declares them as parameters (nested names)."""
+
+    mode: str = param("heuristic", "sub-goal scorer: heuristic weighted sum, or the learned meta-controller",
+                      choices=["heuristic", "learned"])
+    checkpoint: str = param("", "meta-controller checkpoint (.pt); empty = the shipped one")
+    weights: ScoringWeights = field(default_factory=ScoringWeights)
+    rnd: RNDSettings = field(default_factory=RNDSettings)
+    include_places: bool = param(False, "also offer visited places (not only frontiers) as exploration sub-goals")
+    reach_radius: float = param(0.6, "sub-goal counts as reached within this distance (m)", min=0.01)
+    goal_tolerance: float = param(0.5, "goal counts as reached within this distance (m)", min=0.01)
+    goal_node_radius: float = param(2.0, "goal is 'on the graph' when a place lies this close (m)", min=0.0)
+    stale_timeout: float = param(30.0, "seconds without progress before a sub-goal is given up", min=0.1)
+    min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
+    max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
+    blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
+    blacklist_resolution: float = param(1.0, "grid (m) on which places are keyed for failures", min=0.01)
+    lookahead: float = param(2.0, "publish the farthest path point within this path length (m)", min=0.0)
+    explore_on_start: bool = param(True, "start exploring as soon as a graph arrives")
+
+
+@dataclass
+class Decision:
+    state: State
+    subgoal: tuple[float, float] | None = None
+    path: list[tuple[float, float]] = field(default_factory=list)
+    target: str | None = None
+    reason: str = ""
+    replanned: bool = False
+
+
+@dataclass
+class _Target:
+    id: str
+    x: float
+    y: float
+    frontier: bool
+    since: float
+    best_dist: float
+    last_progress: float
+    kind: str  # "explore" | "goal" | "home"
+    nav: bool = False  # True: the destination itself is on the graph (navigating), else exploring toward it
+
+
+class SubgoalPlanner:
+    def __init__(self, cfg: PlannerConfig | None = None, log: Logger | None = None,
+                 scorer: Scorer | None = None) -> None:
+        self.cfg = cfg or PlannerConfig()
+        self._log = log or (lambda level, msg: None)
+        self.scorer, self.mode = (scorer, getattr(scorer, "name", "custom")) if scorer is not None \
+            else make_scorer(self.cfg, self._log)
+        self.graph: PlaceGraph | None = None
+        self.pose: tuple[float, float, float] | None = None
+        self.home: tuple[float, float] | None = None
+        self.goal: tuple[float, float] | None = None
+        self.exploring = self.cfg.explore_on_start
+        self.returning_home = False
+        self.state = State.IDLE
+        self.target: _Target | None = None
+        self.failures: dict[tuple[int, int], int] = {}
+        self.blacklist: dict[tuple[int, int], float] = {}  # key -> time blacklisted
+        self.last = Decision(State.IDLE, reason="waiting for graph and odometry")
+        self.replans = 0
+        self._rnd = None
+        self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
+        if self.cfg.rnd.enabled:
+            from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
+
+            self._rnd = RND(FEATURE_DIM, RNDConfig(lr=self.cfg.rnd.lr, warmup_samples=16), seed=self.cfg.rnd.seed)
+
+    # -- inputs -----------------------------------------------------------------------------------------
+    def set_graph(self, graph: PlaceGraph) -> None:
+        self.graph = graph
+
+    def set_pose(self, x: float, y: float, yaw: float = 0.0) -> bool:
+        if not all(math.isfinite(v) for v in (x, y, yaw)):
+            self._log("warn", f"ignoring non-finite pose ({x}, {y}, {yaw})")
+            return False
+        self.pose = (float(x), float(y), float(yaw))
+        if self.home is None:
+            self.home = (float(x), float(y))
+        return True
+
+    def set_goal(self, x: float, y: float) -> bool:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self._log("warn", f"ignoring non-finite goal ({x}, {y})")
+            return False
+        self.goal = (float(x), float(y))
+        self.returning_home = False
+        self.target = None  # replan toward the new goal
+        self._log("info", f"new goal ({x:.2f}, {y:.2f})")
+        return True
+
+    def clear_goal(self) -> None:
+        self.goal = None
+        self.target = None
+
+    def set_exploring(self, on: bool) -> None:
+        self.exploring = bool(on)
+        if on:
+            self.returning_home = False
+            if self.state in (State.DONE, State.STUCK):
+                self.state = State.IDLE
+        if not on and self.target is not None and self.target.kind == "explore":
+            self.target = None
+        self._log("info", f"exploration {'started' if on else 'stopped'}")
+
+    def return_home(self) -> bool:
+        if self.home is None:
+            return False
+        self.returning_home = True
+        self.goal = None
+        self.target = None
+        self._log("info", f"returning home to ({self.home[0]:.2f}, {self.home[1]:.2f})")
+        return True
+
+    # -- blacklist --------------------------------------------------------------------------------------
+    def _key(self, x: float, y: float) -> tuple[int, int]:
+        r = self.cfg.blacklist_resolution
+        return (math.floor(x / r), math.floor(y / r))
+
+    def is_blacklisted(self, x: float, y: float, now: float) -> bool:
+        key = self._key(x, y)
+        since = self.blacklist.get(key)
+        if since is None:
+            return False
+        if self.cfg.blacklist_duration > 0 and now - since > self.cfg.blacklist_duration:
+            del self.blacklist[key]
+            self.failures.pop(key, None)
+            return False
+        return True
+
+    def _fail(self, why: str, now: float) -> None:
+        t = self.target
+        assert t is not None
+        key = self._key(t.x, t.y)
+        self.failures[key] = self.failures.get(key, 0) + 1
+        n = self.failures[key]
+        if n >= self.cfg.max_failures and key not in self.blacklist:
+            self.blacklist[key] = now
+            span = "for good" if self.cfg.blacklist_duration <= 0 else f"for {self.cfg.blacklist_duration:.0f} s"
+            self._log("warn", f"blacklisting sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) {span}: "
+                              f"failed {n} times (last: {why})")
+        else:
+            self._log("info", f"sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) failed ({why}), {n}/{self.cfg.max_failures}")
+        self.target = None
+
+    def report_failure(self, why: str, now: float) -> None:
+        """The low-level layer gave up on the current sub-goal (counts toward blacklisting, then replans)."""
+        if self.target is not None:
+            self._fail(why, now)
+
+    # -- novelty ----------------------------------------------------------------------------------------
+    def _observe_rnd(self, current: str) -> None:
+        if self._rnd is None or self.graph is None or self.pose is None:
+            return
+        from toponav.models.rnd import observation_features
+
+        p = self.graph.nodes[current]
+        self._history.append(observation_features(self.pose[0], self.pose[1], p.descriptor))
+        hist = np.stack(self._history)
+        batch = hist[np.random.randint(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
+        self._rnd.train_step(batch)
+
+    def novelty(self) -> dict[str, float]:
+        if self._rnd is None or self.graph is None or not self._rnd.warmed_up:
+            return {}
+        from toponav.models.rnd import observation_features
+
+        ids = list(self.graph.nodes)
+        feats = np.stack([observation_features(self.graph.nodes[i].x, self.graph.nodes[i].y,
+                                               self.graph.nodes[i].descriptor) for i in ids])
+        err = self._rnd.error(feats)
+        # Novelty relative to what the robot has already seen: error / mean error on its history.
+        ref = float(np.mean(self._rnd.error(np.stack(self._history)))) + 1e-9
+        return dict(zip(ids, (err / ref).tolist()))
+
+    # -- main step --------------------------------------------------------------------------------------
+    def step(self, now: float) -> Decision:
+        """Advance the state machine with the latest graph/pose; returns what to publish."""
+        g, pose = self.graph, self.pose
+        if g is None or pose is None or len(g) == 0:
+            missing = "graph" if g is None or len(g) == 0 else "odometry"
+            self.last = Decision(State.IDLE, reason=f"waiting for {missing}")
+            self.state = State.IDLE
+            return self.last
+        rx, ry = pose[0], pose[1]
+        current = g.nearest(rx, ry, frontier=False) or g.nearest(rx, ry)
+        assert current is not None
+        self._observe_rnd(current)
+
+        # Which task applies now.
+        dest = self.home if self.returning_home else self.goal
+        kind = "home" if self.returning_home else ("goal" if self.goal is not None else "explore")
+        if dest is not None and math.hypot(dest[0] - rx, dest[1] - ry) <= self.cfg.goal_tolerance:
+            if self.state != State.DONE:
+                self._log("info", f"{'home' if kind == 'home' else 'goal'} reached at ({dest[0]:.2f}, {dest[1]:.2f})")
+            self.state, self.target = State.DONE, None
+            self.last = Decision(State.DONE, reason=f"{kind} reached")
+            return self.last
+        if dest is None and not self.exploring:
+            self.state, self.target = State.IDLE, None
+            self.last = Decision(State.IDLE, reason="exploration stopped, no goal")
+            return self.last
+
+        dist, prev = g.dijkstra(current)
+        replanned = False
+        reason = ""
+        # Check the active target.
+        if self.target is not None:
+            t = self.target
+            tid = self._rebind(t)
+            d = math.hypot(t.x - rx, t.y - ry)
+            if d <= self.cfg.reach_radius:
+                reason = f"sub-goal {t.id} reached"
+                key = self._key(t.x, t.y)
+                self.failures.pop(key, None)
+                self.target = None
+            elif tid is None and t.frontier:
+                reason = f"frontier {t.id} closed"
+                self.target = None
+            elif tid is None or tid not in dist:
+                self._fail("unreachable", now)
+                reason = "sub-goal unreachable"
+            else:
+                if d < t.best_dist - self.cfg.min_progress:
+                    t.best_dist, t.last_progress = d, now
+                if now - t.last_progress > self.cfg.stale_timeout:
+                    self._fail(f"no progress for {now - t.last_progress:.0f} s", now)
+                    reason = "sub-goal stale"
+                elif kind != t.kind:
+                    self.target = None
+                    reason = "task changed"
+                elif kind != "explore" and not t.nav and self._goal_on_graph(g, dest, dist) is not None:
+                    self.target = None
+                    reason = f"{kind} is now on the graph"
+        # Choose a new target.
+        if self.target is None:
+            replanned = True
+            self.replans += 1
+            self.target, why = self._choose(g, current, (rx, ry), dest, kind, now)
+            reason = f"{reason}; {why}" if reason else why
+            if self.target is None:
+                self.last = Decision(self.state, reason=reason, replanned=True)
+                return self.last
+        t = self.target
+        self.state = State.NAVIGATING if t.nav else State.EXPLORING
+        nodes = g.path_from(prev, current, t.id) or [current, t.id]
+        path = [(g.nodes[n].x, g.nodes[n].y) for n in nodes]
+        if self.state == State.NAVIGATING and dest is not None:
+            path.append(dest)
+        path.insert(0, (rx, ry))
+        path = [q for i, q in enumerate(path)
+                if i == 0 or math.hypot(q[0] - path[i - 1][0], q[1] - path[i - 1][1]) > 1e-3]
+        sub = self._lookahead(path)
+        self.last = Decision(self.state, subgoal=sub, path=path, target=t.id, reason=reason or "following sub-goal",
+                             replanned=replanned)
+        return self.last
+
+    def _rebind(self, t: _Target) -> str | None:
+        """The target's node id now; frontier ids may change, so look near the old position."""
+        g = self.graph
+        assert g is not None
+        if t.id in g.nodes and g.nodes[t.id].frontier == t.frontier:
+            p = g.nodes[t.id]
+            t.x, t.y = p.x, p.y
+            return t.id
+        best = g.nearest(t.x, t.y, frontier=t.frontier)
+        if best is not None and math.hypot(g.nodes[best].x - t.x, g.nodes[best].y - t.y) <= 2 * self.cfg.reach_radius:
+            t.id = best
+            return best
+        return None
+
+    def _goal_on_graph(self, g: PlaceGraph, dest: tuple[float, float] | None, dist: dict[str, float]) -> str | None:
+        if dest is None:
+            return None
+        best, best_d = None, math.inf
+        for nid in dist:
+            p = g.nodes[nid]
+            if p.frontier:
+                continue
+            d = math.hypot(p.x - dest[0], p.y - dest[1])
+            if d <= self.cfg.goal_node_radius and d < best_d:
+                best, best_d = nid, d
+        return best
+
+    def _choose(self, g: PlaceGraph, current: str, robot: tuple[float, float], dest: tuple[float, float] | None,
+                kind: str, now: float) -> tuple[_Target | None, str]:
+        dist, _ = g.dijkstra(current)
+        if kind in ("goal", "home"):
+            gid = self._goal_on_graph(g, dest, dist)
+            if gid is not None and not (gid == current and dest is not None
+                                        and self.is_blacklisted(dest[0], dest[1], now)):
+                p = g.nodes[gid]
+                self.state = State.NAVIGATING
+                t = _Target(gid, p.x, p.y, False, now, math.inf, now, kind, nav=True)
+                if gid == current and dest is not None:  # last leg: straight to the goal point
+                    t.x, t.y = dest
+                t.best_dist = math.hypot(t.x - robot[0], t.y - robot[1])
+                return t, f"navigating to {kind} via {gid}"
+        exclude = self._excluded(g, current, robot, now)
+        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self.novelty() if self._rnd else None,
+                                 exclude, include_places=self.cfg.include_places)
+        if len(cands) == 0 and kind in ("goal", "home") and dest is not None:
+            # Nothing left to explore: head for the place nearest the destination, then straight on.
+            near = min((n for n in dist if not g.nodes[n].frontier),
+                       key=lambda n: math.hypot(g.nodes[n].x - dest[0], g.nodes[n].y - dest[1]))
+            gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
+            if not self.is_blacklisted(gx, gy, now):
+                t = _Target(near, gx, gy, False, now, math.hypot(gx - robot[0], gy - robot[1]), now, kind, nav=True)
+                self.state = State.NAVIGATING
+                return t, f"no frontier left: heading for the place nearest the {kind} ({near})"
+        if len(cands) == 0:
+            frontiers = [f for f in g.frontier_ids() if f in dist]
+            blocked = [f for f in frontiers if f in exclude]
+            if not g.frontier_ids() and kind == "explore":
+                if self.state != State.DONE:
+                    self._log("info", "exploration complete: no reachable frontier left")
+                self.state = State.DONE
+                return None, "exploration complete"
+            if self.state != State.STUCK:
+                self._log("warn", f"stuck: no usable sub-goal ({len(blocked)} blacklisted frontiers, "
+                                  f"{len(g.frontier_ids()) - len(frontiers)} unreachable)")
+            self.state = State.STUCK
+            return None, "no usable sub-goal"
+        scores = self.scorer.score(cands)
+        i = int(np.argmax(scores))
+        nid = cands.ids[i]
+        p = g.nodes[nid]
+        self.state = State.EXPLORING
+        d = math.hypot(p.x - robot[0], p.y - robot[1])
+        return _Target(nid, p.x, p.y, p.frontier, now, d, now, kind), f"new sub-goal {nid} (score {scores[i]:.2f})"
+
+    def _excluded(self, g: PlaceGraph, current: str, robot: tuple[float, float], now: float) -> set[str]:
+        """Not candidates: where the robot stands (already reached) and blacklisted places."""
+        out = {current}
+        for nid, p in g.nodes.items():
+            near = math.hypot(p.x - robot[0], p.y - robot[1]) <= self.cfg.reach_radius
+            if near or self.is_blacklisted(p.x, p.y, now):
+                out.add(nid)
+        return out
+
+    def _lookahead(self, path: list[tuple[float, float]]) -> tuple[float, float]:
+        """Farthest path point within ``lookahead`` metres of path length (at least the first one)."""
+        if len(path) == 1:
+            return path[0]
+        acc, out = 0.0, path[1]
+        for i in range(1, len(path)):
+            acc += math.hypot(path[i][0] - path[i - 1][0], path[i][1] - path[i - 1][1])
+            if i > 1 and acc > self.cfg.lookahead:
+                break
+            out = path[i]
+        return out
+
+    def candidates(self, now: float) -> Candidates | None:
+        """Current candidate set (for training and diagnostics)."""
+        if self.graph is None or self.pose is None or len(self.graph) == 0:
+            return None
+        g = self.graph
+        current = g.nearest(self.pose[0], self.pose[1], frontier=False) or g.nearest(self.pose[0], self.pose[1])
+        exclude = self._excluded(g, current, self.pose[:2], now)
+        dest = self.home if self.returning_home else self.goal
+        novelty = self.novelty() if self._rnd else None
+        return build_candidates(g, current, self.pose[:2], dest, self.cfg.weights, novelty, exclude,
+                                include_places=self.cfg.include_places)

@@ -1,0 +1,118 @@
+"""Candidate sub-goals, their features, and the heuristic score.
+
+Candidates are the frontier nodes and the place nodes of the graph that are reachable from the robot's
+current node. Each gets a feature vector (:data:`FEATURE_NAMES`), shared by the heuristic scorer and the
+learned meta-controller so both see exactly the same information.
+
+The heuristic score is a weighted sum (weights in :class:`ScoringWeights`)::
+
+    score = w_novelty * rnd_novelty + w_visits / sqrt(1 + visits) + w_frontier * is_frontier
+          + w_gain * frontier_size + w_progress * goal_progress - w_cost * path_cost
+
+All weights and scales are **this project's own choices**: the TopoNav paper (arXiv 2402.04061)
+describes the ingredients (novelty, visitation, frontier, goal progress, path cost) but publishes no
+constants. Defaults were set by hand on training seeds of the exploration environment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from toponav.config import param
+from toponav.planning.graph import PlaceGraph
+
+FEATURE_NAMES: list[str] = [
+    "novelty",          # RND novelty of the candidate's observation features, clipped to [0, 1]
+    "inv_sqrt_visits",  # 1 / sqrt(1 + visits)
+    "frontier",         # 1 for frontier nodes
+    "frontier_size",    # frontier extent / gain_scale, clipped to [0, 1]
+    "path_cost",        # graph path cost from the current node / cost_scale, clipped to [0, 3]
+    "euclid_dist",      # straight-line distance / cost_scale, clipped to [0, 3]
+    "goal_known",       # 1 when a goal is set
+    "goal_progress",    # (d(robot, goal) - d(candidate, goal)) / cost_scale, clipped to [-3, 3]
+    "goal_dist",        # d(candidate, goal) / cost_scale, clipped to [0, 3]
+    "n_frontiers",      # number of frontier candidates / 20, clipped to [0, 1] (context)
+    "is_current",       # 1 for the node the robot stands at
+]
+FEATURE_DIM = len(FEATURE_NAMES)
+
+
+@dataclass
+class ScoringWeights:
+    """Weights of the heuristic sub-goal score (ours; TopoNav gives none)."""
+
+    novelty: float = param(0.5, "weight of RND novelty (0..1 after clipping)")
+    visits: float = param(0.5, "weight of 1/sqrt(1+visits)")
+    frontier: float = param(2.0, "bonus for frontier nodes")
+    gain: float = param(1.5, "weight of the frontier size (expected information gain)")
+    progress: float = param(3.0, "weight of goal progress (when a goal is known)")
+    cost: float = param(1.0, "weight of the path cost from the current node")
+    cost_scale: float = param(10.0, "metres that count as one unit of path cost / distance", min=0.1)
+    gain_scale: float = param(4.0, "frontier size (m) that counts as a full gain of 1", min=0.01)
+    novelty_scale: float = param(5.0, "RND novelty that counts as 1 (then clipped)", min=1e-6)
+
+
+@dataclass
+class Candidates:
+    """The candidate set of one decision, aligned arrays."""
+
+    ids: list[str]
+    features: np.ndarray  # (K, FEATURE_DIM) float32
+    costs: np.ndarray  # (K,) path cost in metres
+    prev: dict[str, str]  # Dijkstra predecessors from the current node (to rebuild paths)
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, float],
+                     goal: tuple[float, float] | None, weights: ScoringWeights,
+                     novelty: dict[str, float] | None = None, exclude: set[str] | None = None,
+                     include_places: bool = True) -> Candidates:
+    """Features of every reachable frontier (and place, if ``include_places``) except ``exclude``."""
+    dist, prev = graph.dijkstra(current)
+    exclude = exclude or set()
+    n_front = sum(1 for p in graph.nodes.values() if p.frontier and p.id in dist)
+    ids, rows, costs = [], [], []
+    rx, ry = robot_xy
+    d_robot_goal = math.hypot(goal[0] - rx, goal[1] - ry) if goal is not None else 0.0
+    s = weights.cost_scale
+    for nid, cost in dist.items():
+        p = graph.nodes[nid]
+        if nid in exclude or not (p.frontier or include_places):
+            continue
+        nov = 0.0 if novelty is None else float(novelty.get(nid, 0.0))
+        if goal is not None:
+            d_goal = math.hypot(goal[0] - p.x, goal[1] - p.y)
+            progress = float(np.clip((d_robot_goal - d_goal) / s, -3, 3))
+            goal_dist = min(d_goal / s, 3.0)
+        else:
+            progress = goal_dist = 0.0
+        rows.append([
+            float(np.clip(nov / weights.novelty_scale, 0.0, 1.0)),
+            1.0 / math.sqrt(1.0 + max(p.visits, 0)),
+            1.0 if p.frontier else 0.0,
+            float(np.clip(p.frontier_size / weights.gain_scale, 0.0, 1.0)),
+            min(cost / s, 3.0),
+            min(math.hypot(p.x - rx, p.y - ry) / s, 3.0),
+            1.0 if goal is not None else 0.0,
+            progress,
+            goal_dist,
+            min(n_front / 20.0, 1.0),
+            1.0 if nid == current else 0.0,
+        ])
+        ids.append(nid)
+        costs.append(cost)
+    feats = np.asarray(rows, dtype=np.float32).reshape(-1, FEATURE_DIM)
+    return Candidates(ids, feats, np.asarray(costs, dtype=np.float64), prev, current)
+
+
+def heuristic_scores(feats: np.ndarray, w: ScoringWeights) -> np.ndarray:
+    """Weighted-sum score per candidate row of :func:`build_candidates` features."""
+    f = np.asarray(feats, dtype=np.float64).reshape(-1, FEATURE_DIM)
+    return (w.novelty * f[:, 0] + w.visits * f[:, 1] + w.frontier * f[:, 2] + w.gain * f[:, 3]
+            + w.progress * f[:, 7] - w.cost * f[:, 4])
