@@ -1,0 +1,601 @@
+"""The topological map: places (nodes), traversable connections (edges) and frontier nodes, on networkx.
+
+One :meth:`TopoMap.update` per scan:
+
+1. sanity checks (finite pose/stamp, matching ranges/angles; time going back -> clear, configurable);
+2. the scan goes into the log-odds occupancy grid (vectorised rays);
+3. the robot is localised to a place: the nearest place within ``localise_radius`` (descriptor breaks
+   ties); between ``localise_radius`` and ``node_distance`` it stays at its place; beyond
+   ``node_distance`` a descriptor-gated revisit search over ``revisit_radius`` (skipping the place it
+   just left and that place's neighbours) absorbs odometry drift; otherwise a new place is created.
+   A view that looks novel enough also creates a place (doorways), once ``novelty_min_distance`` away;
+4. edges: travelled transitions, plus line-of-sight edges to nearby places checked on the grid;
+5. every ``frontier_period`` updates (and after a new place) frontier nodes are re-derived from the
+   grid's free/unknown boundary and linked to places they can see.
+
+Queries (shortest path, cost to every node) run on a cached scipy CSR matrix, rebuilt only after the
+graph changed. The descriptor of the live view is recomputed only after the robot moved
+``descriptor.recompute_distance`` or when a decision needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from toponav.mapping.config import MapperConfig
+from toponav.mapping.descriptors import DescriptorModel
+from toponav.mapping.index import PlaceIndex
+from toponav.mapping.occupancy import OccupancyGrid, clean_scan
+
+#: Version of the dict/JSON layout produced by :meth:`TopoMap.to_json` (and the /topo_graph topic).
+SCHEMA_VERSION = 1
+
+log = logging.getLogger("toponav.mapping")
+
+PLACE = "place"
+FRONTIER = "frontier"
+TRAVEL = "travel"
+LOS = "los"
+
+
+class MapError(ValueError):
+    """Malformed map data (JSON, GeoJSON) or an invalid query."""
+
+
+@dataclass
+class UpdateResult:
+    """What one update did; ``messages`` are log lines for the caller (the node logs them)."""
+
+    node: int | None = None  # place the robot is at after the update
+    created: bool = False  # a new place was added
+    revisit: bool = False  # localised to an old place through the drift-tolerant revisit search
+    changed: bool = False  # nodes/edges/frontiers changed (worth publishing)
+    reset: bool = False  # the map was cleared (time jump)
+    scan_used: bool = False  # the scan went into the grid
+    beams: int = 0  # beams integrated
+    skipped: str | None = None  # why the update (or its scan part) was skipped
+    merged: list[int] = field(default_factory=list)  # places merged away
+    messages: list[str] = field(default_factory=list)
+
+
+class TopoMap:
+    """Incremental topological map. See the module docstring for the update rules."""
+
+    def __init__(self, cfg: MapperConfig | None = None) -> None:
+        self.cfg = cfg or MapperConfig()
+        self.descriptors = DescriptorModel(self.cfg.descriptor)
+        self.graph = nx.Graph()
+        self.occupancy = OccupancyGrid(self.cfg.grid)
+        self._places = PlaceIndex()
+        self._frontiers: dict[int, tuple[float, float]] = {}
+        self._next_id = 0
+        self.current_node: int | None = None
+        self.stamp: float | None = None  # stamp of the last accepted update
+        self.version = 0  # bumps whenever nodes/edges change
+        self._updates = 0
+        self._last_pose: tuple[float, float, float] | None = None
+        self._live_desc: np.ndarray | None = None
+        self._live_desc_pose: tuple[float, float] | None = None
+        self._csr_cache: tuple[int, Any, np.ndarray, dict[int, int], np.ndarray] | None = None
+
+    # -- bookkeeping --------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget everything (after a sim reset / bag loop)."""
+        self.graph.clear()
+        self.occupancy.clear()
+        self._places.clear()
+        self._frontiers.clear()
+        self._next_id = 0
+        self.current_node = None
+        self.stamp = None
+        self._last_pose = None
+        self._live_desc = None
+        self._live_desc_pose = None
+        self._touch()
+
+    def _touch(self) -> None:
+        self.version += 1
+        self._csr_cache = None
+
+    def _new_id(self) -> int:
+        nid = self._next_id
+        self._next_id += 1
+        return nid
+
+    @property
+    def num_places(self) -> int:
+        return len(self._places)
+
+    def place_nodes(self) -> list[int]:
+        return [n for n, k in self.graph.nodes(data="kind") if k == PLACE]
+
+    def frontier_nodes(self) -> list[int]:
+        """Ids of frontier nodes (free/unknown boundary clusters), sorted."""
+        return sorted(self._frontiers)
+
+    def position(self, node: int) -> tuple[float, float]:
+        d = self.graph.nodes[node]
+        return (d["x"], d["y"])
+
+    def explored_area(self) -> float:
+        """Known (free or occupied) area in m^2 from the occupancy grid."""
+        return self.occupancy.explored_area()
+
+    def nearest_place(self, x: float, y: float, radius: float = math.inf) -> int | None:
+        hit = self._places.nearest(x, y, 1, radius)
+        return hit[0][1] if hit else None
+
+    # -- graph edits (public so tests, loaders and benchmarks build graphs the same way) -------------
+    def add_place(self, x: float, y: float, yaw: float = 0.0, stamp: float = 0.0,
+                  descriptor: np.ndarray | None = None, visits: int = 1, node_id: int | None = None) -> int:
+        nid = self._new_id() if node_id is None else int(node_id)
+        self._next_id = max(self._next_id, nid + 1)
+        self.graph.add_node(nid, x=float(x), y=float(y), yaw=float(yaw), kind=PLACE, visits=int(visits),
+                            frontier=False, first_seen=float(stamp), last_seen=float(stamp), descriptor=descriptor)
+        self._places.add(nid, x, y)
+        self._touch()
+        return nid
+
+    def add_edge(self, u: int, v: int, kind: str = TRAVEL, traversals: int = 0, cost: float | None = None) -> None:
+        """Add or upgrade the edge u-v; its cost is length x the kind's cost factor unless given."""
+        (ux, uy), (vx, vy) = self.position(u), self.position(v)
+        length = math.hypot(vx - ux, vy - uy)
+        if self.graph.has_edge(u, v):
+            data = self.graph.edges[u, v]
+            if kind == TRAVEL and data["kind"] != TRAVEL:
+                data["kind"] = TRAVEL
+                data["cost"] = length * self.cfg.travel_cost_factor
+            data["traversals"] = int(data.get("traversals", 0)) + traversals
+        else:
+            factor = {TRAVEL: self.cfg.travel_cost_factor, LOS: self.cfg.los_cost_factor}.get(
+                kind, self.cfg.frontier_cost_factor)
+            self.graph.add_edge(u, v, length=length, cost=length * factor if cost is None else float(cost),
+                                kind=kind, traversals=int(traversals))
+        self._touch()
+
+    def merge_nodes(self, keep: int, drop: int) -> None:
+        """Fold place ``drop`` into ``keep``: visits add up, times widen, edges move over."""
+        if keep == drop or keep not in self.graph or drop not in self.graph:
+            return
+        k, d = self.graph.nodes[keep], self.graph.nodes[drop]
+        k["visits"] += d["visits"]
+        k["first_seen"] = min(k["first_seen"], d["first_seen"])
+        k["last_seen"] = max(k["last_seen"], d["last_seen"])
+        if k.get("descriptor") is None:
+            k["descriptor"] = d.get("descriptor")
+        for nb, data in list(self.graph.adj[drop].items()):
+            if nb != keep:
+                self.add_edge(keep, nb, kind=data["kind"], traversals=int(data.get("traversals", 0)))
+        self.graph.remove_node(drop)
+        self._places.remove(drop)
+        if self.current_node == drop:
+            self.current_node = keep
+        self._touch()
+
+    def merge_duplicates(self) -> list[int]:
+        """Merge places closer than ``merge_distance`` whose descriptors match (or are missing).
+
+        Returns the ids merged away. Duplicates appear when graphs are combined/loaded or when a
+        drifted revisit was only recognised later.
+        """
+        if self.cfg.merge_distance <= 0 or self.num_places < 2:
+            return []
+        from scipy.spatial import cKDTree
+
+        ids = np.array(self.place_nodes(), dtype=np.int64)
+        xy = np.array([self.position(int(i)) for i in ids])
+        pairs = sorted(cKDTree(xy).query_pairs(self.cfg.merge_distance))
+        dropped: list[int] = []
+        for i, j in pairs:
+            a, b = int(ids[i]), int(ids[j])
+            if a not in self.graph or b not in self.graph:
+                continue
+            da, db = self.graph.nodes[a].get("descriptor"), self.graph.nodes[b].get("descriptor")
+            match = self.cfg.descriptor.match_threshold
+            if da is not None and db is not None and self.descriptors.distance(da, db) > match:
+                continue
+            keep, drop = (a, b) if self.graph.nodes[a]["first_seen"] <= self.graph.nodes[b]["first_seen"] else (b, a)
+            self.merge_nodes(keep, drop)
+            dropped.append(drop)
+        return dropped
+
+    # -- the update ---------------------------------------------------------------------------------
+    def update(self, pose: tuple[float, float, float], ranges: np.ndarray | None, angles: np.ndarray | None,
+               stamp: float, *, range_min: float = 0.0, range_max: float = math.inf,
+               points: np.ndarray | None = None) -> UpdateResult:
+        """Integrate one scan taken at ``pose`` (x, y, yaw in the map frame) at time ``stamp`` (s).
+
+        Never raises on bad data: the result says what was skipped and why. ``points`` is an optional
+        cloud in the robot frame used for the descriptor when ``descriptor.method`` is ``fpfh``.
+        """
+        res = UpdateResult(node=self.current_node)
+        try:
+            x, y, yaw = (float(v) for v in pose)
+            stamp = float(stamp)
+        except (TypeError, ValueError):
+            res.skipped = f"malformed pose {pose!r} or stamp {stamp!r}"
+            res.messages.append(res.skipped)
+            return res
+        if not all(math.isfinite(v) for v in (x, y, yaw, stamp)):
+            res.skipped = f"non-finite pose ({x}, {y}, {yaw}) or stamp {stamp}: update skipped"
+            res.messages.append(res.skipped)
+            return res
+        if self.stamp is not None and stamp < self.stamp - self.cfg.time_jump_tolerance:
+            if self.cfg.clear_on_time_jump:
+                msg = (f"time jumped back from {self.stamp:.3f} s to {stamp:.3f} s (sim reset or bag loop): "
+                       f"map cleared ({self.num_places} places dropped)")
+                self.clear()
+                res.reset = True
+                res.changed = True
+                res.node = None
+            else:
+                msg = f"time jumped back from {self.stamp:.3f} s to {stamp:.3f} s: keeping the map (configured)"
+                self._last_pose = None  # no travel edge across the jump
+            res.messages.append(msg)
+        self.stamp = stamp  # follow the clock, also after a time jump with the map kept
+        self._updates += 1
+
+        # 1. scan -> grid
+        rays = None
+        if ranges is None or angles is None:
+            res.skipped = "no scan: pose-only update"
+        else:
+            r = np.asarray(ranges, dtype=np.float64).ravel()
+            a = np.asarray(angles, dtype=np.float64).ravel()
+            if r.size == 0:
+                res.skipped = "empty scan: pose-only update"
+            elif r.size != a.size:
+                res.skipped = f"scan has {r.size} ranges but {a.size} angles: pose-only update"
+            else:
+                rays = clean_scan(r, a, range_min, range_max, self.cfg.grid.max_free_range)
+                if rays.count == 0:
+                    res.skipped = "scan has no usable beams (all NaN / out of range): pose-only update"
+                    rays = None
+                else:
+                    res.beams = self.occupancy.integrate((x, y, yaw), rays)
+                    res.scan_used = True
+        if res.skipped:
+            res.messages.append(res.skipped)
+
+        # 2. descriptor of the live view, lazily
+        desc_inputs = (ranges, angles, range_min, range_max, points) if rays is not None else None
+        fresh = False
+        if desc_inputs is not None and (
+            self._live_desc_pose is None
+            or math.hypot(x - self._live_desc_pose[0], y - self._live_desc_pose[1])
+            >= self.cfg.descriptor.recompute_distance
+        ):
+            self._compute_live(desc_inputs, x, y)
+            fresh = True
+
+        def live() -> np.ndarray | None:
+            nonlocal fresh
+            if desc_inputs is not None and not fresh:
+                self._compute_live(desc_inputs, x, y)
+                fresh = True
+            return self._live_desc
+
+        # 3. localise / create
+        prev = self.current_node
+        self._localise(x, y, yaw, stamp, res, live, fresh)
+        if self.current_node is not None and self.current_node != prev:
+            node = self.graph.nodes[self.current_node]
+            if not res.created:
+                node["visits"] += 1
+            if (prev is not None and prev in self.graph and self._last_pose is not None
+                    and math.dist(self.position(prev), self.position(self.current_node)) <= self.cfg.max_travel_edge):
+                self.add_edge(prev, self.current_node, TRAVEL, traversals=1)
+            res.changed = True
+        if self.current_node is not None:
+            self.graph.nodes[self.current_node]["last_seen"] = stamp
+        res.node = self.current_node
+        self._last_pose = (x, y, yaw)
+
+        # 4. frontiers
+        refresh = res.scan_used and (res.created or self._updates % self.cfg.frontier_period == 0)
+        if refresh and self.refresh_frontiers(stamp):
+            res.changed = True
+        return res
+
+    def _compute_live(self, inputs: tuple[Any, ...], x: float, y: float) -> None:
+        ranges, angles, range_min, range_max, points = inputs
+        if self.cfg.descriptor.method == "fpfh" and points is not None and len(points):
+            self._live_desc = self.descriptors.from_points(np.asarray(points, dtype=np.float64))
+        else:
+            self._live_desc = self.descriptors.from_scan(ranges, angles, range_min, range_max)
+        self._live_desc_pose = (x, y)
+
+    def _best_match(self, candidates: list[int], desc: np.ndarray | None) -> tuple[int | None, float]:
+        if desc is None or not candidates:
+            return None, 1.0
+        dists = self.descriptors.distances(desc, [self.graph.nodes[c].get("descriptor") for c in candidates])
+        j = int(np.argmin(dists))
+        return candidates[j], float(dists[j])
+
+    def _localise(self, x: float, y: float, yaw: float, stamp: float, res: UpdateResult, live, fresh: bool) -> None:
+        cfg = self.cfg
+        search = max(cfg.node_distance, cfg.revisit_radius, cfg.localise_radius)
+        near = self._places.query(x, y, search)
+        if not near:
+            self._create(x, y, yaw, stamp, live(), res)
+            return
+        d0, n0 = near[0]
+        cur = self.current_node
+        d_cur = math.dist((x, y), self.position(cur)) if cur is not None and cur in self.graph else math.inf
+        if d0 <= cfg.localise_radius:
+            close = [n for d, n in near if d <= cfg.localise_radius]
+            if cur in close:
+                target = cur  # hysteresis: stay while the current place is still close
+                if fresh and len(close) > 1:
+                    best, dist = self._best_match(close, live())
+                    if best is not None and best != cur and dist < cfg.descriptor.match_threshold:
+                        target = best
+            elif len(close) > 1 and fresh:
+                best, dist = self._best_match(close, live())
+                target = best if best is not None and dist < cfg.descriptor.match_threshold else n0
+            else:
+                target = n0
+            self.current_node = target
+            return
+        if d0 < cfg.node_distance:
+            target = cur if d_cur < cfg.node_distance else n0
+            if fresh and d0 >= cfg.novelty_min_distance and target is not None:
+                ref = self.graph.nodes[target].get("descriptor")
+                desc = live()
+                if ref is not None and desc is not None and self.descriptors.distance(desc, ref) > \
+                        cfg.descriptor.novelty_threshold:
+                    self._create(x, y, yaw, stamp, desc, res)
+                    res.messages.append(f"novel view: place {self.current_node} at {d0:.2f} m from place {n0}")
+                    return
+            self.current_node = target
+            return
+        # beyond node_distance from every place: a revisit under drift, or a new place
+        if cfg.revisit_radius > cfg.node_distance or cfg.revisit_radius >= d0:
+            recent = {cur, *self.graph.adj[cur]} if cur is not None and cur in self.graph else set()
+            cands = [n for d, n in near if d <= cfg.revisit_radius and n not in recent]
+            if cands and (fresh or self._live_desc is not None):
+                best, dist = self._best_match(cands, live())
+                if best is not None and dist < cfg.descriptor.match_threshold:
+                    if best != cur:
+                        res.messages.append(
+                            f"revisit: place {best} at {math.dist((x, y), self.position(best)):.2f} m "
+                            f"(descriptor distance {dist:.2f})")
+                    self.current_node = best
+                    res.revisit = True
+                    return
+        self._create(x, y, yaw, stamp, live(), res)
+
+    def _create(self, x: float, y: float, yaw: float, stamp: float, desc: np.ndarray | None,
+                res: UpdateResult) -> None:
+        nid = self.add_place(x, y, yaw, stamp, descriptor=None if desc is None else desc.copy(), visits=1)
+        self._connect_line_of_sight(nid)
+        self.current_node = nid
+        res.created = True
+        res.changed = True
+
+    def _connect_line_of_sight(self, nid: int) -> int:
+        cfg = self.cfg
+        if cfg.los_max_neighbours <= 0 or cfg.los_radius <= 0:
+            return 0
+        x, y = self.position(nid)
+        added = 0
+        for _, other in self._places.query(x, y, cfg.los_radius):
+            if other == nid or self.graph.has_edge(nid, other):
+                continue
+            if self.occupancy.line_of_sight((x, y), self.position(other), cfg.los_clearance):
+                self.add_edge(nid, other, LOS)
+                added += 1
+                if added >= cfg.los_max_neighbours:
+                    break
+        return added
+
+    # -- frontiers ----------------------------------------------------------------------------------
+    def refresh_frontiers(self, stamp: float | None = None) -> bool:
+        """Re-derive frontier nodes from the grid. Ids are kept for clusters that moved little.
+
+        Returns True when the frontier set or its links changed.
+        """
+        cfg = self.cfg
+        stamp = self.stamp if stamp is None else stamp
+        pts, sizes = self.occupancy.frontier_clusters(cfg.frontier_min_cells)
+        old_ids = list(self._frontiers)
+        old_xy = np.array([self._frontiers[i] for i in old_ids]).reshape(-1, 2)
+        matched: dict[int, int] = {}  # new cluster index -> old id
+        if len(old_ids) and len(pts):
+            d = np.hypot(pts[:, None, 0] - old_xy[None, :, 0], pts[:, None, 1] - old_xy[None, :, 1])
+            for flat in np.argsort(d, axis=None).tolist():
+                i, j = divmod(flat, len(old_ids))
+                if d[i, j] > cfg.frontier_match_distance:
+                    break
+                if i in matched or old_ids[j] in matched.values():
+                    continue
+                matched[i] = old_ids[j]
+        changed = False
+        keep_ids = set(matched.values())
+        for fid in old_ids:
+            if fid not in keep_ids:
+                self.graph.remove_node(fid)
+                del self._frontiers[fid]
+                changed = True
+        for i, (px, py) in enumerate(pts.tolist()):
+            fid = matched.get(i)
+            if fid is None:
+                fid = self._new_id()
+                self.graph.add_node(fid, x=px, y=py, yaw=0.0, kind=FRONTIER, visits=0, frontier=True,
+                                    first_seen=float(stamp or 0.0), last_seen=float(stamp or 0.0),
+                                    descriptor=None, size=int(sizes[i]))
+                changed = True
+            else:
+                node = self.graph.nodes[fid]
+                moved = math.hypot(node["x"] - px, node["y"] - py) > 1e-9
+                node.update(x=px, y=py, last_seen=float(stamp or 0.0), size=int(sizes[i]))
+                if moved:
+                    self.graph.remove_edges_from(list(self.graph.edges(fid)))
+                    changed = True
+                elif self.graph.degree(fid) > 0:
+                    continue
+            self._frontiers[fid] = (px, py)
+            self._link_frontier(fid, px, py)
+        # frontiers nobody can reach by line of sight are not useful sub-goals
+        for fid in [f for f in self._frontiers if self.graph.degree(f) == 0]:
+            self.graph.remove_node(fid)
+            del self._frontiers[fid]
+            changed = True
+        if changed:
+            self._touch()
+        return changed
+
+    def _link_frontier(self, fid: int, px: float, py: float) -> None:
+        # a frontier lies within a beam's reach of where the robot was, which is near some place
+        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
+        for _, pid in self._places.nearest(px, py, self.cfg.frontier_connect_k, reach):
+            if self.occupancy.line_of_sight((px, py), self.position(pid), 0.0):
+                self.add_edge(fid, pid, FRONTIER)
+
+    # -- queries ------------------------------------------------------------------------------------
+    def _csr(self) -> tuple[Any, np.ndarray, dict[int, int], np.ndarray]:
+        """(csr matrix, index->id, id->index, xy per index), cached until the graph changes."""
+        if self._csr_cache is not None and self._csr_cache[0] == self.version:
+            return self._csr_cache[1:]  # type: ignore[return-value]
+        import scipy.sparse as sp
+
+        ids = np.fromiter(self.graph.nodes, dtype=np.int64, count=self.graph.number_of_nodes())
+        index = {int(n): i for i, n in enumerate(ids.tolist())}
+        xy = np.array([(d["x"], d["y"]) for _, d in self.graph.nodes(data=True)], dtype=np.float64).reshape(-1, 2)
+        m = self.graph.number_of_edges()
+        u = np.empty(m, dtype=np.int64)
+        v = np.empty(m, dtype=np.int64)
+        w = np.empty(m, dtype=np.float64)
+        for k, (a, b, c) in enumerate(self.graph.edges(data="cost")):
+            u[k], v[k], w[k] = index[a], index[b], max(float(c), 1e-9)  # csgraph treats 0 as "no edge"
+        n = len(ids)
+        csr = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n))
+        self._csr_cache = (self.version, csr, ids, index, xy)
+        return csr, ids, index, xy
+
+    def shortest_path(self, a: int, b: int) -> tuple[list[int], float]:
+        """Cheapest path a -> b as (node ids, total cost); ``([], inf)`` when b is unreachable.
+
+        Dijkstra (scipy, C) on the cached CSR, first bounded by a multiple of the straight-line
+        distance (exact whenever b is found within the bound), then unbounded if needed.
+        """
+        csr, ids, index, xy = self._csr()
+        if a not in index or b not in index:
+            raise MapError(f"unknown node id {a if a not in index else b}")
+        ia, ib = index[a], index[b]
+        if ia == ib:
+            return [a], 0.0
+        from scipy.sparse.csgraph import dijkstra
+
+        straight = float(np.hypot(*(xy[ia] - xy[ib])))
+        bound = 3.0 * straight * max(self.cfg.travel_cost_factor, self.cfg.los_cost_factor,
+                                     self.cfg.frontier_cost_factor) + 1e-6
+        dist, pred = dijkstra(csr, indices=ia, return_predecessors=True, limit=bound)
+        if not math.isfinite(dist[ib]):
+            dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
+        if not math.isfinite(dist[ib]):
+            return [], math.inf
+        path = [ib]
+        while path[-1] != ia:
+            path.append(int(pred[path[-1]]))
+        return [int(ids[i]) for i in reversed(path)], float(dist[ib])
+
+    def costs_from_array(self, a: int) -> tuple[np.ndarray, np.ndarray]:
+        """(node ids, path cost from ``a``) for every node; unreachable nodes cost inf."""
+        csr, ids, index, _ = self._csr()
+        if a not in index:
+            raise MapError(f"unknown node id {a}")
+        from scipy.sparse.csgraph import dijkstra
+
+        return ids.copy(), dijkstra(csr, indices=index[a])
+
+    def costs_from(self, a: int) -> dict[int, float]:
+        """Path cost from ``a`` to every reachable node (a itself costs 0)."""
+        ids, cost = self.costs_from_array(a)
+        ok = np.isfinite(cost)
+        return dict(zip(ids[ok].tolist(), cost[ok].tolist()))
+
+    # -- serialisation ------------------------------------------------------------------------------
+    def to_json(self, *, include_descriptors: bool = False, include_grid: bool = False) -> dict[str, Any]:
+        """The /topo_graph layout (see docs/mapping.md): plain JSON types only."""
+        nodes = []
+        for n, d in self.graph.nodes(data=True):
+            item = {"id": int(n), "x": round(d["x"], 4), "y": round(d["y"], 4), "yaw": round(d.get("yaw", 0.0), 4),
+                    "kind": d["kind"], "visits": int(d["visits"]), "frontier": bool(d["frontier"]),
+                    "first_seen": float(d["first_seen"]), "last_seen": float(d["last_seen"])}
+            if d["kind"] == FRONTIER:
+                item["size"] = int(d.get("size", 0))
+            if include_descriptors and d.get("descriptor") is not None:
+                item["descriptor"] = [round(float(v), 5) for v in np.asarray(d["descriptor"]).ravel()]
+            nodes.append(item)
+        edges = [{"u": int(u), "v": int(v), "length": round(float(d["length"]), 4), "cost": round(float(d["cost"]), 4),
+                  "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
+                 for u, v, d in self.graph.edges(data=True)]
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "frame_id": self.cfg.frame_id,
+            "stamp": float(self.stamp) if self.stamp is not None else 0.0,
+            "current_node": self.current_node,
+            "explored_area": round(self.explored_area(), 3),
+            "num_places": self.num_places,
+            "num_frontiers": len(self._frontiers),
+            "descriptor_method": self.cfg.descriptor.method,
+            "nodes": nodes,
+            "edges": edges,
+        }
+        if include_grid and not self.occupancy.empty:
+            out["occupancy"] = self.occupancy.to_dict()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
+        """Rebuild a map from :meth:`to_json` output (e.g. a /topo_graph message). Raises MapError."""
+        if not isinstance(data, dict):
+            raise MapError("topo graph JSON must be an object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise MapError(f"unsupported topo graph schema_version {version!r} (this build reads {SCHEMA_VERSION})")
+        tm = cls(cfg)
+        try:
+            for item in data.get("nodes", []):
+                desc = item.get("descriptor")
+                desc = None if desc is None else np.asarray(desc, dtype=np.float32)
+                nid = int(item["id"])
+                if item.get("kind", PLACE) == FRONTIER:
+                    tm.graph.add_node(nid, x=float(item["x"]), y=float(item["y"]), yaw=0.0, kind=FRONTIER,
+                                      visits=int(item.get("visits", 0)), frontier=True,
+                                      first_seen=float(item.get("first_seen", 0.0)),
+                                      last_seen=float(item.get("last_seen", 0.0)), descriptor=None,
+                                      size=int(item.get("size", 0)))
+                    tm._frontiers[nid] = (float(item["x"]), float(item["y"]))
+                    tm._next_id = max(tm._next_id, nid + 1)
+                else:
+                    tm.add_place(float(item["x"]), float(item["y"]), float(item.get("yaw", 0.0)),
+                                 float(item.get("first_seen", 0.0)), desc, int(item.get("visits", 1)), node_id=nid)
+                    tm.graph.nodes[nid]["last_seen"] = float(item.get("last_seen", item.get("first_seen", 0.0)))
+            for item in data.get("edges", []):
+                u, v = int(item["u"]), int(item["v"])
+                if u not in tm.graph or v not in tm.graph:
+                    raise MapError(f"edge {u}-{v} refers to a missing node")
+                tm.graph.add_edge(u, v, length=float(item.get("length", math.dist(tm.position(u), tm.position(v)))),
+                                  cost=float(item["cost"]), kind=str(item.get("kind", TRAVEL)),
+                                  traversals=int(item.get("traversals", 0)))
+            cur = data.get("current_node")
+            tm.current_node = int(cur) if cur is not None and int(cur) in tm.graph else None
+            stamp = data.get("stamp")
+            tm.stamp = float(stamp) if stamp is not None else None
+            if data.get("occupancy"):
+                grid = OccupancyGrid.from_dict(data["occupancy"], tm.cfg.grid)
+                tm.occupancy = grid
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, MapError):
+                raise
+            raise MapError(f"malformed topo graph: {exc}") from None
+        tm._touch()
+        return tm
