@@ -1,0 +1,224 @@
+"""ROS 2 node ``subgoal_planner``: picks the next sub-goal on the topological graph (thin shell over
+:class:`toponav.planning.SubgoalPlanner`).
+
+Subscribes  /topo_graph (std_msgs/String JSON, latched), /odom (nav_msgs/Odometry), /goal_pose (PoseStamped)
+Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latched),
+            /toponav/status (diagnostic_msgs/DiagnosticArray: mode, state, coverage, graph size)
+Services    ~/explore (std_srvs/SetBool: start/stop exploring), ~/return_home (std_srvs/Trigger)
+
+Parameters mirror :class:`SubgoalPlannerNodeConfig` (``planner.mode``, ``planner.weights.novelty``, ...).
+The graph is taken to be in ``frame_id`` (map) and /odom poses in the same frame (the mapper builds the
+graph from the same odometry). On ``done``, ``stuck`` and ``idle`` the node publishes the robot's own
+position once as the sub-goal, so the low-level controller holds still.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry, Path
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from toponav.config import param
+from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
+from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
+from toponav.planning.scorers import HeuristicScorer, make_scorer
+from toponav.ros_nodes.common import COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+
+
+@dataclass
+class SubgoalPlannerNodeConfig:
+    """Node settings; ``planner.*`` are the core planner's (see docs/planning.md)."""
+
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    rate: float = param(2.0, "planning / publishing rate (Hz, node clock)", min=0.1, max=100.0)
+    frame_id: str = param("map", "frame of the graph, /subgoal and /plan")
+    odom_timeout: float = param(2.0, "odometry older than this (s) is stale: no new sub-goals", min=0.01)
+    torch_threads: int = param(1, "torch CPU threads (RND / meta-controller)", min=1)
+
+
+_LEVEL = {State.IDLE: DiagnosticStatus.OK, State.EXPLORING: DiagnosticStatus.OK,
+          State.NAVIGATING: DiagnosticStatus.OK, State.DONE: DiagnosticStatus.OK, State.STUCK: DiagnosticStatus.WARN}
+
+
+class SubgoalPlannerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("subgoal_planner")
+        self.config: SubgoalPlannerNodeConfig = declare_config(self, SubgoalPlannerNodeConfig)
+        import torch
+
+        torch.set_num_threads(self.config.torch_threads)
+        self._applied = self.config
+        self.planner = SubgoalPlanner(self.config.planner, log=self._log)
+        self._graph: PlaceGraph | None = None
+        self._odom_time: float | None = None
+        self._last_now: float | None = None
+        self._held = False
+        self.create_subscription(String, "/topo_graph", self._on_graph, LATCHED_QOS)
+        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "/goal_pose", self._on_goal, COMMAND_QOS)
+        self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
+        self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
+        self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
+        self.create_service(SetBool, "~/explore", self._on_explore)
+        self.create_service(Trigger, "~/return_home", self._on_return_home)
+        self.create_timer(1.0 / self.config.rate, self._tick)
+        self.get_logger().info(f"sub-goal planner up: mode {self.planner.mode}, {self.config.rate:.1f} Hz")
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _log(self, level: str, msg: str) -> None:
+        # rclpy refuses one call site logging at different severities: one line per level.
+        log = self.get_logger()
+        if level == "error":
+            log.error(msg)
+        elif level == "warn":
+            log.warning(msg)
+        elif level == "info":
+            log.info(msg)
+        else:
+            log.debug(msg)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _apply_params(self) -> None:
+        """Live parameter changes (validated by declare_config) reach the planner here."""
+        if self.config is self._applied:
+            return
+        old, new = self._applied.planner, self.config.planner
+        self.planner.cfg = new
+        if new.mode != old.mode or new.checkpoint != old.checkpoint:
+            self.planner.scorer, self.planner.mode = make_scorer(new, self._log)
+        elif isinstance(self.planner.scorer, HeuristicScorer):
+            self.planner.scorer.weights = new.weights
+        self._applied = self.config
+
+    # -- callbacks ------------------------------------------------------------------------------------
+    def _on_graph(self, msg: String) -> None:
+        try:
+            graph = PlaceGraph.from_json(msg.data)
+        except GraphError as exc:
+            self.get_logger().error(f"ignoring malformed /topo_graph: {exc}", throttle_duration_sec=5.0)
+            return
+        self._graph = graph
+        self.planner.set_graph(graph)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p = msg.pose.pose
+        yaw = quaternion_to_yaw(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w)
+        if self.planner.set_pose(p.position.x, p.position.y, yaw):
+            self._odom_time = self._now()
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        if msg.header.frame_id and msg.header.frame_id not in (self.config.frame_id, "odom"):
+            self.get_logger().warning(f"goal in frame '{msg.header.frame_id}' taken as '{self.config.frame_id}'")
+        if self.planner.set_goal(msg.pose.position.x, msg.pose.position.y):
+            self._held = False
+
+    def _on_explore(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        self.planner.set_exploring(req.data)
+        self._held = False
+        res.success, res.message = True, f"exploration {'started' if req.data else 'stopped'}"
+        return res
+
+    def _on_return_home(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        ok = self.planner.return_home()
+        self._held = False
+        res.success = ok
+        res.message = "returning home" if ok else "no home yet (no odometry received)"
+        return res
+
+    # -- main loop ------------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        self._apply_params()
+        now = self._now()
+        if self._last_now is not None and now < self._last_now - 1.0:
+            self.get_logger().warning(f"time jumped back {self._last_now - now:.1f} s: resetting sub-goal timers")
+            self.planner.target = None
+            self._odom_time = None
+        self._last_now = now
+        stale = self._odom_time is None or now - self._odom_time > self.config.odom_timeout
+        if stale:
+            reason = "waiting for odometry" if self._odom_time is None else \
+                f"odometry stale ({now - self._odom_time:.1f} s old)"
+            self._publish_status(self.planner.state, reason, stale=True)
+            return
+        d = self.planner.step(now)
+        stamp = self.get_clock().now().to_msg()
+        if d.subgoal is not None:
+            self._held = False
+            yaw = self._heading(d.path, d.subgoal)
+            self.pub_subgoal.publish(self._pose(stamp, d.subgoal[0], d.subgoal[1], yaw))
+            path = Path()
+            path.header.frame_id = self.config.frame_id
+            path.header.stamp = stamp
+            path.poses = [self._pose(stamp, x, y, 0.0) for x, y in d.path]
+            self.pub_plan.publish(path)
+        elif not self._held and self.planner.pose is not None:
+            x, y, yaw = self.planner.pose
+            self.pub_subgoal.publish(self._pose(stamp, x, y, yaw))  # hold position
+            self.pub_plan.publish(Path(header=self._pose(stamp, x, y, yaw).header))
+            self._held = True
+        self._publish_status(d.state, d.reason)
+
+    @staticmethod
+    def _heading(path: list[tuple[float, float]], sub: tuple[float, float]) -> float:
+        if len(path) >= 2:
+            i = max(1, next((k for k, q in enumerate(path) if q == sub), len(path) - 1))
+            a, b = path[i - 1], path[i]
+            if math.hypot(b[0] - a[0], b[1] - a[1]) > 1e-6:
+                return math.atan2(b[1] - a[1], b[0] - a[0])
+        return 0.0
+
+    def _pose(self, stamp, x: float, y: float, yaw: float) -> PoseStamped:
+        msg = PoseStamped()
+        msg.header.frame_id = self.config.frame_id
+        msg.header.stamp = stamp
+        msg.pose.position.x, msg.pose.position.y = float(x), float(y)
+        qx, qy, qz, qw = yaw_to_quaternion(yaw)
+        msg.pose.orientation.x, msg.pose.orientation.y = float(qx), float(qy)
+        msg.pose.orientation.z, msg.pose.orientation.w = float(qz), float(qw)
+        return msg
+
+    def _publish_status(self, state: State, reason: str, stale: bool = False) -> None:
+        g = self._graph
+        p = self.planner
+        st = DiagnosticStatus()
+        st.name = "toponav/subgoal_planner"
+        st.hardware_id = self.get_fully_qualified_name()
+        st.level = DiagnosticStatus.WARN if stale else _LEVEL[state]
+        st.message = f"{state.value}: {reason}"
+        t = p.target
+        values = {
+            "mode": p.mode,
+            "state": state.value,
+            "task": "return_home" if p.returning_home else ("goal" if p.goal is not None else
+                                                            ("explore" if p.exploring else "none")),
+            "coverage_m2": f"{g.explored_area:.2f}" if g is not None and g.explored_area is not None else "unknown",
+            "graph_nodes": str(len(g) if g else 0),
+            "graph_edges": str(g.num_edges() if g else 0),
+            "frontiers": str(len(g.frontier_ids()) if g else 0),
+            "target": "" if t is None else f"{t.id} ({t.x:.2f}, {t.y:.2f})",
+            "replans": str(p.replans),
+            "blacklisted": str(len(p.blacklist)),
+            "goal": "" if p.goal is None else json.dumps([round(v, 3) for v in p.goal]),
+        }
+        st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [st]
+        self.pub_status.publish(arr)
+
+
+def main(args=None) -> int:
+    return run_node(SubgoalPlannerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
