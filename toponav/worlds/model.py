@@ -33,6 +33,20 @@ class Terrain:
     def as_array(self) -> np.ndarray:
         return np.asarray(self.heights, dtype=np.float64)
 
+    def height_at(self, points: np.ndarray) -> np.ndarray:
+        """Bilinear terrain height (m) at (x, y) points; clamped to the grid edge outside it."""
+        h = self.as_array()
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        fx = np.clip((p[:, 0] - self.origin[0]) / self.resolution, 0, h.shape[1] - 1)
+        fy = np.clip((p[:, 1] - self.origin[1]) / self.resolution, 0, h.shape[0] - 1)
+        x0 = np.minimum(np.floor(fx).astype(int), h.shape[1] - 2).clip(0)
+        y0 = np.minimum(np.floor(fy).astype(int), h.shape[0] - 2).clip(0)
+        x1, y1 = np.minimum(x0 + 1, h.shape[1] - 1), np.minimum(y0 + 1, h.shape[0] - 1)
+        tx, ty = fx - x0, fy - y0
+        top = h[y0, x0] * (1 - tx) + h[y0, x1] * tx
+        bottom = h[y1, x0] * (1 - tx) + h[y1, x1] * tx
+        return top * (1 - ty) + bottom * ty
+
 
 @dataclass(frozen=True)
 class World:

@@ -1,0 +1,329 @@
+"""ROS 2 sim node: a PyBullet AGV world that publishes what a real robot's drivers publish, on sim time.
+
+Publishes  /clock (rosgraph_msgs/Clock), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
+base_link, wheel odometry), /ground_truth/pose (PoseStamped, map; for evaluation only), /points
+(PointCloud2, base_link; when camera.enabled), /collision (String JSON, one event per new contact),
+/world_info (String JSON, latched: world name, bounds, start, goal).
+Subscribes /cmd_vel (Twist; non-finite -> warning, ignored; stale -> robot stops), /goal_pose
+(PoseStamped; only validated against the world: a goal outside it or inside an obstacle is warned about).
+Services   ~/reset (std_srvs/Trigger: rebuild from the current ``world``/``seed`` parameters),
+           ~/pause (std_srvs/SetBool).
+
+Time: the node itself steps on a wall-clock timer (it is the clock source); each callback advances
+sim time to ``real_time_factor`` x elapsed wall time in ``tick`` steps (0 = as fast as possible).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.time import Time
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import LaserScan, PointCloud2, PointField
+from std_msgs.msg import Header, String
+from std_srvs.srv import SetBool, Trigger
+
+from toponav.geometry import yaw_to_quaternion
+from toponav.ros_nodes.common import (
+    CLOCK_QOS,
+    COMMAND_QOS,
+    EVENT_QOS,
+    LATCHED_QOS,
+    SENSOR_QOS,
+    declare_config,
+    run_node,
+)
+from toponav.sim.config import SimConfig
+from toponav.sim.pybullet_agv import AgvSim, CameraParams
+from toponav.worlds import World, WorldError, make_world
+
+try:  # TF is optional: broadcast it where tf2_ros exists, never require it
+    from geometry_msgs.msg import TransformStamped
+    from tf2_ros import TransformBroadcaster
+except ImportError:  # pragma: no cover - depends on the installation
+    TransformBroadcaster = None
+
+MAX_TICKS_PER_CALLBACK = 200  # keep the executor responsive when running far faster than real time
+
+
+def _stamp(t: float):
+    return Time(seconds=t).to_msg()
+
+
+class _RobotIO:
+    """Publishers, subscriptions and command state of one robot (namespace ``ns``)."""
+
+    def __init__(self, node: SimNode, ns: str) -> None:
+        self.ns = ns.strip("/")
+        pre = f"/{self.ns}" if self.ns else ""
+        self.frame = (lambda f: f"{self.ns}/{f}") if self.ns else (lambda f: f)
+        self.scan_pub = node.create_publisher(LaserScan, f"{pre}/scan", SENSOR_QOS)
+        self.odom_pub = node.create_publisher(Odometry, f"{pre}/odom", SENSOR_QOS)
+        self.gt_pub = node.create_publisher(PoseStamped, f"{pre}/ground_truth/pose", SENSOR_QOS)
+        self.points_pub = node.create_publisher(PointCloud2, f"{pre}/points", SENSOR_QOS)
+        self.collision_pub = node.create_publisher(String, f"{pre}/collision", EVENT_QOS)
+        node.create_subscription(Twist, f"{pre}/cmd_vel", self._on_cmd, COMMAND_QOS)
+        node.create_subscription(PoseStamped, f"{pre}/goal_pose", self._on_goal, COMMAND_QOS)
+        self.node = node
+        self.cmd = np.zeros(2)
+        self.cmd_time = -math.inf
+        self.in_contact = False
+        self.collision_count = 0
+        self._last_warn = -math.inf
+
+    def _warn(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warn > 1.0:  # throttled: a bad publisher must not flood the log
+            self.node.get_logger().warning(text)
+            self._last_warn = now
+
+    def _on_cmd(self, msg: Twist) -> None:
+        v, w = msg.linear.x, msg.angular.z
+        if not (math.isfinite(v) and math.isfinite(w)):
+            self._warn(f"ignoring non-finite /cmd_vel (v={v}, w={w}) for robot '{self.ns}'; keeping last command")
+            return
+        self.cmd = np.array([v, w])
+        self.cmd_time = self.node.sim.sim_time
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        x, y = msg.pose.position.x, msg.pose.position.y
+        world = self.node.world
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self._warn(f"goal ({x}, {y}) is not finite")
+            return
+        xmin, ymin, xmax, ymax = world.bounds
+        if not (xmin <= x <= xmax and ymin <= y <= ymax):
+            self._warn(f"goal ({x:.2f}, {y:.2f}) is outside world '{world.name}' bounds {world.bounds}")
+        elif world.clearance(np.array([[x, y]]))[0] < self.node.config.robot.radius:
+            self._warn(f"goal ({x:.2f}, {y:.2f}) is inside or too close to an obstacle of '{world.name}'")
+
+
+class SimNode(Node):
+    """PyBullet AGV simulation behind standard ROS topics."""
+
+    def __init__(self) -> None:
+        super().__init__("sim_node")
+        self.config: SimConfig = declare_config(self, SimConfig)
+        cfg = self.config
+        self.world = self._load_world(cfg.world, cfg.seed)
+        self.sim = self._make_sim(self.world, cfg)
+        self.robots = [_RobotIO(self, ns) for ns in (cfg.robots or [""])[:1]]
+        if len(cfg.robots) > 1:
+            self.get_logger().warning(f"robots={cfg.robots}: this build simulates one robot; using '{cfg.robots[0]}'")
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
+        self.world_pub = self.create_publisher(String, "/world_info", LATCHED_QOS)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(SetBool, "~/pause", self._on_pause)
+        self.tf = TransformBroadcaster(self) if TransformBroadcaster is not None else None
+        self.paused = False
+        self._next_scan = self._next_odom = self._next_points = 0.0
+        self._wall = Clock(clock_type=ClockType.STEADY_TIME)  # the sim is the clock source: step on wall time
+        self._wall0 = time.monotonic()
+        self._sim0 = 0.0
+        self.create_timer(0.005 if cfg.real_time_factor == 0 else min(cfg.tick / cfg.real_time_factor, 0.02),
+                          self._on_timer, clock=self._wall)
+        self._publish_world()
+        self._publish_clock()
+        self.get_logger().info(f"sim ready: world '{self.world.name}', rtf {cfg.real_time_factor}, "
+                               f"physics {cfg.physics_rate} Hz, lidar {cfg.lidar.beams} beams")
+
+    # ------------------------------------------------------------------------------------ setup
+    def _load_world(self, spec: str, seed: int) -> World:
+        try:
+            return make_world(spec, seed, self.config.robot.radius)
+        except WorldError as exc:
+            from toponav.config import ConfigError
+
+            raise ConfigError("world", str(exc)) from None
+
+    def _make_sim(self, world: World, cfg: SimConfig) -> AgvSim:
+        cam = None
+        if cfg.camera.enabled:
+            cam = CameraParams(width=cfg.camera.width, height=cfg.camera.height, fov_deg=cfg.camera.fov_deg,
+                               far=cfg.camera.far)
+        sim = AgvSim(world, cfg.robot, cfg.lidar, physics_rate=cfg.physics_rate, control_dt=cfg.tick,
+                     seed=cfg.seed, camera=cam)
+        self._odom_offset(sim)
+        return sim
+
+    def _odom_offset(self, sim: AgvSim) -> None:
+        if not self.config.odom_at_start_pose:
+            sim.odom_pose = np.zeros(3)
+
+    # -------------------------------------------------------------------------------- services
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        cfg = self.config
+        try:
+            world = make_world(cfg.world, cfg.seed, cfg.robot.radius)
+        except WorldError as exc:
+            response.success = False
+            response.message = str(exc)
+            self.get_logger().error(f"reset refused: {exc}")
+            return response
+        if world != self.world:
+            self.world = world
+            self.sim.load_world(world, seed=cfg.seed)
+        else:
+            self.sim.reset(seed=cfg.seed)
+        self._odom_offset(self.sim)
+        self._sim0 = self.sim.sim_time
+        self._wall0 = time.monotonic()
+        self._next_scan = self._next_odom = self._next_points = 0.0
+        for r in self.robots:
+            r.cmd[:] = 0.0
+            r.cmd_time = -math.inf
+            r.in_contact = False
+        self._publish_world()
+        self._publish_clock()
+        response.success = True
+        response.message = f"reset to world '{world.name}' (seed {cfg.seed})"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self.paused = bool(request.data)
+        if not self.paused:  # resume without a burst of catch-up steps
+            self._sim0 = self.sim.sim_time
+            self._wall0 = time.monotonic()
+        response.success = True
+        response.message = "paused" if self.paused else "running"
+        return response
+
+    # ------------------------------------------------------------------------------------ loop
+    def _on_timer(self) -> None:
+        if self.paused:
+            self._publish_clock()
+            return
+        cfg = self.config
+        if cfg.real_time_factor > 0:
+            target = self._sim0 + (time.monotonic() - self._wall0) * cfg.real_time_factor
+            ticks = min(MAX_TICKS_PER_CALLBACK, max(0, round((target - self.sim.sim_time) / cfg.tick)))
+            if ticks == MAX_TICKS_PER_CALLBACK:  # cannot keep up: do not accumulate an ever-growing lag
+                self._sim0, self._wall0 = self.sim.sim_time + ticks * cfg.tick, time.monotonic()
+        else:
+            ticks = 10
+        for _ in range(ticks):
+            self._tick()
+
+    def _tick(self) -> None:
+        cfg = self.config
+        sim = self.sim
+        robot = self.robots[0]
+        if sim.sim_time - robot.cmd_time > cfg.cmd_timeout:
+            robot.cmd[:] = 0.0
+        sim.step(robot.cmd, cfg.tick)
+        t = sim.sim_time
+        self._publish_clock()
+        if sim.collided and not robot.in_contact:
+            robot.collision_count += 1
+            ev = sim.collisions[0]
+            robot.collision_pub.publish(String(data=json.dumps({
+                "stamp": round(t, 6), "robot": robot.ns, "count": robot.collision_count, "obstacle": ev.obstacle,
+                "position": [round(v, 4) for v in ev.position], "depth": round(ev.depth, 5),
+                "pose": [round(v, 4) for v in ev.robot_pose], "world": self.world.name,
+            })))
+            self.get_logger().warning(f"collision #{robot.collision_count} with {ev.obstacle} at t={t:.2f}s")
+        robot.in_contact = sim.collided
+        if t + 1e-9 >= self._next_odom:
+            self._next_odom = t + 1.0 / cfg.odom_rate
+            self._publish_odom(robot, t)
+        if t + 1e-9 >= self._next_scan:
+            self._next_scan = t + 1.0 / cfg.scan_rate
+            self._publish_scan(robot, t)
+        if cfg.camera.enabled and t + 1e-9 >= self._next_points:
+            self._next_points = t + 1.0 / cfg.camera.rate
+            self._publish_points(robot, t)
+
+    # --------------------------------------------------------------------------------- publish
+    def _publish_clock(self) -> None:
+        self.clock_pub.publish(ClockMsg(clock=_stamp(self.sim.sim_time)))
+
+    def _publish_world(self) -> None:
+        w = self.world
+        self.world_pub.publish(String(data=json.dumps({
+            "name": w.name, "family": w.family, "seed": w.seed, "bounds": list(w.bounds), "start": list(w.start),
+            "goal": list(w.goal), "frame_id": "map",
+        })))
+
+    def _publish_scan(self, robot: _RobotIO, t: float) -> None:
+        lid = self.config.lidar
+        ranges = self.sim.scan()
+        angles = self.sim._angles
+        msg = LaserScan()
+        msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_scan"))
+        msg.angle_min = float(angles[0])
+        msg.angle_max = float(angles[-1])
+        msg.angle_increment = float(angles[1] - angles[0]) if len(angles) > 1 else 0.0
+        msg.time_increment = 0.0
+        msg.scan_time = 1.0 / self.config.scan_rate
+        msg.range_min = float(lid.range_min)
+        msg.range_max = float(lid.range_max)
+        msg.ranges = ranges.astype(np.float32).tolist()  # inf = no return (REP 117)
+        robot.scan_pub.publish(msg)
+
+    def _publish_odom(self, robot: _RobotIO, t: float) -> None:
+        sim = self.sim
+        stamp = _stamp(t)
+        x, y, yaw = sim.odom_pose
+        odom = Odometry()
+        odom.header = Header(stamp=stamp, frame_id=robot.frame("odom"))
+        odom.child_frame_id = robot.frame("base_link")
+        odom.pose.pose.position.x, odom.pose.pose.position.y = float(x), float(y)
+        qx, qy, qz, qw = yaw_to_quaternion(float(yaw))
+        o = odom.pose.pose.orientation
+        o.x, o.y, o.z, o.w = qx, qy, qz, qw
+        odom.twist.twist.linear.x = float(sim.odom_twist[0])
+        odom.twist.twist.angular.z = float(sim.odom_twist[1])
+        var_xy = max(self.config.robot.odom_drift_v, 1e-3) ** 2
+        var_yaw = max(self.config.robot.odom_drift_w, 1e-3) ** 2
+        odom.pose.covariance[0] = odom.pose.covariance[7] = var_xy
+        odom.pose.covariance[35] = var_yaw
+        odom.twist.covariance[0] = var_xy
+        odom.twist.covariance[35] = var_yaw
+        robot.odom_pub.publish(odom)
+        gx, gy, gyaw = sim.pose
+        gt = PoseStamped()
+        gt.header = Header(stamp=stamp, frame_id="map")
+        gt.pose.position.x, gt.pose.position.y = float(gx), float(gy)
+        qx, qy, qz, qw = yaw_to_quaternion(float(gyaw))
+        o = gt.pose.orientation
+        o.x, o.y, o.z, o.w = qx, qy, qz, qw
+        robot.gt_pub.publish(gt)
+        if self.tf is not None:  # pragma: no cover - tf2_ros not installed here
+            tf = TransformStamped()
+            tf.header = odom.header
+            tf.child_frame_id = odom.child_frame_id
+            tf.transform.translation.x, tf.transform.translation.y = float(x), float(y)
+            tf.transform.rotation = odom.pose.pose.orientation
+            self.tf.sendTransform(tf)
+
+    def _publish_points(self, robot: _RobotIO, t: float) -> None:
+        pts = self.sim.points().astype(np.float32)
+        msg = PointCloud2()
+        msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_link"))
+        msg.height, msg.width = 1, len(pts)
+        msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                      for i, n in enumerate("xyz")]
+        msg.is_bigendian = False
+        msg.point_step, msg.row_step = 12, 12 * len(pts)
+        msg.is_dense = True
+        msg.data = pts.tobytes()
+        robot.points_pub.publish(msg)
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def main(args=None) -> int:
+    return run_node(SimNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Parameters of the ROS sim node (``sim_node``), one dataclass; ROS names mirror the fields (``lidar.beams``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from toponav.config import param
+from toponav.robot import AgvParams, LidarParams
+
+
+@dataclass
+class CameraConfig:
+    """Optional forward depth camera -> /points (PointCloud2 in base_link)."""
+
+    enabled: bool = param(False, "publish a depth-camera point cloud on /points")
+    width: int = param(64, "image width (px)", min=4, max=640)
+    height: int = param(48, "image height (px)", min=4, max=480)
+    fov_deg: float = param(70.0, "vertical field of view (deg)", min=10.0, max=150.0)
+    far: float = param(6.0, "far clip / max range (m)", min=0.5)
+    rate: float = param(2.0, "publish rate (Hz, sim time)", min=0.1, max=30.0)
+
+
+@dataclass
+class SimConfig:
+    """Everything the sim node reads at start-up (``world``/``seed`` are read again on ~/reset)."""
+
+    world: str = param("empty", "world spec: warehouse|maze|forest|empty|barn:<i>|path.json")
+    seed: int = param(0, "world seed (procedural families) and noise seed", min=0)
+    physics_rate: float = param(100.0, "fixed physics step rate (Hz)", min=20.0, max=2000.0)
+    tick: float = param(0.01, "sim seconds advanced per tick; /clock resolution", min=0.001, max=0.1)
+    real_time_factor: float = param(1.0, "sim seconds per wall second; 0 = as fast as possible", min=0.0)
+    scan_rate: float = param(10.0, "/scan rate (Hz, sim time)", min=0.1, max=100.0)
+    odom_rate: float = param(20.0, "/odom and /ground_truth/pose rate (Hz, sim time)", min=0.1, max=200.0)
+    cmd_timeout: float = param(0.5, "stop the robot when /cmd_vel is older than this (s, sim time)", min=0.01)
+    odom_at_start_pose: bool = param(True, "odom frame = map frame at t=0 (odometry starts at the world's start)")
+    robots: list[str] = param([""], "robot namespaces, one robot each ('' = no namespace)")  # noqa: RUF009
+    robot: AgvParams = field(default_factory=AgvParams)
+    lidar: LidarParams = field(default_factory=LidarParams)
+    camera: CameraConfig = field(default_factory=CameraConfig)
