@@ -1,0 +1,171 @@
+"""bag_player / ``toponav replay <bag>``: publish a bag's topics on their original timing, with /clock.
+
+Messages go out as the recorded CDR bytes (no decode/re-encode) at
+``wall_start + (stamp - bag_start - start_offset) / rate``; /clock carries the bag time
+(``clock_rate`` Hz, and once right before every message, so subscribers on sim time never see a
+message from their future). A recorded /clock is not replayed while the player makes its own.
+The player itself runs on wall time: never give it use_sim_time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from toponav.bags import BagError, open_bag, qos_for_topic
+from toponav.bags.config import PlayerConfig
+from toponav.ros_nodes.bag_recorder import message_class
+from toponav.ros_nodes.common import CLOCK_QOS, declare_config, run_node
+
+
+def rclpy_qos(topic: str) -> QoSProfile:
+    q = qos_for_topic(topic)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=max(1, q.depth),
+        reliability=ReliabilityPolicy.RELIABLE if q.reliability.name == "RELIABLE" else ReliabilityPolicy.BEST_EFFORT,
+        durability=(DurabilityPolicy.TRANSIENT_LOCAL if q.durability.name == "TRANSIENT_LOCAL"
+                    else DurabilityPolicy.VOLATILE),
+    )
+
+
+class BagPlayer(Node):
+    def __init__(self) -> None:
+        super().__init__("bag_player")
+        self.config: PlayerConfig = declare_config(self, PlayerConfig, live=False)
+        cfg = self.config
+        if self.get_parameter("use_sim_time").value:
+            raise RuntimeError("bag_player defines the time: run it without use_sim_time")
+        if not cfg.bag:
+            raise RuntimeError("parameter 'bag' is required")
+        self.bag = open_bag(cfg.bag)  # BagError -> clear message in main()
+        for w in self.bag.warnings:
+            self.get_logger().warning(w)
+        wanted = {t for t in cfg.topics if t}
+        self.pubs: dict[str, Any] = {}
+        for topic, info in self.bag.topics.items():
+            if wanted and topic not in wanted:
+                continue
+            if topic == "/clock" and cfg.clock:
+                continue
+            try:
+                cls = message_class(info.msgtype)
+            except (ImportError, AttributeError, ValueError):
+                self.get_logger().warning(f"skipping {topic}: message type {info.msgtype} is not installed")
+                continue
+            self.pubs[topic] = self.create_publisher(cls, topic, rclpy_qos(topic))
+        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS) if cfg.clock else None
+        self.published = 0
+        self.bag_time_ns = self.bag.start_ns
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, daemon=True)
+        self._clock_thread = threading.Thread(target=self._clock_loop, daemon=True)
+        self.get_logger().info(f"playing {cfg.bag}: {self.bag.message_count} messages, "
+                               f"{(self.bag.end_ns - self.bag.start_ns) * 1e-9:.1f} s, {len(self.pubs)} topics, "
+                               f"rate {cfg.rate}")
+        self._thread.start()
+        if self.clock_pub is not None:
+            self._clock_thread.start()
+
+    def _publish_clock(self, stamp_ns: int) -> None:
+        if self.clock_pub is None:
+            return
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = divmod(int(stamp_ns), 1_000_000_000)
+        self.clock_pub.publish(msg)
+
+    def _clock_loop(self) -> None:
+        period = 1.0 / self.config.clock_rate
+        while not self._stop.wait(period):
+            try:
+                self._publish_clock(self.bag_time_ns)
+            except Exception:  # the node is being torn down
+                return
+
+    def _play(self) -> None:
+        cfg = self.config
+        if self._stop.wait(cfg.start_delay):
+            return
+        while True:
+            offset_ns = self.bag.start_ns + int(cfg.start_offset * 1e9)
+            self.bag_time_ns = offset_ns
+            wall0 = time.monotonic()
+            for topic, stamp, data in self.bag.messages(self.pubs):
+                if stamp < offset_ns:
+                    continue
+                target = wall0 + (stamp - offset_ns) * 1e-9 / cfg.rate
+                while True:
+                    now = time.monotonic()
+                    # keep /clock moving smoothly between messages
+                    self.bag_time_ns = max(self.bag_time_ns, offset_ns + int((now - wall0) * cfg.rate * 1e9))
+                    if now >= target or self._stop.is_set():
+                        break
+                    self._stop.wait(min(target - now, 0.005))
+                if self._stop.is_set():
+                    return
+                self.bag_time_ns = max(self.bag_time_ns, stamp)
+                self._publish_clock(self.bag_time_ns)
+                self.pubs[topic].publish(data)
+                self.published += 1
+            if not cfg.loop:
+                break
+            self.get_logger().info("bag finished: looping")
+        self.get_logger().info(f"playback finished: {self.published} messages published"
+                               + (" (bag was partial)" if self.bag.partial else ""))
+        if cfg.exit_when_done:
+            time.sleep(0.3)  # let the last messages leave
+            self._stop.set()
+            rclpy.try_shutdown(context=self.context)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        if self._clock_thread.is_alive():
+            self._clock_thread.join(timeout=2.0)
+        self.bag.close()
+
+
+def _guarded() -> Node:
+    try:
+        return BagPlayer()
+    except (BagError, RuntimeError) as exc:
+        print(f"[bag_player] cannot play: {exc}", flush=True)
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+
+
+# -- toponav replay -------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", help="bag to replay (rosbag2 directory, .mcap, .db3)")
+    parser.add_argument("--rate", type=float, default=1.0, help="playback rate factor")
+    parser.add_argument("--start-offset", type=float, default=0.0, help="skip this many seconds")
+    parser.add_argument("--topics", nargs="+", default=None, help="only these topics")
+    parser.add_argument("--loop", action="store_true", help="loop forever")
+    parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from toponav.testing import ros_args
+
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    params: dict[str, Any] = {"bag": args.bag, "rate": args.rate, "start_offset": args.start_offset,
+                              "loop": args.loop, "clock": not args.no_clock}
+    if args.topics:
+        params["topics"] = args.topics
+    return run_node(_guarded, ["toponav-replay", *ros_args(params)])
+
+
+def main() -> None:
+    raise SystemExit(run_node(_guarded))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""goal_controller: /goal_pose -> /cmd_vel with a proportional heading law and a scan-based stop.
+
+The temporary / fallback controller of the stack (toponav.goal_seeking holds the law). Subscribes
+/odom (pose; the odom frame is taken as the map frame, true for the sim without drift), /scan and
+/goal_pose (PoseStamped); publishes /cmd_vel (Twist) at ``rate`` Hz on the node clock, zero when
+there is no goal, the goal is reached, or odometry/scan is stale.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import LaserScan
+
+from toponav.geometry import quaternion_to_yaw
+from toponav.goal_seeking import GoalSeekConfig, goal_seek
+from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+
+
+class GoalController(Node):
+    def __init__(self) -> None:
+        super().__init__("goal_controller")
+        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig)
+        self.pose: tuple[float, float, float] | None = None
+        self.pose_time = None
+        self.goal: tuple[float, float] | None = None
+        self.ranges: np.ndarray | None = None
+        self.angles: np.ndarray | None = None
+        self.scan_time = None
+        self.last_status = ""
+        self.pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
+        self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
+        self.create_subscription(LaserScan, "/scan", self.on_scan, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "/goal_pose", self.on_goal, COMMAND_QOS)
+        self.timer = self.create_timer(1.0 / self.config.rate, self.on_timer)
+
+    def on_odom(self, msg: Odometry) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
+        if not all(math.isfinite(v) for v in pose):
+            self.get_logger().warning("ignoring non-finite odometry", throttle_duration_sec=5.0)
+            return
+        self.pose = pose
+        self.pose_time = self.get_clock().now()
+
+    def on_scan(self, msg: LaserScan) -> None:
+        n = len(msg.ranges)
+        if n == 0 or not math.isfinite(msg.angle_increment):
+            self.get_logger().warning("ignoring empty or malformed scan", throttle_duration_sec=5.0)
+            return
+        self.ranges = np.asarray(msg.ranges, dtype=np.float64)
+        self.angles = msg.angle_min + msg.angle_increment * np.arange(n)
+        self.scan_time = self.get_clock().now()
+
+    def on_goal(self, msg: PoseStamped) -> None:
+        goal = (msg.pose.position.x, msg.pose.position.y)
+        if not all(math.isfinite(v) for v in goal):
+            self.get_logger().warning(f"ignoring non-finite goal {goal}")
+            return
+        self.goal = goal
+        self.get_logger().info(f"new goal ({goal[0]:.2f}, {goal[1]:.2f}) in frame '{msg.header.frame_id}'")
+
+    def _fresh(self, stamp) -> bool:
+        if stamp is None:
+            return False
+        age = (self.get_clock().now() - stamp).nanoseconds * 1e-9
+        return -0.5 < age <= self.config.stale_timeout  # a backwards time jump resets freshness
+
+    def on_timer(self) -> None:
+        cmd = Twist()
+        if self.goal is not None and self.pose is not None and self._fresh(self.pose_time):
+            scan_ok = self._fresh(self.scan_time)
+            out = goal_seek(self.pose, self.goal, self.ranges if scan_ok else None,
+                            self.angles if scan_ok else None, self.config)
+            if not scan_ok and out.v > 0.0:
+                out = type(out)(0.0, out.w, "blocked")  # never drive blind
+            cmd.linear.x, cmd.angular.z = out.v, out.w
+            if out.status != self.last_status:
+                self.get_logger().info(f"status: {out.status}")
+                self.last_status = out.status
+        self.pub.publish(cmd)
+
+
+def main() -> None:
+    raise SystemExit(run_node(GoalController))
+
+
+if __name__ == "__main__":
+    main()
