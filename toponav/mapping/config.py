@@ -83,3 +83,23 @@ class MapperConfig:
     clear_on_time_jump: bool = param(True, "clear the map when time jumps back (else only log and keep going)")
     grid: GridConfig = field(default_factory=GridConfig)
     descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
+
+
+@dataclass
+class TopoMapperConfig(MapperConfig):
+    """The ``topo_mapper`` node: every mapper parameter plus how and when the node publishes.
+
+    Mapper parameters are read once at start; ``graph_path`` and the publish periods follow
+    ``ros2 param set`` while running.
+    """
+
+    publish_period: float = param(0.5, "at most one /topo_graph + markers message per this many seconds (node clock)",
+                                  min=0.0)
+    map_period: float = param(2.0, "at most one /map per this many seconds (node clock)", min=0.0)
+    max_odom_age: float = param(0.25, "use a scan only if an odometry message lies within this time of it (s)",
+                                min=0.0)
+    use_points: bool = param(False, "subscribe /points and use it for the fpfh descriptor")
+    publish_markers: bool = param(True, "publish /topo_graph/markers for RViz")
+    graph_path: str = param("topo_graph.geojson",
+                            "file for the ~/save and ~/load services (GeoJSON, nav2_route layout)")
+    load_on_start: bool = param(False, "load graph_path at start (if it exists) instead of starting empty")

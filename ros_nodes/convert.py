@@ -1,0 +1,158 @@
+"""Message <-> core conversions shared by the nodes (one place, tested without a running graph).
+
+Everything here takes or returns plain numpy / tuples on the core side, and never raises on odd
+sensor data without saying what was wrong: :class:`ConversionError` carries a message for the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion
+from nav_msgs.msg import OccupancyGrid, Odometry
+from sensor_msgs.msg import LaserScan, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
+
+#: A scan whose angle fields disagree with its beam count by more than this (rad) is reported.
+ANGLE_TOLERANCE = 1e-3
+
+
+class ConversionError(ValueError):
+    """A message cannot be converted; the text says why (for the node's log)."""
+
+
+def stamp_to_sec(stamp: Time) -> float:
+    return float(stamp.sec) + float(stamp.nanosec) * 1e-9
+
+
+def sec_to_stamp(t: float) -> Time:
+    t = max(0.0, float(t))
+    sec = math.floor(t)
+    nanosec = min(round((t - sec) * 1e9), 999_999_999)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def laserscan_to_arrays(msg: LaserScan) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """LaserScan -> (ranges, angles, warnings). Ranges keep NaN/inf (the core's cleaner handles them).
+
+    Angles follow the message convention ``angle_min + i * angle_increment``. Inconsistent angle fields
+    are repaired when possible (warning), else ConversionError: a zero / non-finite increment with more
+    than one beam, non-finite angle_min, or no beams at all.
+    """
+    ranges = np.asarray(msg.ranges, dtype=np.float64)
+    n = ranges.size
+    warnings: list[str] = []
+    if n == 0:
+        raise ConversionError("LaserScan has no ranges")
+    amin, amax, inc = float(msg.angle_min), float(msg.angle_max), float(msg.angle_increment)
+    if not math.isfinite(amin):
+        raise ConversionError(f"LaserScan angle_min is {amin}")
+    if n > 1 and (not math.isfinite(inc) or inc == 0.0):
+        if math.isfinite(amax) and amax != amin:
+            inc = (amax - amin) / (n - 1)
+            warnings.append(f"LaserScan angle_increment was {msg.angle_increment}: derived {inc:.6f} from angle_max")
+        else:
+            raise ConversionError(
+                f"LaserScan angle fields unusable: angle_min={amin}, angle_max={amax}, increment={msg.angle_increment}")
+    elif math.isfinite(amax) and n > 1:
+        # REP: angle_max = angle_min + (n-1)*inc; a full-circle scan may also end one step short of 2*pi
+        expected = amin + (n - 1) * inc
+        if abs(expected - amax) > max(ANGLE_TOLERANCE, abs(inc) * 1.01):
+            warnings.append(f"LaserScan angle_max {amax:.4f} disagrees with angle_min + (n-1)*increment = "
+                            f"{expected:.4f} for {n} beams: using angle_min + i*increment")
+    if abs(inc) * max(n - 1, 0) > 2 * math.pi + 1e-3:
+        warnings.append(f"LaserScan covers {abs(inc) * (n - 1):.2f} rad (> 2*pi) with {n} beams")
+    angles = amin + inc * np.arange(n, dtype=np.float64)
+    return ranges, angles, warnings
+
+
+def odometry_to_pose(msg: Odometry) -> tuple[float, float, float, float]:
+    """Odometry -> (x, y, yaw, stamp_sec). ConversionError on non-finite values or a zero quaternion."""
+    p = msg.pose.pose.position
+    q = msg.pose.pose.orientation
+    values = (p.x, p.y, q.x, q.y, q.z, q.w)
+    if not all(math.isfinite(v) for v in values):
+        raise ConversionError(f"Odometry has non-finite pose values {values}")
+    if q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w < 1e-12:
+        raise ConversionError("Odometry orientation is a zero quaternion")
+    return float(p.x), float(p.y), quaternion_to_yaw(q.x, q.y, q.z, q.w), stamp_to_sec(msg.header.stamp)
+
+
+def quaternion_from_yaw(yaw: float) -> Quaternion:
+    x, y, z, w = yaw_to_quaternion(float(yaw))
+    return Quaternion(x=x, y=y, z=z, w=w)
+
+
+def make_pose(x: float, y: float, yaw: float = 0.0, z: float = 0.0) -> Pose:
+    return Pose(position=Point(x=float(x), y=float(y), z=float(z)), orientation=quaternion_from_yaw(yaw))
+
+
+def make_pose_stamped(x: float, y: float, yaw: float, frame_id: str, stamp: Time | None = None) -> PoseStamped:
+    return PoseStamped(header=Header(frame_id=frame_id, stamp=stamp or Time()), pose=make_pose(x, y, yaw))
+
+
+def pose_to_xyyaw(pose: Pose) -> tuple[float, float, float]:
+    q = pose.orientation
+    return float(pose.position.x), float(pose.position.y), quaternion_to_yaw(q.x, q.y, q.z, q.w)
+
+
+_PF_DTYPES = {
+    PointField.INT8: "i1", PointField.UINT8: "u1", PointField.INT16: "i2", PointField.UINT16: "u2",
+    PointField.INT32: "i4", PointField.UINT32: "u4", PointField.FLOAT32: "f4", PointField.FLOAT64: "f8",
+}
+
+
+def pointcloud2_to_xyz(msg: PointCloud2) -> np.ndarray:
+    """PointCloud2 -> (N, 3) float64 of finite x, y, z (any extra fields ignored)."""
+    fields = {f.name: f for f in msg.fields}
+    if not all(k in fields for k in ("x", "y", "z")):
+        raise ConversionError(f"PointCloud2 lacks x/y/z fields (has {sorted(fields)})")
+    n = int(msg.width) * int(msg.height)
+    if n == 0:
+        return np.zeros((0, 3))
+    endian = ">" if msg.is_bigendian else "<"
+    names, formats, offsets = [], [], []
+    for k in ("x", "y", "z"):
+        f = fields[k]
+        if f.datatype not in _PF_DTYPES:
+            raise ConversionError(f"PointCloud2 field {k} has unknown datatype {f.datatype}")
+        names.append(k)
+        formats.append(endian + _PF_DTYPES[f.datatype])
+        offsets.append(f.offset)
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": int(msg.point_step)})
+    data = bytes(msg.data)
+    if len(data) < n * msg.point_step:
+        raise ConversionError(f"PointCloud2 data has {len(data)} bytes, expected {n * msg.point_step}")
+    rec = np.frombuffer(data, dtype=dtype, count=n)
+    xyz = np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float64)
+    return xyz[np.isfinite(xyz).all(axis=1)]
+
+
+def grid_to_occupancy_msg(values: np.ndarray, resolution: float, origin: tuple[float, float], frame_id: str,
+                          stamp: Time | None = None) -> OccupancyGrid:
+    """(H, W) int8 grid (-1 unknown, 0..100; row 0 = lowest y) -> nav_msgs/OccupancyGrid."""
+    msg = OccupancyGrid()
+    msg.header = Header(frame_id=frame_id, stamp=stamp or Time())
+    h, w = values.shape
+    msg.info.resolution = float(resolution)
+    msg.info.width = int(w)
+    msg.info.height = int(h)
+    msg.info.origin = make_pose(origin[0], origin[1], 0.0)
+    msg.info.map_load_time = msg.header.stamp
+    msg.data = np.ascontiguousarray(values, dtype=np.int8).ravel().tolist()
+    return msg
+
+
+def color(r: float, g: float, b: float, a: float = 1.0):
+    from std_msgs.msg import ColorRGBA
+
+    return ColorRGBA(r=float(r), g=float(g), b=float(b), a=float(a))
+
+
+def points(xy: Sequence[tuple[float, float]], z: float = 0.0) -> list[Point]:
+    return [Point(x=float(x), y=float(y), z=float(z)) for x, y in xy]

@@ -1,0 +1,251 @@
+"""``topo_mapper``: the topological mapper as a ROS 2 node (a thin shell around toponav.mapping.TopoMap).
+
+Subscribes /scan and /odom (sensor QoS), optionally /points; publishes /topo_graph (std_msgs/String
+JSON, schema in docs/mapping.md), /topo_graph/markers (MarkerArray) and /map (OccupancyGrid), all
+latched. Services ``~/save`` and ``~/load`` (std_srvs/Trigger) write/read the GeoJSON graph file
+named by the ``graph_path`` parameter. Publishing is throttled on the node clock (sim time honoured);
+a clock that jumps back (sim reset, bag loop) resets the throttle and, in the core, clears the map.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections import deque
+
+from nav_msgs.msg import OccupancyGrid, Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import LaserScan, PointCloud2
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import Marker, MarkerArray
+
+from toponav.mapping import FRONTIER, TopoMap
+from toponav.mapping.config import TopoMapperConfig
+from toponav.mapping.geojson import MapError, load_geojson, save_geojson
+from toponav.ros_nodes.common import LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.convert import (
+    ConversionError,
+    color,
+    grid_to_occupancy_msg,
+    laserscan_to_arrays,
+    odometry_to_pose,
+    pointcloud2_to_xyz,
+    points,
+    sec_to_stamp,
+)
+
+_EDGE_COLOURS = {"travel": (0.9, 0.9, 0.9), "los": (0.4, 0.6, 1.0), "frontier": (0.2, 0.9, 0.3)}
+
+
+class TopoMapperNode(Node):
+    def __init__(self) -> None:
+        super().__init__("topo_mapper")
+        self.config: TopoMapperConfig = declare_config(self, TopoMapperConfig)
+        self.map = TopoMap(self.config)
+        self.map.descriptors.warm_up()
+        self._odom: deque[tuple[float, float, float, float]] = deque(maxlen=200)  # (stamp, x, y, yaw)
+        self._cloud = None
+        self._last_graph_pub: float | None = None
+        self._last_map_pub: float | None = None
+        self._graph_dirty = True
+        self._map_version = -1
+        self.scans = 0
+        self.graph_pub = self.create_publisher(String, "/topo_graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "/topo_graph/markers", LATCHED_QOS)
+        self.map_pub = self.create_publisher(OccupancyGrid, "/map", LATCHED_QOS)
+        self.create_subscription(LaserScan, "/scan", self._on_scan, SENSOR_QOS)
+        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        if self.config.use_points:
+            self.create_subscription(PointCloud2, "/points", self._on_points, SENSOR_QOS)
+        self.create_service(Trigger, "~/save", self._on_save)
+        self.create_service(Trigger, "~/load", self._on_load)
+        if self.config.load_on_start:
+            ok, text = self._load(self.config.graph_path)
+            # rclpy refuses one call site logging at two severities: keep them on separate lines
+            if ok:
+                self.get_logger().info(text)
+            else:
+                self.get_logger().warning(text)
+        self._publish(force=True)
+        self.get_logger().info(
+            f"topo_mapper up: node_distance={self.config.node_distance} m, grid {self.config.grid.resolution} m, "
+            f"descriptor {self.config.descriptor.method}, frame '{self.config.frame_id}'")
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _on_odom(self, msg: Odometry) -> None:
+        try:
+            x, y, yaw, t = odometry_to_pose(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"/odom ignored: {exc}", throttle_duration_sec=5.0)
+            return
+        if self._odom and t < self._odom[-1][0] - self.config.time_jump_tolerance:
+            self._odom.clear()  # time went back: old odometry belongs to the previous run
+        self._odom.append((t, x, y, yaw))
+
+    def _on_points(self, msg: PointCloud2) -> None:
+        try:
+            self._cloud = pointcloud2_to_xyz(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"/points ignored: {exc}", throttle_duration_sec=5.0)
+
+    def _odom_at(self, t: float) -> tuple[float, float, float] | None:
+        """Odometry pose nearest in time to ``t`` (within max_odom_age), else None."""
+        if not self._odom:
+            return None
+        stamps = [o[0] for o in self._odom]
+        i = bisect.bisect_left(stamps, t)
+        best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - t))
+        if abs(stamps[best] - t) > self.config.max_odom_age:
+            return None
+        _, x, y, yaw = self._odom[best]
+        return x, y, yaw
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        log = self.get_logger()
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        pose = self._odom_at(t)
+        if pose is None:
+            newest = f"{self._odom[-1][0]:.3f}" if self._odom else "none"
+            log.warning(f"/scan at {t:.3f} s skipped: no /odom within {self.config.max_odom_age} s "
+                        f"(newest {newest})", throttle_duration_sec=5.0)
+            return
+        try:
+            ranges, angles, warnings = laserscan_to_arrays(msg)
+        except ConversionError as exc:
+            log.warning(f"/scan unusable ({exc}): pose-only update", throttle_duration_sec=5.0)
+            ranges = angles = None
+            warnings = []
+        for w in warnings:
+            log.warning(w, throttle_duration_sec=10.0)
+        res = self.map.update(pose, ranges, angles, t, range_min=float(msg.range_min),
+                              range_max=float(msg.range_max) if math.isfinite(msg.range_max) else math.inf,
+                              points=self._cloud)
+        self.scans += 1
+        for m in res.messages:
+            if res.reset:
+                log.warning(m)
+            elif res.skipped and m == res.skipped:
+                log.warning(m, throttle_duration_sec=5.0)
+            else:
+                log.info(m)
+        if res.reset:
+            self._last_graph_pub = self._last_map_pub = None
+        self._graph_dirty |= res.changed
+        self._publish()
+
+    # -- outputs ------------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _due(self, last: float | None, period: float, now: float) -> bool:
+        return last is None or now < last or now - last >= period  # now < last: the clock jumped back
+
+    def _publish(self, force: bool = False) -> None:
+        now = self._now()
+        if force or (self._graph_dirty and self._due(self._last_graph_pub, self.config.publish_period, now)):
+            data = self.map.to_json()
+            self.graph_pub.publish(String(data=json.dumps(data, separators=(",", ":"))))
+            if self.config.publish_markers:
+                self.marker_pub.publish(self._markers(now))
+            self._last_graph_pub = now
+            self._graph_dirty = False
+        grid = self.map.occupancy
+        if not grid.empty and grid.version != self._map_version and (
+                force or self._due(self._last_map_pub, self.config.map_period, now)):
+            self.map_pub.publish(grid_to_occupancy_msg(grid.to_occupancy_values(), grid.resolution, grid.origin,
+                                                       self.config.frame_id, sec_to_stamp(now)))
+            self._map_version = grid.version
+            self._last_map_pub = now
+
+    def _markers(self, now: float) -> MarkerArray:
+        stamp = sec_to_stamp(now)
+        frame = self.config.frame_id
+        out = MarkerArray()
+        clear = Marker()
+        clear.action = Marker.DELETEALL
+        out.markers.append(clear)
+        g = self.map.graph
+        places = [(n, d) for n, d in g.nodes(data=True) if d["kind"] != FRONTIER]
+        frontiers = [(n, d) for n, d in g.nodes(data=True) if d["kind"] == FRONTIER]
+        max_visits = max([d["visits"] for _, d in places] + [1])
+
+        def base(ns: str, mid: int, mtype: int, scale: float) -> Marker:
+            m = Marker()
+            m.header.frame_id = frame
+            m.header.stamp = stamp
+            m.ns, m.id, m.type, m.action = ns, mid, mtype, Marker.ADD
+            m.pose.orientation.w = 1.0
+            m.scale.x = m.scale.y = m.scale.z = scale
+            return m
+
+        if places:
+            m = base("places", 0, Marker.SPHERE_LIST, 0.3)
+            m.points = points([(d["x"], d["y"]) for _, d in places], 0.1)
+            # visits: few = blue, many = red
+            m.colors = [color(v, 0.2, 1.0 - v, 1.0) for v in (min(d["visits"] / max_visits, 1.0) for _, d in places)]
+            out.markers.append(m)
+            cur = self.map.current_node
+            if cur is not None and cur in g:
+                c = base("current", 0, Marker.SPHERE, 0.45)
+                c.pose.position.x, c.pose.position.y, c.pose.position.z = g.nodes[cur]["x"], g.nodes[cur]["y"], 0.1
+                c.color = color(1.0, 1.0, 0.0, 0.6)
+                out.markers.append(c)
+        if frontiers:
+            m = base("frontiers", 0, Marker.CUBE_LIST, 0.3)
+            m.points = points([(d["x"], d["y"]) for _, d in frontiers], 0.1)
+            m.color = color(0.1, 0.9, 0.2, 1.0)
+            out.markers.append(m)
+        for k, kind in enumerate(("travel", "los", "frontier")):
+            segs = [(g.nodes[u], g.nodes[v]) for u, v, kk in g.edges(data="kind") if kk == kind]
+            if not segs:
+                continue
+            m = base("edges_" + kind, k, Marker.LINE_LIST, 0.04 if kind == "travel" else 0.02)
+            m.points = points([(p["x"], p["y"]) for pair in segs for p in pair], 0.05)
+            m.color = color(*_EDGE_COLOURS[kind], 0.8)
+            out.markers.append(m)
+        return out
+
+    # -- services -----------------------------------------------------------------------------------
+    def _on_save(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        path = self.config.graph_path
+        try:
+            save_geojson(self.map, path)
+        except OSError as exc:
+            resp.success, resp.message = False, f"cannot save graph to {path}: {exc}"
+            self.get_logger().error(resp.message)
+            return resp
+        resp.success = True
+        resp.message = f"saved {self.map.num_places} places, {len(self.map.frontier_nodes())} frontiers to {path}"
+        self.get_logger().info(resp.message)
+        return resp
+
+    def _load(self, path: str) -> tuple[bool, str]:
+        try:
+            loaded = load_geojson(path, self.config)
+        except MapError as exc:
+            return False, f"load refused, map unchanged: {exc}"
+        loaded.stamp = None  # the file's clock is not this run's: no false "time jumped back"
+        loaded.current_node = None  # re-localised by the next scan
+        self.map = loaded
+        self._graph_dirty = True
+        self._map_version = -1
+        return True, f"loaded {loaded.num_places} places from {path}"
+
+    def _on_load(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        resp.success, resp.message = self._load(self.config.graph_path)
+        if resp.success:
+            self.get_logger().info(resp.message)
+            self._publish(force=True)
+        else:
+            self.get_logger().error(resp.message)
+        return resp
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(TopoMapperNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
