@@ -76,18 +76,18 @@ class _RobotIO:
         self.cmd_time = -math.inf
         self.in_contact = False
         self.collision_count = 0
-        self._last_warn = -math.inf
+        self._last_warn: dict[str, float] = {}
 
-    def _warn(self, text: str) -> None:
+    def _warn(self, key: str, text: str) -> None:
         now = time.monotonic()
-        if now - self._last_warn > 1.0:  # throttled: a bad publisher must not flood the log
+        if now - self._last_warn.get(key, -math.inf) > 1.0:  # throttled per kind: a bad publisher must not flood
             self.node.get_logger().warning(text)
-            self._last_warn = now
+            self._last_warn[key] = now
 
     def _on_cmd(self, msg: Twist) -> None:
         v, w = msg.linear.x, msg.angular.z
         if not (math.isfinite(v) and math.isfinite(w)):
-            self._warn(f"ignoring non-finite /cmd_vel (v={v}, w={w}) for robot '{self.ns}'; keeping last command")
+            self._warn("cmd", f"ignoring non-finite /cmd_vel (v={v}, w={w}) for '{self.ns}'; keeping last command")
             return
         self.cmd = np.array([v, w])
         self.cmd_time = self.node.sim.sim_time
@@ -96,13 +96,13 @@ class _RobotIO:
         x, y = msg.pose.position.x, msg.pose.position.y
         world = self.node.world
         if not (math.isfinite(x) and math.isfinite(y)):
-            self._warn(f"goal ({x}, {y}) is not finite")
+            self._warn("goal", f"goal ({x}, {y}) is not finite")
             return
         xmin, ymin, xmax, ymax = world.bounds
         if not (xmin <= x <= xmax and ymin <= y <= ymax):
-            self._warn(f"goal ({x:.2f}, {y:.2f}) is outside world '{world.name}' bounds {world.bounds}")
+            self._warn("goal", f"goal ({x:.2f}, {y:.2f}) is outside world '{world.name}' bounds {world.bounds}")
         elif world.clearance(np.array([[x, y]]))[0] < self.node.config.robot.radius:
-            self._warn(f"goal ({x:.2f}, {y:.2f}) is inside or too close to an obstacle of '{world.name}'")
+            self._warn("goal", f"goal ({x:.2f}, {y:.2f}) is inside or too close to an obstacle of '{world.name}'")
 
 
 class SimNode(Node):

@@ -178,7 +178,8 @@ class AgvSim:
         t = world.terrain
         if t is None:
             ground = c.createCollisionShape(p.GEOM_PLANE)
-            self.ground = c.createMultiBody(0, ground)
+            visual = c.createVisualShape(p.GEOM_BOX, halfExtents=[200, 200, 0.01], visualFramePosition=[0, 0, -0.01])
+            self.ground = c.createMultiBody(0, ground, visual if self.camera is not None else -1)
         else:
             h = t.as_array()
             ny, nx = h.shape
@@ -193,7 +194,11 @@ class AgvSim:
         # every static obstacle + the 4 bounds walls as ONE static triangle mesh (see module docstring)
         vertices, indices = obstacle_mesh(world)
         shape = c.createCollisionShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist())
-        self.obstacles = c.createMultiBody(0, shape)
+        visual = -1
+        if self.camera is not None:  # the camera renders visual shapes only
+            visual = c.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist(),
+                                         rgbaColor=[0.6, 0.6, 0.6, 1])
+        self.obstacles = c.createMultiBody(0, shape, visual)
         with tempfile.TemporaryDirectory(prefix="toponav_agv_") as tmp:
             urdf = Path(tmp) / "agv.urdf"
             urdf.write_text(self._urdf_text)
@@ -385,7 +390,8 @@ class AgvSim:
             return np.zeros((0, 3))
         pos, q = self._link_pose()
         rot = np.asarray(p.getMatrixFromQuaternion(q)).reshape(3, 3)
-        eye = pos + rot @ np.array([0.0, 0.0, cam.mount_height])
+        ahead = self.robot.radius + 0.01  # on the chassis' front edge: never sees the robot itself
+        eye = pos + rot @ np.array([ahead, 0.0, cam.mount_height])
         fwd, up = rot[:, 0], rot[:, 2]
         view = p.computeViewMatrix(eye.tolist(), (eye + fwd).tolist(), up.tolist())
         aspect = cam.width / cam.height
@@ -396,10 +402,12 @@ class AgvSim:
         z = cam.far * cam.near / (cam.far - (cam.far - cam.near) * depth)  # buffer -> metric depth along the axis
         rows, cols = np.mgrid[0:cam.height:cam.stride, 0:cam.width:cam.stride]
         fy = 1.0 / math.tan(math.radians(cam.fov_deg) / 2)
-        u = (2 * (cols + 0.5) / cam.width - 1) * aspect / fy  # left/right per unit depth (image x to the right)
-        v = (1 - 2 * (rows + 0.5) / cam.height) / fy  # up per unit depth
+        # TinyRenderer's pixel convention (checked against a wall of known size):
+        # x = 2 col / W - 1, y = 1 - 2 (row + 1) / H
+        u = (2 * cols / cam.width - 1) * aspect / fy  # right per unit depth
+        v = (1 - 2 * (rows + 1.0) / cam.height) / fy  # up per unit depth
         keep = depth < 0.9999  # far plane = no return
-        pts = np.stack([z, -u * z, v * z + cam.mount_height], axis=-1)[keep]
+        pts = np.stack([z + ahead, -u * z, v * z + cam.mount_height], axis=-1)[keep]
         return pts
 
     def info(self) -> dict[str, Any]:

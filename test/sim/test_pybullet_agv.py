@@ -1,0 +1,198 @@
+"""PyBullet AGV and the AgvNav env: determinism, agreement with the numpy twin, contacts, odometry, camera."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from toponav.robot import AgvParams, LidarParams
+from toponav.sim import envs
+from toponav.sim.agv_env import AgvNavEnv
+from toponav.sim.pybullet_agv import AgvSim, CameraParams, obstacle_mesh
+from toponav.sim.twin import VecAgvTwin
+from toponav.sim.twin_env import VecAgvNav
+from toponav.worlds import World, make_world
+
+WALL = World(name="wall", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 5, 0), goal=(8, 5),
+             boxes=((4.0, 5.0, 0.1, 3.0, 0.0),), circles=((2.0, 7.0, 0.3),))
+
+
+def free_poses(world: World, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out: list[list[float]] = []
+    while len(out) < n:
+        p = rng.uniform(world.bounds[:2], world.bounds[2:])
+        if world.clearance(p[None])[0] > 0.35:
+            out.append([p[0], p[1], rng.uniform(-math.pi, math.pi)])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("spec", ["barn:10", "maze", "warehouse"])
+def test_scans_agree_with_twin(spec: str) -> None:
+    """Tolerance 1 cm: the Bullet mesh approximates cylinders to < 1 mm; the rest is float32 rounding."""
+    world = make_world(spec, 2)
+    sim = AgvSim(world)
+    twin = VecAgvTwin(world, 1)
+    rmax = sim.lidar.range_max
+    for pose in free_poses(world, 4, seed=3):
+        sim.reset(pose=tuple(pose))
+        twin.reset(poses=pose[None])
+        bullet = np.minimum(sim.scan(), rmax)
+        np.testing.assert_allclose(bullet, twin.scan()[0], atol=0.01)
+    sim.close()
+
+
+def test_motion_agrees_with_twin() -> None:
+    """Same commands for 8 s: wheel physics vs the kinematic twin within 0.2 m and 0.1 rad."""
+    world = make_world("empty", 0)
+    sim = AgvSim(world)
+    twin = VecAgvTwin(world, 1)
+    for i in range(80):
+        cmd = np.array([0.7, 0.9 * math.sin(i / 12)])
+        sim.step(cmd)
+        twin.step(cmd[None])
+        assert np.hypot(*(sim.pose[:2] - twin.pose[0, :2])) < 0.2, i
+    assert abs(sim.pose[2] - twin.pose[0, 2]) < 0.1
+    assert np.hypot(*(sim.pose[:2] - np.array(world.start[:2]))) > 3.0  # it really drove
+    np.testing.assert_allclose(sim.vel, twin.vel[0], atol=0.1)
+    sim.close()
+
+
+def test_limits_are_respected() -> None:
+    robot = AgvParams(max_v=0.5, max_w=1.0, max_acc_v=1.0)
+    sim = AgvSim(make_world("empty", 0), robot)
+    sim.step([5.0, 0.0])
+    assert sim.cmd_vel[0] == pytest.approx(0.1)  # 1 m/s^2 x 0.1 s
+    for _ in range(20):
+        sim.step([5.0, 9.0])
+    assert sim.cmd_vel.tolist() == pytest.approx([0.5, 1.0])
+    assert abs(sim.vel[0]) < 0.55 and abs(sim.vel[1]) < 1.1
+    sim.close()
+
+
+def test_collision_event_names_the_obstacle() -> None:
+    sim = AgvSim(WALL)
+    events = []
+    for _ in range(40):
+        sim.step([1.0, 0.0])
+        events += sim.collisions
+    assert sim.collided and events
+    assert events[0].obstacle == "box:0"
+    assert 3.5 < sim.pose[0] < 3.9  # stopped by the wall's face at x = 3.9 minus the robot radius
+    sim.close()
+
+
+def test_odometry_tracks_truth_and_drift_is_seeded() -> None:
+    sim = AgvSim(make_world("empty", 0))
+    for _ in range(30):
+        sim.step([0.6, 0.4])
+    assert np.hypot(*(sim.odom_pose[:2] - sim.pose[:2])) < 0.05
+    drifty = AgvParams(odom_drift_v=0.05, odom_drift_w=0.1)
+
+    def run(seed: int) -> np.ndarray:
+        s = AgvSim(make_world("empty", 0), drifty, seed=seed)
+        for _ in range(30):
+            s.step([0.6, 0.4])
+        out = s.odom_pose.copy()
+        s.close()
+        return out
+
+    a, b, c = run(1), run(1), run(2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    sim.close()
+
+
+def test_depth_camera_sees_the_wall() -> None:
+    sim = AgvSim(WALL, camera=CameraParams(width=32, height=24))
+    pts = sim.points()
+    assert pts.shape[1] == 3 and len(pts) > 50
+    on_wall = pts[pts[:, 2] > 0.05]  # above the floor
+    np.testing.assert_allclose(np.median(on_wall[:, 0]), 4.0 - 0.1 - 2.0, atol=0.05)
+    sim.close()
+
+
+def test_forest_terrain_carries_the_robot() -> None:
+    world = make_world("forest", 4)
+    sim = AgvSim(world)
+    for _ in range(20):
+        sim.step([0.5, 0.0])
+    pos, _ = sim.pose3d
+    ground = world.terrain.height_at(pos[None, :2])[0]
+    assert abs(pos[2] - ground) < 0.1
+    assert np.isfinite(sim.scan()).any()
+    sim.close()
+
+
+def test_obstacle_mesh_is_closed_prisms() -> None:
+    v, t = obstacle_mesh(make_world("barn:0"))
+    assert t.max() < len(v) and t.min() >= 0
+    assert len(t) > 200 * 16
+
+
+def test_env_determinism_same_seed_same_actions() -> None:
+    envs.register()
+    lidar = LidarParams(noise_std=0.01)
+    actions = np.random.default_rng(0).uniform([-0.2, -1.5], [1.0, 1.5], size=(25, 2))
+
+    def roll(seed: int) -> np.ndarray:
+        env = gym.make("toponav/AgvNav", world="forest", world_seed=3, lidar=lidar)
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for a in actions:
+            obs, *_ = env.step(a)
+            out.append(obs)
+        env.close()
+        return np.array(out)
+
+    a, b, c = roll(5), roll(5), roll(6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_env_sparse_reward_goal_and_collision() -> None:
+    env = AgvNavEnv(world="empty", world_seed=0)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == env.observation_space.shape == (68,)
+    assert env.observation_space.contains(obs)
+    total, steps = 0.0, 0
+    while True:
+        bearing = obs[-3]
+        obs, r, term, trunc, info = env.step(np.array([1.0, 2.0 * bearing], dtype=np.float32))
+        total += r
+        steps += 1
+        assert r == 0.0 or term
+        if term or trunc:
+            break
+    assert term and info["success"] and total == 1.0 and steps < 120
+    env.close()
+    hit = AgvNavEnv(world=str(_save(WALL)), max_steps=100)
+    hit.reset(seed=0)
+    for _ in range(100):
+        _, r, term, trunc, info = hit.step(np.array([1.0, 0.0], dtype=np.float32))
+        if term or trunc:
+            break
+    assert term and info["collided"] and r == 0.0
+    hit.close()
+
+
+def _save(world: World):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "wall.json"
+    world.save(path)
+    return path
+
+
+def test_vec_twin_env_matches_spaces_and_autoresets() -> None:
+    env = VecAgvNav([WALL], 4, max_steps=5)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 68)
+    for _ in range(5):
+        obs, _, _, trunc, info = env.step(np.zeros((4, 2)))
+    assert trunc.all() and "final_obs" in info
+    assert (env.steps == 0).all()
