@@ -92,6 +92,14 @@ class BagPlayer(Node):
         cfg = self.config
         if self._stop.wait(cfg.start_delay):
             return
+        if cfg.wait_for_subscribers:
+            deadline = time.monotonic() + 30.0
+            while any(p.get_subscription_count() < cfg.wait_for_subscribers for p in self.pubs.values()):
+                if time.monotonic() > deadline:
+                    self.get_logger().warning("not every topic has its subscribers after 30 s: playing anyway")
+                    break
+                if self._stop.wait(0.05):
+                    return
         while True:
             offset_ns = self.bag.start_ns + int(cfg.start_offset * 1e9)
             self.bag_time_ns = offset_ns

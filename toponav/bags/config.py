@@ -42,3 +42,5 @@ class PlayerConfig:
     clock_rate: float = param(100.0, "/clock publish rate (Hz, wall)", min=1.0, max=10000.0)
     exit_when_done: bool = param(True, "shut the node down when playback ends (not looping)")
     start_delay: float = param(0.5, "wall seconds to wait after start so subscribers can connect", min=0.0)
+    wait_for_subscribers: int = param(0, "before playing, wait (up to 30 s) until every replayed topic has this "
+                                         "many subscribers", min=0)
