@@ -20,7 +20,11 @@ ANGLES = LidarParams(beams=360, range_max=8.0).angles()
 def room_world() -> World:
     """12 x 8 m room with two pillars and a wall stub: closed, so full exploration leaves no frontier."""
     return World(name="room", family="test", seed=0, bounds=(0.0, 0.0, 12.0, 8.0), start=(1.0, 1.0, 0.0),
-                 goal=(11.0, 7.0), circles=((4.0, 4.0, 0.5), (8.0, 2.5, 0.4)), boxes=((8.0, 6.0, 0.2, 2.0, 0.0),))
+                 goal=(11.0, 7.0), circles=((4.0, 4.0, 0.5), (8.0, 2.5, 0.4)), boxes=((8.0, 6.5, 0.2, 1.5, 0.0),))
+
+
+#: a drive through room_world that sees all of it (around the wall stub at x = 8, y 5..8)
+ROOM_TOUR = [(1.0, 1.0), (6.0, 1.0), (6.0, 3.8), (10.5, 3.8), (10.5, 7.0), (9.0, 7.0)]
 
 
 def corridor_world() -> World:
@@ -85,5 +89,6 @@ def mapping_helpers():
                          polyline=polyline, drive=drive, drifted_odometry=drifted_odometry).items():
         setattr(h, name, staticmethod(fn))
     h.ANGLES = ANGLES
+    h.ROOM_TOUR = ROOM_TOUR
     h.np = np
     return h

@@ -25,7 +25,10 @@ class GridConfig:
     l_min: float = param(-2.0, "log-odds clamp (low); keeps cells able to change", max=0.0)
     l_max: float = param(3.5, "log-odds clamp (high)", min=0.0)
     free_threshold: float = param(-0.3, "log-odds below which a cell counts as known free", max=0.0)
-    occ_threshold: float = param(0.6, "log-odds above which a cell counts as occupied", min=0.0)
+    occ_threshold: float = param(0.4, "log-odds above which a cell counts as occupied (one hit + one pass-through)",
+                                 min=0.0)
+    free_space: str = param("polygon", "polygon: fill the region the scan outlines; rays: only cells on beams",
+                            choices=("polygon", "rays"))
     beam_stride: int = param(1, "integrate every n-th beam only (1 = all); speed knob for dense lidars", min=1)
     max_free_range: float = param(8.0, "no-return beams (inf / >= range_max) clear free space up to this range (m)",
                                   min=0.0)

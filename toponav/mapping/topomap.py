@@ -124,7 +124,7 @@ class TopoMap:
         return (d["x"], d["y"])
 
     def explored_area(self) -> float:
-        """Known (free or occupied) area in m^2 from the occupancy grid."""
+        """Known-free area in m^2 from the occupancy grid (the coverage metric)."""
         return self.occupancy.explored_area()
 
     def nearest_place(self, x: float, y: float, radius: float = math.inf) -> int | None:
@@ -531,6 +531,7 @@ class TopoMap:
                     "first_seen": float(d["first_seen"]), "last_seen": float(d["last_seen"])}
             if d["kind"] == FRONTIER:
                 item["size"] = int(d.get("size", 0))
+                item["frontier_size"] = round(int(d.get("size", 0)) * self.occupancy.resolution, 3)
             if include_descriptors and d.get("descriptor") is not None:
                 item["descriptor"] = [round(float(v), 5) for v in np.asarray(d["descriptor"]).ravel()]
             nodes.append(item)
