@@ -7,7 +7,7 @@ candidate from its own feature vector (shared weights, like a pointer/ranking ne
 blacklisted candidates. Feature definitions live in :mod:`toponav.planning.features` so the ROS node,
 the training environment and the benchmark compute them identically.
 
-Checkpoints are plain ``state_dict`` + metadata dicts loaded with ``torch.load(weights_only=True)``;
+Checkpoints use the shared :mod:`toponav.models.checkpoint` format (kind ``meta_controller``);
 a missing, corrupt or incompatible file raises :class:`CheckpointError` with the reason, and callers
 (the planner) fall back to the heuristic scorer and say so.
 """
@@ -20,12 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-FORMAT = "toponav.meta_controller/1"
+from toponav.models.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, unreadable, corrupt or does not fit the model."""
-
+__all__ = ["CheckpointError", "MetaController", "load_meta_controller", "save_meta_controller"]
 
 class MetaController(nn.Module):
     """Per-candidate Q-values ``(B, K)`` from features ``(B, K, F)`` and a validity mask ``(B, K)``."""
@@ -58,39 +55,26 @@ class MetaController(nn.Module):
         return q.masked_fill(~mask.bool(), float("-inf"))
 
 
+KIND = "meta_controller"
+
+
 def save_meta_controller(model: MetaController, path: str | Path, feature_names: list[str],
-                         meta: dict[str, Any] | None = None) -> None:
+                         meta: dict[str, Any] | None = None) -> Path:
     """Write weights + the feature names they were trained on (checked again at load)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
-        "format": FORMAT,
-        "feature_dim": model.feature_dim,
-        "hidden": model.hidden,
-        "feature_names": list(feature_names),
-        "state_dict": model.state_dict(),
-        "meta": dict(meta or {}),
-    }, path)
+    config = {"feature_dim": model.feature_dim, "hidden": model.hidden, "feature_names": list(feature_names)}
+    return save_checkpoint(path, KIND, model.state_dict(), config, meta)
 
 
 def load_meta_controller(path: str | Path, feature_names: list[str] | None = None) -> tuple[MetaController, dict]:
     """Load a checkpoint written by :func:`save_meta_controller`; raise :class:`CheckpointError` on any fault."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"meta-controller checkpoint {path} does not exist")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/garbage files
-        raise CheckpointError(f"meta-controller checkpoint {path} is corrupt or unreadable: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a meta-controller checkpoint (format {FORMAT!r} expected)")
-    names = list(data.get("feature_names", []))
+    ckpt = load_checkpoint(path, KIND)
+    names = list(ckpt.config.get("feature_names", []))
     if feature_names is not None and names != list(feature_names):
-        raise CheckpointError(f"{path} was trained on features {names}, this planner computes {list(feature_names)}")
+        raise CheckpointError(path, f"trained on features {names}, this planner computes {list(feature_names)}")
     try:
-        model = MetaController(int(data["feature_dim"]), int(data["hidden"]))
-        model.load_state_dict(data["state_dict"])
-    except Exception as exc:
-        raise CheckpointError(f"{path} does not fit the meta-controller network: {exc}") from None
+        model = MetaController(int(ckpt.config["feature_dim"]), int(ckpt.config["hidden"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"config does not describe a meta-controller: {exc}") from None
+    load_state(model, ckpt)
     model.eval()
-    return model, dict(data.get("meta", {}))
+    return model, dict(ckpt.meta)

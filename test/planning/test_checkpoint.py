@@ -44,17 +44,17 @@ def test_corrupt_checkpoint_falls_back(tmp_path) -> None:
         load_meta_controller(bad)
         raise AssertionError("corrupt checkpoint loaded")
     except CheckpointError as exc:
-        assert "corrupt" in str(exc)
+        assert "cannot be read" in str(exc)
     lines: list[tuple[str, str]] = []
     p = SubgoalPlanner(_cfg(bad), log=lambda lv, msg: lines.append((lv, msg)))
     assert p.mode == "heuristic (fallback)"
-    assert any(lv == "error" and "corrupt" in m for lv, m in lines)
+    assert any(lv == "error" and "cannot be read" in m and "falling back" in m for lv, m in lines)
 
 
 def test_wrong_features_or_format_rejected(tmp_path) -> None:
     m = MetaController(len(FEATURE_NAMES))
     save_meta_controller(m, tmp_path / "m.pt", ["other", *FEATURE_NAMES[1:]])
-    for path, text in ((tmp_path / "m.pt", "trained on features"), (tmp_path / "x.pt", "not a meta-controller")):
+    for path, text in ((tmp_path / "m.pt", "trained on features"), (tmp_path / "x.pt", "not a toponav checkpoint")):
         if path.name == "x.pt":
             torch.save({"weights": 1}, path)
         try:

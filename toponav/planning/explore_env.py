@@ -74,6 +74,14 @@ class ExploreEnv:
         self._samples = np.arange(c.resolution * 0.5, c.range_max, c.resolution * 0.5)
         self.reset()
 
+    def fresh(self) -> ExploreEnv:
+        """A new, reset environment on the same world, sharing the static grids (no recomputation)."""
+        env = ExploreEnv.__new__(ExploreEnv)
+        for name in ("world", "cfg", "occ", "ox", "oy", "passable", "ny", "nx", "free_area_total", "_dirs", "_samples"):
+            setattr(env, name, getattr(self, name))
+        env.reset()
+        return env
+
     # -- geometry helpers -----------------------------------------------------------------------------
     def cell(self, x: float, y: float) -> tuple[int, int]:
         r = self.cfg.resolution

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+#: toponav.mapping reports frontier ``size`` in grid cells of its default 0.1 m resolution.
+DEFAULT_FRONTIER_CELL = 0.1
+
 
 class GraphError(ValueError):
     """A /topo_graph message or graph dict is malformed."""
@@ -75,6 +78,7 @@ class PlaceGraph:
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("graph JSON needs lists 'nodes' and 'edges'")
         g = cls()
+        cell = _float(data.get("resolution", data.get("frontier_cell_size")), None) or DEFAULT_FRONTIER_CELL
         for i, n in enumerate(nodes):
             if not isinstance(n, dict) or "id" not in n:
                 raise GraphError(f"node {i} has no id")
@@ -95,7 +99,7 @@ class PlaceGraph:
                 id=str(n["id"]), x=x, y=y,
                 visits=_int(n.get("visits", n.get("visit_count", 0))),
                 frontier=frontier,
-                frontier_size=_float(n.get("frontier_size", n.get("frontier_gain", n.get("gain", 0.0)))),
+                frontier_size=_frontier_size(n, cell),
                 descriptor=desc,
             ))
         for i, e in enumerate(edges):
@@ -180,6 +184,13 @@ class PlaceGraph:
         if self.explored_area is not None:
             out["explored_area"] = self.explored_area
         return out
+
+
+def _frontier_size(n: dict[str, Any], cell: float) -> float:
+    """Frontier extent in metres: ``frontier_size`` (m) if given, else the mapper's ``size`` (cells) * cell."""
+    if "frontier_size" in n:
+        return _float(n["frontier_size"]) or 0.0
+    return (_float(n.get("size", 0.0)) or 0.0) * cell
 
 
 def _xy(n: dict[str, Any]) -> tuple[float, float]:

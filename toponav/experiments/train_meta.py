@@ -1,0 +1,322 @@
+"""``toponav train meta``: train the h-DQN sub-goal meta-controller in the fast exploration environment.
+
+Reads top to bottom: Args -> worlds -> networks -> episodes (collect SMDP transitions) -> DQN update -> log ->
+evaluate against the heuristic scorer on held-out seeds -> checkpoint + model card.
+
+* **Decisions** (h-DQN's meta level): each time the planner replans it asks the scorer to rank the candidate
+  sub-goals; the meta-controller's Q-network ranks them (epsilon-greedy while training).
+* **Reward** between two decisions: sparse extrinsic ``goal_reward`` when the goal is reached, plus intrinsic
+  reward = ``area_coef`` * newly explored m^2 / 10 (count-based novelty of the map) + ``rnd_coef`` * RND intrinsic
+  reward of the observations along the way (normalised by the running std of the non-episodic intrinsic return).
+* **Discount** per simulated second (``gamma ** seconds``), i.e. SMDP Q-learning over options of varying length.
+* **Warm start**: the Q-network is first regressed onto the heuristic score for ``warm_start_steps`` steps, so
+  early episodes are not wasted on random sub-goals; DQN (double-Q, Huber loss, target network) then improves on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from toponav.experiments.explore_agents import REPLAN_DISTANCE, run_toponav
+from toponav.models.meta_controller import MetaController, save_meta_controller
+from toponav.models.rnd import FEATURE_DIM as RND_DIM
+from toponav.models.rnd import RND, RNDConfig, observation_features, scan_descriptor
+from toponav.planning import FEATURE_DIM, FEATURE_NAMES, PlannerConfig, State, SubgoalPlanner
+from toponav.planning.explore_env import ExploreEnv
+from toponav.planning.scorers import HeuristicScorer, LearnedScorer
+from toponav.planning.scoring import Candidates, heuristic_scores
+from toponav.worlds import heldout_seeds, make_world, train_seeds
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "meta_controller.pt"
+
+
+@dataclass
+class Args:
+    """Meta-controller training settings (values are ours)."""
+
+    seed: int = 0
+    """seed of python, numpy, torch and the world order"""
+    families: str = "warehouse,maze,forest"
+    """world families to train on (training seeds only)"""
+    train_worlds: int = 24
+    """training worlds per family"""
+    time_budget: float = 180.0
+    """wall-clock seconds of data collection + learning (the stop criterion)"""
+    max_episodes: int = 100000
+    """hard cap on episodes"""
+    explore_budget: int = 600
+    """control steps of an exploration episode"""
+    goal_budget: int = 2000
+    """control steps of a goal episode"""
+    goal_fraction: float = 0.3
+    """fraction of episodes with a goal (sparse extrinsic reward)"""
+    goal_reward: float = 5.0
+    area_coef: float = 1.0
+    rnd_coef: float = 0.1
+    gamma: float = 0.98
+    """discount per simulated second"""
+    lr: float = 5e-4
+    batch: int = 64
+    buffer: int = 20000
+    hidden: int = 64
+    max_candidates: int = 48
+    eps_start: float = 0.3
+    eps_end: float = 0.05
+    eps_decay_decisions: int = 4000
+    target_every: int = 250
+    warm_start_steps: int = 1500
+    eval_worlds: int = 4
+    """held-out worlds per family for the final comparison with the heuristic"""
+    threads: int = 1
+    out: str = str(DEFAULT_OUT)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in dataclasses.fields(Args):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+
+
+# -- scorer used while collecting -------------------------------------------------------------------------
+class EpsilonScorer:
+    """Meta-controller scorer that explores epsilon-greedily and records every decision it makes."""
+
+    name = "learned"
+
+    def __init__(self, model: MetaController, rng: np.random.Generator) -> None:
+        self.model = model
+        self.rng = rng
+        self.eps = 1.0
+        self.decisions: list[tuple[np.ndarray, int]] = []
+
+    def score(self, cands: Candidates) -> np.ndarray:
+        with torch.no_grad():
+            q = self.model(torch.as_tensor(cands.features)).numpy().astype(np.float64)
+        if self.rng.random() < self.eps:
+            q = np.zeros(len(cands))
+            q[self.rng.integers(0, len(cands))] = 1.0
+        self.decisions.append((cands.features.copy(), int(np.argmax(q))))
+        return q
+
+
+@dataclass
+class Transition:
+    feats: np.ndarray
+    action: int
+    reward: float
+    discount: float
+    next_feats: np.ndarray | None  # None = terminal
+
+
+def _pad(feats: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    out = np.zeros((k, FEATURE_DIM), dtype=np.float32)
+    mask = np.zeros(k, dtype=bool)
+    n = min(len(feats), k)
+    out[:n] = feats[:n]
+    mask[:n] = True
+    return out, mask
+
+
+def collect_episode(env: ExploreEnv, scorer: EpsilonScorer, rnd: RND, args: Args, goal, budget: int,
+                    cfg: PlannerConfig) -> tuple[list[Transition], dict]:
+    """One episode with the planner in the loop; SMDP transitions between the scorer's decisions."""
+    planner = SubgoalPlanner(cfg, scorer=scorer)
+    if goal is not None:
+        planner.set_goal(*goal)
+    scorer.decisions.clear()
+    trans: list[Transition] = []
+    pending: list = []  # [feats, action, reward, start_time]
+    area = env.explored_area()
+    success = False
+    while env.steps < budget:
+        planner.set_graph(env.graph())
+        planner.set_pose(*env.pose)
+        n_before = len(scorer.decisions)
+        d = planner.step(env.time)
+        if len(scorer.decisions) > n_before:  # a new meta decision was made
+            feats, a = scorer.decisions[-1]
+            if pending:
+                f0, a0, r0, t0 = pending
+                trans.append(Transition(f0, a0, r0, args.gamma ** (env.time - t0), feats))
+            pending = [feats, a, 0.0, env.time]
+        if planner.target is None or d.state in (State.DONE, State.STUCK, State.IDLE):
+            break
+        before = env.steps
+        env.go_to(planner.target.x, planner.target.y, budget, max_distance=REPLAN_DISTANCE)
+        if env.steps == before:
+            planner.report_failure("no path", env.time)
+            env.steps += 10
+        new_area = env.explored_area()
+        obs = observation_features(*env.pose, scan_descriptor(env.last_scan, env.cfg.range_max))
+        r_int = float(rnd.intrinsic_reward(obs[None])[0])
+        rnd.train_step(obs[None])
+        r = args.area_coef * (new_area - area) / 10.0 + args.rnd_coef * r_int
+        area = new_area
+        if goal is not None and env.at_goal(goal):
+            r += args.goal_reward
+            success = True
+        if pending:
+            pending[2] += r * args.gamma ** (env.time - pending[3])
+        if success:
+            break
+    terminal = success or planner.state == State.DONE
+    if pending and terminal:
+        trans.append(Transition(pending[0], pending[1], pending[2], 0.0, None))
+    return trans, {"area": area, "coverage": env.coverage(), "success": success, "steps": env.steps}
+
+
+def dqn_update(q: MetaController, q_target: MetaController, opt: torch.optim.Optimizer, batch: list[Transition],
+               k: int) -> float:
+    f, m = zip(*(_pad(t.feats, k) for t in batch))
+    f, m = torch.as_tensor(np.stack(f)), torch.as_tensor(np.stack(m))
+    a = torch.as_tensor([min(t.action, k - 1) for t in batch])
+    r = torch.as_tensor([t.reward for t in batch], dtype=torch.float32)
+    disc = torch.as_tensor([t.discount if t.next_feats is not None else 0.0 for t in batch], dtype=torch.float32)
+    nf, nm = zip(*(_pad(t.next_feats if t.next_feats is not None else np.zeros((1, FEATURE_DIM), np.float32), k)
+                   for t in batch))
+    nf, nm = torch.as_tensor(np.stack(nf)), torch.as_tensor(np.stack(nm))
+    with torch.no_grad():
+        a_next = q(nf, nm).argmax(1)  # double DQN: online net picks, target net evaluates
+        q_next = q_target(nf, nm).gather(1, a_next[:, None]).squeeze(1)
+        q_next = torch.where(torch.isfinite(q_next), q_next, torch.zeros_like(q_next))
+        y = r + disc * q_next
+    q_sa = q(f, m).gather(1, a[:, None]).squeeze(1)
+    loss = F.smooth_l1_loss(q_sa, y)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(q.parameters(), 10.0)
+    opt.step()
+    return float(loss)
+
+
+def warm_start(q: MetaController, envs: list[ExploreEnv], cfg: PlannerConfig, steps: int, lr: float,
+               rng: np.random.Generator) -> float:
+    """Regress Q onto the heuristic score on candidate sets from heuristic rollouts (behaviour prior)."""
+    sets: list[np.ndarray] = []
+
+    class Rec(HeuristicScorer):
+        def score(self, cands: Candidates) -> np.ndarray:
+            sets.append(cands.features.copy())
+            return super().score(cands)
+
+    for env in envs[: min(len(envs), 12)]:
+        env.reset()
+        run_toponav(env, 600, cfg=cfg, scorer=Rec(cfg.weights))
+    opt = torch.optim.Adam(q.parameters(), lr=lr)
+    loss = 0.0
+    for _ in range(steps if sets else 0):
+        f = sets[int(rng.integers(0, len(sets)))]
+        target = torch.as_tensor(heuristic_scores(f, cfg.weights), dtype=torch.float32)
+        out = q(torch.as_tensor(f))
+        loss_t = F.mse_loss(out, target)
+        opt.zero_grad()
+        loss_t.backward()
+        opt.step()
+        loss = float(loss_t)
+    return loss
+
+
+def evaluate(scorer_factory, worlds, budget: int, goal: bool) -> dict:
+    cov, succ, times = [], [], []
+    for w in worlds:
+        env = ExploreEnv(w)
+        cfg = PlannerConfig()
+        ep = run_toponav(env, budget, goal=w.goal if goal else None, cfg=cfg, scorer=scorer_factory(cfg))
+        cov.append(ep.coverage)
+        succ.append(ep.success)
+        if ep.success:
+            times.append(ep.time_s)
+    return {"coverage": float(np.mean(cov)), "success": float(np.mean(succ)),
+            "time_s": float(np.mean(times)) if times else math.inf}
+
+
+def run(ns: argparse.Namespace) -> int:
+    args = Args(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t_start = time.time()
+
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    worlds = [make_world(f, s) for f in families for s in train_seeds(args.train_worlds)]
+    envs = [ExploreEnv(w) for w in worlds]
+    print(f"training worlds: {len(worlds)} ({', '.join(families)}), built in {time.time() - t_start:.1f} s", flush=True)
+
+    cfg = PlannerConfig()
+    cfg.rnd.enabled = True
+    q = MetaController(FEATURE_DIM, args.hidden)
+    order = rng.permutation(len(envs))
+    ws_loss = warm_start(q, [envs[i] for i in order], cfg, args.warm_start_steps, 1e-3, rng)
+    print(f"warm start: heuristic-regression loss {ws_loss:.4f} ({time.time() - t_start:.1f} s)", flush=True)
+    q_target = MetaController(FEATURE_DIM, args.hidden)
+    q_target.load_state_dict(q.state_dict())
+    opt = torch.optim.Adam(q.parameters(), lr=args.lr)
+    scorer = EpsilonScorer(q, rng)
+    rnd = RND(RND_DIM, RNDConfig(warmup_samples=32), seed=args.seed)
+    buffer: deque[Transition] = deque(maxlen=args.buffer)
+    curve: list[dict] = []
+    decisions = updates = episodes = 0
+    recent: deque[float] = deque(maxlen=20)
+    while (episodes == 0 or time.time() - t_start < args.time_budget) and episodes < args.max_episodes:
+        env = envs[int(rng.integers(0, len(envs)))]
+        env.reset()
+        goal = env.world.goal if rng.random() < args.goal_fraction else None
+        budget = args.goal_budget if goal is not None else args.explore_budget
+        scorer.eps = max(args.eps_end, args.eps_start - (args.eps_start - args.eps_end) * decisions
+                         / args.eps_decay_decisions)
+        trans, info = collect_episode(env, scorer, rnd, args, goal, budget, cfg)
+        episodes += 1
+        decisions += len(trans)
+        buffer.extend(trans)
+        loss = 0.0
+        for _ in range(len(trans)):
+            if len(buffer) < args.batch:
+                break
+            batch = [buffer[int(i)] for i in rng.integers(0, len(buffer), args.batch)]
+            loss = dqn_update(q, q_target, opt, batch, args.max_candidates)
+            updates += 1
+            if updates % args.target_every == 0:
+                q_target.load_state_dict(q.state_dict())
+        if goal is None:
+            recent.append(info["coverage"])
+        curve.append({"episode": episodes, "decisions": decisions, "wall_s": round(time.time() - t_start, 1),
+                      "coverage": round(info["coverage"], 4), "goal": goal is not None, "success": info["success"],
+                      "loss": round(loss, 5), "eps": round(scorer.eps, 3)})
+        if episodes % 20 == 0:
+            print(f"episode {episodes:5d} decisions {decisions:6d} eps {scorer.eps:.2f} loss {loss:.4f} "
+                  f"explore-coverage(last 20) {np.mean(recent) if recent else float('nan'):.3f} "
+                  f"[{time.time() - t_start:.0f} s]", flush=True)
+
+    q.eval()
+    held = [make_world(f, s) for f in families for s in heldout_seeds(args.eval_worlds)]
+    mazes = [make_world("maze", s) for s in heldout_seeds(args.eval_worlds)]
+    results = {}
+    factories = {"heuristic": lambda c: HeuristicScorer(c.weights), "learned": lambda c: LearnedScorer(q)}
+    for label, factory in factories.items():
+        results[label] = {"explore": evaluate(factory, held, args.explore_budget, goal=False),
+                          "maze_goal": evaluate(factory, mazes, args.goal_budget, goal=True)}
+        print(f"held-out {label}: {json.dumps(results[label])}", flush=True)
+    meta = {
+        "command": "toponav train meta " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in
+                                                     dataclasses.asdict(args).items() if k != "out"),
+        "args": dataclasses.asdict(args), "episodes": episodes, "decisions": decisions, "updates": updates,
+        "wall_s": round(time.time() - t_start, 1), "heldout": results, "curve": curve,
+        "feature_names": FEATURE_NAMES, "machine": f"2 shared CPU cores, torch threads={args.threads}",
+    }
+    out = save_meta_controller(q, args.out, FEATURE_NAMES, meta)
+    print(f"saved {out} ({out.stat().st_size / 1024:.0f} KiB) after {episodes} episodes, {decisions} decisions, "
+          f"{time.time() - t_start:.0f} s", flush=True)
+    return 0
