@@ -47,9 +47,11 @@ class _WorldArrays:
         smax = max(1, max(4 * len(w.boxes) for w in worlds))
         self.circ = np.zeros((nw, 3, cmax), dtype=F)  # rows cx, cy, r
         self.circ[:, 0:2, :] = _FAR
-        self.seg = np.zeros((nw, 6, smax), dtype=F)  # rows ax, ay, bx, by, nx, ny (outward normal)
+        # rows ax, ay, bx, by, nx, ny (outward normal), mx, my (midpoint), half length
+        self.seg = np.zeros((nw, 9, smax), dtype=F)
         self.seg[:, 0:4, :] = _FAR
         self.seg[:, 2, :] = _FAR + 1.0
+        self.seg[:, 6:8, :] = _FAR
         self.bounds = np.zeros((nw, 4), dtype=F)
         mmax = max(1, max(len(w.boxes) for w in worlds))
         self.box = np.zeros((nw, 6, mmax), dtype=F)  # rows cx, cy, hx, hy, cos(yaw), sin(yaw)
@@ -66,7 +68,8 @@ class _WorldArrays:
                 e = b - a
                 normal = np.stack([e[:, 1], -e[:, 0]], axis=1)  # right of a CCW edge = outward
                 normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-                self.seg[i, :, : len(a)] = np.concatenate([a, b, normal], axis=1).T
+                mid, half = (a + b) / 2, np.linalg.norm(e, axis=1, keepdims=True) / 2
+                self.seg[i, :, : len(a)] = np.concatenate([a, b, normal, mid, half], axis=1).T
             self.bounds[i] = w.bounds
             bx = w.box_array()
             self.box[i, :, : len(bx)] = np.concatenate([bx[:, :4], np.cos(bx[:, 4:5]), np.sin(bx[:, 4:5])], 1).T
@@ -106,6 +109,7 @@ class VecAgvTwin:
         self.vel = np.zeros((self.num_envs, 2), dtype=np.float64)
         self.collided = np.zeros(self.num_envs, dtype=bool)
         self._ranges = np.empty((self.num_envs, self.beams), dtype=F)
+        self._clean = np.empty((self.num_envs, self.beams), dtype=F)  # noise-free ranges at the current poses
         self._gather()
         self.reset()
 
@@ -138,7 +142,13 @@ class VecAgvTwin:
         self.pose[ids] = np.asarray(poses, dtype=np.float64).reshape(len(ids), 3)
         self.vel[ids] = 0.0
         self.collided[ids] = False
-        return self.scan()
+        if len(ids) == self.num_envs:
+            return self.scan()
+        fresh, _ = self._sense(self.pose[ids], ids)
+        self._clean[ids] = fresh
+        self._finish(fresh)
+        self._ranges[ids] = fresh
+        return self._ranges
 
     # ------------------------------------------------------------------------------------- step
     def step(self, cmd: np.ndarray) -> TwinStep:
@@ -158,12 +168,16 @@ class VecAgvTwin:
         prev = self.pose.copy()
         integrate_unicycle(self.pose, v, w, self.dt)
         self.vel[:, 0], self.vel[:, 1] = v, w
-        hit = self.clearance() < r.radius
-        if hit.any():
+        ranges, clear = self._sense(self.pose)
+        hit = clear < r.radius
+        if hit.any():  # put colliding robots back: their scan is the previous one, taken from there
             self.pose[hit] = prev[hit]
             self.vel[hit] = 0.0
+            ranges[hit] = self._clean[hit]
         self.collided = hit
-        return TwinStep(self.pose, self.vel, self.scan(), self.collided)
+        self._clean[:] = ranges
+        self._finish(ranges)
+        return TwinStep(self.pose, self.vel, ranges, self.collided)
 
     # ----------------------------------------------------------------------------------- sensing
     def clearance(self) -> np.ndarray:
@@ -187,114 +201,159 @@ class VecAgvTwin:
     def scan(self, pose: np.ndarray | None = None) -> np.ndarray:
         """(N, B) lidar ranges from ``pose`` (default the current poses), clipped to [range_min, range_max]."""
         pose = self.pose if pose is None else np.asarray(pose, dtype=np.float64).reshape(self.num_envs, 3)
+        ranges, _ = self._sense(pose)
+        if pose is self.pose:
+            self._clean[:] = ranges
+        self._finish(ranges)
+        return ranges
+
+    def _finish(self, ranges: np.ndarray) -> None:
         lid = self.lidar
-        rmax = F(lid.range_max)
+        if lid.noise_std > 0:
+            ranges += self.rng.normal(0.0, lid.noise_std, size=ranges.shape).astype(F)
+        np.clip(ranges, F(lid.range_min), F(lid.range_max), out=ranges)
+
+    def _sense(self, pose: np.ndarray, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Noise-free ranges (n, B) and clearance (n,) for robots ``ids`` (default all) at ``pose`` (n, 3).
+
+        One pass: the per-(robot, obstacle) arrays computed for the scan also give the clearance
+        (circles: centre distance - r; boxes: the nearest point of a convex box to an outside point is on
+        an edge that faces the point, and a robot inside a box faces none of its edges).
+        """
+        rmax = F(self.lidar.range_max)
         px = pose[:, 0].astype(F)
         py = pose[:, 1].astype(F)
         yaw = pose[:, 2].astype(F)
+        n_rob = len(px)
+        single = self._w.single or ids is None
+        circ = self._circ if single else self._circ[:, ids]
+        seg = self._seg if single else self._seg[:, ids]
+        b = self._bounds if ids is None else self._bounds[ids]
         th = yaw[:, None] + self.angles[None, :]
         ux, uy = np.cos(th), np.sin(th)
-        out = self._ranges
+        out = self._ranges if ids is None else np.empty((n_rob, self.beams), dtype=F)
         # outer bounds: closed form per beam
-        b = self._bounds
         with np.errstate(divide="ignore", invalid="ignore"):
             tx = np.where(ux > 0, b[:, 2:3] - px[:, None], px[:, None] - b[:, 0:1]) / np.abs(ux)
             ty = np.where(uy > 0, b[:, 3:4] - py[:, None], py[:, None] - b[:, 1:2]) / np.abs(uy)
         np.minimum(tx, ty, out=out)
         np.nan_to_num(out, copy=False, nan=rmax, posinf=rmax)
         np.minimum(out, rmax, out=out)
+        clear = np.minimum(np.minimum(px - b[:, 0], b[:, 2] - px), np.minimum(py - b[:, 1], b[:, 3] - py))
         flat = out.reshape(-1)
-        self._cast_circles(px, py, yaw, ux, uy, rmax, flat)
-        self._cast_segments(px, py, yaw, ux, uy, rmax, flat)
-        if lid.noise_std > 0:
-            out += self.rng.normal(0.0, lid.noise_std, size=out.shape).astype(F)
-        np.clip(out, F(lid.range_min), rmax, out=out)
-        return out
+        self._cast_circles(circ, px, py, yaw, ux, uy, rmax, flat, clear)
+        if self._w.has_boxes:
+            self._cast_segments(seg, px, py, yaw, ux, uy, rmax, flat, clear)
+        return out, clear.astype(np.float64)
 
-    def _beam_span(self, n: np.ndarray, lo: np.ndarray, hi: np.ndarray, yaw: np.ndarray):
-        """Expand angular intervals [lo, hi] (world angles, per candidate) into (candidate, ray) index pairs."""
-        inc, amin, nb = self._inc, self._amin, self.beams
-        two_pi = F(2 * np.pi)
-        rel = lo - yaw[n] - amin
-        rel -= two_pi * np.floor(rel / two_pi)  # into [0, 2 pi)
-        width = hi - lo
+    def _beam_range(self, rel: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First/last beam index inside [rel, rel + width] (rel: angle from angle_min in [0, 2 pi))."""
+        inc = self._inc
         k0 = np.ceil(rel / inc).astype(np.int64)
         k1 = np.floor((rel + width) / inc).astype(np.int64)
-        idx = np.arange(len(n))
-        if not self._full:
-            # beams cover [0, fov] only: an interval may reach them unwrapped or after wrapping once
-            k0w = np.ceil((rel - two_pi) / inc).astype(np.int64)
-            k1w = np.floor((rel - two_pi + width) / inc).astype(np.int64)
-            k0 = np.concatenate([k0, k0w]).clip(0, None)
-            k1 = np.concatenate([k1, k1w]).clip(None, nb - 1)
-            idx = np.concatenate([idx, idx])
+        return k0, k1
+
+    def _expand(self, n: np.ndarray, k0: np.ndarray, k1: np.ndarray):
+        """(candidate, flat ray index) pairs for beams k0..k1 of each candidate's robot n."""
+        nb = self.beams
+        if not self._full:  # beams cover [0, fov]: clip; intervals wrapping past 2 pi are added by the caller
+            k0 = np.maximum(k0, 0)
+            k1 = np.minimum(k1, nb - 1)
         m = np.clip(k1 - k0 + 1, 0, nb)
         total = int(m.sum())
         if total == 0:
             return None, None
-        sel = np.repeat(np.arange(len(m)), m)
+        cand = np.repeat(np.arange(len(m)), m)
         start = np.cumsum(m) - m
-        k = k0[sel] + (np.arange(total) - start[sel])
+        k = k0[cand] + (np.arange(total) - start[cand])
         if self._full:
             k %= nb
-        cand = idx[sel]
         return cand, n[cand] * nb + k
 
-    def _cast_circles(self, px, py, yaw, ux, uy, rmax, flat) -> None:
-        cx, cy, cr = self._circ
+    def _spans(self, n: np.ndarray, rel: np.ndarray, width: np.ndarray):
+        """Expand candidates' angular intervals (start ``rel`` from angle_min in [0, 2 pi), ``width``)."""
+        k0, k1 = self._beam_range(rel, width)
+        if self._full:
+            return self._expand(n, k0, k1)
+        two_pi = F(2 * np.pi)  # limited fov: the interval may also reach the first beams after wrapping
+        k0w, k1w = self._beam_range(rel - two_pi, width)
+        cand, ray = self._expand(np.concatenate([n, n]), np.concatenate([k0, k0w]), np.concatenate([k1, k1w]))
+        if cand is None:
+            return None, None
+        return np.concatenate([np.arange(len(n)), np.arange(len(n))])[cand], ray
+
+    def _cast_circles(self, circ, px, py, yaw, ux, uy, rmax, flat, clear) -> None:
+        """Exact ray-circle hits. Culling runs on whole (n, C) arrays (cheap); only (robot, circle) pairs
+        whose angular interval contains a beam are gathered and expanded to (robot, beam) rays."""
+        cx, cy, cr = circ
         dx = cx - px[:, None]
         dy = cy - py[:, None]
         d2 = dx * dx + dy * dy
+        np.minimum(clear, (np.sqrt(d2) - cr).min(axis=1), out=clear)
         r2 = cr * cr
         reach = rmax + cr
         ok = (d2 < reach * reach) & (d2 > r2)
-        n, c = np.nonzero(ok)
-        if len(n) == 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = np.sqrt(r2 / (d2 - r2))  # tan(asin(r/d)) >= asin(r/d): covers every beam that can hit
+        two_pi = F(2 * np.pi)
+        rel = np.arctan2(dy, dx) - h - (yaw[:, None] + self._amin)
+        rel -= two_pi * np.floor(rel / two_pi)
+        width = h + h
+        if self._full:
+            k0, k1 = self._beam_range(rel, width)
+            ok &= k1 >= k0
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
             return
-        dx, dy, d2 = dx[n, c], dy[n, c], d2[n, c]
-        r2 = np.broadcast_to(r2, ok.shape)[n, c]
-        a = np.arctan2(dy, dx)
-        h = np.sqrt(r2 / (d2 - r2))  # tan(asin(r/d)) >= asin(r/d): covers every beam that can hit
-        cand, ray = self._beam_span(n, a - h, a + h, yaw)
+        n = idx // ok.shape[1]
+        cand, ray = self._spans(n, rel.reshape(-1)[idx], width.reshape(-1)[idx])
         if cand is None:
             return
+        pair = idx[cand]
+        qx, qy = dx.reshape(-1)[pair], dy.reshape(-1)[pair]
         bx, by = ux.reshape(-1)[ray], uy.reshape(-1)[ray]
-        qx, qy = dx[cand], dy[cand]
         tca = qx * bx + qy * by
-        disc = r2[cand] - (d2[cand] - tca * tca)
+        r2p = np.broadcast_to(r2, ok.shape).reshape(-1)[pair]
+        disc = r2p - (qx * qx + qy * qy - tca * tca)
         with np.errstate(invalid="ignore"):
             t = tca - np.sqrt(disc)
         t = np.where((disc >= 0) & (tca > 0), t, rmax)
         np.minimum.at(flat, ray, t)
 
-    def _cast_segments(self, px, py, yaw, ux, uy, rmax, flat) -> None:
-        ax, ay, bx, by, nx, ny = self._seg
+    def _cast_segments(self, seg, px, py, yaw, ux, uy, rmax, flat, clear) -> None:
+        """Exact ray-segment hits on box edges that face the robot and come within range."""
+        ax, ay, bx, by, nx, ny, mx, my, hl = seg
         rax = ax - px[:, None]
         ray_ = ay - py[:, None]
         facing = (nx * rax + ny * ray_) < 0  # robot on the outer side of the edge
-        if not facing.any():
+        # inside a (real, not padding) box = none of its 4 consecutive edges faces the robot
+        outside = facing[:, 0::4] | facing[:, 1::4] | facing[:, 2::4] | facing[:, 3::4] | (hl[:, 0::4] <= 0)
+        if not outside.all():
+            clear[~outside.all(axis=1)] = -1.0
+        dmx, dmy = mx - px[:, None], my - py[:, None]
+        reach = rmax + hl
+        ok = facing & (dmx * dmx + dmy * dmy < reach * reach)
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
             return
-        n, s = np.nonzero(facing)
-        rax, ray_ = rax[n, s], ray_[n, s]
-        full_b = np.broadcast_to(bx, facing.shape)
-        rbx = full_b[n, s] - px[n]
-        rby = np.broadcast_to(by, facing.shape)[n, s] - py[n]
+        n = idx // ok.shape[1]
+        rax, ray_ = rax.reshape(-1)[idx], ray_.reshape(-1)[idx]
+        col = idx % ok.shape[1] if bx.shape[0] == 1 else idx
+        rbx = bx.reshape(-1)[col] - px[n]
+        rby = by.reshape(-1)[col] - py[n]
         ex, ey = rbx - rax, rby - ray_
-        # distance from robot to the segment, for range culling
         ee = ex * ex + ey * ey
         u = np.clip(-(rax * ex + ray_ * ey) / np.maximum(ee, F(1e-12)), 0, 1)
-        dist2 = (rax + u * ex) ** 2 + (ray_ + u * ey) ** 2
-        keep = dist2 < rmax * rmax
-        if not keep.all():
-            n, rax, ray_, rbx, rby, ex, ey = (v[keep] for v in (n, rax, ray_, rbx, rby, ex, ey))
-        if len(n) == 0:
-            return
+        dist = np.sqrt((rax + u * ex) ** 2 + (ray_ + u * ey) ** 2)
+        np.minimum.at(clear, n, dist)
+        two_pi = F(2 * np.pi)
         aa = np.arctan2(ray_, rax)
-        ab = np.arctan2(rby, rbx)
-        delta = ab - aa
-        delta -= F(2 * np.pi) * np.floor((delta + F(np.pi)) / F(2 * np.pi))  # wrap to [-pi, pi)
-        lo = aa + np.minimum(delta, 0)
-        cand, ray = self._beam_span(n, lo - F(1e-6), lo + np.abs(delta) + F(1e-6), yaw)
+        delta = np.arctan2(rby, rbx) - aa
+        delta -= two_pi * np.floor((delta + F(np.pi)) / two_pi)  # wrap to [-pi, pi)
+        lo = aa + np.minimum(delta, 0) - F(1e-6)
+        rel = lo - yaw[n] - self._amin
+        rel -= two_pi * np.floor(rel / two_pi)
+        cand, ray = self._spans(n, rel, np.abs(delta) + F(2e-6))
         if cand is None:
             return
         dxr, dyr = ux.reshape(-1)[ray], uy.reshape(-1)[ray]
