@@ -36,7 +36,8 @@ def corridor_world() -> World:
 def loop_world() -> World:
     """14 x 14 m square with a 8 x 8 m block in the middle: driving around it closes a loop."""
     return World(name="loop", family="test", seed=0, bounds=(0.0, 0.0, 14.0, 14.0), start=(1.5, 1.5, 0.0),
-                 goal=(12.5, 12.5), circles=((1.0, 7.0, 0.3), (13.0, 7.0, 0.3), (7.0, 1.0, 0.3), (7.0, 13.0, 0.3)),
+                 goal=(12.5, 12.5), circles=((0.6, 5.0, 0.3), (13.2, 8.5, 0.5), (9.0, 0.5, 0.25), (4.0, 13.4, 0.4),
+                                             (2.5, 0.4, 0.2), (0.5, 10.0, 0.35), (13.4, 3.0, 0.25)),
                  boxes=((7.0, 7.0, 4.0, 4.0, 0.0),))
 
 

@@ -63,8 +63,9 @@ class MapperConfig:
                                         min=0.0)
     localise_radius: float = param(1.0, "snap to a place within this radius, best descriptor match first (m)",
                                    min=0.05)
-    revisit_radius: float = param(2.5, "search radius for revisits under odometry drift (descriptor-gated, m)",
+    revisit_radius: float = param(4.0, "search radius for revisits under odometry drift (descriptor-gated, m)",
                                   min=0.0)
+    revisit_min_age: float = param(20.0, "only places not seen for this long (s) are revisit candidates", min=0.0)
     merge_distance: float = param(0.6, "places closer than this with matching descriptors are merged (m)", min=0.0)
     los_radius: float = param(4.0, "try line-of-sight edges to places within this radius (m)", min=0.0)
     los_max_neighbours: int = param(6, "line-of-sight edges tried per new place", min=0)

@@ -358,7 +358,9 @@ class TopoMap:
         # beyond node_distance from every place: a revisit under drift, or a new place
         if cfg.revisit_radius > cfg.node_distance or cfg.revisit_radius >= d0:
             recent = {cur, *self.graph.adj[cur]} if cur is not None and cur in self.graph else set()
-            cands = [n for d, n in near if d <= cfg.revisit_radius and n not in recent]
+            old = stamp - cfg.revisit_min_age
+            cands = [n for d, n in near if d <= cfg.revisit_radius and n not in recent
+                     and self.graph.nodes[n]["last_seen"] <= old]
             if cands and (fresh or self._live_desc is not None):
                 best, dist = self._best_match(cands, live())
                 if best is not None and dist < cfg.descriptor.match_threshold:

@@ -1,0 +1,170 @@
+"""Odometry drift, bad scans, bad poses and clocks going back: no crash, clear messages, consistent map."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from toponav.mapping import MapperConfig, TopoMap
+from toponav.mapping.descriptors import DescriptorModel
+from toponav.mapping.raycast import cast_scan
+
+
+def _consistent(tm: TopoMap) -> None:
+    """Index, graph and frontier bookkeeping agree; ids unique; every edge joins known nodes."""
+    places = set(tm.place_nodes())
+    assert len(places) == tm.num_places
+    assert set(tm.frontier_nodes()) == {n for n, k in tm.graph.nodes(data="kind") if k == "frontier"}
+    for n in places:
+        assert tm.nearest_place(*tm.position(n)) is not None
+    for u, v, d in tm.graph.edges(data=True):
+        assert math.isfinite(d["cost"]) and d["cost"] > 0 and u in tm.graph and v in tm.graph
+    assert tm.current_node is None or tm.current_node in places
+
+
+def test_out_and_back_under_drift_stays_bounded_and_connected(mapping_helpers):
+    h = mapping_helpers
+    world = h.room_world()
+    path = h.ROOM_TOUR + h.ROOM_TOUR[::-1][1:] + h.ROOM_TOUR[1:]
+    poses = h.polyline(path)
+    n_out = len(h.polyline(h.ROOM_TOUR))
+    counts = {}
+    for name, (bias, scale) in {"exact": (0.0, 1.0), "drift": (0.01, 1.02)}.items():
+        odom = h.drifted_odometry(poses, bias, scale)
+        err = math.dist(odom(len(poses) - 1, None)[:2], poses[-1][:2])
+        tm, results = h.drive(world, poses, odom=odom)
+        outbound = len({r.node for r in results[:n_out]})
+        counts[name] = (outbound, tm.num_places, err)
+        _consistent(tm)
+        places = tm.graph.subgraph(tm.place_nodes())
+        assert nx.is_connected(places), "drift must not tear the place graph apart"
+        assert not any(r.skipped for r in results)
+    exact_out, exact_all, _ = counts["exact"]
+    drift_out, drift_all, drift_err = counts["drift"]
+    assert drift_err > 1.5  # the drift is real: metres of dead-reckoning error by the end
+    assert exact_all == exact_out, "without drift, driving the same route again adds no places"
+    # with drift the second and third passes reuse most places instead of doubling the map
+    assert drift_all <= drift_out + 0.5 * exact_all
+
+
+def test_descriptor_is_yaw_invariant_and_separates_places(mapping_helpers):
+    h = mapping_helpers
+    world = h.room_world()
+    dm = DescriptorModel()
+
+    def desc(x, y, yaw):
+        return dm.from_scan(cast_scan(world, (x, y, yaw), h.ANGLES, 8.0), h.ANGLES, 0.05, 8.0)
+
+    base = desc(2.0, 2.0, 0.0)
+    assert dm.distance(base, desc(2.0, 2.0, 1.3)) < 0.25  # same place, turned
+    assert dm.distance(base, desc(2.1, 2.0, -2.0)) < dm.cfg.match_threshold  # same place, 10 cm off
+    assert dm.distance(base, desc(10.5, 6.5, 0.0)) > dm.cfg.match_threshold  # elsewhere in the room
+    assert dm.distance(base, None) == 1.0
+    assert dm.distance(base, base[:10]) == 1.0  # another config's descriptor is never a match
+
+
+def test_fpfh_descriptor_on_point_clouds():
+    from toponav.mapping.config import DescriptorConfig
+
+    dm = DescriptorModel(DescriptorConfig(method="fpfh"))
+    rng = np.random.default_rng(0)
+    wall = np.column_stack([rng.uniform(-3, 3, 400), np.full(400, 2.0), rng.uniform(0, 1, 400)])
+    pillar_t = rng.uniform(0, 2 * np.pi, 300)
+    pillar = np.column_stack([1 + 0.3 * np.cos(pillar_t), 0.3 * np.sin(pillar_t), rng.uniform(0, 1, 300)])
+    scene = np.vstack([wall, pillar])
+    rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    a, b = dm.from_points(scene), dm.from_points(scene @ rot.T)
+    other = dm.from_points(np.vstack([wall, wall + np.array([0.0, -4.0, 0.0])]))
+    assert a.shape == (33,) and abs(a.sum() - 1.0) < 1e-5
+    assert dm.distance(a, b) < 0.2  # rotation invariant up to voxelisation and normal sign
+    assert dm.distance(a, other) > 2 * dm.distance(a, b)
+
+
+@pytest.mark.parametrize("ranges, why", [
+    (np.full(360, np.nan), "no usable beams"),
+    (np.full(360, -1.0), "no usable beams"),
+    (np.array([]), "empty scan"),
+    (np.full(100, 3.0), "100 ranges but 360 angles"),
+    (None, "no scan"),
+])
+def test_bad_scans_are_pose_only_updates(mapping_helpers, ranges, why):
+    h = mapping_helpers
+    tm, _ = h.drive(h.corridor_world(), h.polyline([(1.0, 1.5), (4.0, 1.5)]))
+    before_grid = tm.occupancy.logodds.copy()
+    places = tm.num_places
+    res = tm.update((4.1, 1.5, 0.0), ranges, h.ANGLES, 100.0, range_min=0.05, range_max=8.0)
+    assert res.skipped and why in res.skipped and res.messages
+    assert not res.scan_used
+    np.testing.assert_array_equal(tm.occupancy.logodds, before_grid)
+    assert tm.num_places == places and res.node == tm.current_node
+    _consistent(tm)
+    # the next good scan is used normally
+    good = cast_scan(h.corridor_world(), (4.2, 1.5, 0.0), h.ANGLES, 8.0)
+    assert tm.update((4.2, 1.5, 0.0), good, h.ANGLES, 100.1, range_min=0.05, range_max=8.0).scan_used
+
+
+def test_partly_bad_scan_uses_the_good_beams(mapping_helpers):
+    h = mapping_helpers
+    world = h.corridor_world()
+    ranges = cast_scan(world, (2.0, 1.5, 0.0), h.ANGLES, 8.0)
+    ranges[::2] = np.nan
+    ranges[1::4] = -np.inf
+    tm = TopoMap()
+    res = tm.update((2.0, 1.5, 0.0), ranges, h.ANGLES, 0.0, range_min=0.05, range_max=8.0)
+    assert res.scan_used and res.beams == np.count_nonzero(np.isfinite(ranges) | np.isposinf(ranges))
+    assert tm.explored_area() > 5.0
+
+
+@pytest.mark.parametrize("pose, stamp", [((float("nan"), 0.0, 0.0), 1.0), ((0.0, 0.0, float("inf")), 1.0),
+                                         ((0.0, 0.0, 0.0), float("nan")), (("a", 0.0, 0.0), 1.0), ((0.0,), 1.0)])
+def test_bad_pose_or_stamp_is_skipped(mapping_helpers, pose, stamp):
+    h = mapping_helpers
+    tm, _ = h.drive(h.corridor_world(), h.polyline([(1.0, 1.5), (3.0, 1.5)]))
+    version = tm.version
+    res = tm.update(pose, np.full(360, 2.0), h.ANGLES, stamp)
+    assert res.skipped and res.messages and not res.scan_used
+    assert tm.version == version
+    _consistent(tm)
+
+
+def test_time_jump_back_clears_the_map_with_a_message(mapping_helpers):
+    h = mapping_helpers
+    world = h.corridor_world()
+    tm, _ = h.drive(world, h.polyline([(1.0, 1.5), (6.0, 1.5)]), t0=50.0)
+    assert tm.num_places > 2
+    small_jitter = tm.update((6.0, 1.5, 0.0), cast_scan(world, (6.0, 1.5, 0.0), h.ANGLES, 8.0), h.ANGLES,
+                             tm.stamp - 0.1, range_min=0.05, range_max=8.0)
+    assert not small_jitter.reset  # within time_jump_tolerance: out-of-order messages, not a reset
+    res = tm.update((1.0, 1.5, 0.0), cast_scan(world, (1.0, 1.5, 0.0), h.ANGLES, 8.0), h.ANGLES, 0.0,
+                    range_min=0.05, range_max=8.0)
+    assert res.reset and any("time jumped back" in m and "map cleared" in m for m in res.messages)
+    assert tm.num_places == 1 and res.created and res.node == tm.current_node
+    assert tm.explored_area() < 60.0  # only the new scan
+    _consistent(tm)
+
+
+def test_time_jump_back_can_keep_the_map(mapping_helpers):
+    h = mapping_helpers
+    world = h.corridor_world()
+    tm, _ = h.drive(world, h.polyline([(1.0, 1.5), (6.0, 1.5)]), cfg=MapperConfig(clear_on_time_jump=False), t0=50.0)
+    n = tm.num_places
+    res = tm.update((6.0, 1.5, 0.0), cast_scan(world, (6.0, 1.5, 0.0), h.ANGLES, 8.0), h.ANGLES, 0.0,
+                    range_min=0.05, range_max=8.0)
+    assert not res.reset and any("keeping the map" in m for m in res.messages)
+    assert tm.num_places == n and tm.stamp == 0.0
+    _consistent(tm)
+
+
+def test_limited_field_of_view_leaves_the_back_unknown(mapping_helpers):
+    h = mapping_helpers
+    world = h.room_world()
+    angles = np.linspace(-math.pi / 2, math.pi / 2, 181)
+    tm = TopoMap()
+    tm.update((6.0, 4.0, 0.0), cast_scan(world, (6.0, 4.0, 0.0), angles, 8.0), angles, 0.0, range_min=0.05,
+              range_max=8.0)
+    ahead = tm.occupancy.value_at(np.array([[8.0, 4.0]]))[0]
+    behind = tm.occupancy.value_at(np.array([[4.5, 4.0]]))[0]
+    assert ahead < tm.cfg.grid.free_threshold and behind == 0.0
