@@ -67,6 +67,7 @@ class BagRecorder(Node):
         self.drops: dict[str, int] = {}
         self.lost: dict[str, int] = {}
         self.before_clock = 0
+        self.pre_clock: list[tuple[str, bytes]] = []
         self.wanted = [t for t in cfg.topics if t]
         self.subscribed: dict[str, str] = {}
         self._stop = threading.Event()
@@ -115,12 +116,18 @@ class BagRecorder(Node):
         def _on_msg(data: bytes, topic: str = topic) -> None:
             stamp = self.get_clock().now().nanoseconds
             if stamp == 0:
-                self.before_clock += 1  # sim time not started yet: no meaningful timestamp
+                # sim time has not started: keep the message (latched topics such as /world_info are
+                # published once, before /clock) and stamp it with the first clock value
+                if len(self.pre_clock) < 1000:
+                    self.pre_clock.append((topic, data))
+                else:
+                    self.before_clock += 1
                 return
-            try:
-                self.queue.put_nowait((topic, stamp, data))
-            except queue.Full:
-                self.drops[topic] += 1
+            if self.pre_clock:
+                held, self.pre_clock = self.pre_clock, []
+                for t, d in held:
+                    self._enqueue(t, stamp, d)
+            self._enqueue(topic, stamp, data)
 
         try:
             self.create_subscription(cls, topic, _on_msg, qos, raw=True, event_callbacks=callbacks)
@@ -128,6 +135,12 @@ class BagRecorder(Node):
             self.create_subscription(cls, topic, _on_msg, qos, raw=True)
         self.subscribed[topic] = msgtype
         self.get_logger().info(f"subscribed to {topic} [{msgtype}]")
+
+    def _enqueue(self, topic: str, stamp: int, data: bytes) -> None:
+        try:
+            self.queue.put_nowait((topic, stamp, data))
+        except queue.Full:
+            self.drops[topic] += 1
 
     def _adapted_qos(self, topic: str) -> QoSProfile:
         infos = self.get_publishers_info_by_topic(topic)
@@ -165,7 +178,9 @@ class BagRecorder(Node):
         if dropped or lost:
             msg += f"; DROPPED queue_full={dropped} dds_lost={lost}"
         if self.before_clock:
-            msg += f"; {self.before_clock} messages arrived before /clock and were not recorded"
+            msg += f"; {self.before_clock} messages arrived before /clock and were not recorded (buffer full)"
+        if self.pre_clock:
+            msg += f"; {len(self.pre_clock)} messages arrived before /clock ever started and were not recorded"
         print(f"[bag_recorder] {msg}", flush=True)
 
 

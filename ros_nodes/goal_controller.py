@@ -32,6 +32,7 @@ class GoalController(Node):
         self.angles: np.ndarray | None = None
         self.scan_time = None
         self.last_status = ""
+        self.blocked_sign = 0.0
         self.pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
         self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
         self.create_subscription(LaserScan, "/scan", self.on_scan, SENSOR_QOS)
@@ -78,6 +79,13 @@ class GoalController(Node):
                             self.angles if scan_ok else None, self.config)
             if not scan_ok and out.v > 0.0:
                 out = type(out)(0.0, out.w, "blocked")  # never drive blind
+            if out.status == "blocked":
+                # keep turning the way we started while blocked, instead of dithering left/right
+                if self.blocked_sign == 0.0:
+                    self.blocked_sign = 1.0 if out.w >= 0 else -1.0
+                out = type(out)(0.0, self.blocked_sign * abs(out.w), out.status)
+            else:
+                self.blocked_sign = 0.0
             cmd.linear.x, cmd.angular.z = out.v, out.w
             if out.status != self.last_status:
                 self.get_logger().info(f"status: {out.status}")

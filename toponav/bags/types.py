@@ -24,10 +24,11 @@ DEFAULT_TOPICS: dict[str, str] = {
     "/topo_graph": "std_msgs/msg/String",
     "/collision": "std_msgs/msg/String",
     "/toponav/status": "diagnostic_msgs/msg/DiagnosticArray",
+    "/world_info": "std_msgs/msg/String",
 }
 
 #: Topics published latched (reliable + transient local, depth 1) in this stack.
-LATCHED_TOPICS = frozenset({"/topo_graph", "/topo_graph/markers", "/map"})
+LATCHED_TOPICS = frozenset({"/topo_graph", "/topo_graph/markers", "/map", "/world_info", "/plan"})
 #: Sensor streams (best effort).
 SENSOR_TOPICS = frozenset({"/scan", "/odom", "/points", "/ground_truth/pose"})
 #: Events that must not be dropped (reliable, deeper queue).
