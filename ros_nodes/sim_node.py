@@ -1,6 +1,8 @@
 """ROS 2 sim node: a PyBullet AGV world that publishes what a real robot's drivers publish, on sim time.
 
-Publishes  /clock (rosgraph_msgs/Clock), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
+Per robot (topics under the robot's namespace, frames prefixed with it, e.g. robot2/base_link; the
+``robots`` parameter lists the namespaces, "" = none; all robots share one world and see each other):
+Publishes  /clock (rosgraph_msgs/Clock, global), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
 base_link, wheel odometry), /ground_truth/pose (PoseStamped, map; for evaluation only), /points
 (PointCloud2, base_link; when camera.enabled), /collision (String JSON, one event per new contact),
 /world_info (String JSON, latched: world name, bounds, start, goal).
@@ -112,11 +114,15 @@ class SimNode(Node):
         super().__init__("sim_node")
         self.config: SimConfig = declare_config(self, SimConfig)
         cfg = self.config
+        names = list(cfg.robots) or [""]
+        if len({n.strip("/") for n in names}) != len(names):
+            from toponav.config import ConfigError
+
+            raise ConfigError("robots", f"robot namespaces must be unique, got {names}")
         self.world = self._load_world(cfg.world, cfg.seed)
-        self.sim = self._make_sim(self.world, cfg)
-        self.robots = [_RobotIO(self, ns) for ns in (cfg.robots or [""])[:1]]
-        if len(cfg.robots) > 1:
-            self.get_logger().warning(f"robots={cfg.robots}: this build simulates one robot; using '{cfg.robots[0]}'")
+        self.sim = self._make_sim(self.world, cfg, len(names))
+        self.robots = [_RobotIO(self, ns) for ns in names]
+        self._starts = self.sim.start_poses()
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
         self.world_pub = self.create_publisher(String, "/world_info", LATCHED_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
@@ -143,19 +149,25 @@ class SimNode(Node):
 
             raise ConfigError("world", str(exc)) from None
 
-    def _make_sim(self, world: World, cfg: SimConfig) -> AgvSim:
+    def _make_sim(self, world: World, cfg: SimConfig, num_robots: int) -> AgvSim:
         cam = None
         if cfg.camera.enabled:
             cam = CameraParams(width=cfg.camera.width, height=cfg.camera.height, fov_deg=cfg.camera.fov_deg,
                                far=cfg.camera.far)
-        sim = AgvSim(world, cfg.robot, cfg.lidar, physics_rate=cfg.physics_rate, control_dt=cfg.tick,
-                     seed=cfg.seed, camera=cam)
+        try:
+            sim = AgvSim(world, cfg.robot, cfg.lidar, physics_rate=cfg.physics_rate, control_dt=cfg.tick,
+                         seed=cfg.seed, camera=cam, num_robots=num_robots)
+        except ValueError as exc:  # e.g. no room for that many robots at the start
+            from toponav.config import ConfigError
+
+            raise ConfigError("robots", str(exc)) from None
         self._odom_offset(sim)
         return sim
 
     def _odom_offset(self, sim: AgvSim) -> None:
         if not self.config.odom_at_start_pose:
-            sim.odom_pose = np.zeros(3)
+            for i in range(sim.num_robots):
+                sim.state(i).odom_pose = np.zeros(3)
 
     # -------------------------------------------------------------------------------- services
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -169,9 +181,16 @@ class SimNode(Node):
             return response
         if world != self.world:
             self.world = world
-            self.sim.load_world(world, seed=cfg.seed)
+            try:
+                self.sim.load_world(world, seed=cfg.seed)
+            except ValueError as exc:
+                response.success = False
+                response.message = str(exc)
+                self.get_logger().error(f"reset refused: {exc}")
+                return response
         else:
             self.sim.reset(seed=cfg.seed)
+        self._starts = self.sim.start_poses()
         self._odom_offset(self.sim)
         self._sim0 = self.sim.sim_time
         self._wall0 = time.monotonic()
@@ -215,31 +234,43 @@ class SimNode(Node):
     def _tick(self) -> None:
         cfg = self.config
         sim = self.sim
-        robot = self.robots[0]
-        if sim.sim_time - robot.cmd_time > cfg.cmd_timeout:
-            robot.cmd[:] = 0.0
-        sim.step(robot.cmd, cfg.tick)
+        for robot in self.robots:
+            if sim.sim_time - robot.cmd_time > cfg.cmd_timeout:
+                robot.cmd[:] = 0.0
+        sim.step(np.array([r.cmd for r in self.robots]), cfg.tick)
         t = sim.sim_time
         self._publish_clock()
-        if sim.collided and not robot.in_contact:
+        for i, robot in enumerate(self.robots):
+            self._report_collision(i, robot, t)
+        due_odom, due_scan = t + 1e-9 >= self._next_odom, t + 1e-9 >= self._next_scan
+        due_points = cfg.camera.enabled and t + 1e-9 >= self._next_points
+        if due_odom:
+            self._next_odom = t + 1.0 / cfg.odom_rate
+        if due_scan:
+            self._next_scan = t + 1.0 / cfg.scan_rate
+        if due_points:
+            self._next_points = t + 1.0 / cfg.camera.rate
+        for i, robot in enumerate(self.robots):
+            if due_odom:
+                self._publish_odom(i, robot, t)
+            if due_scan:
+                self._publish_scan(i, robot, t)
+            if due_points:
+                self._publish_points(i, robot, t)
+
+    def _report_collision(self, i: int, robot: _RobotIO, t: float) -> None:
+        state = self.sim.state(i)
+        if state.collided and not robot.in_contact:
             robot.collision_count += 1
-            ev = sim.collisions[0]
+            ev = state.collisions[0]
             robot.collision_pub.publish(String(data=json.dumps({
                 "stamp": round(t, 6), "robot": robot.ns, "count": robot.collision_count, "obstacle": ev.obstacle,
                 "position": [round(v, 4) for v in ev.position], "depth": round(ev.depth, 5),
                 "pose": [round(v, 4) for v in ev.robot_pose], "world": self.world.name,
             })))
-            self.get_logger().warning(f"collision #{robot.collision_count} with {ev.obstacle} at t={t:.2f}s")
-        robot.in_contact = sim.collided
-        if t + 1e-9 >= self._next_odom:
-            self._next_odom = t + 1.0 / cfg.odom_rate
-            self._publish_odom(robot, t)
-        if t + 1e-9 >= self._next_scan:
-            self._next_scan = t + 1.0 / cfg.scan_rate
-            self._publish_scan(robot, t)
-        if cfg.camera.enabled and t + 1e-9 >= self._next_points:
-            self._next_points = t + 1.0 / cfg.camera.rate
-            self._publish_points(robot, t)
+            self.get_logger().warning(f"'{robot.ns}': collision #{robot.collision_count} with {ev.obstacle} "
+                                      f"at t={t:.2f}s")
+        robot.in_contact = state.collided
 
     # --------------------------------------------------------------------------------- publish
     def _publish_clock(self) -> None:
@@ -250,11 +281,13 @@ class SimNode(Node):
         self.world_pub.publish(String(data=json.dumps({
             "name": w.name, "family": w.family, "seed": w.seed, "bounds": list(w.bounds), "start": list(w.start),
             "goal": list(w.goal), "frame_id": "map",
+            "robots": [{"namespace": r.ns, "start": list(pose)} for r, pose in zip(self.robots, self._starts,
+                                                                                   strict=True)],
         })))
 
-    def _publish_scan(self, robot: _RobotIO, t: float) -> None:
+    def _publish_scan(self, i: int, robot: _RobotIO, t: float) -> None:
         lid = self.config.lidar
-        ranges = self.sim.scan()
+        ranges = self.sim.scan(i)
         angles = self.sim._angles
         msg = LaserScan()
         msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_scan"))
@@ -268,10 +301,10 @@ class SimNode(Node):
         msg.ranges = ranges.astype(np.float32).tolist()  # inf = no return (REP 117)
         robot.scan_pub.publish(msg)
 
-    def _publish_odom(self, robot: _RobotIO, t: float) -> None:
-        sim = self.sim
+    def _publish_odom(self, i: int, robot: _RobotIO, t: float) -> None:
+        state = self.sim.state(i)
         stamp = _stamp(t)
-        x, y, yaw = sim.odom_pose
+        x, y, yaw = state.odom_pose
         odom = Odometry()
         odom.header = Header(stamp=stamp, frame_id=robot.frame("odom"))
         odom.child_frame_id = robot.frame("base_link")
@@ -279,8 +312,8 @@ class SimNode(Node):
         qx, qy, qz, qw = yaw_to_quaternion(float(yaw))
         o = odom.pose.pose.orientation
         o.x, o.y, o.z, o.w = qx, qy, qz, qw
-        odom.twist.twist.linear.x = float(sim.odom_twist[0])
-        odom.twist.twist.angular.z = float(sim.odom_twist[1])
+        odom.twist.twist.linear.x = float(state.odom_twist[0])
+        odom.twist.twist.angular.z = float(state.odom_twist[1])
         var_xy = max(self.config.robot.odom_drift_v, 1e-3) ** 2
         var_yaw = max(self.config.robot.odom_drift_w, 1e-3) ** 2
         odom.pose.covariance[0] = odom.pose.covariance[7] = var_xy
@@ -288,7 +321,7 @@ class SimNode(Node):
         odom.twist.covariance[0] = var_xy
         odom.twist.covariance[35] = var_yaw
         robot.odom_pub.publish(odom)
-        gx, gy, gyaw = sim.pose
+        gx, gy, gyaw = self.sim.robot_pose(i)
         gt = PoseStamped()
         gt.header = Header(stamp=stamp, frame_id="map")
         gt.pose.position.x, gt.pose.position.y = float(gx), float(gy)
@@ -304,8 +337,8 @@ class SimNode(Node):
             tf.transform.rotation = odom.pose.pose.orientation
             self.tf.sendTransform(tf)
 
-    def _publish_points(self, robot: _RobotIO, t: float) -> None:
-        pts = self.sim.points().astype(np.float32)
+    def _publish_points(self, i: int, robot: _RobotIO, t: float) -> None:
+        pts = self.sim.points(i).astype(np.float32)
         msg = PointCloud2()
         msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_link"))
         msg.height, msg.width = 1, len(pts)

@@ -70,7 +70,8 @@ def agv_urdf(params: AgvParams, lidar_height: float = 0.3) -> str:
     tree = ET.parse(URDF_PATH)
     root = tree.getroot()
     r, wr, half = params.radius, params.wheel_radius, params.wheel_base / 2
-    chassis_z = wr + 0.07
+    bottom, top = wr - 0.02, lidar_height + 0.05  # the body reaches above the scan plane: robots see each other
+    chassis_z, chassis_len = (bottom + top) / 2, top - bottom
     for link in root.findall("link"):
         name = link.get("name")
         if name == "base_link":
@@ -78,6 +79,7 @@ def agv_urdf(params: AgvParams, lidar_height: float = 0.3) -> str:
                 el = link.find(tag)
                 el.find("origin").set("xyz", f"0 0 {chassis_z}")
                 el.find("geometry/cylinder").set("radius", f"{r}")
+                el.find("geometry/cylinder").set("length", f"{chassis_len}")
         elif name in ("left_wheel", "right_wheel"):
             for tag in ("visual", "collision"):
                 link.find(f"{tag}/geometry/cylinder").set("radius", f"{wr}")
@@ -147,15 +149,37 @@ def obstacle_mesh(world: World, base_depth: float = 0.3) -> tuple[np.ndarray, np
     return np.concatenate(vertices), np.concatenate(indices).astype(np.int64)
 
 
+@dataclass
+class _Robot:
+    """Per-robot state: Bullet body, applied command, contacts and wheel odometry."""
+
+    body: int
+    wheels: list[int]
+    cmd_vel: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    collided: bool = False
+    collisions: list[CollisionEvent] = field(default_factory=list)
+    wheel_pos: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    odom_pose: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    odom_twist: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+
 class AgvSim:
-    """A PyBullet world with one differential-drive AGV, its lidar, wheel odometry and optional camera."""
+    """A PyBullet world with differential-drive AGVs (one by default), lidar, wheel odometry, optional camera.
+
+    The single-robot API (``step(cmd)``, ``scan()``, ``pose``, ``collided``, ``odom_pose``...) refers to
+    robot 0; with ``num_robots > 1`` use ``step`` with an (R, 2) command array and the ``i`` arguments.
+    Robots see each other in their scans and collide with each other (reported as ``robot:<j>``).
+    """
 
     def __init__(self, world: World, robot: AgvParams | None = None, lidar: LidarParams | None = None,
                  physics_rate: float = 100.0, control_dt: float = 0.1, seed: int = 0,
-                 camera: CameraParams | None = None) -> None:
+                 camera: CameraParams | None = None, num_robots: int = 1) -> None:
+        if num_robots < 1:
+            raise ValueError("num_robots must be >= 1")
         self.robot = robot or AgvParams()
         self.lidar = lidar or LidarParams()
         self.camera = camera
+        self.num_robots = int(num_robots)
         self.physics_dt = 1.0 / float(physics_rate)
         self.control_dt = float(control_dt)
         self.client = bullet_client.BulletClient(connection_mode=p.DIRECT)
@@ -174,7 +198,6 @@ class AgvSim:
         c.setTimeStep(self.physics_dt)
         c.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=10)
         self.world = world
-        self._names: dict[int, str] = {}
         t = world.terrain
         if t is None:
             ground = c.createCollisionShape(p.GEOM_PLANE)
@@ -199,19 +222,23 @@ class AgvSim:
             visual = c.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist(),
                                          rgbaColor=[0.6, 0.6, 0.6, 1])
         self.obstacles = c.createMultiBody(0, shape, visual)
+        self._robots: list[_Robot] = []
         with tempfile.TemporaryDirectory(prefix="toponav_agv_") as tmp:
             urdf = Path(tmp) / "agv.urdf"
             urdf.write_text(self._urdf_text)
-            self.robot_id = c.loadURDF(str(urdf), [0, 0, 0])
-        joints = {c.getJointInfo(self.robot_id, j)[1].decode(): j for j in range(c.getNumJoints(self.robot_id))}
-        self._wheels = [joints["left_wheel_joint"], joints["right_wheel_joint"]]
-        self._scan_link = joints["scan_joint"]
-        for name in ("front_caster_joint", "rear_caster_joint"):
-            c.changeDynamics(self.robot_id, joints[name], lateralFriction=0.0, spinningFriction=0.0,
-                             rollingFriction=0.0)
-        for j in self._wheels:
-            c.changeDynamics(self.robot_id, j, lateralFriction=1.2)
-        self._inertial = c.getDynamicsInfo(self.robot_id, -1)[3]  # base inertial frame offset (link frame)
+            for _ in range(self.num_robots):
+                body = c.loadURDF(str(urdf), [0, 0, 0])
+                joints = {c.getJointInfo(body, j)[1].decode(): j for j in range(c.getNumJoints(body))}
+                for name in ("front_caster_joint", "rear_caster_joint"):
+                    c.changeDynamics(body, joints[name], lateralFriction=0.0, spinningFriction=0.0,
+                                     rollingFriction=0.0)
+                wheels = [joints["left_wheel_joint"], joints["right_wheel_joint"]]
+                for j in wheels:
+                    c.changeDynamics(body, j, lateralFriction=1.2)
+                self._robots.append(_Robot(body=body, wheels=wheels))
+        self._body_index = {r.body: i for i, r in enumerate(self._robots)}
+        self._inertial = c.getDynamicsInfo(self._robots[0].body, -1)[3]  # base inertial offset (link frame)
+        self._inv_inertial = p.invertTransform(self._inertial, [0, 0, 0, 1])
 
     def _ground_z(self, xy: np.ndarray) -> np.ndarray:
         if self.world.terrain is None or len(xy) == 0:
@@ -219,102 +246,180 @@ class AgvSim:
         return self.world.terrain.height_at(xy)
 
     def load_world(self, world: World, seed: int | None = None) -> None:
-        """Replace the world (rebuilds the Bullet scene) and reset the robot to its start."""
+        """Replace the world (rebuilds the Bullet scene) and reset the robots to their starts."""
         self._build(world)
         self.reset(seed=seed)
 
+    def start_poses(self) -> list[tuple[float, float, float]]:
+        """Robot 0 at the world's start; others beside/behind it on free ground, clear of each other."""
+        x0, y0, yaw = self.world.start
+        gap = 2 * self.robot.radius + 0.3
+        side = np.array([-math.sin(yaw), math.cos(yaw)])
+        back = -np.array([math.cos(yaw), math.sin(yaw)])
+        candidates = [np.array([x0, y0]) + i * gap * side + j * gap * back
+                      for ring in range(1, 6) for i in range(-ring, ring + 1) for j in range(0, ring + 1)
+                      if max(abs(i), j) == ring]
+        poses = [(x0, y0, yaw)]
+        for c in candidates:
+            if len(poses) == self.num_robots:
+                break
+            if self.world.clearance(c[None])[0] < self.robot.radius + 0.1:
+                continue
+            if min(math.hypot(c[0] - q[0], c[1] - q[1]) for q in poses) < gap:
+                continue
+            poses.append((float(c[0]), float(c[1]), yaw))
+        if len(poses) < self.num_robots:
+            raise ValueError(f"no free start poses for {self.num_robots} robots near {self.world.start}")
+        return poses
+
     # ------------------------------------------------------------------------------------- state
-    def reset(self, seed: int | None = None, pose: tuple[float, float, float] | None = None) -> None:
-        """Robot to ``pose`` (default the world's start), at rest; reseeds noise when ``seed`` is given."""
+    def reset(self, seed: int | None = None, pose: tuple[float, float, float] | None = None,
+              poses: list[tuple[float, float, float]] | None = None) -> None:
+        """Robots to ``poses`` (robot 0 to ``pose``; default :meth:`start_poses`), at rest.
+
+        Reseeds the noise generator when ``seed`` is given.
+        """
         if seed is not None:
             self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
-        x, y, yaw = self.world.start if pose is None else pose
-        z = float(self._ground_z(np.array([[x, y]]))[0]) + 0.005
+        targets = list(poses) if poses is not None else self.start_poses()
+        if pose is not None:
+            targets[0] = tuple(pose)
         c = self.client
-        c.resetBasePositionAndOrientation(self.robot_id, *self._com_from_link([x, y, z], yaw))
-        c.resetBaseVelocity(self.robot_id, [0, 0, 0], [0, 0, 0])
-        for j in self._wheels:
-            c.resetJointState(self.robot_id, j, 0.0, 0.0)
-            c.setJointMotorControl2(self.robot_id, j, p.VELOCITY_CONTROL, targetVelocity=0.0, force=WHEEL_TORQUE)
+        for r, (x, y, yaw) in zip(self._robots, targets, strict=True):
+            z = float(self._ground_z(np.array([[x, y]]))[0]) + 0.005
+            c.resetBasePositionAndOrientation(r.body, *self._com_from_link([x, y, z], yaw))
+            c.resetBaseVelocity(r.body, [0, 0, 0], [0, 0, 0])
+            for j in r.wheels:
+                c.resetJointState(r.body, j, 0.0, 0.0)
+                c.setJointMotorControl2(r.body, j, p.VELOCITY_CONTROL, targetVelocity=0.0, force=WHEEL_TORQUE)
+            r.cmd_vel = np.zeros(2)
+            r.collided = False
+            r.collisions = []
+            r.wheel_pos = np.zeros(2)
+            r.odom_pose = np.array([x, y, yaw], dtype=np.float64)
+            r.odom_twist = np.zeros(2)
         self.sim_time = 0.0
-        self.cmd_vel = np.zeros(2)  # acceleration-limited command being applied
-        self.collided = False
-        self.collisions: list[CollisionEvent] = []
-        self._wheel_pos = np.zeros(2)
-        self.odom_pose = np.array([x, y, yaw], dtype=np.float64)
-        self.odom_twist = np.zeros(2)
         if self.world.terrain is not None:  # settle the suspension on uneven ground
             for _ in range(int(0.2 / self.physics_dt)):
                 c.stepSimulation()
-            self._wheel_pos = self._wheel_angles()
+            for r in self._robots:
+                r.wheel_pos = self._wheel_angles(r)
 
     def _com_from_link(self, pos: list[float], yaw: float):
         q = p.getQuaternionFromEuler([0, 0, yaw])
         return p.multiplyTransforms(pos, q, self._inertial, [0, 0, 0, 1])
 
-    def _link_pose(self) -> tuple[np.ndarray, tuple[float, ...]]:
-        com, q = self.client.getBasePositionAndOrientation(self.robot_id)
-        inv_pos, inv_q = p.invertTransform(self._inertial, [0, 0, 0, 1])
-        pos, q = p.multiplyTransforms(com, q, inv_pos, inv_q)
+    def _link_pose(self, i: int = 0) -> tuple[np.ndarray, tuple[float, ...]]:
+        com, q = self.client.getBasePositionAndOrientation(self._robots[i].body)
+        pos, q = p.multiplyTransforms(com, q, *self._inv_inertial)
         return np.asarray(pos), q
+
+    # single-robot conveniences (robot 0) -------------------------------------------------------
+    @property
+    def robot_id(self) -> int:
+        return self._robots[0].body
+
+    @property
+    def cmd_vel(self) -> np.ndarray:
+        return self._robots[0].cmd_vel
+
+    @property
+    def collided(self) -> bool:
+        return self._robots[0].collided
+
+    @property
+    def collisions(self) -> list[CollisionEvent]:
+        return self._robots[0].collisions
+
+    @property
+    def odom_pose(self) -> np.ndarray:
+        return self._robots[0].odom_pose
+
+    @odom_pose.setter
+    def odom_pose(self, value: np.ndarray) -> None:
+        self._robots[0].odom_pose = np.asarray(value, dtype=np.float64)
+
+    @property
+    def odom_twist(self) -> np.ndarray:
+        return self._robots[0].odom_twist
+
+    def state(self, i: int) -> _Robot:
+        """Robot ``i``'s command, contact and odometry state."""
+        return self._robots[i]
 
     @property
     def pose(self) -> np.ndarray:
-        """Ground-truth (x, y, yaw) of base_link in the world (map) frame."""
-        pos, q = self._link_pose()
+        """Ground-truth (x, y, yaw) of robot 0's base_link in the world (map) frame."""
+        return self.robot_pose(0)
+
+    def robot_pose(self, i: int) -> np.ndarray:
+        pos, q = self._link_pose(i)
         return np.array([pos[0], pos[1], p.getEulerFromQuaternion(q)[2]])
 
     @property
     def pose3d(self) -> tuple[np.ndarray, tuple[float, ...]]:
-        return self._link_pose()
+        return self._link_pose(0)
 
     @property
     def vel(self) -> np.ndarray:
-        """Measured (v, w): forward speed along the heading and yaw rate."""
-        lin, ang = self.client.getBaseVelocity(self.robot_id)
-        yaw = self.pose[2]
+        """Measured (v, w) of robot 0: forward speed along the heading and yaw rate."""
+        return self.robot_vel(0)
+
+    def robot_vel(self, i: int) -> np.ndarray:
+        lin, ang = self.client.getBaseVelocity(self._robots[i].body)
+        yaw = self.robot_pose(i)[2]
         return np.array([lin[0] * math.cos(yaw) + lin[1] * math.sin(yaw), ang[2]])
 
     # -------------------------------------------------------------------------------------- step
-    def limit(self, cmd: np.ndarray, dt: float) -> np.ndarray:
-        """Clip (v, w) to the speed limits, then rate-limit from the current command (non-finite -> 0)."""
+    def limit(self, cmd: np.ndarray, dt: float, i: int = 0) -> np.ndarray:
+        """Clip (v, w) to the speed limits, then rate-limit from robot ``i``'s current command (non-finite -> 0)."""
         r = self.robot
         cmd = np.asarray(cmd, dtype=np.float64).reshape(2)
         cmd = np.where(np.isfinite(cmd), cmd, 0.0)
         target = np.array([np.clip(cmd[0], r.min_v, r.max_v), np.clip(cmd[1], -r.max_w, r.max_w)])
         step = np.array([r.max_acc_v, r.max_acc_w]) * dt
-        return self.cmd_vel + np.clip(target - self.cmd_vel, -step, step)
+        current = self._robots[i].cmd_vel
+        return current + np.clip(target - current, -step, step)
 
     def step(self, cmd: np.ndarray, dt: float | None = None) -> None:
-        """Apply (v, w) for ``dt`` seconds (default ``control_dt``) of fixed-step physics."""
+        """Apply (v, w) — or (R, 2) commands, one per robot — for ``dt`` s (default ``control_dt``) of physics."""
         dt = self.control_dt if dt is None else float(dt)
         n = max(1, round(dt / self.physics_dt))
-        self.cmd_vel = self.limit(cmd, n * self.physics_dt)
-        v, w = self.cmd_vel
+        cmds = np.asarray(cmd, dtype=np.float64).reshape(-1, 2)
+        if len(cmds) != self.num_robots:
+            raise ValueError(f"expected {self.num_robots} commands (v, w), got {len(cmds)}")
         half, wr = self.robot.wheel_base / 2, self.robot.wheel_radius
-        targets = [(v - w * half) / wr, (v + w * half) / wr]
         c = self.client
-        c.setJointMotorControlArray(self.robot_id, self._wheels, p.VELOCITY_CONTROL, targetVelocities=targets,
-                                    forces=[WHEEL_TORQUE, WHEEL_TORQUE])
-        self.collided = False
-        self.collisions = []
+        for i, r in enumerate(self._robots):
+            r.cmd_vel = self.limit(cmds[i], n * self.physics_dt, i)
+            v, w = r.cmd_vel
+            c.setJointMotorControlArray(r.body, r.wheels, p.VELOCITY_CONTROL,
+                                        targetVelocities=[(v - w * half) / wr, (v + w * half) / wr],
+                                        forces=[WHEEL_TORQUE, WHEEL_TORQUE])
+            r.collided = False
+            r.collisions = []
         for _ in range(n):
             c.stepSimulation()
             self.sim_time += self.physics_dt
-        self._check_contacts()
-        self._update_odometry(n * self.physics_dt)
+        for i, r in enumerate(self._robots):
+            self._check_contacts(i, r)
+            self._update_odometry(r, n * self.physics_dt)
 
-    def _check_contacts(self) -> None:
-        contacts = self.client.getContactPoints(self.robot_id, self.obstacles)
+    def _check_contacts(self, i: int, r: _Robot) -> None:
+        contacts = list(self.client.getContactPoints(r.body, self.obstacles))
+        for j, other in enumerate(self._robots):
+            if j != i:
+                contacts += self.client.getContactPoints(r.body, other.body)
         if not contacts:
             return
         deepest = min(contacts, key=lambda cp: cp[8])
         pos = deepest[6]
-        self.collided = True
-        self.collisions.append(CollisionEvent(stamp=self.sim_time, position=(pos[0], pos[1]),
-                                              obstacle=self._which_obstacle(pos[0], pos[1]),
-                                              depth=-float(deepest[8]), robot_pose=tuple(self.pose.tolist())))
+        other = self._body_index.get(deepest[2])
+        name = f"robot:{other}" if other is not None else self._which_obstacle(pos[0], pos[1])
+        r.collided = True
+        r.collisions.append(CollisionEvent(stamp=self.sim_time, position=(pos[0], pos[1]), obstacle=name,
+                                           depth=-float(deepest[8]), robot_pose=tuple(self.robot_pose(i).tolist())))
 
     def _which_obstacle(self, x: float, y: float) -> str:
         """Name of the obstacle whose surface is nearest to a contact point."""
@@ -335,60 +440,61 @@ class AgvSim:
                 name = f"box:{int(d.argmin())}"
         return name
 
-    def _wheel_angles(self) -> np.ndarray:
-        states = self.client.getJointStates(self.robot_id, self._wheels)
+    def _wheel_angles(self, r: _Robot) -> np.ndarray:
+        states = self.client.getJointStates(r.body, r.wheels)
         return np.array([s[0] for s in states])
 
-    def _update_odometry(self, dt: float) -> None:
+    def _update_odometry(self, r: _Robot, dt: float) -> None:
         """Dead reckoning from wheel encoder increments, with multiplicative drift noise per step."""
-        angles = self._wheel_angles()
-        dl, dr = (angles - self._wheel_pos) * self.robot.wheel_radius
-        self._wheel_pos = angles
+        angles = self._wheel_angles(r)
+        dl, dr = (angles - r.wheel_pos) * self.robot.wheel_radius
+        r.wheel_pos = angles
         ds = (dl + dr) / 2
         dth = (dr - dl) / self.robot.wheel_base
         if self.robot.odom_drift_v > 0:
             ds *= 1.0 + self.rng.normal(0.0, self.robot.odom_drift_v)
         if self.robot.odom_drift_w > 0:
             dth += self.rng.normal(0.0, self.robot.odom_drift_w) * abs(dth)
-        x, y, yaw = self.odom_pose
+        x, y, yaw = r.odom_pose
         mid = yaw + dth / 2
-        self.odom_pose = np.array([x + ds * math.cos(mid), y + ds * math.sin(mid), float(wrap_angle(yaw + dth))])
-        self.odom_twist = np.array([ds / dt, dth / dt]) if dt > 0 else np.zeros(2)
+        r.odom_pose = np.array([x + ds * math.cos(mid), y + ds * math.sin(mid), float(wrap_angle(yaw + dth))])
+        r.odom_twist = np.array([ds / dt, dth / dt]) if dt > 0 else np.zeros(2)
 
     # ----------------------------------------------------------------------------------- sensors
-    def scan(self) -> np.ndarray:
-        """(B,) lidar ranges in metres from base_scan, level with the ground plane; ``inf`` = no return.
+    def scan(self, i: int = 0) -> np.ndarray:
+        """(B,) lidar ranges in metres from robot ``i``'s base_scan, level with the ground; ``inf`` = no return.
 
-        Rays start at ``range_min`` and end at ``range_max``; hits on the robot itself are impossible
-        (the scan plane is above the chassis).
+        Rays start just outside the robot's own body (nothing else can be nearer without a collision)
+        and end at ``range_max``; other robots are seen (their bodies reach above the scan plane).
         """
         lid = self.lidar
-        pos, q = self._link_pose()
+        pos, q = self._link_pose(i)
         yaw = p.getEulerFromQuaternion(q)[2]
         th = yaw + self._angles
         d = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
         origin = np.array([pos[0], pos[1], pos[2] + lid.mount_height])
-        start = origin + lid.range_min * d
+        near = max(lid.range_min, self.robot.radius + 0.01)  # start outside the own body (it spans the plane)
+        start = origin + near * d
         end = origin + lid.range_max * d
         hits = self.client.rayTestBatch(start, end)
         frac = np.array([h[2] if h[0] >= 0 else np.inf for h in hits])
-        ranges = lid.range_min + frac * (lid.range_max - lid.range_min)
+        ranges = near + frac * (lid.range_max - near)
         if lid.noise_std > 0:
             finite = np.isfinite(ranges)
             ranges[finite] += self.rng.normal(0.0, lid.noise_std, size=int(finite.sum()))
             ranges[finite] = np.clip(ranges[finite], lid.range_min, lid.range_max)
         return ranges
 
-    def clearance(self) -> float:
-        """Distance from the robot centre to the nearest obstacle surface (from the world data)."""
-        return float(self.world.clearance(self.pose[None, :2])[0])
+    def clearance(self, i: int = 0) -> float:
+        """Distance from robot ``i``'s centre to the nearest obstacle surface (from the world data)."""
+        return float(self.world.clearance(self.robot_pose(i)[None, :2])[0])
 
-    def points(self) -> np.ndarray:
-        """(K, 3) depth-camera point cloud in base_link (x forward, z up); empty without a camera."""
+    def points(self, i: int = 0) -> np.ndarray:
+        """(K, 3) depth-camera point cloud in robot ``i``'s base_link (x forward, z up); empty without a camera."""
         cam = self.camera
         if cam is None:
             return np.zeros((0, 3))
-        pos, q = self._link_pose()
+        pos, q = self._link_pose(i)
         rot = np.asarray(p.getMatrixFromQuaternion(q)).reshape(3, 3)
         ahead = self.robot.radius + 0.01  # on the chassis' front edge: never sees the robot itself
         eye = pos + rot @ np.array([ahead, 0.0, cam.mount_height])

@@ -196,3 +196,28 @@ def test_vec_twin_env_matches_spaces_and_autoresets() -> None:
         obs, _, _, trunc, info = env.step(np.zeros((4, 2)))
     assert trunc.all() and "final_obs" in info
     assert (env.steps == 0).all()
+
+
+def test_several_robots_share_one_world() -> None:
+    world = make_world("empty", 0)
+    sim = AgvSim(world, num_robots=3)
+    starts = sim.start_poses()
+    assert starts[0] == world.start and len(starts) == 3
+    assert min(math.dist(a[:2], b[:2]) for i, a in enumerate(starts) for b in starts[i + 1:]) >= 0.8
+    # robot 1 sees robot 0 in its scan (the beam pointing at robot 0 returns ~ distance - radius)
+    p0, p1 = sim.robot_pose(0), sim.robot_pose(1)
+    bearing = math.atan2(p0[1] - p1[1], p0[0] - p1[0]) - p1[2]
+    beam = round((bearing + math.pi) / (2 * math.pi / sim.lidar.beams)) % sim.lidar.beams
+    assert sim.scan(1)[beam] == pytest.approx(math.dist(p0[:2], p1[:2]) - sim.robot.radius, abs=0.05)
+    with pytest.raises(ValueError, match="expected 3 commands"):
+        sim.step([1.0, 0.0])
+    # drive robot 1 into robot 0: a robot-robot contact is reported for both
+    events = []
+    heading = math.atan2(p0[1] - p1[1], p0[0] - p1[0])
+    sim.reset(poses=[tuple(p0), (p1[0], p1[1], heading), starts[2]])
+    for _ in range(30):
+        sim.step([[0.0, 0.0], [0.8, 0.0], [0.5, 0.0]])
+        events += sim.state(1).collisions
+    assert events and events[0].obstacle == "robot:0"
+    assert sim.state(2).odom_pose[0] > starts[2][0] + 0.5  # the third robot drove on independently
+    sim.close()

@@ -189,3 +189,33 @@ def test_sim_node_refuses_an_unknown_world(domain_id: int) -> None:
     out = node.output()
     node.stop()
     assert "parameter 'world'" in out and "warehouse" in out and "barn:<index 0..299>" in out
+
+
+def test_sim_node_runs_several_namespaced_robots(domain_id: int) -> None:
+    params = {"world": "empty", "robots": ["robot1", "robot2"], "real_time_factor": 4.0, "lidar.beams": 16}
+    node = NodeProcess(MODULE, domain_id, params=params)
+    try:
+        with Probe(domain_id) as probe:
+            for ns in ("robot1", "robot2"):
+                probe.subscribe(f"/{ns}/scan", LaserScan, SENSOR_QOS)
+                probe.subscribe(f"/{ns}/odom", Odometry, SENSOR_QOS)
+            probe.subscribe("/world_info", String, LATCHED_QOS)
+            assert probe.wait("/robot2/odom", 2, timeout=30), node.output()
+            assert probe.wait("/robot1/scan", 1, timeout=10)
+            info = json.loads(probe.last("/world_info").data)
+            starts = {r["namespace"]: r["start"] for r in info["robots"]}
+            assert starts["robot1"] == [1.0, 5.0, 0.0] and starts["robot2"] != starts["robot1"]
+            odom2 = probe.last("/robot2/odom")
+            assert odom2.header.frame_id == "robot2/odom" and odom2.child_frame_id == "robot2/base_link"
+            assert odom2.pose.pose.position.x == pytest.approx(starts["robot2"][0], abs=0.05)
+            assert probe.last("/robot1/scan").header.frame_id == "robot1/base_scan"
+            cmd = Twist()
+            cmd.linear.x = 0.5
+            for _ in range(8):
+                probe.publish("/robot2/cmd_vel", cmd)
+                time.sleep(0.075)
+            moved2 = probe.last("/robot2/odom").pose.pose.position.x - starts["robot2"][0]
+            moved1 = probe.last("/robot1/odom").pose.pose.position.x - starts["robot1"][0]
+            assert moved2 > 0.3 and abs(moved1) < 0.02  # only the commanded robot moves
+    finally:
+        assert node.stop() == 0, node.output()
