@@ -83,6 +83,9 @@ class TopoMap:
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
         self._csr_cache: tuple[int, Any, np.ndarray, dict[int, int], np.ndarray] | None = None
+        self._sssp: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # source index -> (dist, pred), per version
+        self._max_edge = 0.0
+        self._total_cost = 0.0
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -435,13 +438,17 @@ class TopoMap:
                 changed = True
             else:
                 node = self.graph.nodes[fid]
-                moved = math.hypot(node["x"] - px, node["y"] - py) > 1e-9
-                node.update(x=px, y=py, last_seen=float(stamp or 0.0), size=int(sizes[i]))
-                if moved:
+                node.update(last_seen=float(stamp or 0.0), size=int(sizes[i]))
+                # small drifts of the cluster keep the node and its checked links (saves the LOS checks);
+                # past half the match distance the node moves and is linked again
+                if math.hypot(node["x"] - px, node["y"] - py) >= 0.5 * cfg.frontier_match_distance:
+                    node.update(x=px, y=py)
                     self.graph.remove_edges_from(list(self.graph.edges(fid)))
                     changed = True
                 elif self.graph.degree(fid) > 0:
                     continue
+                else:
+                    px, py = node["x"], node["y"]
             self._frontiers[fid] = (px, py)
             self._link_frontier(fid, px, py)
         # frontiers nobody can reach by line of sight are not useful sub-goals
@@ -479,13 +486,18 @@ class TopoMap:
         n = len(ids)
         csr = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n))
         self._csr_cache = (self.version, csr, ids, index, xy)
+        self._sssp = {}
+        self._max_edge = float(w.max()) if m else 0.0
+        self._total_cost = float(w.sum()) if m else 0.0
         return csr, ids, index, xy
 
     def shortest_path(self, a: int, b: int) -> tuple[list[int], float]:
         """Cheapest path a -> b as (node ids, total cost); ``([], inf)`` when b is unreachable.
 
-        Dijkstra (scipy, C) on the cached CSR, first bounded by a multiple of the straight-line
-        distance (exact whenever b is found within the bound), then unbounded if needed.
+        Bidirectional Dijkstra on the cached CSR (scipy, C): both ends search up to half a cost
+        bound R (plus the longest edge); the best meeting node is optimal once its cost is <= R.
+        R starts at 1.5x the straight-line lower bound and doubles; a full search settles the rest.
+        Two half-radius searches settle about half the nodes one search of radius C would.
         """
         csr, ids, index, xy = self._csr()
         if a not in index or b not in index:
@@ -495,27 +507,61 @@ class TopoMap:
             return [a], 0.0
         from scipy.sparse.csgraph import dijkstra
 
-        straight = float(np.hypot(*(xy[ia] - xy[ib])))
-        bound = 3.0 * straight * max(self.cfg.travel_cost_factor, self.cfg.los_cost_factor,
-                                     self.cfg.frontier_cost_factor) + 1e-6
-        dist, pred = dijkstra(csr, indices=ia, return_predecessors=True, limit=bound)
-        if not math.isfinite(dist[ib]):
-            dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
-        if not math.isfinite(dist[ib]):
+        cached = self._sssp.get(ia)
+        if cached is not None:
+            dist, pred = cached
+            return self._unwind(ids, pred, ia, ib, dist[ib])
+        n = len(ids)
+        min_factor = min(self.cfg.travel_cost_factor, self.cfg.los_cost_factor, self.cfg.frontier_cost_factor)
+        lower = float(np.hypot(*(xy[ia] - xy[ib]))) * min_factor
+        bound = max(1.5 * lower, self._max_edge)
+        while bound < self._total_cost:
+            lim = 0.5 * bound + self._max_edge
+            da, pa = dijkstra(csr, indices=ia, return_predecessors=True, limit=lim)
+            db, pb = dijkstra(csr, indices=ib, return_predecessors=True, limit=lim)
+            total = da + db
+            v = int(np.argmin(total))
+            mu = float(total[v])
+            if mu <= bound:
+                fwd = [v]
+                while fwd[-1] != ia:
+                    fwd.append(int(pa[fwd[-1]]))
+                path = fwd[::-1]
+                while path[-1] != ib:
+                    path.append(int(pb[path[-1]]))
+                return [int(ids[i]) for i in path], mu
+            if n <= 2 * np.count_nonzero(np.isfinite(da)):
+                break  # the searches already cover most of the graph: finish with one full search
+            bound *= 2.0
+        dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
+        return self._unwind(ids, pred, ia, ib, dist[ib])
+
+    @staticmethod
+    def _unwind(ids: np.ndarray, pred: np.ndarray, ia: int, ib: int, cost: float) -> tuple[list[int], float]:
+        if not math.isfinite(cost):
             return [], math.inf
         path = [ib]
         while path[-1] != ia:
             path.append(int(pred[path[-1]]))
-        return [int(ids[i]) for i in reversed(path)], float(dist[ib])
+        return [int(ids[i]) for i in reversed(path)], float(cost)
 
     def costs_from_array(self, a: int) -> tuple[np.ndarray, np.ndarray]:
-        """(node ids, path cost from ``a``) for every node; unreachable nodes cost inf."""
+        """(node ids, path cost from ``a``) for every node; unreachable nodes cost inf.
+
+        The result (with predecessors) is cached until the graph changes, so a planner that asks for
+        all costs from the robot's node and then for paths from it pays one search.
+        """
         csr, ids, index, _ = self._csr()
         if a not in index:
             raise MapError(f"unknown node id {a}")
         from scipy.sparse.csgraph import dijkstra
 
-        return ids.copy(), dijkstra(csr, indices=index[a])
+        ia = index[a]
+        if ia not in self._sssp:
+            if len(self._sssp) >= 8:
+                self._sssp.pop(next(iter(self._sssp)))
+            self._sssp[ia] = dijkstra(csr, indices=ia, return_predecessors=True)
+        return ids.copy(), self._sssp[ia][0].copy()
 
     def costs_from(self, a: int) -> dict[int, float]:
         """Path cost from ``a`` to every reachable node (a itself costs 0)."""
