@@ -135,6 +135,8 @@ class SimNode(Node):
         self._sim0 = 0.0
         self.create_timer(0.005 if cfg.real_time_factor == 0 else min(cfg.tick / cfg.real_time_factor, 0.02),
                           self._on_timer, clock=self._wall)
+        if not cfg.headless:
+            self.get_logger().warning("headless:=false: no GUI in this build (PyBullet runs in DIRECT mode)")
         self._publish_world()
         self._publish_clock()
         self.get_logger().info(f"sim ready: world '{self.world.name}', rtf {cfg.real_time_factor}, "

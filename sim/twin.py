@@ -160,11 +160,11 @@ class VecAgvTwin:
         r = self.robot
         cmd = np.asarray(cmd, dtype=np.float64).reshape(self.num_envs, 2)
         cmd = np.where(np.isfinite(cmd), cmd, 0.0)
-        v_t = np.clip(cmd[:, 0], r.min_v, r.max_v)
-        w_t = np.clip(cmd[:, 1], -r.max_w, r.max_w)
+        v_t = np.minimum(np.maximum(cmd[:, 0], r.min_v), r.max_v)
+        w_t = np.minimum(np.maximum(cmd[:, 1], -r.max_w), r.max_w)
         dv, dw = r.max_acc_v * self.dt, r.max_acc_w * self.dt
-        v = self.vel[:, 0] + np.clip(v_t - self.vel[:, 0], -dv, dv)
-        w = self.vel[:, 1] + np.clip(w_t - self.vel[:, 1], -dw, dw)
+        v = self.vel[:, 0] + np.minimum(np.maximum(v_t - self.vel[:, 0], -dv), dv)
+        w = self.vel[:, 1] + np.minimum(np.maximum(w_t - self.vel[:, 1], -dw), dw)
         prev = self.pose.copy()
         integrate_unicycle(self.pose, v, w, self.dt)
         self.vel[:, 0], self.vel[:, 1] = v, w
@@ -211,7 +211,8 @@ class VecAgvTwin:
         lid = self.lidar
         if lid.noise_std > 0:
             ranges += self.rng.normal(0.0, lid.noise_std, size=ranges.shape).astype(F)
-        np.clip(ranges, F(lid.range_min), F(lid.range_max), out=ranges)
+        np.maximum(ranges, F(lid.range_min), out=ranges)
+        np.minimum(ranges, F(lid.range_max), out=ranges)
 
     def _sense(self, pose: np.ndarray, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Noise-free ranges (n, B) and clearance (n,) for robots ``ids`` (default all) at ``pose`` (n, 3).
@@ -236,9 +237,8 @@ class VecAgvTwin:
         with np.errstate(divide="ignore", invalid="ignore"):
             tx = np.where(ux > 0, b[:, 2:3] - px[:, None], px[:, None] - b[:, 0:1]) / np.abs(ux)
             ty = np.where(uy > 0, b[:, 3:4] - py[:, None], py[:, None] - b[:, 1:2]) / np.abs(uy)
-        np.minimum(tx, ty, out=out)
-        np.nan_to_num(out, copy=False, nan=rmax, posinf=rmax)
-        np.minimum(out, rmax, out=out)
+        np.fmin(tx, ty, out=out)  # fmin: a 0/0 (beam along a wall it sits on) counts as no hit
+        np.fmin(out, rmax, out=out)
         clear = np.minimum(np.minimum(px - b[:, 0], b[:, 2] - px), np.minimum(py - b[:, 1], b[:, 3] - py))
         flat = out.reshape(-1)
         self._cast_circles(circ, px, py, yaw, ux, uy, rmax, flat, clear)
@@ -259,7 +259,7 @@ class VecAgvTwin:
         if not self._full:  # beams cover [0, fov]: clip; intervals wrapping past 2 pi are added by the caller
             k0 = np.maximum(k0, 0)
             k1 = np.minimum(k1, nb - 1)
-        m = np.clip(k1 - k0 + 1, 0, nb)
+        m = np.minimum(np.maximum(k1 - k0 + 1, 0), nb)
         total = int(m.sum())
         if total == 0:
             return None, None
@@ -343,7 +343,7 @@ class VecAgvTwin:
         rby = by.reshape(-1)[col] - py[n]
         ex, ey = rbx - rax, rby - ray_
         ee = ex * ex + ey * ey
-        u = np.clip(-(rax * ex + ray_ * ey) / np.maximum(ee, F(1e-12)), 0, 1)
+        u = np.minimum(np.maximum(-(rax * ex + ray_ * ey) / np.maximum(ee, F(1e-12)), F(0)), F(1))
         dist = np.sqrt((rax + u * ex) ** 2 + (ray_ + u * ey) ** 2)
         np.minimum.at(clear, n, dist)
         two_pi = F(2 * np.pi)
