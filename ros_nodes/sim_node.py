@@ -133,6 +133,7 @@ class SimNode(Node):
         self._wall = Clock(clock_type=ClockType.STEADY_TIME)  # the sim is the clock source: step on wall time
         self._wall0 = time.monotonic()
         self._sim0 = 0.0
+        self._rtf = cfg.real_time_factor
         self.create_timer(0.005 if cfg.real_time_factor == 0 else min(cfg.tick / cfg.real_time_factor, 0.02),
                           self._on_timer, clock=self._wall)
         if not cfg.headless:
@@ -223,6 +224,9 @@ class SimNode(Node):
             self._publish_clock()
             return
         cfg = self.config
+        if cfg.real_time_factor != self._rtf:  # changed live (ros2 param set): restart the pacing from now
+            self._rtf = cfg.real_time_factor
+            self._sim0, self._wall0 = self.sim.sim_time, time.monotonic()
         if cfg.real_time_factor > 0:
             target = self._sim0 + (time.monotonic() - self._wall0) * cfg.real_time_factor
             ticks = min(MAX_TICKS_PER_CALLBACK, max(0, round((target - self.sim.sim_time) / cfg.tick)))

@@ -22,6 +22,7 @@ import numpy as np
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.pybullet_agv import AgvSim
 from toponav.worlds import HELDOUT_OFFSET, make_world
+from toponav.worlds.families import GENERATORS
 
 
 @dataclass
@@ -90,7 +91,8 @@ class AgvNavEnv(gym.Env):
         spec = str(options.get("world", self.cfg.world))
         wseed = self._world_seed(options)
         sim_seed = int(self.np_random.integers(0, 2**31 - 1))
-        key = (spec, wseed)
+        seeded = spec.split(":")[0].lower() in GENERATORS and ":" not in spec and spec.lower() != "empty"
+        key = (spec, wseed if seeded else 0)  # BARN index / JSON path / empty: the seed does not change the world
         if self.sim is None:
             self.world = make_world(spec, wseed, self.cfg.robot.radius)
             self.sim = AgvSim(self.world, self.cfg.robot, self.cfg.lidar, physics_rate=self.cfg.physics_rate,
