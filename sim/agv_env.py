@@ -8,7 +8,8 @@ collision and is truncated after ``max_steps``. :func:`observation` builds the s
 numpy twin (:class:`toponav.sim.twin_env.VecAgvNav`), so policies move between the backends.
 
 Worlds: ``world`` is any :func:`toponav.worlds.make_world` spec. With ``world_seed < 0`` each reset
-draws a fresh training seed (``reset(options={"world_seed": n})`` or ``{"world": spec}`` overrides).
+draws a fresh seed from the ``seed_split`` range (training by default);
+``reset(options={"world_seed": n})`` or ``{"world": spec}`` overrides.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from toponav.worlds.families import GENERATORS
 @dataclass
 class AgvNavConfig:
     world: str = "forest"
-    world_seed: int = -1  # < 0: a new training seed every episode
+    world_seed: int = -1  # < 0: a new seed every episode, drawn from ``seed_split``
+    seed_split: str = "train"  # "train" or "heldout" (see toponav.worlds.train_seeds / heldout_seeds)
     max_steps: int = 600
     goal_tolerance: float = 0.5
     control_dt: float = 0.1
@@ -83,7 +85,10 @@ class AgvNavEnv(gym.Env):
             return int(options["world_seed"])
         if self.cfg.world_seed >= 0:
             return self.cfg.world_seed
-        return int(self.np_random.integers(0, HELDOUT_OFFSET))
+        if self.cfg.seed_split not in ("train", "heldout"):
+            raise ValueError(f"seed_split must be 'train' or 'heldout', got {self.cfg.seed_split!r}")
+        offset = HELDOUT_OFFSET if self.cfg.seed_split == "heldout" else 0
+        return offset + int(self.np_random.integers(0, HELDOUT_OFFSET))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

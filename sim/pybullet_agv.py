@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -149,6 +151,24 @@ def obstacle_mesh(world: World, base_depth: float = 0.3) -> tuple[np.ndarray, np
     return np.concatenate(vertices), np.concatenate(indices).astype(np.int64)
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence C-level writes to stdout (file descriptor 1) for the duration of the block."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 @dataclass
 class _Robot:
     """Per-robot state: Bullet body, applied command, contacts and wheel odometry."""
@@ -182,7 +202,8 @@ class AgvSim:
         self.num_robots = int(num_robots)
         self.physics_dt = 1.0 / float(physics_rate)
         self.control_dt = float(control_dt)
-        self.client = bullet_client.BulletClient(connection_mode=p.DIRECT)
+        with _quiet_stdout():  # the C library prints "argv[0]=" on every connect
+            self.client = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._urdf_text = agv_urdf(self.robot, self.lidar.mount_height)
         self._angles = np.asarray(self.lidar.angles(), dtype=np.float64)
         self.world = world
