@@ -22,22 +22,12 @@ import numpy as np
 from gymnasium import spaces
 
 from toponav.manipulation import kinematics as kin
-from toponav.manipulation.obs import (
-    ACTION_SCALE,
-    BASE_POSITION,
-    GRIPPER_SCALE,
-    OBS_DIM,
-    WORKSPACE_HIGH,
-    WORKSPACE_LOW,
-    make_obs,
-)
+from toponav.manipulation.obs import BASE_POSITION, OBS_DIM, action_to_targets, make_obs
 from toponav.sim.arm.scene import ArmScene, SceneConfig
 from toponav.sim.arm.tasks import make_sampler
 
 #: Where the end effector starts each episode (table frame).
 EE_START = np.array([0.0, 0.0, 0.12])
-#: Lowest EE target height (the fingertips just above the table top).
-EE_MIN_Z = 0.015
 
 
 def flatten(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -88,12 +78,8 @@ class PandaTaskEnv(gym.Env):
             raise ValueError(f"action must be {self.action_space.shape} finite values, got {action!r}")
         q, _, fingers = self.scene.joint_state()
         ee = kin.ee_position(q, BASE_POSITION)
-        target = np.clip(ee + ACTION_SCALE * a[:3], WORKSPACE_LOW, WORKSPACE_HIGH)
-        target[2] = max(target[2], EE_MIN_Z)
+        target, width = action_to_targets(ee, float(fingers.sum()), a)
         q_cmd = kin.ik_step(q, target - BASE_POSITION)
-        width = 0.0
-        if self.spec_task.action_dim == 4:
-            width = float(np.clip(fingers.sum() + GRIPPER_SCALE * a[3], 0.0, 0.08))
         self.scene.command(q_cmd, width)
         self.scene.step()
         self._steps += 1

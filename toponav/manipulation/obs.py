@@ -34,6 +34,10 @@ SUCCESS_DISTANCE = 0.05
 ACTION_SCALE = 0.05
 #: Finger-width change (m) per unit gripper action per control step.
 GRIPPER_SCALE = 0.02
+#: Lowest end-effector target height (fingertips just above the table top).
+EE_MIN_Z = 0.015
+#: Widest finger opening (m).
+MAX_WIDTH = 0.08
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,18 @@ def make_obs(ee: np.ndarray, width: float, obj: np.ndarray, goal: np.ndarray) ->
     out[OBJ] = obj
     out[GOAL] = goal
     return out
+
+
+def action_to_targets(ee: np.ndarray, width: float, action: np.ndarray) -> tuple[np.ndarray, float]:
+    """Normalised action -> (EE target position, finger-width target), as the env and the ROS node apply it.
+
+    A 3-vector action keeps the fingers closed (push); a 4th entry opens/closes them.
+    """
+    a = np.clip(np.asarray(action, dtype=float).reshape(-1), -1.0, 1.0)
+    target = np.clip(np.asarray(ee, dtype=float) + ACTION_SCALE * a[:3], WORKSPACE_LOW, WORKSPACE_HIGH)
+    target[2] = max(target[2], EE_MIN_Z)
+    new_width = float(np.clip(width + GRIPPER_SCALE * a[3], 0.0, MAX_WIDTH)) if a.shape[0] > 3 else 0.0
+    return target, new_width
 
 
 def is_success(obj: np.ndarray, goal: np.ndarray, threshold: float = SUCCESS_DISTANCE) -> np.ndarray:

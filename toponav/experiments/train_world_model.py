@@ -1,0 +1,268 @@
+"""``toponav train world-model``: demo-bootstrapped TD-MPC2-style training on the Panda tasks.
+
+Reads top to bottom: config -> demos -> behaviour cloning -> interaction loop (agency moves from
+the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`` env steps) ->
+periodic evaluation -> learning-curve PNG + checkpoint + JSON summary.
+
+    toponav train world-model --task push --steps 50000 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from toponav.config import param
+from toponav.manipulation.agent import Agent, AgentConfig, agency
+from toponav.manipulation.buffer import EpisodeBuffer
+from toponav.manipulation.demos import POLICIES, noisy
+from toponav.manipulation.obs import OBS_DIM, TASKS
+from toponav.manipulation.sac import SACAgent, SACConfig
+from toponav.models.world_model import WorldModelConfig, save_world_model
+from toponav.sim.arm import make_env
+
+
+@dataclass
+class TrainConfig:
+    """One training run."""
+
+    task: str = param("push", "arm task", choices=("push", "pickplace"))
+    seed: int = param(0, "seed for env, torch and numpy")
+    steps: int = param(50000, "environment steps of interaction (demos not counted)", min=0)
+    demos: int = param(10, "scripted demonstrations", min=0)
+    demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
+    bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
+    updates_per_step: float = param(0.25, "model updates per environment step", min=0.0, max=8.0)
+    eval_every: int = param(5000, "environment steps between evaluations", min=1)
+    eval_episodes: int = param(20, "episodes per evaluation", min=1)
+    threads: int = param(1, "torch CPU threads (the machine is shared)", min=1)
+    latent_dim: int = param(32, "world-model latent size", min=8)
+    hidden_dim: int = param(64, "world-model hidden size", min=8)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run_episode(env, act, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Roll one full episode with ``act(obs) -> action``; returns obs (T+1,D), actions, rewards, success."""
+    obs, _ = env.reset(seed=seed)
+    T = env.unwrapped.max_steps
+    all_obs = np.zeros((T + 1, OBS_DIM), dtype=np.float32)
+    all_act = np.zeros((T, env.action_space.shape[0]), dtype=np.float32)
+    all_rew = np.zeros(T, dtype=np.float32)
+    all_obs[0] = obs
+    info: dict[str, Any] = {"is_success": False}
+    for t in range(T):
+        a = np.asarray(act(obs), dtype=np.float32)
+        obs, r, _, _, info = env.step(a)
+        all_obs[t + 1], all_act[t], all_rew[t] = obs, a, r
+    return all_obs, all_act, all_rew, bool(info["is_success"])
+
+
+def collect_demos(env, task: str, n: int, noise: float, seed: int) -> tuple[EpisodeBuffer, float]:
+    """``n`` scripted demos (noisy) into their own buffer; returns it and the demos' success rate."""
+    T = env.unwrapped.max_steps
+    buf = EpisodeBuffer(max(n, 1), T, OBS_DIM, env.action_space.shape[0])
+    rng = np.random.default_rng(seed + 7919)
+    policy = noisy(POLICIES[task], noise, rng)
+    wins = 0
+    for i in range(n):
+        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + i)
+        buf.add(o, a, r)
+        wins += ok
+    return buf, wins / max(n, 1)
+
+
+def evaluate(env, agent, episodes: int, seed: int, mode: str) -> float:
+    """Success rate of ``mode`` ("mpc" or "policy") over fixed evaluation seeds (no exploration noise)."""
+    wins = 0
+    for i in range(episodes):
+        agent.begin_episode(0, eval_mode=True, mode=mode)
+        *_, ok = run_episode(env, lambda o: agent.act(o, explore=False), seed=20_000_000 + seed * 1000 + i)
+        wins += ok
+    return wins / episodes
+
+
+def behaviour_clone(agent, demos: EpisodeBuffer, iters: int, rng: np.random.Generator) -> list[float]:
+    """BC pre-training of encoder + policy prior on demo transitions."""
+    losses = []
+    n = demos.size * demos.T
+    if n == 0:
+        return losses
+    obs = torch.from_numpy(demos.obs[: demos.size, :-1].reshape(n, -1))
+    act = torch.from_numpy(demos.act[: demos.size].reshape(n, -1))
+    for _ in range(iters):
+        idx = torch.from_numpy(rng.integers(0, n, size=min(agent.config.batch_size, n)))
+        losses.append(agent.bc_update(obs[idx], act[idx]))
+    return losses
+
+
+def make_agent(cfg: TrainConfig, kind: str):
+    """The learner, its training-rollout horizon and its evaluation modes."""
+    spec = TASKS[cfg.task]
+    if kind == "world_model":
+        model_cfg = WorldModelConfig(action_dim=spec.action_dim, latent_dim=cfg.latent_dim,
+                                     hidden_dim=cfg.hidden_dim)
+        agent = Agent(model_cfg, cfg.agent, seed=cfg.seed)
+        return agent, cfg.agent.horizon, ("mpc", "policy")
+    if kind == "sac":
+        a = cfg.agent
+        sac_cfg = SACConfig(batch_size=a.batch_size, hidden_dim=cfg.hidden_dim, discount=a.discount,
+                            bc_coef=a.bc_coef, bc_decay_steps=a.bc_decay_steps, her_prob=a.her_prob,
+                            demo_ratio=a.demo_ratio)
+        return SACAgent(OBS_DIM, spec.action_dim, sac_cfg, seed=cfg.seed), 1, ("policy",)
+    raise ValueError(f"unknown agent kind {kind!r}; valid: world_model, sac")
+
+
+def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True, log=print) -> dict[str, Any]:
+    """The whole run for one learner; returns curves, final numbers and the trained agent (key ``agent``)."""
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    spec = TASKS[cfg.task]
+    env = make_env(cfg.task)
+    env.reset(seed=cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    agent, horizon, modes = make_agent(cfg, kind)
+    tag = f"{kind}/{cfg.task}"
+    t_start = time.perf_counter()
+
+    demos, demo_success = collect_demos(env, cfg.task, cfg.demos, cfg.demo_noise, cfg.seed)
+    log(f"[{tag}] {cfg.demos} scripted demos, success {demo_success:.0%}")
+    bc_losses = behaviour_clone(agent, demos, cfg.bc_iters, rng)
+    if bc_losses:
+        log(f"[{tag}] behaviour cloning: loss {bc_losses[0]:.3f} -> {bc_losses[-1]:.3f}")
+
+    T = spec.max_steps
+    replay = EpisodeBuffer(max(cfg.steps // T + 1, 1), T, OBS_DIM, spec.action_dim)
+    curves: dict[str, list] = {"step": [], "train_success": [], "agency": [], "loss": [], "time_s": []}
+    curves |= {f"success_{m}": [] for m in modes}
+    c = cfg.agent
+    batch_size = c.batch_size
+    n_demo = int(round(batch_size * c.demo_ratio)) if demos.size else 0
+    her = c.her_prob
+    recent: list[bool] = []
+    losses: list[float] = []
+    update_credit = 0.0
+    step = 0
+    episode = 0
+
+    def do_eval() -> None:
+        curves["step"].append(step)
+        for m in modes:
+            curves[f"success_{m}"].append(evaluate(env, agent, cfg.eval_episodes, cfg.seed, m))
+        curves["train_success"].append(float(np.mean(recent[-20:])) if recent else 0.0)
+        curves["agency"].append(agency(step, c) if kind == "world_model" else 0.0)
+        curves["loss"].append(float(np.mean(losses[-200:])) if losses else float("nan"))
+        curves["time_s"].append(time.perf_counter() - t_start)
+        rates = ", ".join(f"{m} {curves[f'success_{m}'][-1]:.0%}" for m in modes)
+        log(f"[{tag}] step {step}: success {rates}, agency {curves['agency'][-1]:.2f}, "
+            f"loss {curves['loss'][-1]:.3f}, {curves['time_s'][-1]:.0f} s")
+
+    do_eval()
+    bar = tqdm(total=cfg.steps, desc=tag, disable=not progress, unit="step")
+    while step < cfg.steps:
+        agent.begin_episode(step)
+        o, a, r, ok = run_episode(env, lambda ob: agent.act(ob, explore=True), seed=cfg.seed * 1_000_003 + episode)
+        replay.add(o, a, r)
+        recent.append(ok)
+        episode += 1
+        prev = step
+        step += T
+        bar.update(T)
+        update_credit += T * cfg.updates_per_step
+        while update_credit >= 1.0:
+            update_credit -= 1.0
+            batch = replay.sample(batch_size - n_demo, horizon, rng, her_prob=her)
+            demo = demos.sample(n_demo, horizon, rng, her_prob=0.0) if n_demo else None
+            losses.append(agent.update(batch, demo, step)["total"])
+        bar.set_postfix(train_succ=f"{np.mean(recent[-20:]):.2f}")
+        if step // cfg.eval_every != prev // cfg.eval_every or step >= cfg.steps:
+            do_eval()
+    bar.close()
+    env.close()
+    final = {f"final_success_{m}": curves[f"success_{m}"][-1] for m in modes}
+    return {"kind": kind, "task": cfg.task, "seed": cfg.seed, "steps": step, "episodes": episode,
+            "updates": len(losses), "demos": cfg.demos, "demo_success": demo_success, "curves": curves,
+            **final, "wall_s": time.perf_counter() - t_start, "agent": agent}
+
+
+def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: str) -> Path:
+    """Success-rate learning curves, one line per (method, mode)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, curves in curves_by_name.items():
+        for key, style in (("success_mpc", "-"), ("success_policy", "--")):
+            if curves.get(key):
+                ax.plot(curves["step"], curves[key], style, marker="o", ms=3,
+                        label=f"{name} ({key.removeprefix('success_')})")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    parser.add_argument("--task", choices=("push", "pickplace"), default=d.task)
+    parser.add_argument("--steps", type=int, default=d.steps, help="environment steps of interaction")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--demos", type=int, default=d.demos, help="scripted demonstrations")
+    parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
+    parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
+    parser.add_argument("--eval-every", type=int, default=d.eval_every)
+    parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
+    parser.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1: shared CPU)")
+    parser.add_argument("--out", type=Path, default=Path("runs/world_model"), help="folder for curves + summary")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="where to write the checkpoint (default <out>/world_model_<task>.pt)")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(task=args.task, seed=args.seed, steps=args.steps, demos=args.demos, bc_iters=args.bc_iters,
+                       updates_per_step=args.updates_per_step, eval_every=args.eval_every,
+                       eval_episodes=args.eval_episodes, threads=args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    result = train(cfg, progress=not args.no_progress)
+    agent = result.pop("agent")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = args.checkpoint or out / f"world_model_{cfg.task}.pt"
+    command = "toponav train world-model " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed),
+                                                    ("demos", cfg.demos)))
+    meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}
+    save_world_model(ckpt, agent.model, meta)
+    plot_curves({"world model": result["curves"]}, out / f"world_model_{cfg.task}_curve.png",
+                f"Panda {cfg.task}: world model + MPPI (seed {cfg.seed})")
+    (out / f"world_model_{cfg.task}.json").write_text(json.dumps(meta, indent=2))
+    print(f"final success: mpc {result['final_success_mpc']:.0%}, policy {result['final_success_policy']:.0%} "
+          f"after {result['steps']} env steps ({result['wall_s']:.0f} s); checkpoint {ckpt}")
+    return 0

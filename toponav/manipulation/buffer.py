@@ -1,0 +1,66 @@
+"""Episode replay buffer with fixed-length subsequence sampling and hindsight goal relabelling.
+
+Episodes are stored whole (obs: T+1 rows, actions and rewards: T rows), so the world model can
+be trained on H-step subsequences, and the goal of a sampled subsequence can be replaced by where
+the cube really went later in the same episode (HER's "future" strategy). Rewards of relabelled
+samples are recomputed with the task's own success rule, never invented. numpy storage, torch out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from toponav.manipulation.obs import GOAL, OBJ, SUCCESS_DISTANCE
+
+
+class EpisodeBuffer:
+    """Fixed-capacity ring of equal-length episodes."""
+
+    def __init__(self, capacity: int, episode_len: int, obs_dim: int, action_dim: int) -> None:
+        self.capacity, self.T = int(capacity), int(episode_len)
+        self.obs = np.zeros((self.capacity, self.T + 1, obs_dim), dtype=np.float32)
+        self.act = np.zeros((self.capacity, self.T, action_dim), dtype=np.float32)
+        self.rew = np.zeros((self.capacity, self.T), dtype=np.float32)
+        self.size = 0
+        self._next = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def num_steps(self) -> int:
+        return self.size * self.T
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Store one episode: obs (T+1, D), actions (T, A), rewards (T,)."""
+        if obs.shape[0] != self.T + 1 or actions.shape[0] != self.T or rewards.shape[0] != self.T:
+            raise ValueError(f"episode must have {self.T} steps, got obs {obs.shape}, actions {actions.shape}")
+        i = self._next
+        self.obs[i], self.act[i], self.rew[i] = obs, actions, rewards
+        self._next = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch: int, horizon: int, rng: np.random.Generator, *, her_prob: float = 0.0,
+               success_distance: float = SUCCESS_DISTANCE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Subsequences: obs (H+1, B, D), actions (H, B, A), rewards (H, B)."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty buffer")
+        ep = rng.integers(0, self.size, size=batch)
+        t0 = rng.integers(0, self.T - horizon + 1, size=batch)
+        steps = t0[:, None] + np.arange(horizon + 1)[None, :]
+        obs = self.obs[ep[:, None], steps].copy()  # (B, H+1, D)
+        act = self.act[ep[:, None], steps[:, :-1]]
+        rew = self.rew[ep[:, None], steps[:, :-1]].copy()
+        if her_prob > 0.0:
+            relabel = rng.random(batch) < her_prob
+            if relabel.any():
+                rows = np.nonzero(relabel)[0]
+                future = rng.integers(t0[rows] + 1, self.T + 1)
+                goals = self.obs[ep[rows], future][:, OBJ]
+                obs[rows, :, GOAL] = goals[:, None, :]
+                dist = np.linalg.norm(obs[rows, 1:, OBJ] - goals[:, None, :], axis=-1)
+                rew[rows] = (dist < success_distance).astype(np.float32)
+        return (torch.from_numpy(obs).transpose(0, 1).contiguous(),
+                torch.from_numpy(np.ascontiguousarray(act)).transpose(0, 1).contiguous(),
+                torch.from_numpy(rew).transpose(0, 1).contiguous())

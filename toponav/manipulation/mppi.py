@@ -1,0 +1,121 @@
+"""MPPI planning in a learned latent space (TD-MPC2's planner, with MoDem-V2's conservative value).
+
+Each control step samples action sequences around a running mean, adds a few sequences rolled
+out by the policy prior, scores every sequence by its predicted discounted reward plus a terminal
+value (mean - k * std over the Q ensemble), and refits the mean and standard deviation to the
+best-scoring (elite) sequences with softmax weights. The mean of the last plan, shifted by one
+step, warm-starts the next one; the rest of the initial mean comes from the policy prior's own
+plan (sampling centred on the policy, as MoDem-V2 centres exploration on it).
+
+The planner sees the model only through :class:`LatentModel`'s four methods, so a known toy
+dynamics can stand in for the learned one in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from toponav.config import param
+
+
+class LatentModel(Protocol):
+    def next(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor: ...
+    def reward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor: ...
+    def value(self, z: torch.Tensor, k: float = 1.0) -> torch.Tensor: ...
+    def pi(self, z: torch.Tensor, *, deterministic: bool = False) -> tuple[torch.Tensor, ...]: ...
+
+
+@dataclass
+class MPPIConfig:
+    """Planner settings (defaults sized for a CPU: a few ms per plan with the small world model)."""
+
+    horizon: int = param(3, "planning horizon (steps)", min=1, max=20)
+    iterations: int = param(3, "MPPI refinement iterations per control step", min=1, max=20)
+    num_samples: int = param(96, "Gaussian action sequences per iteration", min=4, max=4096)
+    num_pi_samples: int = param(16, "sequences rolled out by the policy prior", min=0, max=1024)
+    num_elites: int = param(16, "best sequences used to refit the sampling distribution", min=1, max=1024)
+    temperature: float = param(0.5, "softmax temperature on elite scores", min=1e-4, max=100.0)
+    min_std: float = param(0.05, "lower bound of the sampling standard deviation", min=0.0, max=2.0)
+    max_std: float = param(0.5, "initial / upper sampling standard deviation", min=0.01, max=2.0)
+    policy_centred: bool = param(True, "centre the first sampling distribution on the policy prior's plan")
+    discount: float = param(0.95, "reward discount along the plan", min=0.0, max=1.0)
+    value_k: float = param(1.0, "conservatism: terminal value = mean - k * std over the Q ensemble", min=0.0, max=10.0)
+
+
+class MPPI:
+    """Stateful planner: keeps the previous plan's mean for the warm start."""
+
+    def __init__(self, config: MPPIConfig, action_dim: int) -> None:
+        self.config = config
+        self.action_dim = action_dim
+        self._prev_mean: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        """Forget the warm start (call at the start of an episode)."""
+        self._prev_mean = None
+
+    @torch.no_grad()
+    def estimate(self, model: LatentModel, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Discounted predicted return of action sequences (H, N, A) from latents z (N, Z) -> (N,)."""
+        ret = torch.zeros(z.shape[0], 1)
+        disc = 1.0
+        for t in range(actions.shape[0]):
+            r = model.reward(z, actions[t])
+            z = model.next(z, actions[t])
+            ret = ret + disc * r
+            disc *= self.config.discount
+        return (ret + disc * model.value(z, self.config.value_k)).squeeze(-1)
+
+    @torch.no_grad()
+    def plan(self, model: LatentModel, z: torch.Tensor, *, explore: bool = False,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Best first action (A,) for one latent z (Z,) or (1, Z)."""
+        c = self.config
+        H, A = c.horizon, self.action_dim
+        z = z.reshape(1, -1)
+        pi_actions = torch.empty(H, 0, A)
+        if c.num_pi_samples > 0:
+            zp = z.expand(c.num_pi_samples, -1)
+            seq = []
+            for _ in range(H):
+                a, _, _ = model.pi(zp)
+                seq.append(a)
+                zp = model.next(zp, a)
+            pi_actions = torch.stack(seq)
+        # Sampling is centred on the policy prior's mean plan (so an immature model refines the
+        # demo-cloned behaviour locally instead of searching blindly), warm-started by the last plan.
+        mean = torch.zeros(H, A)
+        if c.policy_centred:
+            zm = z
+            for t in range(H):
+                a = model.pi(zm, deterministic=True)[1]
+                mean[t] = a[0]
+                zm = model.next(zm, a)
+        if self._prev_mean is not None:
+            mean[:-1] = self._prev_mean[1:]
+        std = torch.full((H, A), c.max_std)
+        n = c.num_samples + pi_actions.shape[1]
+        zs = z.expand(n, -1)
+        num_elites = min(c.num_elites, n)
+        for _ in range(c.iterations):
+            noise = torch.randn(H, c.num_samples, A, generator=generator)
+            actions = torch.cat([(mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1), pi_actions], dim=1)
+            value = self.estimate(model, zs, actions)
+            value = torch.nan_to_num(value, nan=-1e6)
+            elite_value, idx = torch.topk(value, num_elites)
+            elite_actions = actions[:, idx]
+            score = torch.exp(c.temperature * (elite_value - elite_value.max()))
+            score = score / score.sum()
+            mean = (score.view(1, -1, 1) * elite_actions).sum(1)
+            std = (score.view(1, -1, 1) * (elite_actions - mean.unsqueeze(1)).pow(2)).sum(1).sqrt()
+            std = std.clamp(c.min_std, c.max_std)
+        # Act on the score-weighted mean (classic MPPI). TD-MPC2 samples one elite instead, which
+        # adds noise of the elite spread: harmful for precise pushing while the model is young.
+        action = mean[0].clone()
+        self._prev_mean = mean
+        if explore:
+            action = action + std[0] * torch.randn(A, generator=generator)
+        return action.clamp(-1, 1)
