@@ -182,7 +182,7 @@ class ArmSimNode(Node):
         from builtin_interfaces.msg import Time
 
         sec = int(self.sim_time)
-        return Time(sec=sec, nanosec=int(round((self.sim_time - sec) * 1e9)) % 1_000_000_000)
+        return Time(sec=sec, nanosec=round((self.sim_time - sec) * 1e9) % 1_000_000_000)
 
     def _pose(self, pos: np.ndarray, quat: np.ndarray) -> PoseStamped:
         msg = PoseStamped()

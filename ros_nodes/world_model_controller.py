@@ -12,6 +12,8 @@ arm is held at the last good joint positions (a one-point trajectory to where it
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -60,10 +62,8 @@ class WorldModelControllerNode(Node):
     # ----- inputs -------------------------------------------------------------------------
     def _on_joints(self, msg: JointState) -> None:
         self.joints = (list(msg.name), list(msg.position), self.get_clock().now())
-        try:  # remember the last good arm posture: that is where a hold keeps the arm
+        with contextlib.suppress(InputError):  # the last good arm posture is where a hold keeps the arm
             self.hold_q, _ = parse_joint_state(list(msg.name), list(msg.position))
-        except InputError:
-            pass
 
     def _on_object(self, msg: PoseStamped) -> None:
         p = msg.pose.position

@@ -15,7 +15,7 @@ after ``max_steps``, and ``info["is_success"]`` at the last step is the success 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +39,7 @@ def flatten(obs: dict[str, np.ndarray]) -> np.ndarray:
 class PandaTaskEnv(gym.Env):
     """One arm task in its own PyBullet client."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 25}
 
     def __init__(self, task: str = "push", *, scene_config: SceneConfig | None = None,
                  max_steps: int | None = None, render_mode: str | None = None) -> None:

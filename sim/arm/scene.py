@@ -8,6 +8,7 @@ Kinematics come from :mod:`toponav.manipulation.kinematics`, the same code the R
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,7 +137,5 @@ class ArmScene:
         self.time += n * self.config.physics_dt
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(pybullet.error):
             self.client.disconnect()
-        except pybullet.error:
-            pass

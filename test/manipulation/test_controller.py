@@ -71,7 +71,7 @@ def test_parse_joint_state_reads_finger_width() -> None:
 def test_corrupt_or_missing_checkpoint_raises_clear_error(tmp_path) -> None:
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="corrupt.pt"):
+    with pytest.raises(CheckpointError, match=r"corrupt\.pt"):
         WorldModelController(ControllerConfig(checkpoint=str(bad)))
     with pytest.raises(CheckpointError, match="does not exist"):
         WorldModelController(ControllerConfig(checkpoint=str(tmp_path / "nope.pt")))

@@ -100,7 +100,7 @@ def test_checkpoint_roundtrip_and_corrupt_file(tmp_path) -> None:
     assert path.stat().st_size < 3_000_000
     bad = tmp_path / "bad.pt"
     bad.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="bad.pt"):
+    with pytest.raises(CheckpointError, match=r"bad\.pt"):
         load_world_model(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_world_model(tmp_path / "missing.pt")

@@ -151,7 +151,7 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     curves |= {f"success_{m}": [] for m in modes}
     c = cfg.agent
     batch_size = c.batch_size
-    n_demo = int(round(batch_size * c.demo_ratio)) if demos.size else 0
+    n_demo = round(batch_size * c.demo_ratio) if demos.size else 0
     her = c.her_prob
     recent: list[bool] = []
     losses: list[float] = []
