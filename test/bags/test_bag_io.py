@@ -149,3 +149,19 @@ def test_writer_refuses_existing_and_unknown(tmp_path: Path) -> None:
         BagWriter(tmp_path / "exists")
     with BagWriter(tmp_path / "w") as w, pytest.raises(BagError, match="no message definition"):
         w.add_topic("/x", "nobody_pkg/msg/Nothing")
+
+
+def test_truncated_split_file_inside_a_bag_directory(tmp_path: Path) -> None:
+    data = scan_cdr()
+    with BagWriter(tmp_path / "d", max_bytes=1_500_000) as w:
+        w.add_topic("/scan", "sensor_msgs/msg/LaserScan")
+        for i in range(3000):
+            w.write("/scan", (i + 1) * 1000, data)
+    assert w.stats.splits >= 3
+    second = tmp_path / "d" / "d_1.mcap"
+    raw = second.read_bytes()
+    second.write_bytes(raw[: int(len(raw) * 0.8)])
+    b = open_bag(tmp_path / "d")
+    got = sum(1 for _ in b.messages())
+    assert b.partial and any("d_1.mcap" in w for w in b.warnings)
+    assert 0 < got < 3000  # the intact first/last splits plus the readable part of the damaged one

@@ -183,3 +183,15 @@ def test_damaged_and_empty_bags_are_marked(tmp_path: Path) -> None:
     m = compute_metrics(load_run(tmp_path / "empty"))
     assert m["success"] is False and m["path_length"] == 0.0
     assert any("no messages" in w for w in m["warnings"]) and any("no trajectory" in w for w in m["warnings"])
+
+
+def test_bench_eval_runs_and_agrees(tmp_path: Path) -> None:
+    import argparse
+
+    from toponav.experiments import bench_eval
+
+    out = tmp_path / "bench.json"
+    assert bench_eval.run(argparse.Namespace(bag=None, seconds=20.0, repeat=1, out=str(out))) == 0
+    result = json.loads(out.read_text())
+    counts = {row["messages"] for row in result.values()}
+    assert len(counts) == 1 and counts.pop() > 3000  # every method read every message

@@ -63,8 +63,15 @@ class BagReader:
             except Exception as exc:  # damaged chunk / sqlite page: keep what was read
                 self._damaged(f"read stopped early: {type(exc).__name__}: {exc}")
             return
+        from toponav.bags.mcap_scan import ScanError, scan_mcap
+
         for file in self._files:
-            yield from self._stream_file(file, wanted)
+            try:
+                yield from scan_mcap(file, wanted, self._note_topic)
+            except ScanError as exc:
+                self._damaged(f"{file.name} is truncated or corrupt ({exc})")
+            except OSError as exc:
+                self._damaged(f"{file.name} cannot be read ({exc})")
 
     def _damaged(self, message: str) -> None:
         self.partial = True
@@ -72,36 +79,11 @@ class BagReader:
         if text not in self.warnings:
             self.warnings.append(text)
 
-    def _stream_file(self, file: Path, wanted: set[str] | None) -> Iterator[tuple[str, int, bytes]]:
-        from mcap.records import Channel, Message, Schema
-        from mcap.stream_reader import StreamReader
-
-        schemas: dict[int, Schema] = {}
-        channels: dict[int, tuple[str, str]] = {}
-        try:
-            with file.open("rb") as fh:
-                for record in StreamReader(fh, skip_magic=False).records:
-                    if isinstance(record, Schema):
-                        schemas[record.id] = record
-                    elif isinstance(record, Channel):
-                        schema = schemas.get(record.schema_id)
-                        msgtype = schema.name if schema else ""
-                        channels[record.id] = (record.topic, msgtype)
-                        self._note_topic(record.topic, msgtype, schema)
-                    elif isinstance(record, Message):
-                        topic, _ = channels.get(record.channel_id, ("", ""))
-                        if topic and (wanted is None or topic in wanted):
-                            yield topic, record.log_time, record.data
-        except (GeneratorExit, BagError):
-            raise
-        except Exception as exc:
-            self._damaged(f"{file.name} is truncated or corrupt ({type(exc).__name__}: {exc})")
-
-    def _note_topic(self, topic: str, msgtype: str, schema: Any) -> None:
+    def _note_topic(self, topic: str, msgtype: str, encoding: str, schema: bytes) -> None:
         if topic in self.topics:
             return
-        known = ensure_type(msgtype, schema.data.decode(errors="replace") if schema else None,
-                            "idl" if schema is not None and schema.encoding == "ros2idl" else "msg")
+        known = ensure_type(msgtype, schema.decode(errors="replace") if schema else None,
+                            "idl" if encoding == "ros2idl" else "msg")
         self.topics[topic] = BagTopic(topic, msgtype, 0, known)
         if not known:
             self.warnings.append(f"{self.path}: topic {topic} has unknown message type {msgtype!r} and no "
@@ -147,6 +129,8 @@ def open_bag(path: str | Path) -> BagReader:
         bag.warnings.append(f"{path}: no metadata.yaml (recording interrupted?); reading the MCAP files directly")
         _scan_stream(bag)
         return bag
+    if path.is_dir() and (fast := _open_fast(path)) is not None:
+        return fast
     try:
         reader = Reader(path)
         reader.open()
@@ -184,6 +168,43 @@ def open_bag(path: str | Path) -> BagReader:
             bag.warnings.append(f"{path}: topic {conn.topic} has unknown message type {conn.msgtype!r} and no "
                                 "definition in the bag; it is skipped")
     if reader.message_count == 0:
+        bag.warnings.append(f"{path}: the bag holds no messages")
+    return bag
+
+
+def _open_fast(path: Path) -> BagReader | None:
+    """rosbag2 directory of uncompressed MCAP files with only known types: read it with the record scanner.
+
+    Returns None (use rosbags) for anything else: sqlite3, compression, unknown types, odd metadata.
+    """
+    import yaml
+
+    try:
+        meta = yaml.load((path / "metadata.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        info = meta["rosbag2_bagfile_information"]
+        if info.get("storage_identifier") != "mcap" or (info.get("compression_mode") or "none").lower() != "none":
+            return None
+        files = [path / Path(p).name for p in info["relative_file_paths"]]
+        if not files or not all(f.is_file() for f in files):
+            return None
+        topics: dict[str, BagTopic] = {}
+        for entry in info["topics_with_message_count"]:
+            tm = entry["topic_metadata"]
+            if tm["type"] not in TYPESTORE.types or tm.get("serialization_format", "cdr") != "cdr":
+                return None
+            old = topics.get(tm["name"])
+            n = int(entry["message_count"]) + (old.count if old else 0)
+            topics[tm["name"]] = BagTopic(tm["name"], tm["type"], n, True)
+        count = int(info["message_count"])
+        start = int(info["starting_time"]["nanoseconds_since_epoch"])
+        duration = int(info["duration"]["nanoseconds"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
+    bag = BagReader(path=path, storage="mcap", topics=topics, message_count=count,
+                    custom_data={str(k): str(v) for k, v in (info.get("custom_data") or {}).items()})
+    bag.start_ns, bag.end_ns = (start, start + duration) if count else (0, 0)
+    bag._files = files
+    if count == 0:
         bag.warnings.append(f"{path}: the bag holds no messages")
     return bag
 

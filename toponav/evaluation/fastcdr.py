@@ -15,6 +15,7 @@ import numpy as np
 
 _I = struct.Struct("<I")
 _TIME = struct.Struct("<iI")
+_HDR = struct.Struct("<iII")
 _D7 = struct.Struct("<7d")
 _D6 = struct.Struct("<6d")
 _F7 = struct.Struct("<7f")
@@ -43,10 +44,14 @@ def _skip_string(buf: bytes, pos: int) -> int:
 
 
 def _header(buf: bytes) -> tuple[float, int]:
-    """(stamp seconds, position after header)."""
-    _check(buf)
-    sec, nsec = _TIME.unpack_from(buf, 4)
-    return sec + nsec * 1e-9, _skip_string(buf, 12)
+    """(stamp seconds, position after header). The frame_id length sits at the aligned offset 12."""
+    if len(buf) < 16 or buf[1] != 1:
+        raise CdrError("not little-endian CDR")
+    sec, nsec, n = _HDR.unpack_from(buf, 4)
+    end = 16 + n
+    if end > len(buf):
+        raise CdrError("string runs past the end of the message")
+    return sec + nsec * 1e-9, end
 
 
 def stamp_only(buf: bytes) -> float:
@@ -59,9 +64,8 @@ def stamp_only(buf: bytes) -> float:
 def pose_stamped(buf: bytes) -> tuple[float, float, float, float, float, float, float, float]:
     """geometry_msgs/PoseStamped -> (t, x, y, z, qx, qy, qz, qw)."""
     t, pos = _header(buf)
-    pos = _align(pos, 8)
     try:
-        return (t, *_D7.unpack_from(buf, pos))
+        return (t, *_D7.unpack_from(buf, 4 + ((pos - 4 + 7) & ~7)))
     except struct.error as exc:
         raise CdrError(str(exc)) from None
 

@@ -71,7 +71,18 @@ def resolve_world(spec: str, seed: int | None) -> World:
     return make_world(spec, 0 if seed is None else seed)
 
 
-def load_run(path: str | Path, *, world: World | None = None, scan_period: float = 0.5) -> RunData:
+def _add_graph(run: RunData, text: str, stamp_ns: int) -> None:
+    graph = json.loads(text)
+    if isinstance(graph, dict):
+        run.graph_t.append(float(graph.get("stamp", stamp_ns * 1e-9)))
+        run.graph_nodes.append(len(graph.get("nodes", [])))
+        run.graph_edges.append(len(graph.get("edges", [])))
+        run.graph_area.append(float(graph.get("explored_area", np.nan)))
+        run.last_graph = graph
+
+
+def load_run(path: str | Path, *, world: World | None = None, scan_period: float = 1.0,
+             graph_period: float = 5.0) -> RunData:
     """Read a bag into :class:`RunData`. BagError if the bag cannot be opened at all."""
     bag = open_bag(path)
     run = RunData(bag=str(path))
@@ -95,6 +106,8 @@ def load_run(path: str | Path, *, world: World | None = None, scan_period: float
     scan_min: list[float] = []
     next_scan = -np.inf
     world_info: dict[str, Any] | None = None
+    last_graph_ns = -(2**62)
+    pending_graph: tuple[int, bytes] | None = None
     bad = 0
     run.collision_topic = "/collision" in topics
     for topic, stamp, data in bag.messages(wanted):
@@ -142,19 +155,25 @@ def load_run(path: str | Path, *, world: World | None = None, scan_period: float
                     sim_t = None
                 coll_ns.append((stamp, sim_t))
             elif topic == "/topo_graph":
-                graph = json.loads(fastcdr.string(data))
-                if isinstance(graph, dict):
-                    run.graph_t.append(float(graph.get("stamp", stamp * 1e-9)))
-                    run.graph_nodes.append(len(graph.get("nodes", [])))
-                    run.graph_edges.append(len(graph.get("edges", [])))
-                    run.graph_area.append(float(graph.get("explored_area", np.nan)))
-                    run.last_graph = graph
+                # graphs are big JSON documents: parse one per ``graph_period`` and always the last one
+                if stamp - last_graph_ns >= graph_period * 1e9:
+                    _add_graph(run, fastcdr.string(data), stamp)
+                    last_graph_ns = stamp
+                    pending_graph = None
+                else:
+                    pending_graph = (stamp, data)
             elif topic == "/world_info":
                 world_info = json.loads(fastcdr.string(data))
         except (fastcdr.CdrError, ValueError, TypeError) as exc:
             bad += 1
             if bad <= 3:
                 run.warnings.append(f"{path}: skipped a malformed {topic} message ({exc})")
+    if pending_graph is not None:
+        try:
+            _add_graph(run, fastcdr.string(pending_graph[1]), pending_graph[0])
+        except (fastcdr.CdrError, ValueError, TypeError) as exc:
+            bad += 1
+            run.warnings.append(f"{path}: skipped a malformed /topo_graph message ({exc})")
     if bad:
         run.partial = True
         run.warnings.append(f"{path}: {bad} malformed messages skipped; results are partial")
