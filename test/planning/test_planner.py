@@ -197,3 +197,17 @@ def test_rnd_enabled_runs(mode: str, tmp_path) -> None:
         p.step(0.1 * i)
     nov = p.novelty()
     assert set(nov) == {"a", "b", "c", "f1", "f2"}
+
+
+def test_switch_margin_replans_for_a_much_better_subgoal() -> None:
+    for margin, switches in ((0.0, False), (0.5, True)):
+        p = planner(Log(), switch_margin=margin)
+        p.set_graph(corridor())
+        p.set_pose(0.0, 0.0)
+        assert p.step(0.0).target == "f1"
+        g = corridor()
+        g.add_node(Place("big", -1.0, 1.0, frontier=True, frontier_size=8.0))
+        g.add_edge("a", "big")
+        p.set_graph(g)
+        d = p.step(1.0)
+        assert (d.target == "big") is switches and d.replanned is switches

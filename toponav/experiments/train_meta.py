@@ -52,7 +52,7 @@ class Args:
     """world families to train on (training seeds only)"""
     train_worlds: int = 24
     """training worlds per family"""
-    time_budget: float = 180.0
+    time_budget: float = 300.0
     """wall-clock seconds of data collection + learning (the stop criterion)"""
     max_episodes: int = 100000
     """hard cap on episodes"""
@@ -60,9 +60,9 @@ class Args:
     """control steps of an exploration episode"""
     goal_budget: int = 2000
     """control steps of a goal episode"""
-    goal_fraction: float = 0.3
+    goal_fraction: float = 0.5
     """fraction of episodes with a goal (sparse extrinsic reward)"""
-    goal_reward: float = 5.0
+    goal_reward: float = 10.0
     area_coef: float = 1.0
     rnd_coef: float = 0.1
     gamma: float = 0.98
@@ -74,7 +74,7 @@ class Args:
     max_candidates: int = 48
     eps_start: float = 0.3
     eps_end: float = 0.05
-    eps_decay_decisions: int = 4000
+    eps_decay_decisions: int = 2500
     target_every: int = 250
     warm_start_steps: int = 1500
     eval_worlds: int = 4
@@ -100,9 +100,13 @@ class EpsilonScorer:
         self.eps = 1.0
         self.decisions: list[tuple[np.ndarray, int]] = []
 
-    def score(self, cands: Candidates) -> np.ndarray:
+    def peek(self, cands: Candidates) -> np.ndarray:
+        """Greedy Q-values without recording a decision (the planner's re-scoring while travelling)."""
         with torch.no_grad():
-            q = self.model(torch.as_tensor(cands.features)).numpy().astype(np.float64)
+            return self.model(torch.as_tensor(cands.features)).numpy().astype(np.float64)
+
+    def score(self, cands: Candidates) -> np.ndarray:
+        q = self.peek(cands)
         if self.rng.random() < self.eps:
             q = np.zeros(len(cands))
             q[self.rng.integers(0, len(cands))] = 1.0
@@ -241,6 +245,50 @@ def evaluate(scorer_factory, worlds, budget: int, goal: bool) -> dict:
             "time_s": float(np.mean(times)) if times else math.inf}
 
 
+def write_model_card(path: Path, meta: dict, args: Args, families: list[str]) -> None:
+    """Short model card next to the checkpoint: command, data, steps, seed, held-out results, machine."""
+    res = meta["heldout"]
+
+    def row(label: str) -> str:
+        e, g = res[label]["explore"], res[label]["maze_goal"]
+        return (f"| {label} | {e['coverage']:.3f} | {g['success']:.0%} | "
+                f"{g['time_s']:.1f} |" if math.isfinite(g["time_s"]) else f"| {label} | {e['coverage']:.3f} | "
+                f"{g['success']:.0%} | – |")
+
+    text = f"""# meta_controller.pt — h-DQN sub-goal meta-controller
+
+* **What**: per-candidate Q-network (`toponav.models.meta_controller.MetaController`, hidden {args.hidden}) over
+  the planner's candidate features `{', '.join(FEATURE_NAMES)}`. Used by `subgoal_planner` with
+  `planner.mode: learned`; the heuristic scorer remains the fallback and the baseline.
+* **Command**: `{meta['command']}`
+* **Data**: episodes in `toponav.planning.explore_env.ExploreEnv` (abstraction of twin + mapper + controller) on
+  training seeds 0..{args.train_worlds - 1} of {', '.join(families)} ({args.train_worlds * len(families)} worlds);
+  {args.goal_fraction:.0%} of episodes with the world's goal (sparse reward {args.goal_reward}), the rest
+  exploration-only ({args.explore_budget} control steps; goal episodes {args.goal_budget}).
+* **Reward**: goal reward + intrinsic ({args.area_coef} x new explored m^2 / 10 + {args.rnd_coef} x RND intrinsic
+  reward); SMDP discount {args.gamma} per simulated second.
+* **Training**: warm start = {args.warm_start_steps} regression steps onto the heuristic score, then double DQN;
+  {meta['episodes']} episodes, {meta['decisions']} meta decisions, {meta['updates']} gradient updates,
+  {meta['wall_s']:.0f} s wall clock; seed {args.seed}.
+* **Machine**: {meta['machine']} (CPU shared with other jobs, so wall time is noisy).
+
+## Held-out results (written by the training run)
+
+Exploration: mean coverage of the free area after {args.explore_budget} control steps on held-out seeds
+(first {args.eval_worlds} per family). Goal: {args.eval_worlds} held-out mazes, budget {args.goal_budget} steps.
+
+| scorer | explore coverage | maze goal success | mean time s |
+|---|---|---|---|
+{row('heuristic')}
+{row('learned')}
+
+The side-by-side benchmark with all baselines is `toponav bench explore` (see docs/planning.md).
+Limitations: trained only in the abstraction; the real mapper's frontier sizes and graph density differ,
+so on the ROS stack the learned scorer is a transfer, not a fit.
+"""
+    path.write_text(text)
+
+
 def run(ns: argparse.Namespace) -> int:
     args = Args(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
     torch.set_num_threads(args.threads)
@@ -317,6 +365,7 @@ def run(ns: argparse.Namespace) -> int:
         "feature_names": FEATURE_NAMES, "machine": f"2 shared CPU cores, torch threads={args.threads}",
     }
     out = save_meta_controller(q, args.out, FEATURE_NAMES, meta)
+    write_model_card(out.with_suffix(".md"), meta, args, families)
     print(f"saved {out} ({out.stat().st_size / 1024:.0f} KiB) after {episodes} episodes, {decisions} decisions, "
           f"{time.time() - t_start:.0f} s", flush=True)
     return 0

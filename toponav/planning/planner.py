@@ -75,6 +75,8 @@ class PlannerConfig:
     max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
     blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
     blacklist_resolution: float = param(1.0, "grid (m) on which places are keyed for failures", min=0.01)
+    switch_margin: float = param(0.0, "switch to a candidate scoring this much above the current target while "
+                                 "travelling (0 = keep the sub-goal until reached/closed/failed)", min=0.0)
     lookahead: float = param(2.0, "publish the farthest path point within this path length (m)", min=0.0)
     explore_on_start: bool = param(True, "start exploring as soon as a graph arrives")
 
@@ -123,6 +125,7 @@ class SubgoalPlanner:
         self.replans = 0
         self._rnd = None
         self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
+        self._novelty_cache: dict[str, float] | None = None
         if self.cfg.rnd.enabled:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
 
@@ -294,6 +297,9 @@ class SubgoalPlanner:
                 elif kind != "explore" and not t.nav and self._goal_on_graph(g, dest, dist) is not None:
                     self.target = None
                     reason = f"{kind} is now on the graph"
+                elif not t.nav and self.cfg.switch_margin > 0 and self._better_exists(g, current, (rx, ry), dest, now):
+                    self.target = None
+                    reason = f"a sub-goal better by > {self.cfg.switch_margin:g} appeared"
         # Choose a new target.
         if self.target is None:
             replanned = True
@@ -359,7 +365,8 @@ class SubgoalPlanner:
                 t.best_dist = math.hypot(t.x - robot[0], t.y - robot[1])
                 return t, f"navigating to {kind} via {gid}"
         exclude = self._excluded(g, current, robot, now)
-        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self.novelty() if self._rnd else None,
+        self._novelty_cache = self.novelty() if self._rnd else None
+        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache,
                                  exclude, include_places=self.cfg.include_places)
         if len(cands) == 0 and kind in ("goal", "home") and dest is not None:
             # Nothing left to explore: head for the place nearest the destination, then straight on.
@@ -390,6 +397,19 @@ class SubgoalPlanner:
         self.state = State.EXPLORING
         d = math.hypot(p.x - robot[0], p.y - robot[1])
         return _Target(nid, p.x, p.y, p.frontier, now, d, now, kind), f"new sub-goal {nid} (score {scores[i]:.2f})"
+
+    def _better_exists(self, g: PlaceGraph, current: str, robot: tuple[float, float],
+                       dest: tuple[float, float] | None, now: float) -> bool:
+        """Re-score while travelling: does some candidate beat the current target by ``switch_margin``?"""
+        t = self.target
+        assert t is not None
+        exclude = self._excluded(g, current, robot, now)
+        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache, exclude,
+                                 include_places=self.cfg.include_places)
+        if t.id not in cands.ids:
+            return False
+        scores = self.scorer.score(cands) if not hasattr(self.scorer, "peek") else self.scorer.peek(cands)
+        return bool(np.max(scores) > scores[cands.ids.index(t.id)] + self.cfg.switch_margin)
 
     def _excluded(self, g: PlaceGraph, current: str, robot: tuple[float, float], now: float) -> set[str]:
         """Not candidates: where the robot stands (already reached) and blacklisted places."""

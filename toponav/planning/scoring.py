@@ -44,7 +44,7 @@ FEATURE_DIM = len(FEATURE_NAMES)
 class ScoringWeights:
     """Weights of the heuristic sub-goal score (ours; TopoNav gives none)."""
 
-    novelty: float = param(0.5, "weight of RND novelty (0..1 after clipping)")
+    novelty: float = param(1.5, "weight of RND novelty (0..1 after clipping)")
     visits: float = param(0.5, "weight of 1/sqrt(1+visits)")
     frontier: float = param(2.0, "bonus for frontier nodes")
     gain: float = param(1.5, "weight of the frontier size (expected information gain)")
