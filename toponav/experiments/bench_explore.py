@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flat-moves", type=int, default=60000, help="training moves of each flat PPO baseline")
     parser.add_argument("--flat-train-worlds", type=int, default=8, help="training worlds per family for flat PPO")
     parser.add_argument("--checkpoint", default="", help="meta-controller checkpoint (default: shipped)")
-    parser.add_argument("--out", default="bench_out/explore", help="output folder (table, JSON, PNG)")
+    parser.add_argument("--out", default="runs/bench_explore", help="output folder (table, JSON, PNG)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
 

@@ -269,7 +269,8 @@ def write_model_card(path: Path, meta: dict, args: Args, families: list[str]) ->
   reward); SMDP discount {args.gamma} per simulated second.
 * **Training**: warm start = {args.warm_start_steps} regression steps onto the heuristic score, then double DQN;
   {meta['episodes']} episodes, {meta['decisions']} meta decisions, {meta['updates']} gradient updates,
-  {meta['wall_s']:.0f} s wall clock; seed {args.seed}.
+  {meta['wall_s']:.0f} s wall clock; seed {args.seed}. The stop criterion is wall clock, so the episode count
+  depends on machine load; add `--max-episodes {meta['episodes']} --time-budget 1e9` to repeat this run's length.
 * **Machine**: {meta['machine']} (CPU shared with other jobs, so wall time is noisy).
 
 ## Held-out results (written by the training run)
@@ -365,6 +366,7 @@ def run(ns: argparse.Namespace) -> int:
         "feature_names": FEATURE_NAMES, "machine": f"2 shared CPU cores, torch threads={args.threads}",
     }
     out = save_meta_controller(q, args.out, FEATURE_NAMES, meta)
+    out.chmod(0o644)  # the atomic temp file is created 0600; a shipped checkpoint must be readable by all
     write_model_card(out.with_suffix(".md"), meta, args, families)
     print(f"saved {out} ({out.stat().st_size / 1024:.0f} KiB) after {episodes} episodes, {decisions} decisions, "
           f"{time.time() - t_start:.0f} s", flush=True)
