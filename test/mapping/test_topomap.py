@@ -133,3 +133,28 @@ def test_merge_duplicates_folds_close_matching_places():
     assert b not in tm.graph and tm.graph.has_edge(a, c)
     assert tm.graph.nodes[a]["visits"] == 3 and tm.graph.nodes[a]["last_seen"] == 5.0
     assert tm.nearest_place(0.3, 0.0) == a
+
+
+def test_place_index_matches_brute_force_through_adds_and_removals():
+    from toponav.mapping.index import PlaceIndex
+
+    rng = np.random.default_rng(5)
+    idx = PlaceIndex()
+    truth: dict[int, tuple[float, float]] = {}
+    for k in range(3000):
+        x, y = rng.uniform(0, 50, 2)
+        idx.add(k, x, y)
+        truth[k] = (x, y)
+        if k % 7 == 0 and truth:
+            gone = int(rng.choice(list(truth)))
+            idx.remove(gone)
+            del truth[gone]
+        if k % 250 == 249:
+            q = rng.uniform(0, 50, 2)
+            ids = np.array(list(truth))
+            d = np.hypot(*(np.array([truth[i] for i in ids]) - q).T)
+            expect = sorted(zip(d[d <= 3.0].tolist(), ids[d <= 3.0].tolist()))
+            got = idx.query(q[0], q[1], 3.0)
+            assert [n for _, n in got] == [n for _, n in expect]
+            assert [n for _, n in idx.nearest(q[0], q[1], 5)] == [int(ids[j]) for j in np.argsort(d)[:5]]
+    assert len(idx) == len(truth)

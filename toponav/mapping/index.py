@@ -2,7 +2,7 @@
 
 Rebuilding a KD-tree on every new place would cost O(n log n) per node at 100k nodes; instead new
 places go to a small list that is scanned with numpy, and the tree is rebuilt once that list (or the
-set of removed ids) grows past ~sqrt(n). Queries never iterate networkx nodes.
+set of removed ids) grows past ~4 sqrt(n). Queries never iterate networkx nodes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class PlaceIndex:
         self._removed.discard(node_id)
         self._recent_ids.append(node_id)
         self._recent_xy = np.vstack([self._recent_xy, [[x, y]]])
-        if len(self._recent_ids) > max(64, int(math.sqrt(len(self._xy)))):
+        if len(self._recent_ids) > max(256, 4 * int(math.sqrt(len(self._xy)))):
             self._rebuild()
 
     def remove(self, node_id: int) -> None:
