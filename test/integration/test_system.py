@@ -9,12 +9,14 @@ node brings the launch down with a report and no processes left behind.
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from toponav.evaluation import compute_metrics, load_run
@@ -139,6 +141,44 @@ def test_stack_topics_goal_bag_and_node_death(tmp_path: Path, domain_id: int) ->
     m = compute_metrics(run)
     assert m["reached"] and m["collisions"] == 0 and m["path_length"] > 5.0
     assert m["graph_nodes"] and m["graph_nodes"] > 0
+
+    _replay_rebuilds_graph(bag, tmp_path, domain_id)
+
+
+def _places(graph: dict) -> np.ndarray:
+    return np.array([(n["x"], n["y"]) for n in graph["nodes"] if not n.get("frontier")]).reshape(-1, 2)
+
+
+def _replay_rebuilds_graph(bag: Path, tmp_path: Path, domain_id: int) -> None:
+    """bag_replay.launch.xml: the player feeds the recorded scans/odometry to a fresh mapper on sim time;
+    the rebuilt graph matches the one the live mapper had at the same time (place count and positions)."""
+    originals = []
+    from toponav.bags import open_bag
+
+    with open_bag(bag) as b:
+        for _, _, data in b.messages(["/topo_graph"]):
+            originals.append(json.loads(b.decode("/topo_graph", data).data))
+    assert originals
+    desc = parse_launch_file(find_package_share("toponav") / "launch" / "bag_replay.launch.xml", {"bag": str(bag)})
+    out = io.StringIO()
+    launcher = Launcher(desc, domain_id=domain_id, log_dir=tmp_path / "replay_logs", stream=out)
+    graphs: list[dict] = []
+    try:
+        with Probe(domain_id) as probe:
+            probe.node.create_subscription(String, "/topo_graph", lambda m: graphs.append(json.loads(m.data)),
+                                           LATCHED_QOS)
+            launcher.start()
+            assert wait_for(lambda: not launcher.poll(), timeout=180), out.getvalue()[-2000:]
+    finally:
+        launcher.shutdown()
+    assert launcher.exit_code == 0 and "bag_player" in launcher.reason, out.getvalue()[-2000:]
+    assert graphs, out.getvalue()[-2000:]
+    replayed = graphs[-1]
+    original = min(originals, key=lambda g: abs(g["stamp"] - replayed["stamp"]))
+    a, b_ = _places(original), _places(replayed)
+    assert len(a) and abs(len(a) - len(b_)) <= max(2, round(0.3 * len(a))), (len(a), len(b_))
+    nearest = np.min(np.hypot(b_[:, None, 0] - a[None, :, 0], b_[:, None, 1] - a[None, :, 1]), axis=1)
+    assert np.mean(nearest <= 1.0) >= 0.8, nearest
 
 
 @pytest.mark.skipif(bool(missing_nodes(("hodat_controller", "subgoal_planner", "topo_mapper"))),

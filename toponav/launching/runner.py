@@ -162,10 +162,14 @@ class Launcher:
                     continue
                 how = "cleanly" if code == 0 else f"with code {code}"
                 if proc.spec.required:
-                    self.say(f"process has died [{label}] {how}; it is required (on_exit=shutdown): "
-                             "shutting down the launch")
-                    self.exit_code = 1
-                    self.reason = f"required node '{label}' exited with code {code}"
+                    if code == 0:  # a node that finishes its job (e.g. the bag player) ends the launch cleanly
+                        self.say(f"process has finished [{label}] cleanly; on_exit=shutdown: shutting down the launch")
+                        self.reason = f"required node '{label}' finished"
+                    else:
+                        self.say(f"process has died [{label}] {how}; it is required (on_exit=shutdown): "
+                                 "shutting down the launch")
+                        self.exit_code = 1
+                        self.reason = f"required node '{label}' exited with code {code}"
                     self.shutdown()
                     return False
                 if proc.spec.respawn:
