@@ -121,3 +121,33 @@ def test_several_worlds_match_single_world_twins() -> None:
     for i in range(6):
         single = VecAgvTwin(worlds[i % 3], 1).scan()
         np.testing.assert_allclose(both[i], single[0], atol=1e-6)
+
+
+def test_partial_reset_in_several_worlds_matches_full_scan() -> None:
+    worlds = [make_world("maze", 3), make_world("forest", 3)]
+    twin = VecAgvTwin(worlds, 4)
+    poses = np.vstack([free_poses(worlds[i % 2], 1, seed=i) for i in range(4)])
+    twin.reset(poses=poses)
+    full = twin.scan().copy()
+    twin.step(np.full((4, 2), 0.5))
+    ranges = twin.reset(env_ids=[1, 2], poses=poses[[1, 2]])
+    np.testing.assert_allclose(ranges[[1, 2]], full[[1, 2]], atol=1e-6)
+
+
+def test_buried_wall_ends_do_not_change_scans() -> None:
+    """A T-junction: the crossing wall's end lies inside the other wall; scans still match the ray march."""
+    world = World(name="t", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 2, 0), goal=(8, 8),
+                  boxes=((5.0, 5.0, 3.0, 0.1, 0.0), (5.0, 6.5, 0.1, 1.6, 0.0)))
+    poses = free_poses(world, 6, seed=2)
+    twin = VecAgvTwin(world, 6)
+    np.testing.assert_allclose(twin.reset(poses=poses), ray_march(world, poses, twin.lidar), atol=3e-3)
+
+
+def test_robot_reset_inside_a_box_collides() -> None:
+    world = World(name="b", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 2, 0), goal=(8, 8),
+                  boxes=((5.0, 5.0, 1.0, 1.0, 0.3),))
+    twin = VecAgvTwin(world, 2)
+    twin.reset(poses=np.array([[5.0, 5.0, 0.0], [2.0, 2.0, 0.0]]))
+    assert twin.clearance()[0] < 0
+    step = twin.step(np.zeros((2, 2)))
+    assert step.collided.tolist() == [True, False]
