@@ -50,6 +50,18 @@ def _graphs(probe: Probe) -> list[dict]:
     return [json.loads(m.data) for m in probe.all("/topo_graph")]
 
 
+def _settle(probe: Probe, quiet: float = 1.0, timeout: float = 15.0) -> None:
+    """Wait until /topo_graph has been quiet for ``quiet`` s (the node caught up with its input)."""
+    deadline = time.monotonic() + timeout
+    count, since = probe.count("/topo_graph"), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if probe.count("/topo_graph") != count:
+            count, since = probe.count("/topo_graph"), time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
 def _call(probe: Probe, name: str, node: NodeProcess, timeout: float = 10.0) -> Trigger.Response:
     client = probe.node.create_client(Trigger, name)
     assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
@@ -96,7 +108,8 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         assert {"places", "edges_travel"} <= ns
 
         # bad input: NaN/inf/empty scans, broken angle fields, NaN odometry -> logged, node alive, map intact
-        n_before = len(places)
+        _settle(probe)
+        n_before = _graphs(probe)[-1]["num_places"]
         pose = (9.0, 1.5, 0.0)
         probe.publish("/odom", _odom(*pose, t), SENSOR_QOS)
         bad = [_scan(np.full(360, np.nan), t), _scan(np.array([]), t), _scan(np.full(360, np.inf), t),
@@ -106,7 +119,7 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
             probe.publish("/scan", msg, SENSOR_QOS)
             time.sleep(0.05)
         probe.publish("/odom", _odom(float("nan"), 0.0, 0.0, t + 0.05), SENSOR_QOS)
-        time.sleep(0.5)
+        _settle(probe)
         assert node.alive(), node.output()
         g = _graphs(probe)[-1]
         assert len([n for n in g["nodes"] if n["kind"] == "place"]) == n_before
