@@ -28,7 +28,7 @@ RADIUS = 0.25
 
 @pytest.mark.parametrize("family", ["warehouse", "maze", "forest"])
 def test_reachability_guarantee_over_many_seeds(family: str) -> None:
-    seeds = train_seeds(12) + heldout_seeds(6)
+    seeds = train_seeds(20) + heldout_seeds(8)
     for seed in seeds:
         world = make_world(family, seed)
         assert world.family == family
