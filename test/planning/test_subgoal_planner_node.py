@@ -102,3 +102,14 @@ def test_node_plans_subgoals_and_serves(domain_id: int, tmp_path) -> None:
         assert math.hypot(pts[-1][0], pts[-1][1]) < 1e-6  # home = first odometry pose (0, 0)
         assert "returning home" in node.output()
     assert node.proc.returncode == 0
+
+
+def test_node_refuses_bad_parameters(domain_id: int) -> None:
+    node = NodeProcess("toponav.ros_nodes.subgoal_planner", domain_id, params={"planner.mode": "psychic"})
+    try:
+        assert wait_for(lambda: not node.alive(), 30.0), node.output()
+    finally:
+        code = node.stop()
+    out = node.log_path.read_text()
+    assert code == 2, out
+    assert "planner.mode" in out and "refused to start" in out
