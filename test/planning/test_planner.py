@@ -211,3 +211,16 @@ def test_switch_margin_replans_for_a_much_better_subgoal() -> None:
         p.set_graph(g)
         d = p.step(1.0)
         assert (d.target == "big") is switches and d.replanned is switches
+
+
+def test_last_leg_keeps_the_goal_point() -> None:
+    p = planner(Log())
+    p.set_graph(corridor())
+    p.set_pose(4.0, 0.0)
+    p.set_goal(5.2, 0.9)
+    d = p.step(0.0)
+    assert d.state == State.NAVIGATING and d.subgoal == (5.2, 0.9) and d.replanned
+    p.set_pose(4.4, 0.3)
+    d = p.step(1.0)
+    assert not d.replanned and d.subgoal == (5.2, 0.9)
+    assert p.target is not None and (p.target.x, p.target.y) == (5.2, 0.9)

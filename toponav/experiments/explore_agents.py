@@ -84,7 +84,7 @@ def run_toponav(env: ExploreEnv, budget: int, goal: tuple[float, float] | None =
 
 def run_nearest_frontier(env: ExploreEnv, budget: int, goal: tuple[float, float] | None = None,
                          potential_scale: float = 3.0, gain_scale: float = 1.0) -> Episode:
-    """explore_lite's frontier choice; with a goal it heads to the goal once it is on known ground."""
+    """explore_lite's frontier choice; with a goal it heads there once a path through known space exists."""
     ep = Episode()
     blacklist: set[tuple[int, int]] = set()
     while env.steps < budget:
@@ -92,8 +92,9 @@ def run_nearest_frontier(env: ExploreEnv, budget: int, goal: tuple[float, float]
             break
         _record(env, ep)
         x, y = env.pose
-        if goal is not None and env.known[env.cell(*goal)] == 1:
-            tx, ty = goal
+        to_goal = env.plan(*goal) if goal is not None and env.known[env.cell(*goal)] == 1 else []
+        if to_goal and math.hypot(to_goal[-1][0] - goal[0], to_goal[-1][1] - goal[1]) <= env.cfg.goal_tolerance:
+            tx, ty = goal  # the goal is seen and reachable through known space
         else:
             g = env.graph()
             best, best_cost = None, math.inf

@@ -102,6 +102,7 @@ class _Target:
     last_progress: float
     kind: str  # "explore" | "goal" | "home"
     nav: bool = False  # True: the destination itself is on the graph (navigating), else exploring toward it
+    fixed: bool = False  # True: (x, y) is the goal point itself (last leg), not a node position
 
 
 class SubgoalPlanner:
@@ -316,6 +317,8 @@ class SubgoalPlanner:
         if self.state == State.NAVIGATING and dest is not None:
             path.append(dest)
         path.insert(0, (rx, ry))
+        if len(path) >= 3 and math.dist(path[0], path[2]) <= math.dist(path[1], path[2]):
+            del path[1]  # the robot is already past its nearest place: do not turn back to it
         path = [q for i, q in enumerate(path)
                 if i == 0 or math.hypot(q[0] - path[i - 1][0], q[1] - path[i - 1][1]) > 1e-3]
         sub = self._lookahead(path)
@@ -327,6 +330,8 @@ class SubgoalPlanner:
         """The target's node id now; frontier ids may change, so look near the old position."""
         g = self.graph
         assert g is not None
+        if t.fixed:  # a goal point: it does not move with the graph; route via the place nearest to it
+            return t.id if t.id in g.nodes else g.nearest(t.x, t.y, frontier=False)
         if t.id in g.nodes and g.nodes[t.id].frontier == t.frontier:
             p = g.nodes[t.id]
             t.x, t.y = p.x, p.y
@@ -355,15 +360,14 @@ class SubgoalPlanner:
         dist, _ = g.dijkstra(current)
         if kind in ("goal", "home"):
             gid = self._goal_on_graph(g, dest, dist)
-            if gid is not None and not (gid == current and dest is not None
-                                        and self.is_blacklisted(dest[0], dest[1], now)):
+            if gid is not None and dest is not None:
                 p = g.nodes[gid]
-                self.state = State.NAVIGATING
-                t = _Target(gid, p.x, p.y, False, now, math.inf, now, kind, nav=True)
-                if gid == current and dest is not None:  # last leg: straight to the goal point
-                    t.x, t.y = dest
-                t.best_dist = math.hypot(t.x - robot[0], t.y - robot[1])
-                return t, f"navigating to {kind} via {gid}"
+                tx, ty = dest if gid == current else (p.x, p.y)  # last leg: straight to the goal point
+                if not self.is_blacklisted(tx, ty, now):
+                    self.state = State.NAVIGATING
+                    t = _Target(gid, tx, ty, False, now, math.hypot(tx - robot[0], ty - robot[1]), now, kind, nav=True,
+                                fixed=gid == current)
+                    return t, f"navigating to {kind} via {gid}"
         exclude = self._excluded(g, current, robot, now)
         self._novelty_cache = self.novelty() if self._rnd else None
         cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache,
@@ -374,7 +378,8 @@ class SubgoalPlanner:
                        key=lambda n: math.hypot(g.nodes[n].x - dest[0], g.nodes[n].y - dest[1]))
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
             if not self.is_blacklisted(gx, gy, now):
-                t = _Target(near, gx, gy, False, now, math.hypot(gx - robot[0], gy - robot[1]), now, kind, nav=True)
+                t = _Target(near, gx, gy, False, now, math.hypot(gx - robot[0], gy - robot[1]), now, kind, nav=True,
+                            fixed=near == current)
                 self.state = State.NAVIGATING
                 return t, f"no frontier left: heading for the place nearest the {kind} ({near})"
         if len(cands) == 0:
