@@ -221,3 +221,12 @@ def test_several_robots_share_one_world() -> None:
     assert events and events[0].obstacle == "robot:0"
     assert sim.state(2).odom_pose[0] > starts[2][0] + 0.5  # the third robot drove on independently
     sim.close()
+
+
+def test_register_makes_every_toponav_env() -> None:
+    ids = envs.register()
+    assert ids[0] == "toponav/AgvNav" and envs.register() == ids  # idempotent
+    assert {"toponav/PandaPush", "toponav/PandaPickPlace"} <= set(ids)
+    env = gym.make("toponav/AgvNav", world="empty")
+    assert env.observation_space.shape == (68,)
+    env.close()
