@@ -17,7 +17,10 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
+from toponav.mapping.geojson import load_geojson
+from toponav.mapping.render import render
 from toponav.ros_nodes.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from toponav.ros_nodes.probe import Probe
 from toponav.testing import NodeProcess, wait_for
@@ -52,7 +55,8 @@ def test_graph_grows_and_covers_the_explored_area(domain_id, tmp_path):
     ROOM.save(world_file)
     sim_params = {"world": str(world_file), "real_time_factor": 1.0, "scan_rate": 10.0, "odom_rate": 20.0,
                   "robot.odom_drift_v": 0.02, "robot.odom_drift_w": 0.02}
-    mapper_params = {"use_sim_time": True, "publish_period": 0.5, "map_period": 1.0}
+    graph_file = tmp_path / "live.geojson"
+    mapper_params = {"use_sim_time": True, "publish_period": 0.5, "map_period": 1.0, "graph_path": str(graph_file)}
     sim = NodeProcess("toponav.ros_nodes.sim_node", domain_id, params=sim_params)
     mapper = NodeProcess("toponav.ros_nodes.topo_mapper", domain_id, params=mapper_params)
     try:
@@ -101,6 +105,13 @@ def test_graph_grows_and_covers_the_explored_area(domain_id, tmp_path):
             costs = tm.costs_from(final["current_node"])
             assert all(math.isfinite(costs.get(i, math.inf)) for i in ids), "place graph is not connected"
             assert probe.wait("/map", 1, 5.0)
+            # the live graph saves through the service and renders (toponav map show)
+            client = probe.node.create_client(Trigger, "/topo_mapper/save")
+            assert client.wait_for_service(timeout_sec=10.0)
+            future = client.call_async(Trigger.Request())
+            assert wait_for(future.done, 10.0) and future.result().success, mapper.output()
+            png = render(load_geojson(graph_file), tmp_path / "live.png")
+            assert png.stat().st_size > 10_000
             assert "Traceback" not in mapper.output()
     finally:
         mapper.stop()
