@@ -66,6 +66,8 @@ def test_sim_node_topics_commands_bad_input_and_shutdown(domain_id: int, world_f
             probe.subscribe("/world_info", String, LATCHED_QOS)
             probe.subscribe("/collision", String, EVENT_QOS)
             assert probe.wait("/scan", 2, timeout=30), node.output()
+            for topic in ("/clock", "/odom", "/ground_truth/pose"):
+                assert probe.wait(topic, 1, timeout=10), topic
 
             # /clock advances faster than wall time (rtf 4)
             c0, w0 = _t(probe.last("/clock").clock), time.monotonic()
@@ -91,6 +93,7 @@ def test_sim_node_topics_commands_bad_input_and_shutdown(domain_id: int, world_f
             assert r[7] == pytest.approx(2 * math.sqrt(2), abs=0.02)
             assert math.isinf(r[3]) and math.isinf(r[5])  # 5 sqrt(2) m to the side walls: beyond 6 m -> inf
 
+            assert probe.wait("/world_info", 1, timeout=10)  # latched: may arrive after the sensor streams
             info = json.loads(probe.last("/world_info").data)
             assert info["name"] == "known" and info["goal"] == [9.0, 5.0]
             assert probe.wait("/points", 1, timeout=10)
@@ -207,6 +210,8 @@ def test_sim_node_runs_several_namespaced_robots(domain_id: int) -> None:
             probe.subscribe("/world_info", String, LATCHED_QOS)
             assert probe.wait("/robot2/odom", 2, timeout=30), node.output()
             assert probe.wait("/robot1/scan", 1, timeout=10)
+            assert probe.wait("/robot1/odom", 1, timeout=10)
+            assert probe.wait("/world_info", 1, timeout=10)  # latched: may arrive after the sensor streams
             info = json.loads(probe.last("/world_info").data)
             starts = {r["namespace"]: r["start"] for r in info["robots"]}
             assert starts["robot1"] == [1.0, 5.0, 0.0] and starts["robot2"] != starts["robot1"]
