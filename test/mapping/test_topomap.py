@@ -158,3 +158,18 @@ def test_place_index_matches_brute_force_through_adds_and_removals():
             assert [n for _, n in got] == [n for _, n in expect]
             assert [n for _, n in idx.nearest(q[0], q[1], 5)] == [int(ids[j]) for j in np.argsort(d)[:5]]
     assert len(idx) == len(truth)
+
+
+def test_shortest_path_exact_on_long_detours():
+    """a and b 1 m apart, the only route a 60 m U-turn: the bounded searches must grow and stay exact."""
+    tm = TopoMap()
+    left = [tm.add_place(0.0, float(y)) for y in range(0, 31)]
+    right = [tm.add_place(1.0, float(y)) for y in range(0, 31)]
+    for chain in (left, right):
+        for u, v in itertools.pairwise(chain):
+            tm.add_edge(u, v, TRAVEL)
+    tm.add_edge(left[-1], right[-1], LOS)
+    path, cost = tm.shortest_path(left[0], right[0])
+    assert path == [*left, *right[::-1]]
+    assert cost == pytest.approx(60.0 + 1.0 * tm.cfg.los_cost_factor)
+    assert cost == pytest.approx(nx.shortest_path_length(tm.graph, left[0], right[0], weight="cost"))

@@ -67,6 +67,11 @@ class UpdateResult:
 class TopoMap:
     """Incremental topological map. See the module docstring for the update rules."""
 
+    #: bidirectional path search: first cost bound = this x the straight-line lower bound, then x growth
+    #: (1.3 / 1.5 measured best on lattice graphs with 1.0-1.2 cost factors; any values stay exact)
+    PATH_BOUND_START = 1.3
+    PATH_BOUND_GROWTH = 1.5
+
     def __init__(self, cfg: MapperConfig | None = None) -> None:
         self.cfg = cfg or MapperConfig()
         self.descriptors = DescriptorModel(self.cfg.descriptor)
@@ -496,7 +501,8 @@ class TopoMap:
 
         Bidirectional Dijkstra on the cached CSR (scipy, C): both ends search up to half a cost
         bound R (plus the longest edge); the best meeting node is optimal once its cost is <= R.
-        R starts at 1.5x the straight-line lower bound and doubles; a full search settles the rest.
+        R starts at PATH_BOUND_START x the straight-line lower bound and grows by PATH_BOUND_GROWTH; a full
+        search settles the rest once the two searches cover most of the graph.
         Two half-radius searches settle about half the nodes one search of radius C would.
         """
         csr, ids, index, xy = self._csr()
@@ -514,7 +520,7 @@ class TopoMap:
         n = len(ids)
         min_factor = min(self.cfg.travel_cost_factor, self.cfg.los_cost_factor, self.cfg.frontier_cost_factor)
         lower = float(np.hypot(*(xy[ia] - xy[ib]))) * min_factor
-        bound = max(1.5 * lower, self._max_edge)
+        bound = max(self.PATH_BOUND_START * lower, self._max_edge)
         while bound < self._total_cost:
             lim = 0.5 * bound + self._max_edge
             da, pa = dijkstra(csr, indices=ia, return_predecessors=True, limit=lim)
@@ -532,7 +538,7 @@ class TopoMap:
                 return [int(ids[i]) for i in path], mu
             if n <= 2 * np.count_nonzero(np.isfinite(da)):
                 break  # the searches already cover most of the graph: finish with one full search
-            bound *= 2.0
+            bound *= self.PATH_BOUND_GROWTH
         dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
         return self._unwind(ids, pred, ia, ib, dist[ib])
 
