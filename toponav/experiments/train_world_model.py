@@ -38,6 +38,7 @@ class TrainConfig:
     task: str = param("push", "arm task", choices=("push", "pickplace"))
     seed: int = param(0, "seed for env, torch and numpy")
     steps: int = param(50000, "environment steps of interaction (demos not counted)", min=0)
+    episode_steps: int = param(0, "episode length; 0 = the task's own (50)", min=0)
     demos: int = param(10, "scripted demonstrations", min=0)
     demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
@@ -131,8 +132,7 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     """The whole run for one learner; returns curves, final numbers and the trained agent (key ``agent``)."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    spec = TASKS[cfg.task]
-    env = make_env(cfg.task)
+    env = make_env(cfg.task, max_steps=cfg.episode_steps or None)
     env.reset(seed=cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     agent, horizon, modes = make_agent(cfg, kind)
@@ -145,8 +145,8 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     if bc_losses:
         log(f"[{tag}] behaviour cloning: loss {bc_losses[0]:.3f} -> {bc_losses[-1]:.3f}")
 
-    T = spec.max_steps
-    replay = EpisodeBuffer(max(cfg.steps // T + 1, 1), T, OBS_DIM, spec.action_dim)
+    T = env.unwrapped.max_steps
+    replay = EpisodeBuffer(max(cfg.steps // T + 1, 1), T, OBS_DIM, env.action_space.shape[0])
     curves: dict[str, list] = {"step": [], "train_success": [], "agency": [], "loss": [], "time_s": []}
     curves |= {f"success_{m}": [] for m in modes}
     c = cfg.agent
@@ -232,6 +232,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--demos", type=int, default=d.demos, help="scripted demonstrations")
     parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
+    parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
@@ -244,6 +245,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(task=args.task, seed=args.seed, steps=args.steps, demos=args.demos, bc_iters=args.bc_iters,
+                       episode_steps=args.episode_steps,
                        updates_per_step=args.updates_per_step, eval_every=args.eval_every,
                        eval_episodes=args.eval_episodes, threads=args.threads)
 

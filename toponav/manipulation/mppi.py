@@ -40,7 +40,9 @@ class MPPIConfig:
     temperature: float = param(0.5, "softmax temperature on elite scores", min=1e-4, max=100.0)
     min_std: float = param(0.05, "lower bound of the sampling standard deviation", min=0.0, max=2.0)
     max_std: float = param(0.5, "initial / upper sampling standard deviation", min=0.01, max=2.0)
-    policy_centred: bool = param(True, "centre the first sampling distribution on the policy prior's plan")
+    policy_centred: bool = param(True, "centre sampling on the policy prior's plan (else on the previous plan)")
+    num_warm_samples: int = param(8, "candidates around the previous plan (warm start) when policy-centred",
+                                  min=1, max=1024)
     discount: float = param(0.95, "reward discount along the plan", min=0.0, max=1.0)
     value_k: float = param(1.0, "conservatism: terminal value = mean - k * std over the Q ensemble", min=0.0, max=10.0)
 
@@ -85,8 +87,10 @@ class MPPI:
                 seq.append(a)
                 zp = model.next(zp, a)
             pi_actions = torch.stack(seq)
-        # Sampling is centred on the policy prior's mean plan (so an immature model refines the
-        # demo-cloned behaviour locally instead of searching blindly), warm-started by the last plan.
+        # Sampling is centred on the policy prior's mean plan, so an immature model refines the
+        # demo-cloned behaviour locally instead of drifting; the previous plan (shifted by one step)
+        # warm-starts the search as a fixed set of candidates. Without policy centring the previous
+        # plan becomes the sampling mean (TD-MPC2's warm start).
         mean = torch.zeros(H, A)
         if c.policy_centred:
             zm = z
@@ -94,15 +98,23 @@ class MPPI:
                 a = model.pi(zm, deterministic=True)[1]
                 mean[t] = a[0]
                 zm = model.next(zm, a)
+        fixed = [pi_actions]
         if self._prev_mean is not None:
-            mean[:-1] = self._prev_mean[1:]
+            shifted = torch.cat([self._prev_mean[1:], mean[-1:]])
+            if c.policy_centred:
+                jitter = c.min_std * torch.randn(H, c.num_warm_samples, A, generator=generator)
+                jitter[:, 0] = 0.0
+                fixed.append((shifted.unsqueeze(1) + jitter).clamp(-1, 1))
+            else:
+                mean = shifted
+        fixed_actions = torch.cat(fixed, dim=1)
         std = torch.full((H, A), c.max_std)
-        n = c.num_samples + pi_actions.shape[1]
+        n = c.num_samples + fixed_actions.shape[1]
         zs = z.expand(n, -1)
         num_elites = min(c.num_elites, n)
         for _ in range(c.iterations):
             noise = torch.randn(H, c.num_samples, A, generator=generator)
-            actions = torch.cat([(mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1), pi_actions], dim=1)
+            actions = torch.cat([(mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1), fixed_actions], dim=1)
             value = self.estimate(model, zs, actions)
             value = torch.nan_to_num(value, nan=-1e6)
             elite_value, idx = torch.topk(value, num_elites)
