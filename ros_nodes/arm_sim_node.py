@@ -107,7 +107,7 @@ class ArmSimNode(Node):
             self.trajectory = self._parse(msg)
         except ValueError as exc:
             self.get_logger().error(f"refused arm command: {exc}; holding the last command",
-                                    throttle_duration_sec=2.0)
+                                    throttle_duration_sec=1.0)
 
     def _parse(self, msg: JointTrajectory) -> list[tuple[float, np.ndarray]]:
         names = list(msg.joint_names)

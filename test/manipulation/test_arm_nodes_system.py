@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -132,3 +134,48 @@ def test_bad_inputs_hold_the_arm_with_clear_status(domain_id: int, tmp_path) -> 
             assert ctrl.alive()
         finally:
             assert ctrl.stop() == 0
+
+
+def test_arm_sim_executes_trajectories_and_refuses_bad_ones(domain_id: int) -> None:
+    from builtin_interfaces.msg import Duration
+    from rosgraph_msgs.msg import Clock
+    from trajectory_msgs.msg import JointTrajectoryPoint
+
+    from toponav.ros_nodes.common import CLOCK_QOS
+
+    with Probe(domain_id) as probe:
+        probe.subscribe("/joint_states", JointState, SENSOR_QOS)
+        probe.subscribe("/clock", Clock, CLOCK_QOS)
+        sim = NodeProcess(SIM, domain_id, params={"seed": 1})
+        try:
+            assert probe.wait("/joint_states", 3, timeout=30.0), sim.output()
+            q0 = np.array(probe.last("/joint_states").position)
+            assert list(probe.last("/joint_states").name) == list(kin.ARM_JOINTS + kin.FINGER_JOINTS)
+
+            def traj(names, positions) -> JointTrajectory:
+                msg = JointTrajectory()
+                msg.joint_names = list(names)
+                pt = JointTrajectoryPoint()
+                pt.positions = [float(p) for p in positions]
+                pt.time_from_start = Duration(sec=0, nanosec=500_000_000)
+                msg.points = [pt]
+                return msg
+
+            probe.publish("/arm_controller/joint_trajectory", traj(["panda_joint1"], [q0[0] + 0.3]))
+            assert wait_for(lambda: abs(probe.last("/joint_states").position[0] - (q0[0] + 0.3)) < 0.01, 20.0)
+            q1 = np.array(probe.last("/joint_states").position)
+            assert np.allclose(q1[1:7], q0[1:7], atol=0.01)  # the other joints held
+            for bad in (traj(["panda_joint1", "elbow"], [0.0, 0.0]), traj(["panda_joint1"], [np.nan]),
+                        traj(["panda_joint4"], [1.0]), traj(["panda_joint1", "panda_joint2"], [0.0])):
+                probe.publish("/arm_controller/joint_trajectory", bad)
+                time.sleep(1.1)  # the refusal log is throttled to one line per second
+            n = probe.count("/joint_states")
+            assert wait_for(lambda: probe.count("/joint_states") > n + 10, 20.0)
+            assert np.allclose(np.array(probe.last("/joint_states").position)[:7], q1[:7], atol=0.01)
+            assert probe.count("/clock") > 0
+            out = sim.output()
+            for text in ("unknown joint names ['elbow']", "NaN", "joint limits", "1 positions for 2 joints"):
+                assert text in out, out
+            assert sim.alive()
+        finally:
+            assert sim.stop() == 0

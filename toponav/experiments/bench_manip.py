@@ -16,6 +16,7 @@ import platform
 from pathlib import Path
 
 from toponav.experiments.train_world_model import TrainConfig, plot_curves, train
+from toponav.models.world_model import save_world_model
 
 METHODS = (("world_model", "mpc", "world model + MPPI"), ("world_model", "policy", "world model policy prior"),
            ("sac", "policy", "SAC (model-free)"))
@@ -45,14 +46,19 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for task in tasks:
-        cfg = TrainConfig(task=task, steps=args.steps, seed=args.seed, demos=args.demos, bc_iters=args.bc_iters, episode_steps=args.episode_steps,
-                          eval_every=args.eval_every,
+        cfg = TrainConfig(task=task, steps=args.steps, seed=args.seed, demos=args.demos, bc_iters=args.bc_iters,
+                          episode_steps=args.episode_steps, eval_every=args.eval_every,
                           eval_episodes=args.eval_episodes, threads=args.threads)
         results[task] = {}
         for kind in ("world_model", "sac"):
             r = train(cfg, kind=kind, progress=not args.no_progress)
-            r.pop("agent")
+            agent = r.pop("agent")
             results[task][kind] = r
+            if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)
+                command = (f"toponav bench manip --tasks {task} --steps {args.steps} --seed {args.seed} "
+                           f"--demos {args.demos} --eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
+                save_world_model(out / f"world_model_{task}.pt", agent.model,
+                                 {k: v for k, v in r.items()} | {"command": command})
         plot_curves({"world model": results[task]["world_model"]["curves"], "SAC": results[task]["sac"]["curves"]},
                     out / f"bench_manip_{task}.png", f"Panda {task}: world model vs SAC (seed {args.seed})")
     lines = [f"# toponav bench manip (seed {args.seed}, {args.steps} env steps, {args.demos} demos, "

@@ -39,7 +39,7 @@ class MPPIConfig:
     num_elites: int = param(16, "best sequences used to refit the sampling distribution", min=1, max=1024)
     temperature: float = param(0.5, "softmax temperature on elite scores", min=1e-4, max=100.0)
     min_std: float = param(0.05, "lower bound of the sampling standard deviation", min=0.0, max=2.0)
-    max_std: float = param(0.5, "initial / upper sampling standard deviation", min=0.01, max=2.0)
+    max_std: float = param(0.3, "initial / upper sampling standard deviation", min=0.01, max=2.0)
     policy_centred: bool = param(True, "centre sampling on the policy prior's plan (else on the previous plan)")
     num_warm_samples: int = param(8, "candidates around the previous plan (warm start) when policy-centred",
                                   min=1, max=1024)
