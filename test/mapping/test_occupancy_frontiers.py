@@ -133,3 +133,21 @@ def test_line_of_sight_is_blocked_by_obstacles_and_unknown(mapping_helpers, clea
     assert not grid.line_of_sight((2.5, 4.0), (5.5, 4.0), clearance)  # through the pillar at (4, 4)
     assert not grid.line_of_sight((3.0, 1.0), (30.0, 1.0), clearance)  # leaves the grid
     assert not TopoMap().occupancy.line_of_sight((0, 0), (1, 1))  # empty grid: nothing known
+
+
+def test_frontiers_on_the_known_box_equal_the_whole_grid(mapping_helpers):
+    from toponav.mapping.occupancy import OccupancyGrid as Grid
+
+    h = mapping_helpers
+    tm, _ = h.drive(h.corridor_world(), h.polyline([(1.0, 1.5), (9.0, 1.5), (9.0, 2.0)]))
+    grid = tm.occupancy
+    r0, r1, c0, c1 = grid.known_box()
+    assert (r1 - r0) * (c1 - c0) < grid.logodds.size  # the box is smaller than the grid
+    assert not grid.logodds[:r0].any() and not grid.logodds[r1:].any()
+    assert not grid.logodds[:, :c0].any() and not grid.logodds[:, c1:].any()
+    whole = grid._frontier_in(grid.logodds)
+    np.testing.assert_array_equal(grid.frontier_mask(), whole)
+    back = Grid.from_dict(grid.to_dict(), grid.cfg)
+    np.testing.assert_array_equal(back.frontier_mask(), whole)
+    pts, _ = grid.frontier_clusters(10)
+    assert len(pts) and grid.frontier_mask()[grid.world_to_cell(pts)[1], grid.world_to_cell(pts)[0]].all()

@@ -59,6 +59,7 @@ class OccupancyGrid:
         self.logodds = np.zeros((0, 0), dtype=np.float32)
         self.origin = (0.0, 0.0)
         self.version = 0  # bumps on every change, so consumers can cache derived products
+        self._box: tuple[int, int, int, int] | None = None  # (r0, r1, c0, c1) of every cell ever updated
 
     # -- geometry -----------------------------------------------------------------------------------
     @property
@@ -89,7 +90,16 @@ class OccupancyGrid:
     def clear(self) -> None:
         self.logodds = np.zeros((0, 0), dtype=np.float32)
         self.origin = (0.0, 0.0)
+        self._box = None
         self.version += 1
+
+    def known_box(self) -> tuple[int, int, int, int] | None:
+        """(row0, row1, col0, col1) bounding every cell a scan ever touched; None before the first scan.
+
+        Frontier and area computations run on this box only: the grid itself grows in big steps and is
+        mostly unobserved.
+        """
+        return self._box
 
     def ensure(self, xmin: float, ymin: float, xmax: float, ymax: float) -> None:
         """Grow (never shrink) so that the box is covered, with a margin, up to ``max_size`` per side."""
@@ -125,6 +135,9 @@ class OccupancyGrid:
         grown = np.zeros((h + down + up, w + left + right), dtype=np.float32)
         grown[down:down + h, left:left + w] = self.logodds
         self.logodds = grown
+        if self._box is not None:
+            r0, r1, c0, c1 = self._box
+            self._box = (r0 + down, r1 + down, c0 + left, c1 + left)
         self.origin = (gx0 - left * res, gy0 - down * res)
         self.version += 1
 
@@ -164,6 +177,11 @@ class OccupancyGrid:
         win_hit = np.zeros_like(win_free)
         win_hit[hrow - r0, hcol - c0] = True
         win_free &= ~win_hit
+        if self._box is None:
+            self._box = (r0, r1, c0, c1)
+        else:
+            b = self._box
+            self._box = (min(b[0], r0), max(b[1], r1), min(b[2], c0), max(b[3], c1))
         window = self.logodds[r0:r1, c0:c1]  # a view: updated in place
         window[win_free] += self.cfg.l_free
         window[win_hit] += self.cfg.l_occ
@@ -231,12 +249,19 @@ class OccupancyGrid:
         skim the wall leave speckles of unknown between free and occupied cells that are not a way
         into unexplored space.
         """
-        if self.empty:
-            return np.zeros((0, 0), dtype=bool)
-        free = self.free_mask()
-        unknown = np.pad(self.unknown_mask(), 1, constant_values=True)
+        out = np.zeros(self.shape, dtype=bool)
+        if self._box is not None:
+            r0, r1, c0, c1 = self._box
+            out[r0:r1, c0:c1] = self._frontier_in(self.logodds[r0:r1, c0:c1])
+        return out
+
+    def _frontier_in(self, lo: np.ndarray) -> np.ndarray:
+        """Frontier mask of a sub-array whose surroundings are unknown (the known box, or the grid)."""
+        free = lo < self.cfg.free_threshold
+        occupied = lo > self.cfg.occ_threshold
+        unknown = np.pad(~(free | occupied), 1, constant_values=True)
         near_unknown = unknown[:-2, 1:-1] | unknown[2:, 1:-1] | unknown[1:-1, :-2] | unknown[1:-1, 2:]
-        occ = np.pad(self.occupied_mask(), 1, constant_values=False)
+        occ = np.pad(occupied, 1, constant_values=False)
         near_occ = np.zeros_like(free)
         for dr in (0, 1, 2):
             for dc in (0, 1, 2):
@@ -251,7 +276,10 @@ class OccupancyGrid:
         """
         from scipy import ndimage
 
-        mask = self.frontier_mask()
+        if self._box is None:
+            return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+        br0, br1, bc0, bc1 = self._box
+        mask = self._frontier_in(self.logodds[br0:br1, bc0:bc1])
         if not mask.any():
             return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
         labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
@@ -270,7 +298,7 @@ class OccupancyGrid:
         first[1:] = lab[order][1:] != lab[order][:-1]
         best = order[first]
         best = best[np.isin(lab[best], keep_labels)]
-        return self.cell_centres(cols[best], rows[best]), sizes[lab[best]]
+        return self.cell_centres(cols[best] + bc0, rows[best] + br0), sizes[lab[best]]
 
     def line_of_sight(self, a: tuple[float, float], b: tuple[float, float], clearance: float = 0.0) -> bool:
         """True when the segment a-b (widened by ``clearance`` on each side) crosses known-free cells only."""
@@ -338,6 +366,10 @@ class OccupancyGrid:
         except (KeyError, TypeError, IndexError, zlib.error, base64.binascii.Error) as exc:
             raise ValueError(f"malformed occupancy grid: {exc}") from None
         grid.logodds = q.reshape(h, w).astype(np.float32).copy()
+        rows = np.nonzero(grid.logodds.any(axis=1))[0]
+        cols = np.nonzero(grid.logodds.any(axis=0))[0]
+        if rows.size:
+            grid._box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
         grid.version += 1
         return grid
 
