@@ -60,6 +60,24 @@ def missing_nodes(names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def find_free_domain(tries: int = 8, listen: float = 1.5) -> int:
+    """A random domain id on which no other ROS node is visible (loopback), so a test or another run
+    sharing this machine cannot mix its topics into the demo."""
+    from toponav.ros_env import pick_domain_id
+    from toponav.ros_nodes.probe import Probe
+
+    domain = pick_domain_id()
+    for _ in range(tries):
+        with Probe(domain, name="toponav_demo_domain_check") as probe:
+            time.sleep(listen)
+            others = [n for n in probe.node.get_node_names() if n != "toponav_demo_domain_check"]
+        if not others:
+            return domain
+        print(f"[demo] domain {domain} is in use by {len(others)} node(s); trying another")
+        domain = pick_domain_id()
+    return domain
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from toponav.worlds import SPEC_HELP, heldout_seeds
 
@@ -88,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
     from toponav.evaluation import EvalConfig, compute_metrics, load_run
     from toponav.evaluation.plots import plot_run
     from toponav.launching import Launcher, LaunchError, find_package_share, parse_launch_file
-    from toponav.ros_env import pick_domain_id
     from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
     from toponav.ros_nodes.probe import Probe
     from toponav.worlds import WorldError, make_world
@@ -115,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] --controller hodat needs {', '.join(missing)}, which are not installed", file=sys.stderr)
         return 3
 
-    domain = args.domain_id if args.domain_id is not None else pick_domain_id()
+    domain = args.domain_id if args.domain_id is not None else find_free_domain()
     bag = out / "bag"
     launch_file = find_package_share("toponav") / "launch" / "sim_navigation.launch.xml"
     try:

@@ -34,7 +34,7 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
-from toponav.ros_nodes.demo import missing_nodes  # noqa: E402
+from toponav.ros_nodes.demo import find_free_domain, missing_nodes  # noqa: E402
 from toponav.ros_nodes.probe import Probe  # noqa: E402
 
 LAUNCH = find_package_share("toponav") / "launch" / "sim_navigation.launch.xml"
@@ -89,7 +89,8 @@ def _drive_to_goal(probe: Probe, goal: tuple[float, float], launcher: Launcher, 
     return False, _sim_time(probe) - t_start
 
 
-def test_stack_topics_goal_bag_and_node_death(tmp_path: Path, domain_id: int) -> None:
+def test_stack_topics_goal_bag_and_node_death(tmp_path: Path) -> None:
+    domain_id = find_free_domain()  # no other session's nodes on it (a shared machine runs many suites)
     seed = heldout_seeds(3)[2]
     world = make_world("empty", seed)
     bag = tmp_path / "bag"
@@ -183,7 +184,8 @@ def _replay_rebuilds_graph(bag: Path, tmp_path: Path, domain_id: int) -> None:
 
 @pytest.mark.skipif(bool(missing_nodes(("hodat_controller", "subgoal_planner", "topo_mapper"))),
                     reason="full stack not installed yet (hodat_controller / subgoal_planner / topo_mapper)")
-def test_full_stack_reaches_heldout_goal(tmp_path: Path, domain_id: int) -> None:
+def test_full_stack_reaches_heldout_goal(tmp_path: Path) -> None:
+    domain_id = find_free_domain()
     seed = heldout_seeds(2)[1]
     world = make_world("forest", seed)
     desc = parse_launch_file(LAUNCH, {"world": "forest", "seed": str(seed), "controller": "hodat"})

@@ -184,7 +184,12 @@ def load_run(path: str | Path, *, world: World | None = None, scan_period: float
     if len(run.traj_t) > 1 and np.any(np.diff(run.traj_t) < 0):
         order = np.argsort(run.traj_t, kind="stable")
         run.traj_t, run.traj = run.traj_t[order], run.traj[order]
+        run.warnings.append(f"{path}: pose stamps go backwards (a sim reset, or two publishers on the domain?)")
     run.vel_t, run.vel = np.asarray(vel_t), np.asarray(vel, dtype=np.float64).reshape(-1, 2)
+    if len(run.vel_t) > 1 and np.any(np.diff(run.vel_t) < 0):
+        order = np.argsort(run.vel_t, kind="stable")
+        run.vel_t, run.vel = run.vel_t[order], run.vel[order]
+        run.warnings.append(f"{path}: odometry stamps go backwards (a sim reset, or two publishers?)")
     run.cmd_t = np.asarray([to_sim(ns) for ns in cmd_ns])
     run.cmd = np.asarray(cmd, dtype=np.float64).reshape(-1, 2)
     run.collisions = [sim_t if sim_t is not None else to_sim(ns) for ns, sim_t in coll_ns]
