@@ -608,6 +608,19 @@ class TopoMap:
             out["occupancy"] = self.occupancy.to_dict()
         return out
 
+    def save_geojson(self, path: Any, **kwargs: Any) -> Any:
+        """Write a Nav2 route-server GeoJSON graph file (see :mod:`toponav.mapping.geojson`)."""
+        from toponav.mapping.geojson import save_geojson
+
+        return save_geojson(self, path, **kwargs)
+
+    @classmethod
+    def load_geojson(cls, path: Any, cfg: MapperConfig | None = None) -> TopoMap:
+        """Read a GeoJSON graph file; MapError on a missing or corrupt file."""
+        from toponav.mapping.geojson import load_geojson
+
+        return load_geojson(path, cfg)
+
     @classmethod
     def from_json(cls, data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
         """Rebuild a map from :meth:`to_json` output (e.g. a /topo_graph message). Raises MapError."""
