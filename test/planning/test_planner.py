@@ -224,3 +224,21 @@ def test_last_leg_keeps_the_goal_point() -> None:
     d = p.step(1.0)
     assert not d.replanned and d.subgoal == (5.2, 0.9)
     assert p.target is not None and (p.target.x, p.target.y) == (5.2, 0.9)
+
+
+def test_direct_goal_leg_is_only_put_aside_for_a_while() -> None:
+    log = Log()
+    p = planner(log, goal_retry=30.0)
+    p.set_graph(corridor())
+    p.set_pose(4.0, 0.0)
+    p.set_goal(4.0, 3.0)  # 3 m from place c, not on the graph, no frontier closer to it
+    d = p.step(0.0)
+    assert d.state == State.NAVIGATING and d.subgoal == (4.0, 3.0) and "straight on" in d.reason
+    p.report_failure("no path", 1.0)
+    p.step(1.0)
+    p.report_failure("no path", 2.0)
+    assert log.has("warn", "for 30 s")
+    d = p.step(3.0)
+    assert d.state == State.EXPLORING and d.target == "f1"
+    p.target = None
+    assert p.step(40.0).subgoal == (4.0, 3.0)  # the goal point is tried again later

@@ -72,6 +72,10 @@ class PlannerConfig:
     goal_node_radius: float = param(2.0, "goal is 'on the graph' when a place lies this close (m)", min=0.0)
     stale_timeout: float = param(30.0, "seconds without progress before a sub-goal is given up", min=0.1)
     min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
+    goal_direct_radius: float = param(4.0, "try the straight leg to the goal from a place this close (m) when no "
+                                      "frontier is closer to the goal", min=0.0)
+    goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing)",
+                              min=0.0)
     max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
     blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
     blacklist_resolution: float = param(1.0, "grid (m) on which places are keyed for failures", min=0.01)
@@ -122,6 +126,7 @@ class SubgoalPlanner:
         self.target: _Target | None = None
         self.failures: dict[tuple[int, int], int] = {}
         self.blacklist: dict[tuple[int, int], float] = {}  # key -> time blacklisted
+        self._blacklist_for: dict[tuple[int, int], float] = {}  # key -> blacklist duration (0 = for good)
         self.last = Decision(State.IDLE, reason="waiting for graph and odometry")
         self.replans = 0
         self._rnd = None
@@ -188,8 +193,10 @@ class SubgoalPlanner:
         since = self.blacklist.get(key)
         if since is None:
             return False
-        if self.cfg.blacklist_duration > 0 and now - since > self.cfg.blacklist_duration:
+        duration = self._blacklist_for.get(key, self.cfg.blacklist_duration)
+        if duration > 0 and now - since > duration:
             del self.blacklist[key]
+            self._blacklist_for.pop(key, None)
             self.failures.pop(key, None)
             return False
         return True
@@ -201,8 +208,11 @@ class SubgoalPlanner:
         self.failures[key] = self.failures.get(key, 0) + 1
         n = self.failures[key]
         if n >= self.cfg.max_failures and key not in self.blacklist:
+            # Goal points are only put aside for goal_retry seconds: the goal itself must stay reachable later.
+            duration = self.cfg.goal_retry if t.fixed else self.cfg.blacklist_duration
             self.blacklist[key] = now
-            span = "for good" if self.cfg.blacklist_duration <= 0 else f"for {self.cfg.blacklist_duration:.0f} s"
+            self._blacklist_for[key] = duration
+            span = "for good" if duration <= 0 else f"for {duration:.0f} s"
             self._log("warn", f"blacklisting sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) {span}: "
                               f"failed {n} times (last: {why})")
         else:
@@ -372,16 +382,22 @@ class SubgoalPlanner:
         self._novelty_cache = self.novelty() if self._rnd else None
         cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache,
                                  exclude, include_places=self.cfg.include_places)
-        if len(cands) == 0 and kind in ("goal", "home") and dest is not None:
-            # Nothing left to explore: head for the place nearest the destination, then straight on.
+        if kind in ("goal", "home") and dest is not None:
+            # When no frontier is left, or a known place lies within goal_direct_radius of the destination and
+            # no frontier is closer to it, head for that place, then straight to the destination.
             near = min((n for n in dist if not g.nodes[n].frontier),
                        key=lambda n: math.hypot(g.nodes[n].x - dest[0], g.nodes[n].y - dest[1]))
+            d_near = math.hypot(g.nodes[near].x - dest[0], g.nodes[near].y - dest[1])
+            front = [g.nodes[c] for c, f in zip(cands.ids, cands.features) if f[2] > 0]
+            d_front = min((math.hypot(p.x - dest[0], p.y - dest[1]) for p in front), default=math.inf)
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
-            if not self.is_blacklisted(gx, gy, now):
+            close = d_near <= self.cfg.goal_direct_radius and d_near <= d_front
+            if (close or not front) and not self.is_blacklisted(gx, gy, now):
                 t = _Target(near, gx, gy, False, now, math.hypot(gx - robot[0], gy - robot[1]), now, kind, nav=True,
                             fixed=near == current)
                 self.state = State.NAVIGATING
-                return t, f"no frontier left: heading for the place nearest the {kind} ({near})"
+                why = "no frontier left" if not front else f"no frontier is closer to the {kind}"
+                return t, f"{why}: heading for the place nearest the {kind} ({near}), then straight on"
         if len(cands) == 0:
             frontiers = [f for f in g.frontier_ids() if f in dist]
             blocked = [f for f in frontiers if f in exclude]
