@@ -483,11 +483,11 @@ class TopoMap:
         index = {int(n): i for i, n in enumerate(ids.tolist())}
         xy = np.array([(d["x"], d["y"]) for _, d in self.graph.nodes(data=True)], dtype=np.float64).reshape(-1, 2)
         m = self.graph.number_of_edges()
-        u = np.empty(m, dtype=np.int64)
-        v = np.empty(m, dtype=np.int64)
-        w = np.empty(m, dtype=np.float64)
-        for k, (a, b, c) in enumerate(self.graph.edges(data="cost")):
-            u[k], v[k], w[k] = index[a], index[b], max(float(c), 1e-9)  # csgraph treats 0 as "no edge"
+        lut = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+        lut[ids] = np.arange(len(ids))
+        e = np.array(list(self.graph.edges(data="cost")), dtype=np.float64).reshape(-1, 3)
+        u, v = lut[e[:, 0].astype(np.int64)], lut[e[:, 1].astype(np.int64)]
+        w = np.maximum(e[:, 2], 1e-9)  # csgraph treats 0 as "no edge"
         n = len(ids)
         csr = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n))
         self._csr_cache = (self.version, csr, ids, index, xy)
