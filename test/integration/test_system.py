@@ -52,6 +52,23 @@ DOCUMENTED = {
 }
 
 
+FULL_STACK_TOPICS = {
+    "/subgoal": ("geometry_msgs/msg/PoseStamped", True, False),
+    "/plan": ("nav_msgs/msg/Path", True, True),
+    "/toponav/status": ("diagnostic_msgs/msg/DiagnosticArray", True, False),
+}
+
+
+def _check_topics(probe: Probe, expected: dict[str, tuple[str, bool, bool]]) -> None:
+    for topic, (typ, reliable, latched) in expected.items():
+        assert wait_for(lambda t=topic: probe.node.get_publishers_info_by_topic(t), timeout=60), topic
+        graph = dict(probe.node.get_topic_names_and_types())
+        assert graph[topic] == [typ], (topic, graph[topic])
+        for info in probe.node.get_publishers_info_by_topic(topic):
+            assert (info.qos_profile.reliability == ReliabilityPolicy.RELIABLE) == reliable, topic
+            assert (info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL) == latched, topic
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -108,16 +125,7 @@ def test_stack_topics_goal_bag_and_node_death(tmp_path: Path) -> None:
             probe.subscribe("/collision", String, EVENT_QOS)
             assert probe.wait("/ground_truth/pose", 1, timeout=90), out.getvalue()[-3000:]
             assert wait_for(lambda: _sim_time(probe) > 3.0, timeout=60)
-            # documented types and QoS of what the nodes actually offer
-            for topic, (typ, reliable, latched) in DOCUMENTED.items():
-                assert wait_for(lambda t=topic: t in dict(probe.node.get_topic_names_and_types()), timeout=30), topic
-                graph = dict(probe.node.get_topic_names_and_types())
-                assert graph[topic] == [typ], (topic, graph[topic])
-                assert wait_for(lambda t=topic: probe.node.get_publishers_info_by_topic(t), timeout=60), topic
-                infos = probe.node.get_publishers_info_by_topic(topic)
-                for info in infos:
-                    assert (info.qos_profile.reliability == ReliabilityPolicy.RELIABLE) == reliable, topic
-                    assert (info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL) == latched, topic
+            _check_topics(probe, DOCUMENTED)  # documented types and QoS of what the nodes actually offer
             # a late subscriber still gets the latched map and graph
             probe.subscribe("/map", OccupancyGrid, LATCHED_QOS)
             probe.subscribe("/topo_graph", String, LATCHED_QOS)
@@ -198,6 +206,7 @@ def test_full_stack_reaches_heldout_goal(tmp_path: Path) -> None:
             probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
             probe.subscribe("/collision", String, EVENT_QOS)
             assert probe.wait("/ground_truth/pose", 1, timeout=90), out.getvalue()[-3000:]
+            _check_topics(probe, {**DOCUMENTED, **FULL_STACK_TOPICS})
             reached, took = _drive_to_goal(probe, world.goal, launcher, budget=120.0)
             assert reached, f"full stack did not reach the goal in {took:.1f} s sim\n{out.getvalue()[-4000:]}"
             assert probe.count("/collision") == 0
