@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import traceback
 from collections import deque
 
 from nav_msgs.msg import OccupancyGrid, Odometry
@@ -119,9 +120,14 @@ class TopoMapperNode(Node):
             warnings = []
         for w in warnings:
             log.warning(w, throttle_duration_sec=10.0)
-        res = self.map.update(pose, ranges, angles, t, range_min=float(msg.range_min),
-                              range_max=float(msg.range_max) if math.isfinite(msg.range_max) else math.inf,
-                              points=self._cloud)
+        try:
+            res = self.map.update(pose, ranges, angles, t, range_min=float(msg.range_min),
+                                  range_max=float(msg.range_max) if math.isfinite(msg.range_max) else math.inf,
+                                  points=self._cloud)
+        except Exception as exc:  # a mapper bug must not take the robot's map offline: log it loudly, go on
+            log.error(f"map update failed on the scan at {t:.3f} s, scan dropped: {exc!r}\n"
+                      f"{traceback.format_exc()}", throttle_duration_sec=10.0)
+            return
         self.scans += 1
         for m in res.messages:
             if res.reset:

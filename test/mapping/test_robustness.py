@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from toponav.mapping import MapperConfig, TopoMap
+from toponav.mapping import GridConfig, MapperConfig, TopoMap
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.raycast import cast_scan
 
@@ -168,3 +168,31 @@ def test_limited_field_of_view_leaves_the_back_unknown(mapping_helpers):
     ahead = tm.occupancy.value_at(np.array([[8.0, 4.0]]))[0]
     behind = tm.occupancy.value_at(np.array([[4.5, 4.0]]))[0]
     assert ahead < tm.cfg.grid.free_threshold and behind == 0.0
+
+
+def test_fuzzed_inputs_never_raise_and_keep_the_map_consistent():
+    rng = np.random.default_rng(42)
+    tm = TopoMap(MapperConfig(grid=GridConfig(max_size=80.0)))
+    stamp = 0.0
+    for k in range(300):
+        n = int(rng.choice([0, 1, 2, 7, 64, 360]))
+        ranges = rng.choice([np.nan, np.inf, -np.inf, -1.0, 0.0, 1e9, 0.3, 2.0, 7.9], size=n)
+        angles = [np.linspace(-np.pi, np.pi, n, endpoint=False), rng.uniform(-10, 10, n),
+                  np.full(n, 0.5), np.full(n, np.nan)][k % 4]
+        if k % 17 == 0:
+            angles = angles[: max(n - 1, 0)]  # length mismatch
+        jump = rng.choice([0.05, 0.3, 2.0, 50.0, 1e5]) if k % 5 == 0 else 0.1
+        x = float(rng.normal(0, jump))
+        y = float(rng.normal(0, jump))
+        stamp += float(rng.choice([0.1, 0.1, 0.0, -0.2, -5.0]))
+        res = tm.update((x, y, float(rng.uniform(-10, 10))), ranges, angles, stamp,
+                        range_min=float(rng.choice([0.0, 0.05, np.nan])), range_max=float(rng.choice([8.0, np.inf])))
+        assert res.node == tm.current_node
+        if k % 25 == 0:
+            _consistent(tm)
+            tm.refresh_frontiers()
+            h, w = tm.occupancy.shape
+            assert h * tm.occupancy.resolution <= tm.cfg.grid.max_size + 1e-6
+            assert w * tm.occupancy.resolution <= tm.cfg.grid.max_size + 1e-6
+    _consistent(tm)
+    assert np.isfinite(tm.occupancy.logodds).all()

@@ -30,8 +30,8 @@ class GridConfig:
     free_space: str = param("polygon", "polygon: fill the region the scan outlines; rays: only cells on beams",
                             choices=("polygon", "rays"))
     beam_stride: int = param(1, "integrate every n-th beam only (1 = all); speed knob for dense lidars", min=1)
-    max_free_range: float = param(8.0, "no-return beams (inf / >= range_max) clear free space up to this range (m)",
-                                  min=0.0)
+    max_free_range: float = param(8.0, "trusted range (m): no-return beams (inf / >= range_max) and returns beyond "
+                                  "it clear free space up to it; set to the lidar's range", min=0.0)
 
 
 @dataclass

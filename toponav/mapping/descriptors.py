@@ -25,6 +25,8 @@ def scan_points(ranges: np.ndarray, angles: np.ndarray, range_min: float = 0.0,
     """Beams that hit something -> (M, 2) points in the sensor frame."""
     r = np.asarray(ranges, dtype=np.float64).ravel()
     a = np.asarray(angles, dtype=np.float64).ravel()
+    range_min = range_min if np.isfinite(range_min) else 0.0
+    range_max = range_max if range_max == range_max else np.inf  # NaN -> no limit
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(r) & np.isfinite(a) & (r >= range_min) & (r < range_max - 1e-6)
     return np.stack([r[ok] * np.cos(a[ok]), r[ok] * np.sin(a[ok])], axis=1)
@@ -118,6 +120,9 @@ class DescriptorModel:
         """(M, 2|3) points in the robot frame -> flat descriptor."""
         pts = np.asarray(points, dtype=np.float64)
         pts = pts[np.isfinite(pts).all(axis=1)] if len(pts) else pts.reshape(0, 2)
+        # only the neighbourhood describes a place; it also keeps open3d's voxel grid bounded
+        # (absurd ranges, e.g. 1e9 m from a broken driver, make it refuse the voxel size)
+        pts = pts[np.hypot(pts[:, 0], pts[:, 1]) <= self.cfg.max_radius]
         pts = voxel_down_sample(pts, self.cfg.voxel)
         if self.cfg.method == "fpfh":
             return fpfh(pts, self.cfg)

@@ -42,8 +42,10 @@ def clean_scan(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_m
     a = np.asarray(angles, dtype=np.float64).ravel()
     rmax = range_max if math.isfinite(range_max) and range_max > 0 else np.inf
     with np.errstate(invalid="ignore"):
-        no_return = np.isposinf(r) | (r >= rmax - 1e-6)
-        hit = np.isfinite(r) & (r >= max(range_min, 0.0)) & ~no_return
+        rmin = range_min if math.isfinite(range_min) else 0.0
+        # no return, or a return beyond the trusted range: free space up to that range, no hit
+        no_return = np.isposinf(r) | (r >= rmax - 1e-6) | (r > max_free_range)
+        hit = np.isfinite(r) & (r >= max(rmin, 0.0)) & ~no_return
     valid = np.isfinite(a) & (hit | no_return)
     free_len = min(max_free_range, rmax if math.isfinite(rmax) else max_free_range)
     lengths = np.where(hit, r, free_len)
