@@ -7,9 +7,11 @@ Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latche
 Services    ~/explore (std_srvs/SetBool: start/stop exploring), ~/return_home (std_srvs/Trigger)
 
 Parameters mirror :class:`SubgoalPlannerNodeConfig` (``planner.mode``, ``planner.weights.novelty``, ...).
-The graph is taken to be in ``frame_id`` (map) and /odom poses in the same frame (the mapper builds the
-graph from the same odometry). On ``done``, ``stuck`` and ``idle`` the node publishes the robot's own
-position once as the sub-goal, so the low-level controller holds still.
+/subgoal and /plan use the graph's ``frame_id`` (the mapper works in ``odom``), else the ``frame_id``
+parameter; /odom poses are taken in that frame (the mapper builds the graph from the same odometry), and
+goals in ``map`` or ``odom`` are used as given (map = odom in simulation; no TF lookup). On ``done``,
+``stuck`` and ``idle`` the node publishes the robot's own position once as the sub-goal, so the low-level
+controller holds still.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class SubgoalPlannerNodeConfig:
 
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     rate: float = param(2.0, "planning / publishing rate (Hz, node clock)", min=0.1, max=100.0)
-    frame_id: str = param("map", "frame of the graph, /subgoal and /plan")
+    frame_id: str = param("map", "frame of /subgoal and /plan when the graph names none (else the graph's frame)")
     odom_timeout: float = param(2.0, "odometry older than this (s) is stale: no new sub-goals", min=0.01)
     torch_threads: int = param(1, "torch CPU threads (RND / meta-controller)", min=1)
 
@@ -84,6 +86,11 @@ class SubgoalPlannerNode(Node):
         else:
             log.debug(msg)
 
+    @property
+    def frame(self) -> str:
+        """The graph's own frame (the mapper says which), else the configured one."""
+        return (self._graph.frame_id if self._graph is not None else "") or self.config.frame_id
+
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -116,8 +123,8 @@ class SubgoalPlannerNode(Node):
             self._odom_time = self._now()
 
     def _on_goal(self, msg: PoseStamped) -> None:
-        if msg.header.frame_id and msg.header.frame_id not in (self.config.frame_id, "odom"):
-            self.get_logger().warning(f"goal in frame '{msg.header.frame_id}' taken as '{self.config.frame_id}'")
+        if msg.header.frame_id and msg.header.frame_id not in (self.frame, "map", "odom"):
+            self.get_logger().warning(f"goal in frame '{msg.header.frame_id}' taken as '{self.frame}'")
         if self.planner.set_goal(msg.pose.position.x, msg.pose.position.y):
             self._held = False
 
@@ -156,7 +163,7 @@ class SubgoalPlannerNode(Node):
             yaw = self._heading(d.path, d.subgoal)
             self.pub_subgoal.publish(self._pose(stamp, d.subgoal[0], d.subgoal[1], yaw))
             path = Path()
-            path.header.frame_id = self.config.frame_id
+            path.header.frame_id = self.frame
             path.header.stamp = stamp
             path.poses = [self._pose(stamp, x, y, 0.0) for x, y in d.path]
             self.pub_plan.publish(path)
@@ -178,7 +185,7 @@ class SubgoalPlannerNode(Node):
 
     def _pose(self, stamp, x: float, y: float, yaw: float) -> PoseStamped:
         msg = PoseStamped()
-        msg.header.frame_id = self.config.frame_id
+        msg.header.frame_id = self.frame
         msg.header.stamp = stamp
         msg.pose.position.x, msg.pose.position.y = float(x), float(y)
         qx, qy, qz, qw = yaw_to_quaternion(yaw)

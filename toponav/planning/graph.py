@@ -44,6 +44,7 @@ class PlaceGraph:
     adj: dict[str, dict[str, float]] = field(default_factory=dict)
     explored_area: float | None = None  # m^2 when the mapper reports it
     stamp: float | None = None
+    frame_id: str = ""  # frame of node positions when the graph names one (the mapper works in "odom")
 
     # -- construction -------------------------------------------------------------------------------
     def add_node(self, place: Place) -> None:
@@ -118,6 +119,8 @@ class PlaceGraph:
         area = data.get("explored_area", data.get("explored_area_m2"))
         g.explored_area = _float(area, None)
         g.stamp = _float(data.get("stamp"), None)
+        frame = data.get("frame_id")
+        g.frame_id = frame if isinstance(frame, str) else ""
         return g
 
     # -- queries --------------------------------------------------------------------------------------
