@@ -50,6 +50,8 @@ class DescriptorConfig:
                                    min=0.0, max=1.0)
     novelty_threshold: float = param(0.85, "distance (0..1) above which the current view is new enough for a node",
                                      min=0.0, max=1.0)
+    revisit_margin: float = param(0.05, "a revisit needs its best match this much better than the runner-up",
+                                  min=0.0, max=1.0)
     recompute_distance: float = param(0.3, "recompute the live descriptor only after moving this far (m)", min=0.0)
 
 

@@ -84,6 +84,7 @@ class TopoMap:
         self.stamp: float | None = None  # stamp of the last accepted update
         self.version = 0  # bumps whenever nodes/edges change
         self._updates = 0
+        self._revisited = False  # the current place was reached through the revisit search
         self._last_pose: tuple[float, float, float] | None = None
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
@@ -102,6 +103,7 @@ class TopoMap:
         self._next_id = 0
         self.current_node = None
         self.stamp = None
+        self._revisited = False
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
@@ -296,9 +298,9 @@ class TopoMap:
             node = self.graph.nodes[self.current_node]
             if not res.created:
                 node["visits"] += 1
-            if (prev is not None and prev in self.graph and self._last_pose is not None
-                    and math.dist(self.position(prev), self.position(self.current_node)) <= self.cfg.max_travel_edge):
+            if self._travel_edge_ok(prev, self.current_node, res.revisit):
                 self.add_edge(prev, self.current_node, TRAVEL, traversals=1)
+            self._revisited = res.revisit
             res.changed = True
         if self.current_node is not None:
             self.graph.nodes[self.current_node]["last_seen"] = stamp
@@ -311,6 +313,20 @@ class TopoMap:
             res.changed = True
         return res
 
+    def _travel_edge_ok(self, prev: int | None, cur: int, revisit: bool) -> bool:
+        """Whether the transition prev -> cur becomes a travel edge.
+
+        Not across a relocation (no previous pose, or farther than ``max_travel_edge``). A transition
+        into or out of a place recognised by appearance (revisit) may be a false match across a wall:
+        it is connected only where the grid shows free space between the two places.
+        """
+        if prev is None or prev not in self.graph or self._last_pose is None:
+            return False
+        a, b = self.position(prev), self.position(cur)
+        if math.dist(a, b) > self.cfg.max_travel_edge:
+            return False
+        return not (revisit or self._revisited) or self.occupancy.line_of_sight(a, b, 0.0)
+
     def _compute_live(self, inputs: tuple[Any, ...], x: float, y: float) -> None:
         ranges, angles, range_min, range_max, points = inputs
         if self.cfg.descriptor.method == "fpfh" and points is not None and len(points):
@@ -319,11 +335,15 @@ class TopoMap:
             self._live_desc = self.descriptors.from_scan(ranges, angles, range_min, range_max)
         self._live_desc_pose = (x, y)
 
-    def _best_match(self, candidates: list[int], desc: np.ndarray | None) -> tuple[int | None, float]:
+    def _best_match(self, candidates: list[int], desc: np.ndarray | None, with_second: bool = False):
+        """(best id, its distance) — plus the runner-up's distance (1.0 if none) with ``with_second``."""
         if desc is None or not candidates:
-            return None, 1.0
+            return (None, 1.0, 1.0) if with_second else (None, 1.0)
         dists = self.descriptors.distances(desc, [self.graph.nodes[c].get("descriptor") for c in candidates])
-        j = int(np.argmin(dists))
+        order = np.argsort(dists)
+        j = int(order[0])
+        if with_second:
+            return candidates[j], float(dists[j]), float(dists[order[1]]) if len(order) > 1 else 1.0
         return candidates[j], float(dists[j])
 
     def _localise(self, x: float, y: float, yaw: float, stamp: float, res: UpdateResult, live, fresh: bool) -> None:
@@ -370,8 +390,11 @@ class TopoMap:
             cands = [n for d, n in near if d <= cfg.revisit_radius and n not in recent
                      and self.graph.nodes[n]["last_seen"] <= old]
             if cands and (fresh or self._live_desc is not None):
-                best, dist = self._best_match(cands, live())
-                if best is not None and dist < cfg.descriptor.match_threshold:
+                best, dist, second = self._best_match(cands, live(), with_second=True)
+                # ratio-style test: in self-similar places several candidates match equally well; then
+                # appearance says nothing about which one this is, so do not guess
+                distinct = second - dist >= cfg.descriptor.revisit_margin
+                if best is not None and dist < cfg.descriptor.match_threshold and distinct:
                     if best != cur:
                         res.messages.append(
                             f"revisit: place {best} at {math.dist((x, y), self.position(best)):.2f} m "
