@@ -119,6 +119,9 @@ class SubgoalPlannerNode(Node):
     def _on_odom(self, msg: Odometry) -> None:
         p = msg.pose.pose
         yaw = quaternion_to_yaw(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w)
+        if not all(math.isfinite(v) for v in (p.position.x, p.position.y, yaw)):
+            self.get_logger().warning("ignoring /odom with a non-finite pose", throttle_duration_sec=5.0)
+            return
         if self.planner.set_pose(p.position.x, p.position.y, yaw):
             self._odom_time = self._now()
 

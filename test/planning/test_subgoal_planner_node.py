@@ -62,6 +62,8 @@ def test_node_plans_subgoals_and_serves(domain_id: int, tmp_path) -> None:
         probe.publish("/topo_graph", String(data="{broken json"), LATCHED_QOS)
         assert wait_for(lambda: "ignoring malformed /topo_graph" in node.output(), 10.0), node.output()
         probe.publish("/topo_graph", String(data=_graph_json()), LATCHED_QOS)
+        pump(float("nan"), 0.0, 0.3)
+        assert wait_for(lambda: "non-finite pose" in node.output(), 5.0), node.output()
         pump(0.0, 0.0, 1.5)
         assert wait_for(lambda: probe.count("/subgoal") > 0, 10.0), node.output()
         sub = probe.last("/subgoal")
