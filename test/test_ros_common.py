@@ -37,6 +37,6 @@ def test_overrides_and_live_validation(context: Context) -> None:
 
 def test_bad_startup_value_names_parameter(context: Context) -> None:
     node = Node("params_bad", context=context, cli_args=["--ros-args", "-p", "lidar.beams:=0"])
-    with pytest.raises(ConfigError, match="lidar.beams"):
+    with pytest.raises(ConfigError, match=r"lidar\.beams"):
         declare_config(node, RobotConfig)
     node.destroy_node()
