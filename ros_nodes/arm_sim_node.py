@@ -145,21 +145,23 @@ class ArmSimNode(Node):
         if np.all(np.isfinite(goal)):
             self.scene.set_goal(goal)
 
-    def _desired(self) -> np.ndarray | None:
+    def _desired(self, t: float) -> np.ndarray | None:
+        """Joint targets of the current trajectory at sim time ``t`` (linear between points)."""
         if not self.trajectory:
             return None
-        times = [t for t, _ in self.trajectory]
-        if self.sim_time >= times[-1]:
+        times = [tp for tp, _ in self.trajectory]
+        if t >= times[-1]:
             return self.trajectory[-1][1]
-        k = int(np.searchsorted(times, self.sim_time, side="right"))
+        k = int(np.searchsorted(times, t, side="right"))
         (t0, p0), (t1, p1) = self.trajectory[k - 1], self.trajectory[k]
-        w = 0.0 if t1 <= t0 else (self.sim_time - t0) / (t1 - t0)
+        w = 0.0 if t1 <= t0 else (t - t0) / (t1 - t0)
         return p0 + w * (p1 - p0)
 
     # ----- loop ---------------------------------------------------------------------------
     def _tick(self) -> None:
         if not self.paused:
-            target = self._desired()
+            # The motors get the setpoint the trajectory reaches at the end of this control step.
+            target = self._desired(self.sim_time + self.config.scene.control_dt)
             if target is not None:
                 self.scene.command(target[:7], float(target[7] + target[8]))
             self.scene.step()
