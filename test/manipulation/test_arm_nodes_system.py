@@ -49,13 +49,13 @@ def test_controller_pushes_cube_toward_target(domain_id: int) -> None:
 
             def closer() -> bool:
                 d = np.linalg.norm(_xyz(probe.last("/object_pose")) - target)
-                return d < min(0.05, d0 - 0.03)
+                return d < max(0.05, d0 - 0.03)  # reached, or at least 3 cm closer
 
             moved = wait_for(closer, timeout=60.0, interval=0.2)
             d1 = float(np.linalg.norm(_xyz(probe.last("/object_pose")) - target))
-            ok = [s for s in _statuses(probe) if s.level == DiagnosticStatus.OK]
             assert moved, f"cube {d0:.3f} -> {d1:.3f} m from target\n{ctrl.output()[-2000:]}"
-            assert ok, ctrl.output()
+            assert wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in _statuses(probe)), 10.0), ctrl.output()
+            ok = [s for s in _statuses(probe) if s.level == DiagnosticStatus.OK]
             plan_ms = [float(dict((kv.key, kv.value) for kv in s.values)["plan_ms"]) for s in ok]
             assert 0.0 < np.median(plan_ms) < 1000.0
             assert sim.alive() and ctrl.alive()
