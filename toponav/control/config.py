@@ -1,0 +1,81 @@
+"""Config dataclasses for the HODAT controller: one source of defaults for the core, node and drivers.
+
+Every weight and threshold here is this project's own choice (TopoNav publishes none), set so the
+disc robot of :class:`toponav.robot.AgvParams` stops before touching obstacles at full speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from toponav.config import param
+from toponav.robot import AgvParams
+
+MODES = ("learned", "dwa", "safety_only")
+
+
+@dataclass
+class ScanConfig:
+    """How raw scans are cleaned before anything else sees them."""
+
+    max_invalid_fraction: float = param(
+        0.5, "above this fraction of NaN beams the scan counts as blind and the safety layer stops", min=0.0, max=1.0)
+    range_max: float = param(8.0, "ranges above this (and +inf, 'no return') read as this (m)", min=0.1)
+
+
+@dataclass
+class SafetyConfig:
+    """The layer that always has the last word: time-to-collision and clearance from the scan."""
+
+    margin: float = param(0.08, "extra clearance kept around the footprint (m)", min=0.0)
+    horizon: float = param(1.5, "how far ahead the commanded arc is checked (s)", min=0.1)
+    dt: float = param(0.1, "time step of the arc check (s)", min=0.005)
+    brake_decel: float = param(1.5, "deceleration assumed for stopping (m/s^2); below the robot's max", min=0.05)
+    reaction_time: float = param(0.15, "latency budget before braking starts (s)", min=0.0)
+    turn_rate: float = param(0.8, "yaw rate used to turn away when blocked (rad/s)", min=0.0)
+    turn_clearance: float = param(0.15, "turn away when free space ahead is below this (m) and the command is blocked",
+                                  min=0.0)
+
+
+@dataclass
+class DwaConfig:
+    """Dynamic-window local planner: sample (v, ω), roll arcs out, score clearance/heading/velocity."""
+
+    v_samples: int = param(9, "linear velocity samples in the dynamic window", min=2)
+    w_samples: int = param(21, "angular velocity samples in the dynamic window", min=3)
+    horizon: float = param(1.5, "rollout horizon (s)", min=0.1)
+    dt: float = param(0.1, "rollout step (s)", min=0.01)
+    window_time: float = param(0.3, "dynamic window = current velocity ± acceleration × this (s)", min=0.01)
+    heading_weight: float = param(1.0, "weight of the heading-to-goal cost", min=0.0)
+    progress_weight: float = param(1.5, "weight of the distance-to-goal-after-rollout cost", min=0.0)
+    clearance_weight: float = param(0.6, "weight of the inverse-clearance cost", min=0.0)
+    velocity_weight: float = param(0.4, "weight of the 'not at full speed' cost", min=0.0)
+    clearance_cap: float = param(1.0, "clearance above this (m) costs nothing more", min=0.01)
+    margin: float = param(0.05, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
+
+
+@dataclass
+class ObservationConfig:
+    """Observation of the learned policy (also stored in its checkpoint)."""
+
+    sectors: int = param(32, "lidar down-sampled to this many sectors over 360 deg (min range per sector)", min=4)
+    lidar_clip: float = param(4.0, "lidar ranges clipped (and normalised) to this (m)", min=0.5)
+    subgoal_clip: float = param(5.0, "sub-goal distance clipped (and normalised) to this (m)", min=0.5)
+
+
+@dataclass
+class HodatConfig:
+    """Everything the controller core needs; ROS parameters mirror these nested names."""
+
+    mode: str = param("learned", "local planner: learned policy, DWA baseline, or safety_only pursuit", choices=MODES)
+    checkpoint: str = param("", "policy checkpoint path; empty = the shipped models/checkpoints/avoidance_policy.pt")
+    goal_tolerance: float = param(0.3, "sub-goal counts as reached within this distance (m)", min=0.01)
+    progress_timeout: float = param(
+        15.0, "no progress of progress_min toward the sub-goal for this long -> unreachable, stop (s); 0 = off",
+        min=0.0)
+    progress_min: float = param(0.3, "distance gain that counts as progress (m)", min=0.0)
+    pursuit_gain: float = param(1.5, "yaw-rate gain of the safety_only straight-line pursuit", min=0.0)
+    robot: AgvParams = field(default_factory=AgvParams)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    dwa: DwaConfig = field(default_factory=DwaConfig)

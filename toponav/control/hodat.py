@@ -1,0 +1,134 @@
+"""HODAT priority arbitration: immediate safety > sub-goal > goal.
+
+One control step: clean the scan, pick the target (the sub-goal if there is one, else the goal),
+decide whether it is reached or unreachable (no progress for ``progress_timeout``), ask the local
+planner (learned policy, DWA, or straight-line pursuit for ``safety_only``) for (v, ω), apply the
+velocity/acceleration limits, and give the safety layer the last word. ROS-free: the node, the
+benchmarks and the tests all drive this same object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from toponav.control.config import HodatConfig
+from toponav.control.dwa import DwaPlanner
+from toponav.control.limits import clamp_velocity, limit_acceleration
+from toponav.control.safety import CLEAR, MODE_NAMES, SafetyLayer
+from toponav.control.scan import clean_scan
+from toponav.geometry import to_robot_polar
+
+
+@dataclass
+class Decision:
+    """What the controller did this step and why (published as status, logged on changes)."""
+
+    cmd: np.ndarray  # (2,) final (v, ω)
+    source: str  # "safety" | "subgoal" | "goal" | "idle" | "reached" | "unreachable"
+    planner: str  # "learned" | "dwa" | "safety_only"
+    safety: str  # safety-layer outcome name
+    distance: float  # to the active target (m), nan without one
+    ttc: float
+    clearance: float
+
+
+class HodatController:
+    """Stateful controller core (previous command, progress watchdog, reached flag)."""
+
+    def __init__(self, cfg: HodatConfig, policy=None) -> None:
+        self.cfg = cfg
+        self.policy = policy
+        self.planner = cfg.mode
+        if self.planner == "learned" and policy is None:
+            self.planner = "dwa"  # the caller logs why (missing/corrupt checkpoint)
+        self.dwa = DwaPlanner(cfg.dwa, cfg.robot)
+        self.safety = SafetyLayer(cfg.safety, cfg.robot.radius, cfg.robot.max_w)
+        self.subgoal: np.ndarray | None = None
+        self.goal: np.ndarray | None = None
+        self.prev_cmd = np.zeros(2)
+        self._reset_target_state()
+
+    # -- targets ------------------------------------------------------------------------------------
+    def _reset_target_state(self) -> None:
+        self.reached = False
+        self.unreachable = False
+        self._best_dist = math.inf
+        self._last_progress: float | None = None
+
+    def set_subgoal(self, xy) -> None:
+        new = None if xy is None else np.asarray(xy, dtype=np.float64)[:2]
+        if new is not None and not np.isfinite(new).all():
+            raise ValueError(f"sub-goal must be finite, got {xy!r}")
+        if new is None or self.subgoal is None or np.hypot(*(new - self.subgoal)) > 1e-3:
+            self._reset_target_state()
+        self.subgoal = new
+
+    def set_goal(self, xy) -> None:
+        new = None if xy is None else np.asarray(xy, dtype=np.float64)[:2]
+        if new is not None and not np.isfinite(new).all():
+            raise ValueError(f"goal must be finite, got {xy!r}")
+        if self.subgoal is None:
+            self._reset_target_state()
+        self.goal = new
+
+    def target(self) -> tuple[np.ndarray | None, str]:
+        if self.subgoal is not None:
+            return self.subgoal, "subgoal"
+        if self.goal is not None:
+            return self.goal, "goal"
+        return None, "idle"
+
+    # -- one step -----------------------------------------------------------------------------------
+    def step(self, pose, vel, ranges, angles, now: float, dt: float, range_min: float = 0.0,
+             range_max: float | None = None) -> Decision:
+        cfg = self.cfg
+        rmax = float(range_max if range_max is not None and math.isfinite(range_max) else cfg.scan.range_max)
+        scan = clean_scan(ranges, rmax, range_min, cfg.scan.max_invalid_fraction)
+        vel = np.nan_to_num(np.asarray(vel, dtype=np.float64)[:2])
+        target, source = self.target()
+        dist = math.nan
+        proposal = np.zeros(2)
+        if target is not None:
+            dist, bearing = to_robot_polar(tuple(pose), tuple(target))
+            if dist <= cfg.goal_tolerance:
+                self.reached = True
+            if not self.reached:
+                self._watch_progress(dist, now)
+            if self.reached:
+                source = "reached"
+            elif self.unreachable:
+                source = "unreachable"
+            else:
+                proposal = self._propose(scan, angles, vel, dist, bearing, rmax)
+        cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
+            proposal, cfg.robot)
+        res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax)
+        final = clamp_velocity(res.cmd[0], cfg.robot)
+        mode = int(res.mode[0])
+        if mode != CLEAR and (source in ("subgoal", "goal") or scan.blind[0]):
+            source = "safety"
+        self.prev_cmd = final
+        return Decision(final, source, self.planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
+                        float(res.clearance[0]))
+
+    def _watch_progress(self, dist: float, now: float) -> None:
+        if self._last_progress is None or dist < self._best_dist - self.cfg.progress_min:
+            self._best_dist = dist
+            self._last_progress = now
+        elif self.cfg.progress_timeout > 0 and now - self._last_progress > self.cfg.progress_timeout:
+            self.unreachable = True
+
+    def _propose(self, scan, angles, vel, dist: float, bearing: float, rmax: float) -> np.ndarray:
+        if self.planner == "learned":
+            return np.asarray(self.policy.command(scan.ranges, angles, np.array([dist, bearing]), vel), dtype=float)
+        if self.planner == "dwa":
+            goal = np.array([dist * math.cos(bearing), dist * math.sin(bearing)])
+            return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax)
+        # safety_only: straight-line pursuit, the safety layer does all the avoiding
+        r = self.cfg.robot
+        w = float(np.clip(self.cfg.pursuit_gain * bearing, -r.max_w, r.max_w))
+        v = r.max_v * max(math.cos(bearing), 0.0) * min(1.0, dist / 1.0)
+        return np.array([v, w])

@@ -1,0 +1,134 @@
+"""The safety layer: the top priority of HODAT, applied last to every command, whatever proposed it.
+
+For a disc footprint of radius R, a command (v, ω) is followed as a circular arc. The layer checks
+the arc against the scan's obstacle points and keeps the largest forward speed (same ω) from which
+the robot can still stop, with a reaction delay and a bounded deceleration, before any point comes
+within R + margin (the time-to-collision test). Points the robot is already too close to only count
+when the motion brings it *closer*, so the robot can always back or turn out of a tight spot.
+
+Outcomes per command: ``CLEAR`` (unchanged), ``SLOWED`` (speed reduced), ``STOPPED`` (no safe forward
+speed), ``TURN_AWAY`` (stopped and turned toward the open side because the command did not turn),
+``BLIND`` (too many invalid beams: zero command). Rotating in place never moves a disc footprint
+closer to anything, which is why turning away is always allowed.
+
+Vectorised over a batch of robots (N) — the training twin filters all its environments in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toponav.control.config import SafetyConfig
+from toponav.control.scan import scan_points
+
+CLEAR, SLOWED, STOPPED, TURN_AWAY, BLIND = 0, 1, 2, 3, 4
+MODE_NAMES = ("clear", "slowed", "stopped", "turn_away", "blind")
+_SCALES = np.array([0.0, 0.1, 0.25, 0.45, 0.7, 1.0])  # candidate fractions of the commanded speed
+
+
+@dataclass
+class SafetyResult:
+    cmd: np.ndarray  # (N, 2) safe (v, ω)
+    mode: np.ndarray  # (N,) int, one of CLEAR..BLIND
+    ttc: np.ndarray  # (N,) time to collision of the *commanded* arc (s); inf when free over the horizon
+    clearance: np.ndarray  # (N,) distance from the footprint edge to the nearest scan point (m)
+
+
+def arc_points(v: np.ndarray, w: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Robot-frame positions (…, T, 2) after following (v, ω) from the origin for each time."""
+    v = np.asarray(v, dtype=np.float64)[..., None]
+    w = np.asarray(w, dtype=np.float64)[..., None]
+    th = w * times
+    small = np.abs(w) < 1e-6
+    w_safe = np.where(small, 1.0, w)
+    x = np.where(small, v * times, v / w_safe * np.sin(th))
+    y = np.where(small, 0.5 * v * w * times**2, v / w_safe * (1.0 - np.cos(th)))
+    return np.stack([x, y], axis=-1)
+
+
+class SafetyLayer:
+    """Filters (v, ω) commands given the current scan; stateless, so it can never get stuck 'armed'."""
+
+    def __init__(self, cfg: SafetyConfig, radius: float, max_w: float) -> None:
+        self.cfg = cfg
+        self.radius = float(radius)
+        self.max_w = float(max_w)
+        self.times = np.arange(1, int(np.ceil(cfg.horizon / cfg.dt)) + 1) * cfg.dt
+
+    def stopping_distance(self, v: np.ndarray | float) -> np.ndarray:
+        v = np.abs(np.asarray(v, dtype=np.float64))
+        return v * self.cfg.reaction_time + v**2 / (2.0 * self.cfg.brake_decel)
+
+    def filter(self, cmd: np.ndarray, ranges: np.ndarray, angles: np.ndarray, valid: np.ndarray | None = None,
+               blind: np.ndarray | None = None, range_max: float = np.inf) -> SafetyResult:
+        """Make a batch of commands safe. ``ranges`` must be cleaned (see :func:`toponav.control.scan.clean_scan`)."""
+        cmd = np.atleast_2d(np.asarray(cmd, dtype=np.float64)).copy()
+        ranges = np.atleast_2d(np.asarray(ranges, dtype=np.float64))
+        n = cmd.shape[0]
+        cmd = np.where(np.isfinite(cmd), cmd, 0.0)  # a NaN command from any source becomes a stop
+        # a reading inside the footprint (e.g. -inf, 'closer than range_min') is put on the footprint edge, so
+        # moving toward it counts as approaching and moving away stays allowed
+        ranges = np.maximum(ranges, self.radius)
+        pts, hit = scan_points(ranges, angles, None if valid is None else np.atleast_2d(valid), range_max)
+        thr = self.radius + self.cfg.margin
+        d0 = np.where(hit, ranges, np.inf)  # (N, B) distance of each point now
+        clearance = d0.min(axis=1) - self.radius if d0.shape[1] else np.full(n, np.inf)
+
+        v, w = cmd[:, 0], cmd[:, 1]
+        # candidate speeds (N, S): fractions of v with ω unchanged; the arc geometry differs per candidate
+        cand_v = v[:, None] * _SCALES[None, :]
+        arcs = arc_points(cand_v, np.broadcast_to(w[:, None], cand_v.shape), self.times)  # (N, S, T, 2)
+        diff = arcs[:, :, :, None, :] - pts[:, None, None, :, :]  # (N, S, T, B, 2)
+        d = np.sqrt((diff**2).sum(-1))
+        bad = (d < thr) & (d < d0[:, None, None, :] - 1e-4) & hit[:, None, None, :]
+        hit_t = bad.any(-1)  # (N, S, T)
+        first = np.where(hit_t.any(-1), hit_t.argmax(-1), -1)  # (N, S) first colliding step or -1
+        t_col = np.where(first >= 0, self.times[np.maximum(first, 0)], np.inf)
+        # path length until contact along the arc (|v| * t), minus the step resolution
+        s_free = np.abs(cand_v) * np.where(first >= 0, t_col - self.cfg.dt, 1e9)
+        ok = (first < 0) | (self.stopping_distance(cand_v) <= np.maximum(s_free, 0.0))
+        ok[:, 0] = True  # zero speed is always allowed (rotation in place is safe for a disc)
+        # monotone guarantee: take the largest safe scale such that every smaller one is safe too
+        prefix_ok = np.cumprod(ok, axis=1).astype(bool)
+        best = np.where(prefix_ok, np.arange(len(_SCALES))[None, :], 0).max(axis=1)
+        scale = _SCALES[best]
+        ttc = t_col[:, -1]
+
+        out = cmd.copy()
+        out[:, 0] = v * scale
+        mode = np.full(n, CLEAR, dtype=np.int64)
+        moving = np.abs(v) > 1e-3
+        mode[moving & (scale < 1.0)] = SLOWED
+        stopped = moving & (scale == 0.0)
+        mode[stopped] = STOPPED
+
+        # turn away: blocked (or nearly), and the command itself is not turning much
+        if self.cfg.turn_rate > 0:
+            blocked = moving & (scale <= _SCALES[1] + 1e-9) & (np.abs(w) < 0.25 * self.cfg.turn_rate)
+            if blocked.any():
+                side = self._open_side(ranges, angles, hit, forward=v >= 0)
+                out[blocked, 0] = 0.0  # turning in place is the motion that is safe for a disc
+                out[blocked, 1] = side[blocked] * min(self.cfg.turn_rate, self.max_w)
+                mode[blocked] = TURN_AWAY
+
+        if blind is not None:
+            blind = np.broadcast_to(np.asarray(blind, dtype=bool), (n,))
+            out[blind] = 0.0
+            mode[blind] = BLIND
+        out[:, 1] = np.clip(out[:, 1], -self.max_w, self.max_w)
+        return SafetyResult(out, mode, ttc, clearance)
+
+    def _open_side(self, ranges: np.ndarray, angles: np.ndarray, hit: np.ndarray, forward: np.ndarray) -> np.ndarray:
+        """+1 (turn left) or -1 (turn right): toward the half-plane with more free space ahead of the motion."""
+        a = np.asarray(angles)
+        # weight beams in the front half (or rear half when reversing) by how close they are to the heading
+        heading = np.where(forward, 0.0, np.pi)[:, None]
+        rel = (a[None, :] - heading + np.pi) % (2 * np.pi) - np.pi
+        front = np.abs(rel) < np.pi / 2
+        free = np.where(hit, ranges, ranges.max(axis=1, keepdims=True) if ranges.shape[1] else 0.0)
+        left = np.where(front & (rel > 0), free, 0.0).sum(1)
+        right = np.where(front & (rel < 0), free, 0.0).sum(1)
+        side = np.where(left >= right, 1.0, -1.0)
+        return np.where(forward, side, -side)  # reversing: turning left swings the rear to the right

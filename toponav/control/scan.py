@@ -1,0 +1,79 @@
+"""Scan cleaning and conversion shared by the safety layer, DWA and the learned-policy observation.
+
+LaserScan conventions (REP 117): NaN = invalid reading, +inf = no return (free up to range_max),
+-inf = object closer than range_min. All functions accept a batch (N, B) or one scan (B,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CleanScan:
+    """A scan made safe to compute with.
+
+    ranges: finite ranges (invalid beams set to range_max so they never look like obstacles);
+    valid:  mask of beams that carry information (finite reading or a 'no return');
+    blind:  per scan, True when too many beams were invalid to trust the free space.
+    """
+
+    ranges: np.ndarray
+    valid: np.ndarray
+    blind: np.ndarray
+
+
+def clean_scan(ranges: np.ndarray, range_max: float, range_min: float = 0.0,
+               max_invalid_fraction: float = 0.5) -> CleanScan:
+    r = np.asarray(ranges, dtype=np.float64)
+    single = r.ndim == 1
+    r = np.atleast_2d(r)
+    nan = np.isnan(r)
+    too_close = np.isneginf(r) | (np.isfinite(r) & (r < range_min) & (r >= 0.0))
+    negative = np.isfinite(r) & (r < 0.0)  # garbage: a range is never negative
+    out = np.where(np.isposinf(r) | (r > range_max), range_max, r)
+    out = np.where(too_close, 0.0, out)  # -inf: something right at the sensor
+    invalid = nan | negative
+    out = np.where(invalid, range_max, out)
+    valid = ~invalid
+    frac = invalid.mean(axis=1) if r.shape[1] else np.ones(r.shape[0])
+    blind = frac > max_invalid_fraction
+    if single:
+        return CleanScan(out[0], valid[0], blind[:1])
+    return CleanScan(out, valid, blind)
+
+
+def scan_points(ranges: np.ndarray, angles: np.ndarray, valid: np.ndarray | None = None,
+                range_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Obstacle points in the robot frame, (…, B, 2), and a mask of beams that hit something.
+
+    Beams at range_max (no return) and invalid beams are masked out.
+    """
+    r = np.asarray(ranges, dtype=np.float64)
+    a = np.asarray(angles, dtype=np.float64)
+    pts = np.stack([r * np.cos(a), r * np.sin(a)], axis=-1)
+    hit = np.ones(r.shape, dtype=bool)
+    if range_max is not None:
+        hit &= r < range_max - 1e-6
+    if valid is not None:
+        hit &= valid
+    return pts, hit
+
+
+def sector_min(ranges: np.ndarray, angles: np.ndarray, sectors: int, fill: float) -> np.ndarray:
+    """Down-sample to ``sectors`` equal sectors over [-pi, pi): min range per sector (``fill`` if empty).
+
+    Sector k is centred on angle -pi + (k + 0.5) * 2pi / sectors, so it works for any beam count or fov.
+    """
+    r = np.atleast_2d(np.asarray(ranges, dtype=np.float64))
+    a = np.asarray(angles, dtype=np.float64)
+    idx = np.floor(((a + np.pi) % (2 * np.pi)) / (2 * np.pi) * sectors).astype(int) % sectors
+    out = np.full((r.shape[0], sectors), np.inf)
+    for k in range(sectors):  # sectors is small (32): a python loop over sectors, numpy over beams/batch
+        m = idx == k
+        if m.any():
+            out[:, k] = r[:, m].min(axis=1)
+    out = np.where(np.isinf(out), fill, out)
+    return out if np.ndim(ranges) > 1 else out[0]
