@@ -1,9 +1,9 @@
 """The safety layer: the top priority of HODAT, applied last to every command, whatever proposed it.
 
 For a disc footprint of radius R, a command (v, ω) is followed as a circular arc. The layer checks
-the arc against the scan's obstacle points and keeps the largest forward speed (same ω) from which
-the robot can still stop, with a reaction delay and a bounded deceleration, before any point comes
-within R + margin (the time-to-collision test). Points the robot is already too close to only count
+the arc against the scan's obstacle points and keeps the largest speed along that same path (v and ω
+scaled together) from which the robot can still stop, with a reaction delay and a bounded deceleration,
+before any point comes within R + margin (the time-to-collision test). Points the robot is already too close to only count
 when the motion brings it *closer*, so the robot can always back or turn out of a tight spot.
 
 Outcomes per command: ``CLEAR`` (unchanged), ``SLOWED`` (speed reduced), ``STOPPED`` (no safe forward
@@ -25,7 +25,6 @@ from toponav.control.scan import scan_points
 
 CLEAR, SLOWED, STOPPED, TURN_AWAY, BLIND = 0, 1, 2, 3, 4
 MODE_NAMES = ("clear", "slowed", "stopped", "turn_away", "blind")
-_SCALES = np.array([0.0, 0.1, 0.25, 0.45, 0.7, 1.0])  # candidate fractions of the commanded speed
 
 
 @dataclass
@@ -77,36 +76,34 @@ class SafetyLayer:
         clearance = d0.min(axis=1) - self.radius if d0.shape[1] else np.full(n, np.inf)
 
         v, w = cmd[:, 0], cmd[:, 1]
-        # candidate speeds (N, S): fractions of v with ω unchanged; the arc geometry differs per candidate
-        cand_v = v[:, None] * _SCALES[None, :]
-        arcs = arc_points(cand_v, np.broadcast_to(w[:, None], cand_v.shape), self.times)  # (N, S, T, 2)
-        diff = arcs[:, :, :, None, :] - pts[:, None, None, :, :]  # (N, S, T, B, 2)
-        d = np.sqrt((diff**2).sum(-1))
-        bad = (d < thr) & (d < d0[:, None, None, :] - 1e-4) & hit[:, None, None, :]
-        hit_t = bad.any(-1)  # (N, S, T)
-        first = np.where(hit_t.any(-1), hit_t.argmax(-1), -1)  # (N, S) first colliding step or -1
-        t_col = np.where(first >= 0, self.times[np.maximum(first, 0)], np.inf)
-        # path length until contact along the arc (|v| * t), minus the step resolution
-        s_free = np.abs(cand_v) * np.where(first >= 0, t_col - self.cfg.dt, 1e9)
-        ok = (first < 0) | (self.stopping_distance(cand_v) <= np.maximum(s_free, 0.0))
-        ok[:, 0] = True  # zero speed is always allowed (rotation in place is safe for a disc)
-        # monotone guarantee: take the largest safe scale such that every smaller one is safe too
-        prefix_ok = np.cumprod(ok, axis=1).astype(bool)
-        best = np.where(prefix_ok, np.arange(len(_SCALES))[None, :], 0).max(axis=1)
-        scale = _SCALES[best]
-        ttc = t_col[:, -1]
+        # the commanded path (curvature w / v) sampled over the horizon at the commanded speed; slowing down
+        # scales v and ω together, so every slower command follows this same path and one check covers all
+        arcs = arc_points(v, w, self.times)  # (N, T, 2)
+        d = np.sqrt(((arcs[:, :, None, :] - pts[:, None, :, :]) ** 2).sum(-1))  # (N, T, B)
+        bad = (d < thr) & (d < d0[:, None, :] - 1e-4) & hit[:, None, :]
+        hit_t = bad.any(-1)  # (N, T)
+        first = np.where(hit_t.any(-1), hit_t.argmax(-1), -1)
+        ttc = np.where(first >= 0, self.times[np.maximum(first, 0)], np.inf)
+        # path length that is free for sure: up to the last step before contact
+        s_free = np.where(first >= 0, np.abs(v) * np.where(first >= 0, ttc - self.cfg.dt, 0.0), np.inf)
+        a, tr = self.cfg.brake_decel, self.cfg.reaction_time
+        v_allowed = -a * tr + np.sqrt((a * tr) ** 2 + 2.0 * a * np.maximum(s_free, 0.0))  # stopping distance = s_free
+        moving = np.abs(v) > 1e-3
+        scale = np.where(moving, np.clip(v_allowed / np.maximum(np.abs(v), 1e-9), 0.0, 1.0), 1.0)
+        scale = np.where(scale < 0.05, 0.0, scale)  # creeping is not worth it: stop (and maybe turn away)
 
         out = cmd.copy()
         out[:, 0] = v * scale
+        # same path while slowing; when stopped, rotation in place is kept (it is safe for a disc)
+        out[:, 1] = np.where(scale > 0.0, w * scale, w)
         mode = np.full(n, CLEAR, dtype=np.int64)
-        moving = np.abs(v) > 1e-3
         mode[moving & (scale < 1.0)] = SLOWED
         stopped = moving & (scale == 0.0)
         mode[stopped] = STOPPED
 
         # turn away: blocked (or nearly), and the command itself is not turning much
         if self.cfg.turn_rate > 0:
-            blocked = moving & (scale <= _SCALES[1] + 1e-9) & (np.abs(w) < 0.25 * self.cfg.turn_rate)
+            blocked = moving & (scale <= 0.1) & (np.abs(w) < 0.25 * self.cfg.turn_rate)
             if blocked.any():
                 side = self._open_side(ranges, angles, hit, forward=v >= 0)
                 out[blocked, 0] = 0.0  # turning in place is the motion that is safe for a disc

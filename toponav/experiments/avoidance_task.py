@@ -1,0 +1,213 @@
+"""The sub-goal reaching task in the vectorised twin, used to train and evaluate the avoidance policy.
+
+Each of N robots gets a world from the current curriculum stage, a start pose and a target:
+
+* ``local`` episodes: random start anywhere in the start's free component, sub-goal 1-5 m away in the
+  same component (what the sub-goal planner asks of the low level);
+* ``route`` episodes: the world's own start and goal (BARN: 10 m through the field).
+
+``step`` takes the (v, ω) the policy proposes, passes it through the same safety layer the robot runs
+(optional), steps the twin and returns observation, reward, done flags and per-env info. Rewards:
+
+* ``sparse``: +1 on reaching the sub-goal, -``collision_penalty`` on a collision (episode ends);
+* ``carl``: CaRL-style, progress toward the target (m) × soft penalty factors in (0, 1] (the safety
+  layer had to intervene, low clearance), episode terminated on collision (plus the penalty).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from toponav.control.config import ObservationConfig, SafetyConfig
+from toponav.control.observation import build_observation
+from toponav.control.safety import CLEAR, SafetyLayer
+from toponav.control.scan import clean_scan
+from toponav.robot import AgvParams, LidarParams
+from toponav.sim.twin import VecAgvTwin
+from toponav.worlds import World
+from toponav.worlds.reachability import free_component
+
+
+@dataclass
+class TaskConfig:
+    reward: str = "carl"  # "sparse" | "carl"
+    collision_penalty: float = 0.5
+    reach_bonus: float = 0.5
+    safety_in_loop: bool = True
+    safety_factor: float = 0.5  # CaRL factor when the safety layer changed the command
+    clearance_soft: float = 0.25  # CaRL clearance factor ramps from 0.5 (touching) to 1 at this clearance (m)
+    goal_tolerance: float = 0.3
+    min_subgoal: float = 1.0
+    max_subgoal: float = 5.0
+    time_base: float = 5.0  # episode limit = time_base + time_per_m * initial distance (s)
+    time_per_m: float = 3.0
+
+
+class FreeSpace:
+    """Cells a disc of the robot's radius (+ margin) can occupy, connected to the world's start."""
+
+    def __init__(self, world: World, radius: float, margin: float = 0.1, resolution: float = 0.1) -> None:
+        labels, start_label = free_component(world, radius + margin, resolution)
+        if start_label == 0:  # start itself too tight for the margin: use every free cell
+            rows, cols = np.nonzero(labels > 0)
+        else:
+            rows, cols = np.nonzero(labels == start_label)
+        xmin, ymin = world.bounds[0], world.bounds[1]
+        self.xy = np.stack([xmin + (cols + 0.5) * resolution, ymin + (rows + 0.5) * resolution], axis=1)
+        circles = world.circle_array()
+        if len(circles) and not len(world.boxes):
+            # obstacle fields inside big open bounds (BARN): practise where the obstacles are
+            lo, hi = circles[:, :2].min(0) - 1.0, circles[:, :2].max(0) + 1.0
+            inside = np.all((self.xy >= lo) & (self.xy <= hi), axis=1)
+            if inside.sum() > 10:
+                self.xy = self.xy[inside]
+        if not len(self.xy):
+            self.xy = np.asarray([world.start[:2]], dtype=np.float64)
+
+    def sample_pair(self, rng: np.random.Generator, dmin: float, dmax: float) -> tuple[np.ndarray, np.ndarray]:
+        start = self.xy[rng.integers(len(self.xy))]
+        cand = self.xy[rng.integers(len(self.xy), size=256)]
+        d = np.hypot(*(cand - start).T)
+        ok = np.nonzero((d >= dmin) & (d <= dmax))[0]
+        if len(ok):
+            return start, cand[ok[0]]
+        return start, cand[np.argmin(np.abs(d - dmin))]
+
+
+@dataclass
+class Stage:
+    """One curriculum stage: which worlds, and local sub-goals or the world's own route."""
+
+    name: str
+    worlds: list[World]
+    mode: str  # "local" | "route" | "mixed"
+
+
+class AvoidanceTask:
+    """N robots in the twin, each running episodes of the current stage."""
+
+    def __init__(self, stage: Stage, num_envs: int, cfg: TaskConfig, obs_cfg: ObservationConfig,
+                 robot: AgvParams | None = None, lidar: LidarParams | None = None,
+                 safety: SafetyConfig | None = None, dt: float = 0.1, seed: int = 0) -> None:
+        self.cfg = cfg
+        self.obs_cfg = obs_cfg
+        self.robot = robot or AgvParams()
+        self.lidar = lidar or LidarParams()
+        self.dt = dt
+        self.num_envs = num_envs
+        self.rng = np.random.default_rng(seed)
+        self.safety = SafetyLayer(safety or SafetyConfig(), self.robot.radius, self.robot.max_w)
+        self.angles = np.asarray(self.lidar.angles(), dtype=np.float64)
+        self._free: dict[int, FreeSpace] = {}
+        self.twin: VecAgvTwin | None = None
+        self.set_stage(stage)
+
+    # -- episodes -----------------------------------------------------------------------------------
+    def set_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        self.twin = VecAgvTwin(stage.worlds, self.num_envs, self.robot, self.lidar, self.dt,
+                               seed=int(self.rng.integers(2**31)))
+        self._free = {}
+        n = self.num_envs
+        self.target = np.zeros((n, 2))
+        self.d0 = np.ones(n)
+        self.prev_dist = np.ones(n)
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.limit = np.ones(n, dtype=np.int64)
+        self.route = np.zeros(n, dtype=bool)
+        self.ep_return = np.zeros(n)
+        self.ep_safety = np.zeros(n)
+        self.reset_envs(np.arange(n))
+
+    def _free_space(self, wi: int) -> FreeSpace:
+        if wi not in self._free:
+            self._free[wi] = FreeSpace(self.stage.worlds[wi], self.robot.radius)
+        return self._free[wi]
+
+    def reset_envs(self, ids: Sequence[int] | np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return
+        tw = self.twin
+        wi = tw.world_index.copy()
+        wi[ids] = self.rng.integers(len(self.stage.worlds), size=len(ids))
+        tw.set_world_index(wi)
+        poses = np.zeros((len(ids), 3))
+        for k, i in enumerate(ids):
+            world = self.stage.worlds[wi[i]]
+            route = self.stage.mode == "route" or (self.stage.mode == "mixed" and self.rng.random() < 0.5)
+            self.route[i] = route
+            if route:
+                poses[k] = world.start
+                self.target[i] = world.goal
+            else:
+                start, goal = self._free_space(int(wi[i])).sample_pair(
+                    self.rng, self.cfg.min_subgoal, self.cfg.max_subgoal)
+                poses[k] = (start[0], start[1], self.rng.uniform(-math.pi, math.pi))
+                self.target[i] = goal
+        tw.reset(ids, poses)
+        d = np.hypot(*(self.target[ids] - tw.pose[ids, :2]).T)
+        self.d0[ids] = np.maximum(d, 1e-3)
+        self.prev_dist[ids] = d
+        self.steps[ids] = 0
+        self.limit[ids] = np.ceil((self.cfg.time_base + self.cfg.time_per_m * d) / self.dt).astype(np.int64)
+        self.ep_return[ids] = 0.0
+        self.ep_safety[ids] = 0.0
+
+    # -- observation --------------------------------------------------------------------------------
+    def subgoal_polar(self) -> np.ndarray:
+        pose = self.twin.pose
+        dx, dy = (self.target - pose[:, :2]).T
+        bearing = (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi
+        return np.stack([np.hypot(dx, dy), bearing], axis=1)
+
+    def observe(self) -> np.ndarray:
+        ranges = clean_scan(self.twin.scan(), self.lidar.range_max).ranges
+        return build_observation(self.obs_cfg, self.robot, ranges, self.angles, self.subgoal_polar(), self.twin.vel)
+
+    # -- step ---------------------------------------------------------------------------------------
+    def step(self, cmd: np.ndarray):
+        """Returns obs (after auto-reset), reward, done, info dict of arrays for the finished episodes."""
+        cfg = self.cfg
+        tw = self.twin
+        cmd = np.asarray(cmd, dtype=np.float64)
+        intervened = np.zeros(self.num_envs, dtype=bool)
+        if cfg.safety_in_loop:
+            scan = clean_scan(tw.scan(), self.lidar.range_max)
+            res = self.safety.filter(cmd, scan.ranges, self.angles, scan.valid, None, self.lidar.range_max)
+            intervened = res.mode != CLEAR
+            cmd = res.cmd
+        out = tw.step(cmd)
+        self.steps += 1
+        dist = np.hypot(*(self.target - out.pose[:, :2]).T)
+        progress = self.prev_dist - dist
+        self.prev_dist = dist
+        reached = dist <= cfg.goal_tolerance
+        collided = out.collided.copy()
+        timeout = self.steps >= self.limit
+        if cfg.reward == "carl":
+            clearance = tw.clearance() - self.robot.radius
+            f_clear = 0.5 + 0.5 * np.clip(clearance / max(cfg.clearance_soft, 1e-6), 0.0, 1.0)
+            f_safe = np.where(intervened, cfg.safety_factor, 1.0)
+            reward = progress * f_clear * f_safe + cfg.reach_bonus * reached
+        else:
+            reward = reached.astype(np.float64)
+        reward = reward - cfg.collision_penalty * collided
+        done = reached | collided | timeout
+        self.ep_return += reward
+        self.ep_safety += intervened
+        info = {}
+        ids = np.nonzero(done)[0]
+        if len(ids):
+            info = {
+                "success": reached[ids], "collision": collided[ids] & ~reached[ids],
+                "timeout": timeout[ids] & ~reached[ids] & ~collided[ids], "return": self.ep_return[ids].copy(),
+                "length": self.steps[ids].copy(), "route": self.route[ids].copy(),
+                "safety_rate": self.ep_safety[ids] / np.maximum(self.steps[ids], 1),
+            }
+            self.reset_envs(ids)
+        return self.observe(), reward, done, timeout & ~reached & ~collided, info

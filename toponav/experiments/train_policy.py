@@ -1,0 +1,388 @@
+"""``toponav train policy``: PPO for the low-level obstacle-avoidance policy, in the vectorised twin.
+
+CleanRL-style and meant to be read top to bottom: Args (every field documented; the CLI help comes
+from it) -> seeding -> curriculum + task (env factory) -> networks -> rollout -> GAE -> PPO update ->
+logging (``charts/`` and ``losses/`` tags, steps per second) -> held-out evaluation -> checkpoint +
+model-card numbers.
+
+The policy proposes (v, ω); by default the same safety layer that runs on the robot filters it during
+training too (``--safety-in-loop``), and the CaRL-style reward lowers the progress reward whenever the
+layer had to intervene, so the policy learns not to lean on it.
+
+Curriculum over world difficulty: open forests (local sub-goals 1-5 m) -> the easier half of the BARN
+training worlds (local sub-goals) -> all BARN training worlds (half local, half the full 10 m route).
+A stage ends when the rolling success rate passes ``--advance-success`` (after ``--min-stage-frac`` of
+the budget) or when its share of the budget is spent. BARN held-out worlds are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toponav.config import describe, param
+
+DEFAULT_OUT = "models/checkpoints/avoidance_policy.pt"
+
+
+@dataclass
+class Args:
+    """PPO + task options (``toponav train policy --help`` lists them with these help texts)."""
+
+    seed: int = param(1, "seed of python, numpy and torch (the whole run is reproducible on one machine)")
+    total_timesteps: int = param(300_000, "environment steps over all envs", min=1)
+    num_envs: int = param(16, "parallel robots in the twin", min=1)
+    num_steps: int = param(128, "rollout length per env per update", min=1)
+    learning_rate: float = param(3e-4, "Adam learning rate", min=0.0)
+    anneal_lr: bool = param(True, "linearly anneal the learning rate to 0")
+    gamma: float = param(0.99, "discount", min=0.0, max=1.0)
+    gae_lambda: float = param(0.95, "GAE lambda", min=0.0, max=1.0)
+    num_minibatches: int = param(4, "minibatches per epoch", min=1)
+    update_epochs: int = param(4, "PPO epochs per update", min=1)
+    clip_coef: float = param(0.2, "PPO ratio clip", min=0.0)
+    ent_coef: float = param(0.0, "entropy bonus coefficient", min=0.0)
+    vf_coef: float = param(0.5, "value loss coefficient", min=0.0)
+    max_grad_norm: float = param(0.5, "gradient clipping norm", min=0.0)
+    target_kl: float = param(0.0, "stop the epoch loop early above this approx KL; 0 = off", min=0.0)
+    hidden: int = param(64, "hidden units per layer (actor and critic)", min=4)
+    layers: int = param(2, "hidden layers", min=1)
+    sectors: int = param(32, "lidar sectors in the observation", min=4)
+    beams: int = param(128, "lidar beams in the twin (down-sampled to sectors)", min=4)
+    reward: str = param("carl", "sparse: +1 at the sub-goal; carl: progress x penalty factors, ends on collision",
+                        choices=("sparse", "carl"))
+    rnd_coef: float = param(0.0, "weight of the RND intrinsic reward (needs toponav.models.rnd); 0 = off", min=0.0)
+    collision_penalty: float = param(0.5, "reward subtracted on a collision (the episode ends)", min=0.0)
+    reach_bonus: float = param(0.5, "carl: bonus for reaching the sub-goal", min=0.0)
+    safety_in_loop: bool = param(True, "filter actions with the robot's safety layer during training")
+    curriculum: str = param("forest,barn_easy,barn_all", "comma-separated stages: forest, barn_easy, barn_all")
+    advance_success: float = param(0.8, "rolling success rate that ends a stage early", min=0.0, max=1.0)
+    min_stage_frac: float = param(0.15, "a stage runs at least this fraction of the budget", min=0.0, max=1.0)
+    forest_worlds: int = param(24, "training seeds of the forest family in the first stage", min=1)
+    eval_barn: int = param(50, "held-out BARN worlds evaluated in the twin at the end (route mode); 0 = none",
+                           min=0)
+    eval_local: int = param(64, "held-out forest local sub-goal episodes at the end", min=0)
+    threads: int = param(1, "torch threads (the machine is shared)", min=1)
+    out: str = param(DEFAULT_OUT, "checkpoint path (a model-card JSON with the results is written next to it)")
+    log_every: int = param(1, "print a log line every this many updates", min=1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    helps = describe(Args)
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default,
+                                metavar="BOOL", help=f"{helps[f.name]} (default {f.default})")
+        else:
+            tp = {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
+            parser.add_argument(flag, type=tp, default=f.default, help=f"{helps[f.name]} (default {f.default})")
+
+
+# ------------------------------------------------------------------------------------------ curriculum
+def make_stage(name: str, seed: int, forest_worlds: int):
+    """World pools per stage: difficulty grows from sparse forests to the full BARN routes."""
+    from toponav.experiments.avoidance_task import Stage
+    from toponav.worlds import barn_train_indices, make_world, train_seeds
+
+    if name == "forest":
+        return Stage(name, [make_world("forest", s) for s in train_seeds(forest_worlds)], "local")
+    barn = [make_world(f"barn:{i}") for i in barn_train_indices()]
+    # difficulty proxy: obstacles near the straight start-goal line (more = harder)
+    difficulty = [barn_difficulty(w) for w in barn]
+    order = np.argsort(difficulty, kind="stable")
+    if name == "barn_easy":
+        return Stage(name, [barn[i] for i in order[: len(order) // 2]], "local")
+    if name == "barn_all":
+        return Stage(name, barn, "mixed")
+    raise SystemExit(f"unknown curriculum stage {name!r}: use forest, barn_easy, barn_all")
+
+
+def barn_difficulty(world) -> float:
+    """Mean of 1 / clearance along the reference path (narrow passages dominate)."""
+    path = np.asarray(world.reference_path or [world.start[:2], world.goal], dtype=np.float64)
+    return float(np.mean(1.0 / np.maximum(world.clearance(path), 0.05)))
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, dt: float = 0.1,
+                   timeout_s: float = 100.0, goal_radius: float = 0.5) -> list[dict]:
+    """Run every world's own start->goal route once in the twin (batched), deterministic policy."""
+    from toponav.control.safety import SafetyLayer
+    from toponav.control.scan import clean_scan
+    from toponav.sim.twin import VecAgvTwin
+
+    n = len(worlds)
+    twin = VecAgvTwin(worlds, n, robot, lidar, dt, world_index=np.arange(n))
+    layer = SafetyLayer(safety_cfg, robot.radius, robot.max_w)
+    angles = np.asarray(lidar.angles(), dtype=np.float64)
+    goals = np.array([w.goal for w in worlds], dtype=np.float64)
+    active = np.ones(n, dtype=bool)
+    result = [{"world": w.name, "success": False, "collision": False, "timeout": False, "time": timeout_s}
+              for w in worlds]
+    for k in range(int(timeout_s / dt)):
+        pose = twin.pose
+        dx, dy = (goals - pose[:, :2]).T
+        polar = np.stack([np.hypot(dx, dy), (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi], 1)
+        scan = clean_scan(twin.scan(), lidar.range_max)
+        cmd = policy_fn(scan.ranges, angles, polar, twin.vel)
+        cmd = layer.filter(cmd, scan.ranges, angles, scan.valid, None, lidar.range_max).cmd
+        cmd[~active] = 0.0
+        out = twin.step(cmd)
+        t = (k + 1) * dt
+        dist = np.hypot(*(goals - out.pose[:, :2]).T)
+        for i in np.nonzero(active & (out.collided | (dist <= goal_radius)))[0]:
+            ok = bool(dist[i] <= goal_radius and not out.collided[i])
+            result[i].update(success=ok, collision=not ok, time=t)
+            active[i] = False
+        if not active.any():
+            break
+    for i in np.nonzero(active)[0]:
+        result[i]["timeout"] = True
+    return result
+
+
+def barn_score(world, success: bool, time_s: float) -> float:
+    """BARN metric: success * OT / clip(AT, 2 OT, 8 OT), OT = reference path length / 2 m/s."""
+    path = np.asarray([world.start[:2], *world.reference_path, world.goal], dtype=np.float64)
+    ot = float(np.hypot(*np.diff(path, axis=0).T).sum()) / 2.0
+    return float(success) * ot / float(np.clip(time_s, 2 * ot, 8 * ot))
+
+
+# ------------------------------------------------------------------------------------------ training
+def train(args: Args) -> dict:
+    import torch
+    from torch import nn, optim
+
+    from toponav.control.config import ObservationConfig, SafetyConfig
+    from toponav.control.observation import action_to_cmd, obs_dim
+    from toponav.experiments.avoidance_task import AvoidanceTask, TaskConfig
+    from toponav.models.checkpoint import save_checkpoint
+    from toponav.models.policy import KIND, AvoidancePolicy, PolicyConfig
+    from toponav.robot import AgvParams, LidarParams
+
+    # -- seeding: one block ---------------------------------------------------------------------
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+
+    rnd = None
+    if args.rnd_coef > 0:
+        try:
+            from toponav.models import rnd as rnd_module  # owned by the planner helper
+        except ImportError:
+            raise SystemExit("--rnd-coef needs toponav.models.rnd, which this build does not have") from None
+        rnd = rnd_module
+
+    # -- env factory ----------------------------------------------------------------------------
+    robot, lidar = AgvParams(), LidarParams(beams=args.beams)
+    obs_cfg = ObservationConfig(sectors=args.sectors)
+    safety_cfg = SafetyConfig()
+    task_cfg = TaskConfig(reward=args.reward, collision_penalty=args.collision_penalty, reach_bonus=args.reach_bonus,
+                          safety_in_loop=args.safety_in_loop)
+    stage_names = [s.strip() for s in args.curriculum.split(",") if s.strip()]
+    stages = [make_stage(s, args.seed, args.forest_worlds) for s in stage_names]
+    task = AvoidanceTask(stages[0], args.num_envs, task_cfg, obs_cfg, robot, lidar, safety_cfg, seed=args.seed)
+
+    # -- networks -------------------------------------------------------------------------------
+    pcfg = PolicyConfig(obs_dim=obs_dim(obs_cfg), hidden=args.hidden, layers=args.layers)
+    agent = AvoidancePolicy(pcfg)
+    optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
+    intrinsic = None
+    if rnd is not None:
+        intrinsic = rnd.RND(pcfg.obs_dim) if hasattr(rnd, "RND") else None
+        if intrinsic is None:
+            raise SystemExit("toponav.models.rnd has no RND class")
+
+    # -- storage --------------------------------------------------------------------------------
+    n, t_len = args.num_envs, args.num_steps
+    obs_buf = torch.zeros((t_len, n, pcfg.obs_dim))
+    act_buf = torch.zeros((t_len, n, pcfg.act_dim))
+    logp_buf = torch.zeros((t_len, n))
+    rew_buf = torch.zeros((t_len, n))
+    done_buf = torch.zeros((t_len, n))
+    val_buf = torch.zeros((t_len, n))
+
+    batch_size = n * t_len
+    minibatch = max(1, batch_size // args.num_minibatches)
+    num_updates = max(1, args.total_timesteps // batch_size)
+    stage_i, stage_start = 0, 0
+    recent = deque(maxlen=200)
+    history: list[dict] = []
+    global_step = 0
+    start = time.time()
+    next_obs = torch.as_tensor(task.observe())
+    next_done = torch.zeros(n)
+
+    for update in range(1, num_updates + 1):
+        if args.anneal_lr:
+            optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / num_updates) * args.learning_rate
+        # -- rollout ------------------------------------------------------------------------------
+        for step in range(t_len):
+            global_step += n
+            obs_buf[step] = next_obs
+            done_buf[step] = next_done
+            with torch.no_grad():
+                action, logprob, _, value = agent.get_action_and_value(next_obs)
+            val_buf[step] = value.flatten()
+            act_buf[step] = action
+            logp_buf[step] = logprob
+            cmd = action_to_cmd(action.numpy(), robot)
+            obs_np, reward, done, _, info = task.step(cmd)
+            if intrinsic is not None:
+                reward = reward + args.rnd_coef * np.asarray(intrinsic.intrinsic_reward(obs_np), dtype=np.float64)
+            rew_buf[step] = torch.as_tensor(reward, dtype=torch.float32)
+            next_obs = torch.as_tensor(obs_np)
+            next_done = torch.as_tensor(done, dtype=torch.float32)
+            for k in range(len(info.get("success", ()))):
+                recent.append({key: float(v[k]) for key, v in info.items()})
+
+        # -- GAE ----------------------------------------------------------------------------------
+        with torch.no_grad():
+            next_value = agent.get_value(next_obs).reshape(1, -1)
+            advantages = torch.zeros_like(rew_buf)
+            lastgaelam = torch.zeros(n)
+            for t in reversed(range(t_len)):
+                nextnonterminal = 1.0 - (next_done if t == t_len - 1 else done_buf[t + 1])
+                nextvalues = next_value if t == t_len - 1 else val_buf[t + 1]
+                delta = rew_buf[t] + args.gamma * nextvalues * nextnonterminal - val_buf[t]
+                lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+                advantages[t] = lastgaelam
+            returns = advantages + val_buf
+
+        # -- PPO update ---------------------------------------------------------------------------
+        b_obs = obs_buf.reshape(-1, pcfg.obs_dim)
+        b_act = act_buf.reshape(-1, pcfg.act_dim)
+        b_logp, b_adv = logp_buf.reshape(-1), advantages.reshape(-1)
+        b_ret, b_val = returns.reshape(-1), val_buf.reshape(-1)
+        clipfracs = []
+        for _epoch in range(args.update_epochs):
+            perm = torch.randperm(batch_size)
+            for s0 in range(0, batch_size, minibatch):
+                mb = perm[s0 : s0 + minibatch]
+                _, newlogp, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_act[mb])
+                logratio = newlogp - b_logp[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean().item())
+                mb_adv = b_adv[mb]
+                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                pg_loss = torch.max(-mb_adv * ratio,
+                                    -mb_adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)).mean()
+                newvalue = newvalue.view(-1)
+                v_clipped = b_val[mb] + torch.clamp(newvalue - b_val[mb], -args.clip_coef, args.clip_coef)
+                v_loss = 0.5 * torch.max((newvalue - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2).mean()
+                ent = entropy.mean()
+                loss = pg_loss - args.ent_coef * ent + args.vf_coef * v_loss
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+            if args.target_kl > 0 and approx_kl > args.target_kl:
+                break
+        if intrinsic is not None and hasattr(intrinsic, "update"):
+            intrinsic.update(b_obs.numpy())
+
+        # -- logging + curriculum ------------------------------------------------------------------
+        sps = int(global_step / (time.time() - start))
+        succ = float(np.mean([e["success"] for e in recent])) if recent else 0.0
+        coll = float(np.mean([e["collision"] for e in recent])) if recent else 0.0
+        ret = float(np.mean([e["return"] for e in recent])) if recent else 0.0
+        safe = float(np.mean([e["safety_rate"] for e in recent])) if recent else 0.0
+        row = {"global_step": global_step, "stage": stages[stage_i].name, "charts/success": round(succ, 3),
+               "charts/collision": round(coll, 3), "charts/episodic_return": round(ret, 3),
+               "charts/safety_interventions": round(safe, 3), "charts/SPS": sps,
+               "losses/value_loss": round(float(v_loss.detach()), 4), "losses/policy_loss": round(float(pg_loss.detach()), 4),
+               "losses/entropy": round(float(ent.detach()), 3), "losses/approx_kl": round(float(approx_kl), 4),
+               "losses/clipfrac": round(float(np.mean(clipfracs)), 3)}
+        history.append(row)
+        if update % args.log_every == 0:
+            print(json.dumps(row), flush=True)
+        stage_steps = global_step - stage_start
+        share = args.total_timesteps / max(len(stages), 1)
+        if stage_i < len(stages) - 1 and (
+            (stage_steps >= args.min_stage_frac * args.total_timesteps and len(recent) >= 100
+             and succ >= args.advance_success) or stage_steps >= share):
+            stage_i += 1
+            stage_start = global_step
+            recent.clear()
+            print(f"[train] curriculum -> stage '{stages[stage_i].name}' at step {global_step}", flush=True)
+            task.set_stage(stages[stage_i])
+            next_obs = torch.as_tensor(task.observe())
+            next_done = torch.zeros(n)
+
+    train_seconds = time.time() - start
+    agent.eval()
+    results = {"train_seconds": round(train_seconds, 1), "steps": global_step, "final": history[-1] if history else {}}
+
+    # -- held-out evaluation in the twin ----------------------------------------------------------
+    results.update(evaluate(agent, obs_cfg, robot, lidar, safety_cfg, args))
+    meta = {"command": "toponav train policy " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "policy"]
+            else "toponav train policy", "args": dataclasses.asdict(args), "results": results}
+    config = {"policy": dataclasses.asdict(pcfg), "obs": dataclasses.asdict(obs_cfg),
+              "action": {"max_v": robot.max_v, "min_v": robot.min_v, "max_w": robot.max_w},
+              "lidar": {"beams": lidar.beams, "range_max": lidar.range_max}}
+    path = save_checkpoint(args.out, KIND, agent.state_dict(), config, meta)
+    Path(path).with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    print(f"[train] saved {path} ({Path(path).stat().st_size} bytes)")
+    return results
+
+
+def evaluate(agent, obs_cfg, robot, lidar, safety_cfg, args: Args) -> dict:
+    """Held-out numbers for the model card: BARN held-out routes and forest local sub-goals (twin)."""
+    from toponav.control.observation import action_to_cmd, build_observation
+    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+    from toponav.worlds import barn_heldout_indices, heldout_seeds, make_world
+
+    def policy_fn(ranges, angles, polar, vel):
+        return action_to_cmd(agent.act(build_observation(obs_cfg, robot, ranges, angles, polar, vel)), robot)
+
+    out: dict = {}
+    if args.eval_barn:
+        worlds = [make_world(f"barn:{i}") for i in barn_heldout_indices()[: args.eval_barn]]
+        res = evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg)
+        scores = [barn_score(w, r["success"], r["time"]) for w, r in zip(worlds, res)]
+        out["twin_barn_heldout"] = {
+            "worlds": len(worlds), "score": round(float(np.mean(scores)), 4),
+            "success": round(float(np.mean([r["success"] for r in res])), 3),
+            "collision": round(float(np.mean([r["collision"] for r in res])), 3),
+            "timeout": round(float(np.mean([r["timeout"] for r in res])), 3)}
+        print(f"[eval] twin BARN held-out ({len(worlds)} worlds): {out['twin_barn_heldout']}", flush=True)
+    if args.eval_local:
+        stage = Stage("forest_heldout", [make_world("forest", s) for s in heldout_seeds(8)], "local")
+        task = AvoidanceTask(stage, 16, TaskConfig(reward="sparse"), obs_cfg, robot, lidar, safety_cfg,
+                             seed=12345)
+        done_eps: list[dict] = []
+        obs = task.observe()
+        while len(done_eps) < args.eval_local:
+            obs, _, _, _, info = task.step(action_to_cmd(agent.act(obs), robot))
+            for k in range(len(info.get("success", ()))):
+                done_eps.append({key: float(v[k]) for key, v in info.items()})
+        done_eps = done_eps[: args.eval_local]
+        out["twin_forest_local_heldout"] = {
+            "episodes": len(done_eps), "success": round(float(np.mean([e["success"] for e in done_eps])), 3),
+            "collision": round(float(np.mean([e["collision"] for e in done_eps])), 3)}
+        print(f"[eval] twin forest held-out local sub-goals: {out['twin_forest_local_heldout']}", flush=True)
+    return out
+
+
+def run(ns: argparse.Namespace) -> int:
+    from toponav.config import ConfigError, build
+
+    try:
+        args = build(Args, {f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
+    except ConfigError as exc:
+        print(f"toponav train policy: {exc}", file=sys.stderr)
+        return 2
+    train(args)
+    return 0
