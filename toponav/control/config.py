@@ -51,7 +51,7 @@ class DwaConfig:
     clearance_weight: float = param(0.6, "weight of the inverse-clearance cost", min=0.0)
     velocity_weight: float = param(0.4, "weight of the 'not at full speed' cost", min=0.0)
     clearance_cap: float = param(1.0, "clearance above this (m) costs nothing more", min=0.01)
-    margin: float = param(0.05, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
+    margin: float = param(0.12, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
 
 
 @dataclass
@@ -67,6 +67,10 @@ class ObservationConfig:
 class HodatConfig:
     """Everything the controller core needs; ROS parameters mirror these nested names."""
 
+    rate: float = param(20.0, "cmd_vel publishing rate on the node clock (Hz)", min=1.0, max=200.0)
+    scan_timeout: float = param(0.5, "stop when the newest /scan is older than this (s)", min=0.01)
+    odom_timeout: float = param(0.5, "stop when the newest /odom is older than this (s)", min=0.01)
+    goal_fallback: bool = param(False, "drive to /goal_pose when no sub-goal was received (lowest priority)")
     mode: str = param("learned", "local planner: learned policy, DWA baseline, or safety_only pursuit", choices=MODES)
     checkpoint: str = param("", "policy checkpoint path; empty = the shipped models/checkpoints/avoidance_policy.pt")
     goal_tolerance: float = param(0.3, "sub-goal counts as reached within this distance (m)", min=0.01)

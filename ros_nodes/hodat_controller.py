@@ -1,0 +1,214 @@
+"""``hodat_controller``: the low-level HODAT controller node (safety > sub-goal > goal).
+
+Subscribes /scan (LaserScan), /odom (Odometry), /subgoal (PoseStamped) and, with ``goal_fallback``,
+/goal_pose; publishes /cmd_vel (Twist) at ``rate`` Hz on the node clock (use_sim_time honoured) and a
+JSON status on ``~/status`` (std_msgs/String: source, planner, safety outcome, distance, ttc, clearance).
+
+Zero velocity whenever /scan or /odom is older than its timeout, the sub-goal is reached or judged
+unreachable, or there is no target. ``mode`` picks the local planner: ``learned`` (PPO policy),
+``dwa`` or ``safety_only``; a missing or corrupt checkpoint logs the reason and falls back to DWA.
+Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
+does not drift by default); a ``base_link`` sub-goal is anchored with the pose at reception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import String
+
+from toponav.control.config import HodatConfig
+from toponav.control.hodat import HodatController
+from toponav.geometry import quaternion_to_yaw
+from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+
+
+class HodatControllerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("hodat_controller")
+        self.config: HodatConfig = declare_config(self, HodatConfig)
+        self._applied: HodatConfig | None = None
+        self.controller: HodatController | None = None
+        self._build_controller()
+
+        self.scan: tuple[np.ndarray, np.ndarray, float, float] | None = None  # ranges, angles, range_min, max
+        self.scan_time: Time | None = None
+        self.pose: tuple[float, float, float] | None = None
+        self.vel = np.zeros(2)
+        self.odom_time: Time | None = None
+        self._last_tick: Time | None = None
+        self._last_status = ""
+        self._last_log: dict[str, float] = {}
+
+        self.cmd_pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
+        self.status_pub = self.create_publisher(String, "~/status", 10)
+        self.create_subscription(LaserScan, "/scan", self._on_scan, SENSOR_QOS)
+        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "/subgoal", self._on_subgoal, COMMAND_QOS)
+        if self.config.goal_fallback:
+            self.create_subscription(PoseStamped, "/goal_pose", self._on_goal, COMMAND_QOS)
+        self.timer = self.create_timer(1.0 / self.config.rate, self._tick)
+        self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
+                               f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
+
+    # -- setup --------------------------------------------------------------------------------------
+    def _build_controller(self) -> None:
+        """(Re)build the core from ``self.config``; learned mode loads the policy or falls back to DWA."""
+        cfg = self.config
+        policy = None
+        if cfg.mode == "learned":
+            try:
+                from toponav.control.learned import LearnedPolicy
+                from toponav.models.checkpoint import CheckpointError
+            except ImportError as exc:  # torch missing on a deployment machine
+                self.get_logger().error(f"learned mode unavailable ({exc}); falling back to DWA")
+            else:
+                try:
+                    policy = LearnedPolicy.load(cfg.checkpoint or None)
+                    self.get_logger().info(f"loaded avoidance policy from {cfg.checkpoint or 'the shipped checkpoint'}")
+                except CheckpointError as exc:
+                    self.get_logger().error(f"cannot use the learned policy: {exc}; falling back to DWA")
+        old = self.controller
+        self.controller = HodatController(cfg, policy)
+        if old is not None:  # keep targets across a live mode switch
+            self.controller.set_subgoal(old.subgoal)
+            self.controller.set_goal(old.goal)
+            self.controller.prev_cmd = old.prev_cmd
+        self._applied = cfg
+
+    # -- callbacks ----------------------------------------------------------------------------------
+    def _on_scan(self, msg: LaserScan) -> None:
+        n = len(msg.ranges)
+        if n == 0 or not math.isfinite(msg.angle_increment) or not math.isfinite(msg.angle_min):
+            self._warn("bad_scan", f"ignoring a malformed /scan ({n} ranges, angle_increment {msg.angle_increment})")
+            return
+        ranges = np.asarray(msg.ranges, dtype=np.float64)
+        angles = msg.angle_min + msg.angle_increment * np.arange(n)
+        rmax = msg.range_max if math.isfinite(msg.range_max) and msg.range_max > 0 else self.config.scan.range_max
+        rmin = msg.range_min if math.isfinite(msg.range_min) and msg.range_min >= 0 else 0.0
+        self.scan = (ranges, angles, rmin, rmax)
+        self.scan_time = self.get_clock().now()
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p, q, t = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
+        values = (p.x, p.y, q.x, q.y, q.z, q.w, t.linear.x, t.angular.z)
+        if not all(math.isfinite(v) for v in values):
+            self._warn("bad_odom", "ignoring /odom with non-finite values")
+            return
+        self.pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
+        self.vel = np.array([t.linear.x, t.angular.z])
+        self.odom_time = self.get_clock().now()
+
+    def _target_xy(self, msg: PoseStamped, what: str) -> np.ndarray | None:
+        x, y = msg.pose.position.x, msg.pose.position.y
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self._warn("bad_" + what, f"ignoring a non-finite {what} ({x}, {y})")
+            return None
+        frame = msg.header.frame_id.lstrip("/")
+        if frame in ("base_link", "base_footprint"):
+            if self.pose is None:
+                self._warn("bad_" + what, f"{what} in {frame} before any /odom: ignored")
+                return None
+            px, py, yaw = self.pose
+            return np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
+        return np.array([x, y])
+
+    def _on_subgoal(self, msg: PoseStamped) -> None:
+        xy = self._target_xy(msg, "sub-goal")
+        if xy is not None:
+            self.controller.set_subgoal(xy)
+            self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        xy = self._target_xy(msg, "goal")
+        if xy is not None:
+            self.controller.set_goal(xy)
+
+    # -- control loop -------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.config is not self._applied:
+            self.get_logger().info(f"parameters changed: rebuilding the controller (mode={self.config.mode})")
+            self._build_controller()
+        now = self.get_clock().now()
+        if self._last_tick is not None and now < self._last_tick:
+            self.get_logger().warning("clock jumped backwards: dropping sensor data until new messages arrive")
+            self.scan_time = self.odom_time = None
+            self.scan = self.pose = None
+        self._last_tick = now
+        stale = self._stale(now)
+        if stale:
+            self._publish(np.zeros(2))
+            self._status({"source": "stale", "reason": stale, "planner": self.controller.planner})
+            self._warn("stale", f"stopping: {stale}")
+            return
+        ranges, angles, rmin, rmax = self.scan
+        was_reached, was_unreachable = self.controller.reached, self.controller.unreachable
+        decision = self.controller.step(self.pose, self.vel, ranges, angles, now.nanoseconds * 1e-9,
+                                        1.0 / self.config.rate, rmin, rmax)
+        self._publish(decision.cmd)
+        if self.controller.reached and not was_reached:
+            self.get_logger().info("sub-goal reached: holding zero velocity")
+        if self.controller.unreachable and not was_unreachable:
+            self.get_logger().warning(
+                f"sub-goal unreachable: no {self.config.progress_min} m progress for {self.config.progress_timeout} s;"
+                " stopping until a new sub-goal arrives")
+        if decision.safety == "blind":
+            self._warn("blind", "scan mostly invalid (NaN): stopping")
+        self._status({"source": decision.source, "planner": decision.planner, "safety": decision.safety,
+                      "distance": _num(decision.distance), "ttc": _num(decision.ttc),
+                      "clearance": _num(decision.clearance)})
+
+    def _stale(self, now: Time) -> str:
+        if self.scan is None or self.scan_time is None:
+            return "no /scan received"
+        if self.pose is None or self.odom_time is None:
+            return "no /odom received"
+        scan_age = (now - self.scan_time).nanoseconds * 1e-9
+        odom_age = (now - self.odom_time).nanoseconds * 1e-9
+        if scan_age > self.config.scan_timeout:
+            return f"/scan is {scan_age:.2f} s old (timeout {self.config.scan_timeout} s)"
+        if odom_age > self.config.odom_timeout:
+            return f"/odom is {odom_age:.2f} s old (timeout {self.config.odom_timeout} s)"
+        return ""
+
+    def _publish(self, cmd: np.ndarray) -> None:
+        msg = Twist()
+        msg.linear.x = float(cmd[0])
+        msg.angular.z = float(cmd[1])
+        self.cmd_pub.publish(msg)
+
+    def _status(self, data: dict) -> None:
+        text = json.dumps(data)
+        self.status_pub.publish(String(data=text))
+        key = (data.get("source"), data.get("safety"))
+        if key != self._last_status:
+            self._last_status = key
+            self.get_logger().debug(f"status: {text}")
+
+    def _warn(self, key: str, text: str, period: float = 2.0) -> None:
+        """Log at most once per ``period`` seconds (wall time) per kind of problem."""
+        import time
+
+        t = time.monotonic()
+        if t - self._last_log.get(key, -1e9) >= period:
+            self._last_log[key] = t
+            self.get_logger().warning(text)
+
+
+def _num(x: float) -> float | None:
+    return round(float(x), 3) if math.isfinite(x) else None
+
+
+def main(args=None) -> int:
+    return run_node(lambda: HodatControllerNode(), args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Arbitration core and the DWA baseline, driven in the vectorised twin (real ray-cast scans, real collisions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from toponav.control.config import HodatConfig
+from toponav.control.hodat import HodatController
+from toponav.control.learned import LearnedPolicy
+from toponav.control.limits import limit_acceleration
+from toponav.robot import AgvParams, LidarParams
+from toponav.sim.twin import VecAgvTwin
+from toponav.worlds import World
+
+LIDAR = LidarParams(beams=90)
+
+
+def pillar_world() -> World:
+    """A 1 m pillar right on the straight line from start to goal, so the robot has to go around it."""
+    return World(name="pillar", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
+                 goal=(8.0, 3.0), circles=((4.5, 3.0, 0.5),))
+
+
+def wall_world() -> World:
+    """The goal is behind a wall that spans the whole room: unreachable."""
+    return World(name="wall", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
+                 goal=(8.0, 3.0), boxes=((5.0, 3.0, 0.1, 3.0, 0.0),))
+
+
+def run(ctrl: HodatController, world: World, target, seconds: float, dt: float = 0.1, goal: bool = False):
+    twin = VecAgvTwin([world], 1, ctrl.cfg.robot, LIDAR, dt)
+    (ctrl.set_goal if goal else ctrl.set_subgoal)(target)
+    angles = LIDAR.angles()
+    min_clear = math.inf
+    decisions = []
+    for k in range(int(seconds / dt)):
+        d = ctrl.step(twin.pose[0], twin.vel[0], twin.scan()[0], angles, now=k * dt, dt=dt,
+                      range_min=LIDAR.range_min, range_max=LIDAR.range_max)
+        decisions.append(d)
+        out = twin.step(d.cmd[None])
+        assert not out.collided[0], f"collision at step {k}, pose {twin.pose[0]}"
+        min_clear = min(min_clear, float(twin.clearance()[0]) - ctrl.cfg.robot.radius)
+        if d.source in ("reached", "unreachable") and not np.any(d.cmd):
+            break
+    return twin.pose[0].copy(), decisions, min_clear
+
+
+@pytest.mark.parametrize("mode", ["dwa", "learned"])
+def test_reaches_goal_around_an_obstacle(mode: str) -> None:
+    policy = LearnedPolicy.load() if mode == "learned" else None  # the shipped checkpoint
+    ctrl = HodatController(HodatConfig(mode=mode), policy)
+    assert ctrl.planner == mode
+    pose, decisions, min_clear = run(ctrl, pillar_world(), (8.0, 3.0), seconds=40)
+    assert decisions[-1].source == "reached", f"ended at {pose} ({decisions[-1]})"
+    assert np.hypot(pose[0] - 8.0, pose[1] - 3.0) <= ctrl.cfg.goal_tolerance + 0.05
+    assert min_clear > 0.0
+    assert not np.any(decisions[-1].cmd)  # reached -> zero velocity
+
+
+def test_safety_only_pursuit_never_collides() -> None:
+    """Straight-line pursuit into the pillar: the safety layer alone keeps it off (it may get stuck: that is fine)."""
+    ctrl = HodatController(HodatConfig(mode="safety_only", progress_timeout=5.0))
+    _, decisions, min_clear = run(ctrl, pillar_world(), (8.0, 3.0), seconds=30)
+    assert min_clear > 0.0
+    assert any(d.safety != "clear" for d in decisions)
+
+
+def test_dwa_alone_avoids_the_pillar() -> None:
+    """DWA's own clearance check (the safety layer must not be what saves it): no safety intervention."""
+    ctrl = HodatController(HodatConfig(mode="dwa"))
+    _, decisions, _ = run(ctrl, pillar_world(), (8.0, 3.0), seconds=40)
+    assert decisions[-1].source == "reached"
+    assert sum(d.safety in ("stopped", "turn_away") for d in decisions) == 0
+
+
+def test_unreachable_subgoal_stops_without_collision() -> None:
+    ctrl = HodatController(HodatConfig(mode="dwa", progress_timeout=4.0))
+    pose, decisions, min_clear = run(ctrl, wall_world(), (8.0, 3.0), seconds=60)
+    assert decisions[-1].source == "unreachable"
+    assert not np.any(decisions[-1].cmd)
+    assert min_clear > 0.0 and pose[0] < 5.0
+
+
+def test_subgoal_outranks_goal() -> None:
+    ctrl = HodatController(HodatConfig(mode="safety_only"))
+    ctrl.set_goal((0.0, 5.0))
+    ctrl.set_subgoal((5.0, 0.0))
+    free = np.full(LIDAR.beams, LIDAR.range_max)
+    d = ctrl.step((0.0, 0.0, 0.0), (0.0, 0.0), free, LIDAR.angles(), 0.0, 0.1)
+    assert d.source == "subgoal" and d.cmd[0] > 0 and abs(d.cmd[1]) < 1e-6  # straight at the sub-goal
+    ctrl.set_subgoal(None)
+    d = ctrl.step((0.0, 0.0, 0.0), d.cmd, free, LIDAR.angles(), 0.1, 0.1)
+    assert d.source == "goal" and d.cmd[1] > 0  # now turning left toward the goal
+
+
+def test_goal_reached_through_the_goal_level() -> None:
+    ctrl = HodatController(HodatConfig(mode="dwa"))
+    _, decisions, _ = run(ctrl, pillar_world(), (8.0, 3.0), seconds=40, goal=True)
+    assert decisions[-1].source == "reached"
+
+
+def test_idle_without_target_and_nan_inputs() -> None:
+    ctrl = HodatController(HodatConfig(mode="dwa"))
+    free = np.full(LIDAR.beams, LIDAR.range_max)
+    assert not np.any(ctrl.step((0, 0, 0), (0, 0), free, LIDAR.angles(), 0.0, 0.1).cmd)
+    ctrl.set_subgoal((3.0, 0.0))
+    d = ctrl.step((0, 0, 0), (np.nan, 0), np.full(LIDAR.beams, np.nan), LIDAR.angles(), 0.1, 0.1)
+    assert d.safety == "blind" and not np.any(d.cmd)
+    with pytest.raises(ValueError):
+        ctrl.set_subgoal((np.nan, 1.0))
+
+
+def test_acceleration_limits() -> None:
+    robot = AgvParams()
+    out = limit_acceleration(np.array([1.0, 1.5]), np.array([0.0, 0.0]), 0.1, robot)
+    assert out[0] == pytest.approx(robot.max_acc_v * 0.1) and out[1] == pytest.approx(robot.max_acc_w * 0.1)
+    out = limit_acceleration(np.array([5.0, -9.0]), np.array([0.95, -1.45]), 0.1, robot)
+    assert out[0] == robot.max_v and out[1] == -robot.max_w
+
+
+def test_learned_mode_without_policy_falls_back_to_dwa() -> None:
+    assert HodatController(HodatConfig(mode="learned"), policy=None).planner == "dwa"
