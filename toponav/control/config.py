@@ -27,7 +27,7 @@ class ScanConfig:
 class SafetyConfig:
     """The layer that always has the last word: time-to-collision and clearance from the scan."""
 
-    margin: float = param(0.08, "extra clearance kept around the footprint (m)", min=0.0)
+    margin: float = param(0.05, "extra clearance kept around the footprint (m)", min=0.0)
     horizon: float = param(1.5, "how far ahead the commanded arc is checked (s)", min=0.1)
     dt: float = param(0.1, "time step of the arc check (s)", min=0.005)
     brake_decel: float = param(1.5, "deceleration assumed for stopping (m/s^2); below the robot's max", min=0.05)
@@ -51,7 +51,7 @@ class DwaConfig:
     clearance_weight: float = param(0.6, "weight of the inverse-clearance cost", min=0.0)
     velocity_weight: float = param(0.4, "weight of the 'not at full speed' cost", min=0.0)
     clearance_cap: float = param(1.0, "clearance above this (m) costs nothing more", min=0.01)
-    margin: float = param(0.12, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
+    margin: float = param(0.06, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
 
 
 @dataclass

@@ -66,10 +66,36 @@ class DwaPlanner:
                 + vel_w * vel_cost)
         # admissible: keeps footprint + margin clear over the whole horizon (so it can always brake in time)
         ok = clearance > c.margin
-        if not ok.any():
-            # nothing admissible: rotate toward the goal in place (safe for a disc footprint)
-            bearing = float(np.arctan2(goal[1], goal[0]))
-            return np.array([0.0, np.sign(bearing or 1.0) * min(r.max_w, 1.0)])
-        cost = np.where(ok, cost, np.inf)
-        k = int(np.argmin(cost))
-        return np.array([vs[k], ws[k]])
+        if ok.any():
+            cost = np.where(ok, cost, np.inf)
+            k = int(np.argmin(cost))
+            if vs[k] > 0.02 or abs(ws[k]) > 0.1:
+                return np.array([vs[k], ws[k]])
+        # stalled (nothing admissible, or standing still is the best): the recovery move_base's DWA gets from
+        # its rotate recovery: turn in place toward the open direction closest to the goal (safe for a disc)
+        return np.array([0.0, self._escape_turn(ranges, angles, goal, valid)])
+
+    def _escape_turn(self, ranges: np.ndarray, angles: np.ndarray, goal: np.ndarray,
+                     valid: np.ndarray | None) -> float:
+        """Yaw rate toward the direction, closest to the goal's, in which the *disc* can drive >= 1 m."""
+        r = self.robot
+        bearing = float(np.arctan2(goal[1], goal[0]))
+        pts, hit = scan_points(ranges, angles, valid, float(np.max(ranges)) if len(ranges) else np.inf)
+        pts = pts[hit]
+        dirs = np.linspace(-np.pi, np.pi, 72, endpoint=False)
+        if len(pts):
+            u = np.stack([np.cos(dirs), np.sin(dirs)], axis=1)  # (D, 2)
+            along = pts @ u.T  # (P, D)
+            perp = np.abs(pts[:, 0:1] * u[:, 1] - pts[:, 1:2] * u[:, 0])
+            blocking = (perp < r.radius + self.cfg.margin) & (along > 0)
+            free_len = np.where(blocking, along, np.inf).min(axis=0)
+            open_ = free_len > 1.0
+        else:
+            open_ = np.ones(len(dirs), dtype=bool)
+        rel = np.angle(np.exp(1j * (dirs - bearing)))
+        if open_.any():
+            rel = rel[open_]
+        target = float(np.angle(np.exp(1j * (bearing + rel[np.argmin(np.abs(rel))]))))
+        if abs(target) < 0.05:  # already facing the best way out but still stalled: keep turning toward the goal
+            target = bearing if abs(bearing) > 0.05 else 1.0
+        return float(np.sign(target) * min(r.max_w, 1.0))

@@ -10,8 +10,12 @@ Each of N robots gets a world from the current curriculum stage, a start pose an
 (optional), steps the twin and returns observation, reward, done flags and per-env info. Rewards:
 
 * ``sparse``: +1 on reaching the sub-goal, -``collision_penalty`` on a collision (episode ends);
-* ``carl``: CaRL-style, progress toward the target (m) × soft penalty factors in (0, 1] (the safety
-  layer had to intervene, low clearance), episode terminated on collision (plus the penalty).
+* ``carl``: CaRL-style route completion: progress along the *geodesic* distance to the target (m,
+  computed on the world's free space for the robot's disc, as a route would be) × soft penalty factors
+  in (0, 1] (the safety layer had to intervene, low clearance); the episode ends on a collision (plus
+  the penalty). The geodesic field is privileged training information only: the policy observes the
+  lidar and the straight-line sub-goal, so it learns which gaps lead somewhere instead of being paid for
+  pushing straight at a wall.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from toponav.control.scan import clean_scan
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.twin import VecAgvTwin
 from toponav.worlds import World
-from toponav.worlds.reachability import free_component
+from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
 
 
 @dataclass
@@ -47,11 +54,40 @@ class TaskConfig:
     time_per_m: float = 3.0
 
 
+def occupancy(world: World, inflate: float, resolution: float = 0.1) -> tuple[np.ndarray, tuple[float, float]]:
+    """Same grid as :meth:`World.occupancy`, rasterised per circle (fast for BARN/forest; boxes use the world's)."""
+    if len(world.boxes):
+        return world.occupancy(resolution, inflate)
+    xmin, ymin, xmax, ymax = world.bounds
+    nx = max(1, math.ceil((xmax - xmin) / resolution))
+    ny = max(1, math.ceil((ymax - ymin) / resolution))
+    xs = xmin + (np.arange(nx) + 0.5) * resolution
+    ys = ymin + (np.arange(ny) + 0.5) * resolution
+    occ = np.zeros((ny, nx), dtype=bool)
+    occ[:, xs - xmin <= inflate] = True
+    occ[:, xmax - xs <= inflate] = True
+    occ[ys - ymin <= inflate, :] = True
+    occ[ymax - ys <= inflate, :] = True
+    for cx, cy, r in world.circle_array():
+        reach = r + inflate
+        c0, c1 = np.searchsorted(xs, [cx - reach, cx + reach])
+        r0, r1 = np.searchsorted(ys, [cy - reach, cy + reach])
+        if c0 >= c1 or r0 >= r1:
+            continue
+        gx, gy = np.meshgrid(xs[c0:c1], ys[r0:r1])
+        occ[r0:r1, c0:c1] |= np.hypot(gx - cx, gy - cy) <= reach
+    return occ, (xmin, ymin)
+
+
 class FreeSpace:
     """Cells a disc of the robot's radius (+ margin) can occupy, connected to the world's start."""
 
     def __init__(self, world: World, radius: float, margin: float = 0.1, resolution: float = 0.1) -> None:
-        labels, start_label = free_component(world, radius + margin, resolution)
+        occ, _ = occupancy(world, radius + margin, resolution)
+        labels, _ = ndimage.label(~occ)
+        r0 = min(max(int((world.start[1] - world.bounds[1]) / resolution), 0), occ.shape[0] - 1)
+        c0 = min(max(int((world.start[0] - world.bounds[0]) / resolution), 0), occ.shape[1] - 1)
+        start_label = int(labels[r0, c0])
         if start_label == 0:  # start itself too tight for the margin: use every free cell
             rows, cols = np.nonzero(labels > 0)
         else:
@@ -76,6 +112,61 @@ class FreeSpace:
         if len(ok):
             return start, cand[ok[0]]
         return start, cand[np.argmin(np.abs(d - dmin))]
+
+
+_NEIGHBOURS = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
+               (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (1, 1, math.sqrt(2))]
+
+
+class GeoField:
+    """Geodesic (shortest free path) distance to a goal over a grid of the disc robot's free space."""
+
+    def __init__(self, world: World, radius: float, resolution: float = 0.1) -> None:
+        occ, origin = occupancy(world, radius + 0.02, resolution)
+        self.free = ~occ
+        self.origin = np.asarray(origin, dtype=np.float64)
+        self.res = resolution
+        self._csr = None
+        # every occupied cell points at its nearest free cell (robot poses near obstacles still get a value)
+        if occ.any() and self.free.any():
+            _, (self.near_r, self.near_c) = ndimage.distance_transform_edt(occ, return_indices=True)
+        else:
+            self.near_r, self.near_c = np.indices(occ.shape)
+
+    def cell(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xy = np.atleast_2d(xy)
+        c = np.clip(((xy[:, 0] - self.origin[0]) / self.res).astype(int), 0, self.free.shape[1] - 1)
+        r = np.clip(((xy[:, 1] - self.origin[1]) / self.res).astype(int), 0, self.free.shape[0] - 1)
+        return self.near_r[r, c], self.near_c[r, c]
+
+    def _graph(self):
+        """8-connected CSR graph over free cells (built once per world)."""
+        if self._csr is None:
+            h, w = self.free.shape
+            idx = np.arange(h * w).reshape(h, w)
+            rows, cols, costs = [], [], []
+            for dr, dc, cost in _NEIGHBOURS:
+                r0, r1, c0, c1 = max(0, -dr), h - max(0, dr), max(0, -dc), w - max(0, dc)
+                a = idx[r0:r1, c0:c1]
+                b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+                ok = self.free.ravel()[a.ravel()] & self.free.ravel()[b.ravel()]
+                rows.append(a.ravel()[ok])
+                cols.append(b.ravel()[ok])
+                costs.append(np.full(int(ok.sum()), cost * self.res))
+            self._csr = csr_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
+                                   shape=(h * w, h * w))
+        return self._csr
+
+    def field(self, goal: np.ndarray, limit: float = np.inf) -> np.ndarray:
+        """(H, W) metres to ``goal`` along free cells (8-connected Dijkstra), inf where unreachable/beyond limit."""
+        r, c = self.cell(np.asarray(goal, dtype=np.float64))
+        src = int(r[0] * self.free.shape[1] + c[0])
+        d = dijkstra(self._graph(), directed=True, indices=src, limit=limit)
+        return d.reshape(self.free.shape)
+
+    def lookup(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        r, c = self.cell(xy)
+        return field[r, c]
 
 
 @dataclass
@@ -103,6 +194,8 @@ class AvoidanceTask:
         self.safety = SafetyLayer(safety or SafetyConfig(), self.robot.radius, self.robot.max_w)
         self.angles = np.asarray(self.lidar.angles(), dtype=np.float64)
         self._free: dict[int, FreeSpace] = {}
+        self._geo: dict[int, GeoField] = {}
+        self._route_fields: dict[int, np.ndarray] = {}
         self.twin: VecAgvTwin | None = None
         self.set_stage(stage)
 
@@ -111,8 +204,10 @@ class AvoidanceTask:
         self.stage = stage
         self.twin = VecAgvTwin(stage.worlds, self.num_envs, self.robot, self.lidar, self.dt,
                                seed=int(self.rng.integers(2**31)))
-        self._free = {}
+        self._free, self._geo, self._route_fields = {}, {}, {}
         n = self.num_envs
+        self.fields: list[np.ndarray | None] = [None] * n
+        self.prev_geo = np.zeros(n)
         self.target = np.zeros((n, 2))
         self.d0 = np.ones(n)
         self.prev_dist = np.ones(n)
@@ -127,6 +222,22 @@ class AvoidanceTask:
         if wi not in self._free:
             self._free[wi] = FreeSpace(self.stage.worlds[wi], self.robot.radius)
         return self._free[wi]
+
+    def _geo_field(self, wi: int) -> GeoField:
+        if wi not in self._geo:
+            self._geo[wi] = GeoField(self.stage.worlds[wi], self.robot.radius)
+        return self._geo[wi]
+
+    def _geodesic(self, ids: np.ndarray) -> np.ndarray:
+        """Geodesic distance of robots ``ids`` to their targets (Euclidean where no field/unreachable)."""
+        out = np.hypot(*(self.target[ids] - self.twin.pose[ids, :2]).T)
+        for k, i in enumerate(ids):
+            f = self.fields[i]
+            if f is not None:
+                g = float(self._geo_field(int(self.twin.world_index[i])).lookup(f, self.twin.pose[i, :2])[0])
+                if math.isfinite(g):
+                    out[k] = g
+        return out
 
     def reset_envs(self, ids: Sequence[int] | np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -150,6 +261,17 @@ class AvoidanceTask:
                 poses[k] = (start[0], start[1], self.rng.uniform(-math.pi, math.pi))
                 self.target[i] = goal
         tw.reset(ids, poses)
+        if self.cfg.reward == "carl":
+            for i in ids:
+                wi_i = int(wi[i])
+                if self.route[i]:
+                    if wi_i not in self._route_fields:
+                        self._route_fields[wi_i] = self._geo_field(wi_i).field(self.target[i])
+                    self.fields[i] = self._route_fields[wi_i]
+                else:
+                    # local sub-goals are 1-5 m away: paths longer than this are not worth computing
+                    self.fields[i] = self._geo_field(wi_i).field(self.target[i], limit=4.0 * self.cfg.max_subgoal)
+            self.prev_geo[ids] = self._geodesic(ids)
         d = np.hypot(*(self.target[ids] - tw.pose[ids, :2]).T)
         self.d0[ids] = np.maximum(d, 1e-3)
         self.prev_dist[ids] = d
@@ -190,6 +312,10 @@ class AvoidanceTask:
         collided = out.collided.copy()
         timeout = self.steps >= self.limit
         if cfg.reward == "carl":
+            geo = self._geodesic(np.arange(self.num_envs))
+            # route completion along the geodesic; clipped so a grid-cell jump is never a windfall
+            progress = np.clip(self.prev_geo - geo, -0.3, 0.3)
+            self.prev_geo = geo
             clearance = tw.clearance() - self.robot.radius
             f_clear = 0.5 + 0.5 * np.clip(clearance / max(cfg.clearance_soft, 1e-6), 0.0, 1.0)
             f_safe = np.where(intervened, cfg.safety_factor, 1.0)

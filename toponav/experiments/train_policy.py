@@ -114,8 +114,13 @@ def barn_difficulty(world) -> float:
 
 # ------------------------------------------------------------------------------------------ evaluation
 def evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, dt: float = 0.1,
-                   timeout_s: float = 100.0, goal_radius: float = 0.5) -> list[dict]:
-    """Run every world's own start->goal route once in the twin (batched), deterministic policy."""
+                   timeout_s: float = 100.0, goal_radius: float = 0.5, subgoals: str = "goal") -> list[dict]:
+    """Run every world's own start->goal route once in the twin (batched), deterministic policy.
+
+    ``subgoals``: "goal" = the policy is given the goal itself; "scan" = carrots 2 m along a path planned
+    on the lidar hits seen so far (:class:`toponav.control.carrot.ScanCarrot`).
+    """
+    from toponav.control.carrot import ScanCarrot
     from toponav.control.safety import SafetyLayer
     from toponav.control.scan import clean_scan
     from toponav.sim.twin import VecAgvTwin
@@ -128,11 +133,15 @@ def evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, dt: flo
     active = np.ones(n, dtype=bool)
     result = [{"world": w.name, "success": False, "collision": False, "timeout": False, "time": timeout_s}
               for w in worlds]
+    carrots = [ScanCarrot(w.bounds, w.goal, robot.radius) for w in worlds] if subgoals == "scan" else None
     for k in range(int(timeout_s / dt)):
         pose = twin.pose
-        dx, dy = (goals - pose[:, :2]).T
-        polar = np.stack([np.hypot(dx, dy), (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi], 1)
         scan = clean_scan(twin.scan(), lidar.range_max)
+        targets = goals if carrots is None else np.array(
+            [c.update(pose[i], scan.ranges[i], angles, lidar.range_max) if active[i] else goals[i]
+             for i, c in enumerate(carrots)])
+        dx, dy = (targets - pose[:, :2]).T
+        polar = np.stack([np.hypot(dx, dy), (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi], 1)
         cmd = policy_fn(scan.ranges, angles, polar, twin.vel)
         cmd = layer.filter(cmd, scan.ranges, angles, scan.valid, None, lidar.range_max).cmd
         cmd[~active] = 0.0

@@ -1,0 +1,183 @@
+"""``toponav bench barn``: BARN worlds in the PyBullet sim, learned policy vs DWA, side by side in one run.
+
+Each method drives the same robot (``AgvParams``), lidar, control rate and HODAT harness (velocity and
+acceleration limits, then the safety layer) from the BARN start to the BARN goal; only the local planner
+differs. The controller sees what the robot would see (wheel odometry, the lidar); success is judged
+on ground truth. BARN metric per run (../shared/benchmarks/barn/README.md):
+``success * OT / clip(AT, 2 OT, 8 OT)``, OT = reference path length / 2 m/s, 100 s timeout, any
+collision = failure; the best possible score is 0.5. Printed: score, success, collision and timeout
+rates per method and the learned/DWA score ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("learned", "dwa")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--worlds", default="heldout",
+                        help="'all' (300), 'heldout' (the 50 held-out worlds, every 6th index; default), "
+                             "'train', 'A-B' (index range, inclusive), 'every:K' (every K-th of 300), or '0,5,7'")
+    parser.add_argument("--methods", default="learned,dwa", help="comma list of learned, dwa, safety_only")
+    parser.add_argument("--checkpoint", default="", help="policy checkpoint (default: the shipped one)")
+    parser.add_argument("--timeout", type=float, default=100.0, help="seconds of sim time per run (BARN: 100)")
+    parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
+    parser.add_argument("--beams", type=int, default=128, help="lidar beams (360 deg)")
+    parser.add_argument("--dt", type=float, default=0.1, help="control period (s)")
+    parser.add_argument("--seed", type=int, default=0, help="sim noise seed")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    parser.add_argument("--json", default="", help="write per-run results and the summary to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no per-world lines")
+
+
+def parse_worlds(spec: str) -> list[int]:
+    from toponav.worlds import barn_heldout_indices, barn_train_indices, num_barn_worlds
+
+    n = num_barn_worlds()
+    spec = spec.strip().lower()
+    if spec == "all":
+        return list(range(n))
+    if spec == "heldout":
+        return barn_heldout_indices()
+    if spec == "train":
+        return barn_train_indices()
+    if spec.startswith("every:"):
+        return list(range(0, n, max(1, int(spec.split(":", 1)[1]))))
+    if "-" in spec and "," not in spec:
+        a, b = (int(x) for x in spec.split("-", 1))
+        return list(range(a, b + 1))
+    out = [int(x) for x in spec.split(",") if x.strip()]
+    bad = [i for i in out if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"BARN indices out of range 0..{n - 1}: {bad}")
+    return out
+
+
+def reference_time(world) -> float:
+    """OT: reference path length (start -> path -> goal) at 2 m/s."""
+    path = np.asarray([world.start[:2], *world.reference_path, world.goal], dtype=np.float64)
+    return float(np.hypot(*np.diff(path, axis=0).T).sum()) / 2.0
+
+
+def barn_score(ot: float, success: bool, time_s: float) -> float:
+    return float(success) * ot / float(np.clip(time_s, 2 * ot, 8 * ot))
+
+
+def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
+    """One BARN run in PyBullet with the HODAT harness; returns success/collision/timeout/time/score."""
+    from toponav.control.config import HodatConfig
+    from toponav.control.hodat import HodatController
+    from toponav.robot import AgvParams, LidarParams
+    from toponav.sim.pybullet_agv import AgvSim
+
+    robot, lidar = AgvParams(), LidarParams(beams=args.beams)
+    cfg = HodatConfig(mode=method, goal_tolerance=args.goal_radius, progress_timeout=0.0, robot=robot)
+    ctrl = HodatController(cfg, policy if method == "learned" else None)
+    ctrl.set_subgoal(world.goal)
+    sim = AgvSim(world, robot, lidar, control_dt=args.dt, seed=args.seed)
+    angles = np.asarray(lidar.angles(), dtype=np.float64)
+    steps = int(round(args.timeout / args.dt))
+    result = {"world": world.meta.get("barn_index", world.name), "method": method, "success": False,
+              "collision": False, "timeout": False, "time": args.timeout, "min_clearance": float("inf")}
+    interventions = 0
+    try:
+        for k in range(steps):
+            d = ctrl.step(sim.odom_pose, sim.odom_twist, sim.scan(), angles, now=k * args.dt, dt=args.dt,
+                          range_min=lidar.range_min, range_max=lidar.range_max)
+            interventions += d.safety != "clear"
+            sim.step(d.cmd)
+            t = (k + 1) * args.dt
+            result["min_clearance"] = min(result["min_clearance"], sim.clearance() - robot.radius)
+            if sim.collided:
+                result.update(collision=True, time=t)
+                break
+            if np.hypot(*(sim.pose[:2] - np.asarray(world.goal))) <= args.goal_radius:
+                result.update(success=True, time=t)
+                break
+        else:
+            result["timeout"] = True
+    finally:
+        sim.close()
+    ot = reference_time(world)
+    result["ot"] = round(ot, 3)
+    result["score"] = round(barn_score(ot, result["success"], result["time"]), 4)
+    result["safety_rate"] = round(interventions / max(1, round(result["time"] / args.dt)), 3)
+    result["min_clearance"] = round(result["min_clearance"], 3)
+    return result
+
+
+def summarize(runs: list[dict]) -> dict:
+    if not runs:
+        return {}
+    return {
+        "runs": len(runs),
+        "score": round(float(np.mean([r["score"] for r in runs])), 4),
+        "success": round(float(np.mean([r["success"] for r in runs])), 3),
+        "collision": round(float(np.mean([r["collision"] for r in runs])), 3),
+        "timeout": round(float(np.mean([r["timeout"] for r in runs])), 3),
+        "mean_time_success": round(float(np.mean([r["time"] for r in runs if r["success"]] or [float("nan")])), 2),
+        "safety_rate": round(float(np.mean([r["safety_rate"] for r in runs])), 3),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from toponav.worlds import make_world
+
+    try:
+        indices = parse_worlds(args.worlds)
+    except ValueError as exc:
+        print(f"toponav bench barn: --worlds: {exc}", file=sys.stderr)
+        return 2
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in ("learned", "dwa", "safety_only")]
+    if unknown:
+        print(f"toponav bench barn: unknown methods {unknown}", file=sys.stderr)
+        return 2
+    policy = None
+    if "learned" in methods:
+        from toponav.control.learned import LearnedPolicy
+        from toponav.models.checkpoint import CheckpointError
+
+        try:
+            policy = LearnedPolicy.load(args.checkpoint or None, num_threads=args.threads)
+        except CheckpointError as exc:
+            print(f"toponav bench barn: {exc}", file=sys.stderr)
+            return 2
+    print(f"[bench barn] {len(indices)} worlds x {methods}, PyBullet sim, dt {args.dt} s, {args.beams} beams, "
+          f"timeout {args.timeout} s, goal radius {args.goal_radius} m", flush=True)
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    wall = {m: 0.0 for m in methods}
+    for i in indices:
+        world = make_world(f"barn:{i}")
+        line = [f"barn:{i:3d}"]
+        for m in methods:
+            t0 = time.perf_counter()
+            r = run_episode(world, m, policy, args)
+            wall[m] += time.perf_counter() - t0
+            runs[m].append(r)
+            tag = "ok " if r["success"] else ("COL" if r["collision"] else "T/O")
+            line.append(f"{m} {tag} {r['time']:5.1f}s score {r['score']:.3f}")
+        if not args.quiet:
+            print("  ".join(line), flush=True)
+    summary = {m: summarize(runs[m]) | {"wall_s": round(wall[m], 1)} for m in methods}
+    print("\nmethod        score  success  collision  timeout  mean_t(success)  safety_rate  wall_s")
+    for m in methods:
+        s = summary[m]
+        print(f"{m:12s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
+              f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['wall_s']:6.1f}")
+    if "learned" in summary and "dwa" in summary:
+        ratio = summary["learned"]["score"] / max(summary["dwa"]["score"], 1e-9)
+        summary["ratio_learned_over_dwa"] = round(ratio, 3)
+        print(f"\nlearned / DWA BARN score ratio: {ratio:.2f}  (published Gazebo DWA: 0.1693; this is PyBullet)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+    return 0
