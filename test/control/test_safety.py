@@ -52,7 +52,7 @@ REVERSE_APPROACH = [math.pi + math.radians(d) for d in range(-60, 61, 30)]
 def test_stops_before_wall_in_every_approach_direction(approach: float, w: float) -> None:
     layer = SafetyLayer(SafetyConfig(turn_rate=0.0), ROBOT.radius, ROBOT.max_w)
     v = ROBOT.max_v if math.cos(approach) > 0 else ROBOT.min_v
-    pose, min_gap, res = drive(layer, (v, w), approach, offset=2.0 if v > 0 else 1.0)
+    _pose, min_gap, res = drive(layer, (v, w), approach, offset=2.0 if v > 0 else 1.0)
     assert min_gap > 0.0, f"robot touched the wall (gap {min_gap:.3f} m)"
     if w == 0.0:
         # driving straight at the wall: it must end stopped, close to footprint + margin, not far away

@@ -35,7 +35,7 @@ class ScanCarrot:
         self.replan_every = replan_every
         self._calls = 0
         self._field: np.ndarray | None = None
-        r = int(math.ceil(self.reach / resolution))
+        r = math.ceil(self.reach / resolution)
         yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
         self._disc = np.argwhere(np.hypot(xx, yy) * resolution <= self.reach) - r  # (K, 2) row/col offsets
 
@@ -95,7 +95,7 @@ class ScanCarrot:
         r, c = (int(v[0]) for v in self._cells(xy[None]))
         if not np.isfinite(f[r, c]):
             # robot cell inside inflated hits (tight spot): start from the best finite neighbour within 0.5 m
-            k = int(round(0.5 / self.res))
+            k = round(0.5 / self.res)
             win = f[max(0, r - k) : r + k + 1, max(0, c - k) : c + k + 1]
             if not np.isfinite(win).any():
                 return self.goal.copy()

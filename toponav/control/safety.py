@@ -3,8 +3,9 @@
 For a disc footprint of radius R, a command (v, ω) is followed as a circular arc. The layer checks
 the arc against the scan's obstacle points and keeps the largest speed along that same path (v and ω
 scaled together) from which the robot can still stop, with a reaction delay and a bounded deceleration,
-before any point comes within R + margin (the time-to-collision test). Points the robot is already too close to only count
-when the motion brings it *closer*, so the robot can always back or turn out of a tight spot.
+before any point comes within R + margin (the time-to-collision test). Points the robot is already
+too close to only count when the motion brings it *closer*, so it can always back or turn out of a
+tight spot.
 
 Outcomes per command: ``CLEAR`` (unchanged), ``SLOWED`` (speed reduced), ``STOPPED`` (no safe forward
 speed), ``TURN_AWAY`` (stopped and turned toward the open side because the command did not turn),

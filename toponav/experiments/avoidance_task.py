@@ -25,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from toponav.control.config import ObservationConfig, SafetyConfig
 from toponav.control.observation import build_observation
@@ -33,10 +36,6 @@ from toponav.control.scan import clean_scan
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.twin import VecAgvTwin
 from toponav.worlds import World
-from scipy import ndimage
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
-
 
 
 @dataclass

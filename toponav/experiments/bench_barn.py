@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
     parser.add_argument("--beams", type=int, default=128, help="lidar beams (360 deg)")
     parser.add_argument("--dt", type=float, default=0.1, help="control period (s)")
+    parser.add_argument("--subgoals", default="scan", choices=("scan", "goal"),
+                        help="scan: both methods get the same carrot sub-goals, 2 m along a path planned on the "
+                             "lidar hits seen so far (HODAT's sub-goal level); goal: the BARN goal itself")
     parser.add_argument("--seed", type=int, default=0, help="sim noise seed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     parser.add_argument("--json", default="", help="write per-run results and the summary to this JSON file")
@@ -73,8 +76,10 @@ def barn_score(ot: float, success: bool, time_s: float) -> float:
 
 def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
     """One BARN run in PyBullet with the HODAT harness; returns success/collision/timeout/time/score."""
+    from toponav.control.carrot import ScanCarrot
     from toponav.control.config import HodatConfig
     from toponav.control.hodat import HodatController
+    from toponav.control.scan import clean_scan
     from toponav.robot import AgvParams, LidarParams
     from toponav.sim.pybullet_agv import AgvSim
 
@@ -82,15 +87,20 @@ def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
     cfg = HodatConfig(mode=method, goal_tolerance=args.goal_radius, progress_timeout=0.0, robot=robot)
     ctrl = HodatController(cfg, policy if method == "learned" else None)
     ctrl.set_subgoal(world.goal)
+    carrot = ScanCarrot(world.bounds, world.goal, robot.radius) if args.subgoals == "scan" else None
     sim = AgvSim(world, robot, lidar, control_dt=args.dt, seed=args.seed)
     angles = np.asarray(lidar.angles(), dtype=np.float64)
-    steps = int(round(args.timeout / args.dt))
+    steps = round(args.timeout / args.dt)
     result = {"world": world.meta.get("barn_index", world.name), "method": method, "success": False,
               "collision": False, "timeout": False, "time": args.timeout, "min_clearance": float("inf")}
     interventions = 0
     try:
         for k in range(steps):
-            d = ctrl.step(sim.odom_pose, sim.odom_twist, sim.scan(), angles, now=k * args.dt, dt=args.dt,
+            scan = sim.scan()
+            if carrot is not None:
+                ranges = clean_scan(scan, lidar.range_max, lidar.range_min).ranges
+                ctrl.set_subgoal(carrot.update(sim.odom_pose, ranges, angles, lidar.range_max))
+            d = ctrl.step(sim.odom_pose, sim.odom_twist, scan, angles, now=k * args.dt, dt=args.dt,
                           range_min=lidar.range_min, range_max=lidar.range_max)
             interventions += d.safety != "clear"
             sim.step(d.cmd)
@@ -152,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"toponav bench barn: {exc}", file=sys.stderr)
             return 2
     print(f"[bench barn] {len(indices)} worlds x {methods}, PyBullet sim, dt {args.dt} s, {args.beams} beams, "
-          f"timeout {args.timeout} s, goal radius {args.goal_radius} m", flush=True)
+          f"timeout {args.timeout} s, goal radius {args.goal_radius} m, sub-goals: {args.subgoals}", flush=True)
     runs: dict[str, list[dict]] = {m: [] for m in methods}
     wall = {m: 0.0 for m in methods}
     for i in indices:

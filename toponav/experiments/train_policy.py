@@ -311,7 +311,8 @@ def train(args: Args) -> dict:
         row = {"global_step": global_step, "stage": stages[stage_i].name, "charts/success": round(succ, 3),
                "charts/collision": round(coll, 3), "charts/episodic_return": round(ret, 3),
                "charts/safety_interventions": round(safe, 3), "charts/SPS": sps,
-               "losses/value_loss": round(float(v_loss.detach()), 4), "losses/policy_loss": round(float(pg_loss.detach()), 4),
+               "losses/value_loss": round(float(v_loss.detach()), 4),
+               "losses/policy_loss": round(float(pg_loss.detach()), 4),
                "losses/entropy": round(float(ent.detach()), 3), "losses/approx_kl": round(float(approx_kl), 4),
                "losses/clipfrac": round(float(np.mean(clipfracs)), 3)}
         history.append(row)
