@@ -123,8 +123,10 @@ class HodatControllerNode(Node):
     def _on_subgoal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "sub-goal")
         if xy is not None:
+            old = self.controller.subgoal
             self.controller.set_subgoal(xy)
-            self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
+            if old is None or np.hypot(*(xy - old)) > 1e-3:
+                self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
 
     def _on_goal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "goal")

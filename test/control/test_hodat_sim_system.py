@@ -25,10 +25,10 @@ from std_msgs.msg import String  # noqa: E402
 from toponav.ros_nodes.common import EVENT_QOS, SENSOR_QOS  # noqa: E402
 from toponav.ros_nodes.probe import Probe  # noqa: E402
 
-# Start (1.5, 3) facing +x; the straight line to the sub-goal (7, 3) is blocked by a 1 m pillar and two
-# smaller trees flank it, so the robot must leave the line and come back.
+# Start (1.5, 3) facing +x; the straight line to the sub-goal (7, 3) is blocked by a 1 m pillar and a
+# small tree stands behind it on one side, so the robot must leave the line and come back.
 WORLD = World(name="detour", family="test", seed=0, bounds=(0.0, 0.0, 9.0, 6.0), start=(1.5, 3.0, 0.0),
-              goal=(7.0, 3.0), circles=((4.2, 3.0, 0.5), (4.6, 4.6, 0.2), (5.6, 1.9, 0.2)))
+              goal=(7.0, 3.0), circles=((4.2, 3.0, 0.5), (5.9, 1.8, 0.2)))
 SUBGOAL = (7.0, 3.0)
 
 

@@ -122,7 +122,7 @@ def test_few_nan_beams_still_see_the_wall() -> None:
     assert not scan.blind[0]
     res = layer.filter(np.array([1.0, 0.0]), scan.ranges, ANGLES, scan.valid, scan.blind, LIDAR.range_max)
     ref = layer.filter(np.array([1.0, 0.0]), wall_scan(np.zeros(3), 0.0, 0.5), ANGLES, range_max=LIDAR.range_max)
-    assert res.cmd[0, 0] == ref.cmd[0, 0] < 0.5  # the dropped beams change nothing: neighbours see the wall
+    assert res.cmd[0, 0] == ref.cmd[0, 0] < 0.9  # the dropped beams change nothing: neighbours see the wall
 
 
 def test_neg_inf_means_too_close() -> None:

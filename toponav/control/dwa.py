@@ -22,6 +22,9 @@ class DwaPlanner:
         self.cfg = cfg
         self.robot = robot
         self.times = np.arange(1, int(np.ceil(cfg.horizon / cfg.dt)) + 1) * cfg.dt
+        # stall recovery state: yaw still to turn (rad, signed) and seconds left to drive straight out
+        self._escape_turn_left = 0.0
+        self._escape_drive_left = 0.0
 
     def window(self, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sampled (v, ω) pairs, each (K,), inside the dynamic window around the current velocity."""
@@ -37,7 +40,7 @@ class DwaPlanner:
         return vv.ravel(), ww.ravel()
 
     def plan(self, ranges: np.ndarray, angles: np.ndarray, vel: np.ndarray, goal: np.ndarray,
-             valid: np.ndarray | None = None, range_max: float = np.inf) -> np.ndarray:
+             valid: np.ndarray | None = None, range_max: float = np.inf, dt: float = 0.1) -> np.ndarray:
         """Best (v, ω) toward ``goal`` given in the robot frame (x, y); ``ranges`` cleaned."""
         c, r = self.cfg, self.robot
         vs, ws = self.window(np.asarray(vel, dtype=np.float64))
@@ -66,18 +69,40 @@ class DwaPlanner:
                 + vel_w * vel_cost)
         # admissible: keeps footprint + margin clear over the whole horizon (so it can always brake in time)
         ok = clearance > c.margin
+        best = None
         if ok.any():
             cost = np.where(ok, cost, np.inf)
             k = int(np.argmin(cost))
             if vs[k] > 0.02 or abs(ws[k]) > 0.1:
-                return np.array([vs[k], ws[k]])
-        # stalled (nothing admissible, or standing still is the best): the recovery move_base's DWA gets from
-        # its rotate recovery: turn in place toward the open direction closest to the goal (safe for a disc)
-        return np.array([0.0, self._escape_turn(ranges, angles, goal, valid)])
+                best = np.array([vs[k], ws[k]])
+        # stall recovery (what move_base's DWA gets from its recovery behaviours): turn in place toward the open
+        # direction closest to the goal (safe for a disc), then drive straight out for a moment; committed to,
+        # so the heading cost cannot pull the robot straight back into the dead end
+        w_turn = min(r.max_w, 1.0)
+        if abs(self._escape_turn_left) > 1e-3:
+            step = min(abs(self._escape_turn_left), w_turn * dt)
+            self._escape_turn_left -= np.sign(self._escape_turn_left) * step
+            if abs(self._escape_turn_left) <= 1e-3:
+                self._escape_drive_left = 1.0
+            return np.array([0.0, np.sign(self._escape_turn_left or 1.0) * w_turn])
+        if self._escape_drive_left > 0:
+            if len(pts) and self._straight_clearance(pts, 0.4) > c.margin:
+                self._escape_drive_left -= dt
+                return np.array([0.4, 0.0])
+            self._escape_drive_left = 0.0
+        if best is not None:
+            return best
+        target = self._escape_target(ranges, angles, goal, valid)
+        self._escape_turn_left = target
+        return np.array([0.0, np.sign(target or 1.0) * w_turn])
 
-    def _escape_turn(self, ranges: np.ndarray, angles: np.ndarray, goal: np.ndarray,
-                     valid: np.ndarray | None) -> float:
-        """Yaw rate toward the direction, closest to the goal's, in which the *disc* can drive >= 1 m."""
+    def _straight_clearance(self, pts: np.ndarray, v: float) -> float:
+        line = arc_points(np.array([v]), np.array([0.0]), self.times)[0]  # (T, 2)
+        return float(np.sqrt(((line[:, None, :] - pts[None]) ** 2).sum(-1)).min()) - self.robot.radius
+
+    def _escape_target(self, ranges: np.ndarray, angles: np.ndarray, goal: np.ndarray,
+                       valid: np.ndarray | None) -> float:
+        """Robot-frame direction, closest to the goal's, in which the *disc* can drive >= 1 m."""
         r = self.robot
         bearing = float(np.arctan2(goal[1], goal[0]))
         pts, hit = scan_points(ranges, angles, valid, float(np.max(ranges)) if len(ranges) else np.inf)
@@ -96,6 +121,6 @@ class DwaPlanner:
         if open_.any():
             rel = rel[open_]
         target = float(np.angle(np.exp(1j * (bearing + rel[np.argmin(np.abs(rel))]))))
-        if abs(target) < 0.05:  # already facing the best way out but still stalled: keep turning toward the goal
-            target = bearing if abs(bearing) > 0.05 else 1.0
-        return float(np.sign(target) * min(r.max_w, 1.0))
+        if abs(target) < 0.05:  # already facing the best way out but still stalled: turn a quarter toward the goal
+            target = float(np.sign(bearing or 1.0) * np.pi / 4)
+        return target

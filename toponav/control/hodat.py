@@ -102,7 +102,7 @@ class HodatController:
             elif self.unreachable:
                 source = "unreachable"
             else:
-                proposal = self._propose(scan, angles, vel, dist, bearing, rmax)
+                proposal = self._propose(scan, angles, vel, dist, bearing, rmax, dt)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
             proposal, cfg.robot)
         res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax)
@@ -121,12 +121,12 @@ class HodatController:
         elif self.cfg.progress_timeout > 0 and now - self._last_progress > self.cfg.progress_timeout:
             self.unreachable = True
 
-    def _propose(self, scan, angles, vel, dist: float, bearing: float, rmax: float) -> np.ndarray:
+    def _propose(self, scan, angles, vel, dist: float, bearing: float, rmax: float, dt: float) -> np.ndarray:
         if self.planner == "learned":
             return np.asarray(self.policy.command(scan.ranges, angles, np.array([dist, bearing]), vel), dtype=float)
         if self.planner == "dwa":
             goal = np.array([dist * math.cos(bearing), dist * math.sin(bearing)])
-            return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax)
+            return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax, dt)
         # safety_only: straight-line pursuit, the safety layer does all the avoiding
         r = self.cfg.robot
         w = float(np.clip(self.cfg.pursuit_gain * bearing, -r.max_w, r.max_w))
