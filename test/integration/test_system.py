@@ -207,7 +207,7 @@ def test_full_stack_reaches_heldout_goal(tmp_path: Path) -> None:
             probe.subscribe("/collision", String, EVENT_QOS)
             assert probe.wait("/ground_truth/pose", 1, timeout=90), out.getvalue()[-3000:]
             _check_topics(probe, {**DOCUMENTED, **FULL_STACK_TOPICS})
-            reached, took = _drive_to_goal(probe, world.goal, launcher, budget=120.0)
+            reached, took = _drive_to_goal(probe, world.goal, launcher, budget=90.0)
             assert reached, f"full stack did not reach the goal in {took:.1f} s sim\n{out.getvalue()[-4000:]}"
             assert probe.count("/collision") == 0
     finally:
