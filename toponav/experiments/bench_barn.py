@@ -2,8 +2,10 @@
 
 Each method drives the same robot (``AgvParams``), lidar, control rate and HODAT harness (velocity and
 acceleration limits, then the safety layer) from the BARN start to the BARN goal; only the local planner
-differs. The controller sees what the robot would see (wheel odometry, the lidar); success is judged
-on ground truth. BARN metric per run (../shared/benchmarks/barn/README.md):
+differs. The controller gets the lidar, the wheel-odometry velocity and (by default) the true pose:
+localisation is not what BARN measures, and PyBullet's wheel odometry drifts about 0.5 m over a run
+(``--pose odom`` to use it anyway); success is judged on ground truth. BARN metric per run
+(../shared/benchmarks/barn/README.md):
 ``success * OT / clip(AT, 2 OT, 8 OT)``, OT = reference path length / 2 m/s, 100 s timeout, any
 collision = failure; the best possible score is 0.5. Printed: score, success, collision and timeout
 rates per method and the learned/DWA score ratio.
@@ -32,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
     parser.add_argument("--beams", type=int, default=128, help="lidar beams (360 deg)")
     parser.add_argument("--dt", type=float, default=0.1, help="control period (s)")
-    parser.add_argument("--subgoals", default="scan", choices=("scan", "goal"),
-                        help="scan: both methods get the same carrot sub-goals, 2 m along a path planned on the "
-                             "lidar hits seen so far (HODAT's sub-goal level); goal: the BARN goal itself")
+    parser.add_argument("--subgoals", default="goal", choices=("goal", "scan"),
+                        help="goal: the BARN goal itself is the sub-goal (default); scan: both methods get the same "
+                             "carrot sub-goals, 2 m along a path planned on the lidar hits seen so far")
+    parser.add_argument("--pose", default="truth", choices=("truth", "odom"),
+                        help="pose the controller gets: truth (localisation is not what BARN measures; PyBullet's "
+                             "wheel odometry drifts ~0.5 m over a 10 m run) or odom (wheel odometry)")
     parser.add_argument("--seed", type=int, default=0, help="sim noise seed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     parser.add_argument("--json", default="", help="write per-run results and the summary to this JSON file")
@@ -97,10 +102,11 @@ def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
     try:
         for k in range(steps):
             scan = sim.scan()
+            pose = sim.pose if args.pose == "truth" else sim.odom_pose
             if carrot is not None:
                 ranges = clean_scan(scan, lidar.range_max, lidar.range_min).ranges
-                ctrl.set_subgoal(carrot.update(sim.odom_pose, ranges, angles, lidar.range_max))
-            d = ctrl.step(sim.odom_pose, sim.odom_twist, scan, angles, now=k * args.dt, dt=args.dt,
+                ctrl.set_subgoal(carrot.update(pose, ranges, angles, lidar.range_max))
+            d = ctrl.step(pose, sim.odom_twist, scan, angles, now=k * args.dt, dt=args.dt,
                           range_min=lidar.range_min, range_max=lidar.range_max)
             interventions += d.safety != "clear"
             sim.step(d.cmd)
@@ -162,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"toponav bench barn: {exc}", file=sys.stderr)
             return 2
     print(f"[bench barn] {len(indices)} worlds x {methods}, PyBullet sim, dt {args.dt} s, {args.beams} beams, "
-          f"timeout {args.timeout} s, goal radius {args.goal_radius} m, sub-goals: {args.subgoals}", flush=True)
+          f"timeout {args.timeout} s, goal radius {args.goal_radius} m, sub-goals: {args.subgoals}, pose: {args.pose}",
+          flush=True)
     runs: dict[str, list[dict]] = {m: [] for m in methods}
     wall = {m: 0.0 for m in methods}
     for i in indices:

@@ -70,6 +70,7 @@ class Args:
     eval_barn: int = param(50, "held-out BARN worlds evaluated in the twin at the end (route mode); 0 = none",
                            min=0)
     eval_local: int = param(64, "held-out forest local sub-goal episodes at the end", min=0)
+    init: str = param("", "start from this policy checkpoint's weights (fine-tuning); empty = fresh weights")
     threads: int = param(1, "torch threads (the machine is shared)", min=1)
     out: str = param(DEFAULT_OUT, "checkpoint path (a model-card JSON with the results is written next to it)")
     log_every: int = param(1, "print a log line every this many updates", min=1)
@@ -205,6 +206,11 @@ def train(args: Args) -> dict:
     # -- networks -------------------------------------------------------------------------------
     pcfg = PolicyConfig(obs_dim=obs_dim(obs_cfg), hidden=args.hidden, layers=args.layers)
     agent = AvoidancePolicy(pcfg)
+    if args.init:
+        from toponav.models.checkpoint import load_checkpoint, load_state
+
+        load_state(agent, load_checkpoint(args.init, kind=KIND))  # CheckpointError names the problem
+        print(f"[train] initialised from {args.init}", flush=True)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     intrinsic = None
     if rnd is not None:
