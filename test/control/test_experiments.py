@@ -1,0 +1,96 @@
+"""Smoke tests of the training and BARN benchmark drivers (tiny budgets), plus their helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from toponav.cli import main as cli
+from toponav.experiments.avoidance_task import GeoField, occupancy
+from toponav.experiments.bench_barn import barn_score, parse_worlds
+from toponav.worlds import World, make_world
+
+
+def test_train_policy_tiny_run_writes_a_loadable_checkpoint(tmp_path, capsys) -> None:
+    from toponav.control.learned import LearnedPolicy
+
+    out = tmp_path / "p.pt"
+    code = cli(["train", "policy", "--total-timesteps", "256", "--num-envs", "4", "--num-steps", "64",
+                "--curriculum", "forest", "--forest-worlds", "2", "--eval-barn", "0", "--eval-local", "4",
+                "--hidden", "16", "--out", str(out)])
+    assert code == 0
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert logs and {"charts/SPS", "charts/success", "losses/value_loss"} <= set(logs[-1])
+    policy = LearnedPolicy.load(out)
+    assert policy.meta["results"]["steps"] == 256
+    assert "twin_forest_local_heldout" in policy.meta["results"]
+    cmd = policy.command(np.full(64, 8.0), np.linspace(-math.pi, math.pi, 64, endpoint=False),
+                         np.array([2.0, 0.0]), np.zeros(2))
+    assert cmd.shape == (2,) and np.isfinite(cmd).all()
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["args"]["seed"] == 1
+
+
+def test_train_policy_rejects_bad_args(capsys) -> None:
+    assert cli(["train", "policy", "--num-envs", "0"]) == 2
+    assert "num_envs" in capsys.readouterr().err
+
+
+def test_bench_barn_side_by_side(tmp_path, capsys) -> None:
+    pytest.importorskip("pybullet")
+    out = tmp_path / "barn.json"
+    code = cli(["bench", "barn", "--worlds", "6", "--timeout", "3", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "learned / DWA BARN score ratio" in text
+    data = json.loads(out.read_text())
+    assert set(data["summary"]) >= {"learned", "dwa"}
+    for m in ("learned", "dwa"):
+        run = data["runs"][m][0]
+        assert run["timeout"] and not run["collision"] and run["score"] == 0.0  # 3 s cannot reach a goal 10 m away
+
+
+def test_barn_metric_and_world_selection() -> None:
+    assert barn_score(5.0, True, 10.0) == pytest.approx(0.5)  # AT clipped up to 2 OT: best possible 0.5
+    assert barn_score(5.0, True, 20.0) == pytest.approx(0.25)
+    assert barn_score(5.0, True, 100.0) == pytest.approx(0.125)  # clipped to 8 OT
+    assert barn_score(5.0, False, 10.0) == 0.0
+    assert len(parse_worlds("all")) == 300 and len(parse_worlds("heldout")) == 50
+    assert parse_worlds("every:100") == [0, 100, 200] and parse_worlds("3-5") == [3, 4, 5]
+    with pytest.raises(ValueError):
+        parse_worlds("400")
+
+
+def test_geodesic_field_goes_around_a_wall() -> None:
+    world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
+                  goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))  # wall from y=0 to y=4 at x=5
+    geo = GeoField(world, 0.25)
+    field = geo.field(np.array([8.0, 3.0]))
+    d = float(geo.lookup(field, np.array([[2.0, 3.0]]))[0])
+    assert d > 6.0 + 1.0  # must go over the top of the wall, longer than the 6 m straight line
+    assert float(geo.lookup(field, np.array([[8.0, 3.0]]))[0]) < 0.2
+
+
+def test_fast_occupancy_matches_world() -> None:
+    world = make_world("barn:3")
+    fast, _ = occupancy(world, 0.3)
+    ref, _ = world.occupancy(0.1, 0.3)
+    assert (fast != ref).sum() == 0
+
+
+def test_scan_carrot_leads_around_a_seen_wall() -> None:
+    from toponav.control.carrot import ScanCarrot
+    from toponav.robot import LidarParams
+    from toponav.sim.twin import VecAgvTwin
+
+    world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(3.5, 3.0, 0.0),
+                  goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))
+    lidar = LidarParams(beams=180)
+    twin = VecAgvTwin([world], 1, lidar=lidar)
+    carrot = ScanCarrot(world.bounds, world.goal, 0.25, lookahead=2.0)
+    c = carrot.update(twin.pose[0], twin.scan()[0].astype(float), lidar.angles(), lidar.range_max)
+    assert c[1] > 3.5 and c[0] < 5.2  # heads for the gap above the wall, not straight through it
+    assert math.hypot(*(c - np.array(world.start[:2]))) == pytest.approx(2.0, abs=0.3)
