@@ -9,6 +9,7 @@ unreachable, or there is no target. ``mode`` picks the local planner: ``learned`
 ``dwa`` or ``safety_only``; a missing or corrupt checkpoint logs the reason and falls back to DWA.
 Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
 does not drift by default); a ``base_link`` sub-goal is anchored with the pose at reception.
+Topic names are relative, so a namespaced launch (one controller per robot) picks up that robot's topics.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ class HodatControllerNode(Node):
         self._last_status = ""
         self._last_log: dict[str, float] = {}
 
-        self.cmd_pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.status_pub = self.create_publisher(String, "~/status", 10)
-        self.create_subscription(LaserScan, "/scan", self._on_scan, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/subgoal", self._on_subgoal, COMMAND_QOS)
+        self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS)
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "subgoal", self._on_subgoal, COMMAND_QOS)
         if self.config.goal_fallback:
-            self.create_subscription(PoseStamped, "/goal_pose", self._on_goal, COMMAND_QOS)
+            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, COMMAND_QOS)
         self.timer = self.create_timer(1.0 / self.config.rate, self._tick)
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
