@@ -20,10 +20,10 @@ def test_train_policy_tiny_run_writes_a_loadable_checkpoint(tmp_path, capsys) ->
     out = tmp_path / "p.pt"
     code = cli(["train", "policy", "--total-timesteps", "256", "--num-envs", "4", "--num-steps", "64",
                 "--curriculum", "forest", "--forest-worlds", "2", "--eval-barn", "0", "--eval-local", "4",
-                "--hidden", "16", "--out", str(out)])
+                "--hidden", "16", "--rnd-coef", "0.1", "--out", str(out)])
     assert code == 0
     logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert logs and {"charts/SPS", "charts/success", "losses/value_loss"} <= set(logs[-1])
+    assert logs and {"charts/SPS", "charts/success", "losses/value_loss", "losses/rnd_loss"} <= set(logs[-1])
     policy = LearnedPolicy.load(out)
     assert policy.meta["results"]["steps"] == 256
     assert "twin_forest_local_heldout" in policy.meta["results"]

@@ -59,7 +59,8 @@ class Args:
     beams: int = param(128, "lidar beams in the twin (down-sampled to sectors)", min=4)
     reward: str = param("carl", "sparse: +1 at the sub-goal; carl: progress x penalty factors, ends on collision",
                         choices=("sparse", "carl"))
-    rnd_coef: float = param(0.0, "weight of the RND intrinsic reward (needs toponav.models.rnd); 0 = off", min=0.0)
+    rnd_coef: float = param(0.0, "weight of the RND intrinsic reward (toponav.models.rnd, on the observation); 0 = off",
+                            min=0.0)
     collision_penalty: float = param(0.5, "reward subtracted on a collision (the episode ends)", min=0.0)
     reach_bonus: float = param(0.5, "carl: bonus for reaching the sub-goal", min=0.0)
     safety_in_loop: bool = param(True, "filter actions with the robot's safety layer during training")
@@ -185,13 +186,6 @@ def train(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
 
-    rnd = None
-    if args.rnd_coef > 0:
-        try:
-            from toponav.models import rnd as rnd_module  # owned by the planner helper
-        except ImportError:
-            raise SystemExit("--rnd-coef needs toponav.models.rnd, which this build does not have") from None
-        rnd = rnd_module
 
     # -- env factory ----------------------------------------------------------------------------
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
@@ -213,10 +207,11 @@ def train(args: Args) -> dict:
         print(f"[train] initialised from {args.init}", flush=True)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     intrinsic = None
-    if rnd is not None:
-        intrinsic = rnd.RND(pcfg.obs_dim) if hasattr(rnd, "RND") else None
-        if intrinsic is None:
-            raise SystemExit("toponav.models.rnd has no RND class")
+    if args.rnd_coef > 0:  # RND (Burda et al.) on the policy's own observation; stats warmed up before use
+        from toponav.models.rnd import RND
+
+        intrinsic = RND(pcfg.obs_dim, seed=args.seed)
+        intrinsic.warmup(task.observe())
 
     # -- storage --------------------------------------------------------------------------------
     n, t_len = args.num_envs, args.num_steps
@@ -242,6 +237,7 @@ def train(args: Args) -> dict:
         if args.anneal_lr:
             optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / num_updates) * args.learning_rate
         # -- rollout ------------------------------------------------------------------------------
+        int_sum = 0.0
         for step in range(t_len):
             global_step += n
             obs_buf[step] = next_obs
@@ -254,7 +250,9 @@ def train(args: Args) -> dict:
             cmd = action_to_cmd(action.numpy(), robot)
             obs_np, reward, done, _, info = task.step(cmd)
             if intrinsic is not None:
-                reward = reward + args.rnd_coef * np.asarray(intrinsic.intrinsic_reward(obs_np), dtype=np.float64)
+                r_int = np.asarray(intrinsic.intrinsic_reward(obs_np), dtype=np.float64)
+                int_sum += float(r_int.sum())
+                reward = reward + args.rnd_coef * r_int
             rew_buf[step] = torch.as_tensor(reward, dtype=torch.float32)
             next_obs = torch.as_tensor(obs_np)
             next_done = torch.as_tensor(done, dtype=torch.float32)
@@ -305,8 +303,8 @@ def train(args: Args) -> dict:
                 optimizer.step()
             if args.target_kl > 0 and approx_kl > args.target_kl:
                 break
-        if intrinsic is not None and hasattr(intrinsic, "update"):
-            intrinsic.update(b_obs.numpy())
+        if intrinsic is not None:
+            rnd_loss = intrinsic.train_step(b_obs.numpy())
 
         # -- logging + curriculum ------------------------------------------------------------------
         sps = int(global_step / (time.time() - start))
@@ -321,6 +319,9 @@ def train(args: Args) -> dict:
                "losses/policy_loss": round(float(pg_loss.detach()), 4),
                "losses/entropy": round(float(ent.detach()), 3), "losses/approx_kl": round(float(approx_kl), 4),
                "losses/clipfrac": round(float(np.mean(clipfracs)), 3)}
+        if intrinsic is not None:
+            row["losses/rnd_loss"] = round(float(rnd_loss), 5)
+            row["charts/intrinsic_reward"] = round(float(int_sum / max(t_len * n, 1)), 4)
         history.append(row)
         if update % args.log_every == 0:
             print(json.dumps(row), flush=True)
