@@ -60,8 +60,8 @@ def test_controller_pushes_cube_toward_target(domain_id: int) -> None:
             assert 0.0 < np.median(plan_ms) < 1000.0
             assert sim.alive() and ctrl.alive()
         finally:
-            assert ctrl.stop() == 0
-            assert sim.stop() == 0
+            assert ctrl.stop() == 0, ctrl.log_path.read_text()[-3000:]
+            assert sim.stop() == 0, sim.log_path.read_text()[-3000:]
 
 
 def _joint_state(names, positions) -> JointState:
@@ -120,7 +120,7 @@ def test_bad_inputs_hold_the_arm_with_clear_status(domain_id: int, tmp_path) -> 
             assert errors and all(s.level == DiagnosticStatus.ERROR for s in errors)
             assert ctrl.alive()
         finally:
-            assert ctrl.stop() == 0
+            assert ctrl.stop() == 0, ctrl.log_path.read_text()[-3000:]
 
         # Corrupt checkpoint: the node starts, says why, and only ever holds the arm.
         probe.messages.clear()
@@ -133,7 +133,7 @@ def test_bad_inputs_hold_the_arm_with_clear_status(domain_id: int, tmp_path) -> 
                 assert np.allclose(msg.points[0].positions, kin.HOME, atol=1e-6)
             assert ctrl.alive()
         finally:
-            assert ctrl.stop() == 0
+            assert ctrl.stop() == 0, ctrl.log_path.read_text()[-3000:]
 
 
 def test_arm_sim_executes_trajectories_and_refuses_bad_ones(domain_id: int) -> None:
@@ -178,4 +178,4 @@ def test_arm_sim_executes_trajectories_and_refuses_bad_ones(domain_id: int) -> N
                 assert text in out, out
             assert sim.alive()
         finally:
-            assert sim.stop() == 0
+            assert sim.stop() == 0, sim.log_path.read_text()[-3000:]

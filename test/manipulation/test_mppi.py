@@ -38,7 +38,8 @@ def _episode(act, steps: int = 15) -> float:
 
 def test_mppi_improves_on_random_actions() -> None:
     gen = torch.Generator().manual_seed(0)
-    planner = MPPI(MPPIConfig(horizon=5, iterations=4, num_samples=128, num_pi_samples=8), action_dim=2)
+    planner = MPPI(MPPIConfig(horizon=5, iterations=4, num_samples=128, num_pi_samples=8, num_elites=16, max_std=1.0),
+                   action_dim=2)
     planned = _episode(lambda z: planner.plan(PointMass(), z, generator=gen))
     randoms = [_episode(lambda z: torch.rand(2, generator=gen) * 2 - 1) for _ in range(10)]
     assert planned > max(randoms)

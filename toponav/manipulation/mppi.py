@@ -36,10 +36,10 @@ class MPPIConfig:
     iterations: int = param(3, "MPPI refinement iterations per control step", min=1, max=20)
     num_samples: int = param(96, "Gaussian action sequences per iteration", min=4, max=4096)
     num_pi_samples: int = param(16, "sequences rolled out by the policy prior", min=0, max=1024)
-    num_elites: int = param(16, "best sequences used to refit the sampling distribution", min=1, max=1024)
+    num_elites: int = param(64, "best sequences used to refit the sampling distribution", min=1, max=1024)
     temperature: float = param(0.5, "softmax temperature on elite scores", min=1e-4, max=100.0)
     min_std: float = param(0.05, "lower bound of the sampling standard deviation", min=0.0, max=2.0)
-    max_std: float = param(0.3, "initial / upper sampling standard deviation", min=0.01, max=2.0)
+    max_std: float = param(0.1, "initial / upper sampling standard deviation", min=0.01, max=2.0)
     policy_centred: bool = param(True, "centre sampling on the policy prior's plan (else on the previous plan)")
     num_warm_samples: int = param(8, "candidates around the previous plan (warm start) when policy-centred",
                                   min=1, max=1024)
