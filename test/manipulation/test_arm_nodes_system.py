@@ -119,6 +119,7 @@ def test_bad_inputs_hold_the_arm_with_clear_status(domain_id: int, tmp_path) -> 
             errors = [s for s in _statuses(probe) if "outside" in s.message]
             assert errors and all(s.level == DiagnosticStatus.ERROR for s in errors)
             assert ctrl.alive()
+            time.sleep(0.5)  # see below
         finally:
             assert ctrl.stop() == 0, ctrl.log_path.read_text()[-3000:]
 
@@ -132,6 +133,9 @@ def test_bad_inputs_hold_the_arm_with_clear_status(domain_id: int, tmp_path) -> 
             for msg in probe.all("/arm_controller/joint_trajectory"):
                 assert np.allclose(msg.points[0].positions, kin.HOME, atol=1e-6)
             assert ctrl.alive()
+            # Let in-flight messages land before SIGINT: rclpy can raise from take_message when one
+            # arrives during shutdown (seen once in six runs; a runner issue, reported to the lead).
+            time.sleep(0.5)
         finally:
             assert ctrl.stop() == 0, ctrl.log_path.read_text()[-3000:]
 
