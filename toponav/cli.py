@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             if key not in groups:
                 groups[key] = subparsers[key[:-1]].add_parser(key[-1], help=f"{key[-1]} commands")
                 subparsers[key] = groups[key].add_subparsers(dest=f"cmd{depth + 1}", metavar="COMMAND")
-        leaf = subparsers[words[:-1]].add_parser(words[-1], help=help_text, description=help_text)
+        leaf = subparsers[words[:-1]].add_parser(words[-1], help=help_text, description=help_text, add_help=False)
         leaf.set_defaults(_module=module)
     return parser
 
