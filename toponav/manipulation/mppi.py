@@ -3,9 +3,10 @@
 Each control step samples action sequences around a running mean, adds a few sequences rolled
 out by the policy prior, scores every sequence by its predicted discounted reward plus a terminal
 value (mean - k * std over the Q ensemble), and refits the mean and standard deviation to the
-best-scoring (elite) sequences with softmax weights. The mean of the last plan, shifted by one
-step, warm-starts the next one; the rest of the initial mean comes from the policy prior's own
-plan (sampling centred on the policy, as MoDem-V2 centres exploration on it).
+best-scoring (elite) sequences with softmax weights; the first action of the final mean is applied.
+Sampling is centred on the policy prior's own plan (as MoDem-V2 centres exploration on the policy),
+and the previous plan, shifted by one step, joins every iteration as warm-start candidates. With
+``policy_centred`` off, the shifted previous plan is the sampling mean instead (TD-MPC2's warm start).
 
 The planner sees the model only through :class:`LatentModel`'s four methods, so a known toy
 dynamics can stand in for the learned one in tests.
