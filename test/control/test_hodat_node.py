@@ -22,6 +22,8 @@ from toponav.ros_nodes.probe import Probe  # noqa: E402
 
 BEAMS = 64
 MODULE = "toponav.ros_nodes.hodat_controller"
+#: stop must come within the timeout + one 20 Hz tick; the rest is DDS + a loaded CI machine (2 shared cores)
+SLACK = 0.6
 
 
 def scan_msg(ranges: np.ndarray) -> LaserScan:
@@ -103,7 +105,7 @@ def test_stale_sensors_and_nan_scan_stop(domain_id: int) -> None:
                 stopped_at = time.monotonic()
                 break
         assert stopped_at is not None, node.output()
-        assert stopped_at - t_last_scan < timeout + 0.4
+        assert stopped_at - t_last_scan < timeout + SLACK
         assert wait_for(lambda: "/scan is" in node.output(), 3.0)
 
         # it moves again on fresh data, then /odom goes silent
@@ -116,7 +118,7 @@ def test_stale_sensors_and_nan_scan_stop(domain_id: int) -> None:
             if c.linear.x == 0.0 and c.angular.z == 0.0:
                 stopped_at = time.monotonic()
                 break
-        assert stopped_at is not None and stopped_at - t_last_odom < timeout + 0.4, node.output()
+        assert stopped_at is not None and stopped_at - t_last_odom < timeout + SLACK, node.output()
 
         # a scan of NaNs: no crash, zero command, a clear log line
         feed(probe, 1.0, np.full(BEAMS, np.nan))
