@@ -53,6 +53,38 @@ def test_waits_then_explores_and_publishes_path() -> None:
     assert not d.replanned and d.target == "f1"  # keeps its sub-goal
 
 
+def test_subgoal_never_points_back_to_a_passed_place() -> None:
+    """Robot past place b (nearest place) on the way to f1: the path and sub-goal start ahead of it."""
+    p = planner(Log(), lookahead=1.0)
+    p.set_graph(corridor())
+    p.set_pose(0.0, 0.0)
+    p.step(0.0)
+    for x in (2.4, 2.9, 4.3, 4.9):  # nearest place is b (2,0) or c (4,0), both behind the robot at times
+        p.set_pose(x, 0.1)
+        d = p.step(x)
+        assert d.target == "f1"
+        assert d.subgoal is not None and d.subgoal[0] > x, (x, d.subgoal)
+        assert all(q[0] >= x - 1e-6 for q in d.path[1:]), d.path
+
+
+def test_detour_progress_is_not_stale() -> None:
+    """Progress is path length to go: moving along a detour resets the stale timer."""
+    g = PlaceGraph()
+    for nid, x, y in (("a", 0.0, 0.0), ("b", 0.0, 3.0), ("c", 3.0, 3.0)):
+        g.add_node(Place(nid, x, y, visits=1))
+    g.add_node(Place("f", 3.0, 0.0, frontier=True, frontier_size=2.0))  # behind a wall from a
+    for u, v in (("a", "b"), ("b", "c"), ("c", "f")):
+        g.add_edge(u, v)
+    p = planner(Log(), stale_timeout=5.0)
+    p.set_graph(g)
+    p.set_pose(0.0, 0.0)
+    assert p.step(0.0).target == "f"
+    for i, (x, y) in enumerate([(0.0, 1.5), (0.0, 3.0), (1.5, 3.0), (3.0, 3.0)], start=1):
+        p.set_pose(x, y)  # straight-line distance to f grows at first, path length shrinks
+        d = p.step(4.0 * i)
+        assert not d.replanned, d.reason
+
+
 def test_replans_when_reached() -> None:
     log = Log()
     p = planner(log)
@@ -233,7 +265,8 @@ def test_direct_goal_leg_is_only_put_aside_for_a_while() -> None:
     p.set_pose(4.0, 0.0)
     p.set_goal(4.0, 3.0)  # 3 m from place c, not on the graph, no frontier closer to it
     d = p.step(0.0)
-    assert d.state == State.NAVIGATING and d.subgoal == (4.0, 3.0) and "straight on" in d.reason
+    assert d.state == State.NAVIGATING and d.path[-1] == (4.0, 3.0) and "straight on" in d.reason
+    assert d.subgoal == (4.0, 2.0)  # 2 m lookahead along the straight leg
     p.report_failure("no path", 1.0)
     p.step(1.0)
     p.report_failure("no path", 2.0)
@@ -241,4 +274,4 @@ def test_direct_goal_leg_is_only_put_aside_for_a_while() -> None:
     d = p.step(3.0)
     assert d.state == State.EXPLORING and d.target == "f1"
     p.target = None
-    assert p.step(40.0).subgoal == (4.0, 3.0)  # the goal point is tried again later
+    assert p.step(40.0).path[-1] == (4.0, 3.0)  # the goal point is tried again later

@@ -70,7 +70,9 @@ class PlannerConfig:
     reach_radius: float = param(0.6, "sub-goal counts as reached within this distance (m)", min=0.01)
     goal_tolerance: float = param(0.5, "goal counts as reached within this distance (m)", min=0.01)
     goal_node_radius: float = param(2.0, "goal is 'on the graph' when a place lies this close (m)", min=0.0)
-    stale_timeout: float = param(30.0, "seconds without progress before a sub-goal is given up", min=0.1)
+    stale_timeout: float = param(
+        12.0, "seconds without progress (path length to go) before a sub-goal is given up; below "
+        "hodat_controller's progress_timeout so the planner acts first", min=0.1)
     min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
     goal_direct_radius: float = param(4.0, "try the straight leg to the goal from a place this close (m) when no "
                                       "frontier is closer to the goal", min=0.0)
@@ -285,6 +287,7 @@ class SubgoalPlanner:
             t = self.target
             tid = self._rebind(t)
             d = math.hypot(t.x - rx, t.y - ry)
+            remaining = self._remaining(g, current, (rx, ry), t, tid, dist)
             if d <= self.cfg.reach_radius:
                 reason = f"sub-goal {t.id} reached"
                 key = self._key(t.x, t.y)
@@ -297,8 +300,8 @@ class SubgoalPlanner:
                 self._fail("unreachable", now)
                 reason = "sub-goal unreachable"
             else:
-                if d < t.best_dist - self.cfg.min_progress:
-                    t.best_dist, t.last_progress = d, now
+                if remaining < t.best_dist - self.cfg.min_progress:
+                    t.best_dist, t.last_progress = remaining, now
                 if now - t.last_progress > self.cfg.stale_timeout:
                     self._fail(f"no progress for {now - t.last_progress:.0f} s", now)
                     reason = "sub-goal stale"
@@ -321,20 +324,35 @@ class SubgoalPlanner:
                 self.last = Decision(self.state, reason=reason, replanned=True)
                 return self.last
         t = self.target
+        if math.isinf(t.best_dist):  # a new target: progress is measured from here
+            t.best_dist = self._remaining(g, current, (rx, ry), t, t.id if t.id in g.nodes else None, dist)
         self.state = State.NAVIGATING if t.nav else State.EXPLORING
         nodes = g.path_from(prev, current, t.id) or [current, t.id]
         path = [(g.nodes[n].x, g.nodes[n].y) for n in nodes]
         if self.state == State.NAVIGATING and dest is not None:
             path.append(dest)
-        path.insert(0, (rx, ry))
-        if len(path) >= 3 and math.dist(path[0], path[2]) <= math.dist(path[1], path[2]):
-            del path[1]  # the robot is already past its nearest place: do not turn back to it
+        elif t.fixed or math.hypot(path[-1][0] - t.x, path[-1][1] - t.y) > 1e-3:
+            path.append((t.x, t.y))
+        path = [(rx, ry), *_ahead_of(path, (rx, ry))]
         path = [q for i, q in enumerate(path)
                 if i == 0 or math.hypot(q[0] - path[i - 1][0], q[1] - path[i - 1][1]) > 1e-3]
         sub = self._lookahead(path)
         self.last = Decision(self.state, subgoal=sub, path=path, target=t.id, reason=reason or "following sub-goal",
                              replanned=replanned)
         return self.last
+
+    def _remaining(self, g: PlaceGraph, current: str, robot: tuple[float, float], t: _Target, tid: str | None,
+                   dist: dict[str, float]) -> float:
+        """Path length still to go to the target (robot -> current place -> graph path -> target point).
+
+        Progress is judged on this rather than on straight-line distance, so a target behind a wall is
+        not declared stale while the robot follows the detour the graph prescribes.
+        """
+        if tid is None or tid not in dist:
+            return math.hypot(t.x - robot[0], t.y - robot[1])
+        c, n = g.nodes[current], g.nodes[tid]
+        return (math.hypot(c.x - robot[0], c.y - robot[1]) + dist[tid]
+                + math.hypot(t.x - n.x, t.y - n.y))
 
     def _rebind(self, t: _Target) -> str | None:
         """The target's node id now; frontier ids may change, so look near the old position."""
@@ -375,7 +393,7 @@ class SubgoalPlanner:
                 tx, ty = dest if gid == current else (p.x, p.y)  # last leg: straight to the goal point
                 if not self.is_blacklisted(tx, ty, now):
                     self.state = State.NAVIGATING
-                    t = _Target(gid, tx, ty, False, now, math.hypot(tx - robot[0], ty - robot[1]), now, kind, nav=True,
+                    t = _Target(gid, tx, ty, False, now, math.inf, now, kind, nav=True,
                                 fixed=gid == current)
                     return t, f"navigating to {kind} via {gid}"
         exclude = self._excluded(g, current, robot, now)
@@ -393,7 +411,7 @@ class SubgoalPlanner:
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
             close = d_near <= self.cfg.goal_direct_radius and d_near <= d_front
             if (close or not front) and not self.is_blacklisted(gx, gy, now):
-                t = _Target(near, gx, gy, False, now, math.hypot(gx - robot[0], gy - robot[1]), now, kind, nav=True,
+                t = _Target(near, gx, gy, False, now, math.inf, now, kind, nav=True,
                             fixed=near == current)
                 self.state = State.NAVIGATING
                 why = "no frontier left" if not front else f"no frontier is closer to the {kind}"
@@ -416,8 +434,8 @@ class SubgoalPlanner:
         nid = cands.ids[i]
         p = g.nodes[nid]
         self.state = State.EXPLORING
-        d = math.hypot(p.x - robot[0], p.y - robot[1])
-        return _Target(nid, p.x, p.y, p.frontier, now, d, now, kind), f"new sub-goal {nid} (score {scores[i]:.2f})"
+        why = f"new sub-goal {nid} (score {scores[i]:.2f})"
+        return _Target(nid, p.x, p.y, p.frontier, now, math.inf, now, kind), why
 
     def _better_exists(self, g: PlaceGraph, current: str, robot: tuple[float, float],
                        dest: tuple[float, float] | None, now: float) -> bool:
@@ -442,16 +460,21 @@ class SubgoalPlanner:
         return out
 
     def _lookahead(self, path: list[tuple[float, float]]) -> tuple[float, float]:
-        """Farthest path point within ``lookahead`` metres of path length (at least the first one)."""
+        """The point ``lookahead`` metres along the path (interpolated on the edge), or its end.
+
+        Edges are free-space connections, so a point on one is as safe to drive to as its end points.
+        """
         if len(path) == 1:
             return path[0]
-        acc, out = 0.0, path[1]
+        acc = 0.0
         for i in range(1, len(path)):
-            acc += math.hypot(path[i][0] - path[i - 1][0], path[i][1] - path[i - 1][1])
-            if i > 1 and acc > self.cfg.lookahead:
-                break
-            out = path[i]
-        return out
+            (ax, ay), (bx, by) = path[i - 1], path[i]
+            seg = math.hypot(bx - ax, by - ay)
+            if acc + seg >= self.cfg.lookahead and seg > 0:
+                u = (self.cfg.lookahead - acc) / seg
+                return (ax + u * (bx - ax), ay + u * (by - ay))
+            acc += seg
+        return path[-1]
 
     def candidates(self, now: float) -> Candidates | None:
         """Current candidate set (for training and diagnostics)."""
@@ -464,3 +487,21 @@ class SubgoalPlanner:
         novelty = self.novelty() if self._rnd else None
         return build_candidates(g, current, self.pose[:2], dest, self.cfg.weights, novelty, exclude,
                                 include_places=self.cfg.include_places)
+
+
+def _ahead_of(path: list[tuple[float, float]], robot: tuple[float, float]) -> list[tuple[float, float]]:
+    """The part of ``path`` still ahead of the robot: from its projection onto the nearest segment on.
+
+    The graph path starts at the place nearest the robot, which is often behind it; following the path
+    from the projection (as pure pursuit does) keeps the published sub-goal from flipping back to it.
+    """
+    if len(path) < 2:
+        return list(path)
+    pts = np.asarray(path, dtype=np.float64)
+    a, b = pts[:-1], pts[1:]
+    ab = b - a
+    denom = np.maximum((ab * ab).sum(axis=1), 1e-12)
+    u = np.clip(((np.asarray(robot) - a) * ab).sum(axis=1) / denom, 0.0, 1.0)
+    proj = a + u[:, None] * ab
+    k = int(np.argmin(np.hypot(*(proj - np.asarray(robot)).T)))
+    return [(float(proj[k, 0]), float(proj[k, 1])), *path[k + 1:]]
