@@ -258,8 +258,11 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = args.checkpoint or out / f"world_model_{cfg.task}.pt"
     command = "toponav train world-model " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in (("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed),
-                                                    ("demos", cfg.demos)))
+        f"--{k.replace('_', '-')} {v}" for k, v in (
+            ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed), ("demos", cfg.demos),
+            ("bc_iters", cfg.bc_iters), ("episode_steps", cfg.episode_steps),
+            ("updates_per_step", cfg.updates_per_step), ("eval_every", cfg.eval_every),
+            ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}
     save_world_model(ckpt, agent.model, meta)
     plot_curves({"world model": result["curves"]}, out / f"world_model_{cfg.task}_curve.png",
