@@ -5,7 +5,7 @@ hindsight relabelling and the same number of environment steps and updates per s
 :mod:`toponav.manipulation.sac`); success rates are measured on the same fixed evaluation seeds at
 the same environment steps. Writes a markdown table, a JSON file and one learning-curve PNG per task.
 
-    toponav bench manip --tasks push,pickplace --steps 20000
+    toponav bench manip --tasks push --steps 20000 --eval-every 5000 --eval-episodes 20
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demos", type=int, default=TrainConfig().demos)
     parser.add_argument("--bc-iters", type=int, default=TrainConfig().bc_iters)
     parser.add_argument("--episode-steps", type=int, default=0, help="0 = the task's own length")
+    parser.add_argument("--updates-per-step", type=float, default=TrainConfig().updates_per_step)
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     for task in tasks:
         cfg = TrainConfig(task=task, steps=args.steps, seed=args.seed, demos=args.demos, bc_iters=args.bc_iters,
-                          episode_steps=args.episode_steps, eval_every=args.eval_every,
+                          episode_steps=args.episode_steps, updates_per_step=args.updates_per_step,
+                          eval_every=args.eval_every,
                           eval_episodes=args.eval_episodes, threads=args.threads)
         results[task] = {}
         for kind in ("world_model", "sac"):
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
             results[task][kind] = r
             if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)
                 command = (f"toponav bench manip --tasks {task} --steps {args.steps} --seed {args.seed} "
-                           f"--demos {args.demos} --eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
+                           f"--demos {args.demos} --updates-per-step {args.updates_per_step} "
+                           f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
                 save_world_model(out / f"world_model_{task}.pt", agent.model,
                                  {k: v for k, v in r.items()} | {"command": command})
         plot_curves({"world model": results[task]["world_model"]["curves"], "SAC": results[task]["sac"]["curves"]},

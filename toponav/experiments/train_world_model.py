@@ -42,7 +42,7 @@ class TrainConfig:
     demos: int = param(10, "scripted demonstrations", min=0)
     demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
-    updates_per_step: float = param(0.25, "model updates per environment step", min=0.0, max=8.0)
+    updates_per_step: float = param(1.0, "model updates per environment step", min=0.0, max=8.0)
     eval_every: int = param(5000, "environment steps between evaluations", min=1)
     eval_episodes: int = param(20, "episodes per evaluation", min=1)
     threads: int = param(1, "torch CPU threads (the machine is shared)", min=1)
