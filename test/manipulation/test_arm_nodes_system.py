@@ -38,7 +38,9 @@ def test_controller_pushes_cube_toward_target(domain_id: int) -> None:
         probe.subscribe("/object_pose", PoseStamped, SENSOR_QOS)
         probe.subscribe("/target_pose", PoseStamped, LATCHED_QOS)
         probe.subscribe("/world_model/status", DiagnosticArray, EVENT_QOS)
-        sim = NodeProcess(SIM, domain_id, params={"task": "push", "seed": 3})
+        # Seed 1: a layout the shipped model solves in the gym env too (it solves ~65% of layouts;
+        # e.g. seeds 3, 5, 7 and 10 it does not), so this checks the ROS path, not the model's luck.
+        sim = NodeProcess(SIM, domain_id, params={"task": "push", "seed": 1})
         ctrl = NodeProcess(CTRL, domain_id, params={"use_sim_time": True})
         try:
             assert probe.wait("/target_pose", 1, timeout=30.0), sim.output()
@@ -53,7 +55,8 @@ def test_controller_pushes_cube_toward_target(domain_id: int) -> None:
 
             moved = wait_for(closer, timeout=60.0, interval=0.2)
             d1 = float(np.linalg.norm(_xyz(probe.last("/object_pose")) - target))
-            assert moved, f"cube {d0:.3f} -> {d1:.3f} m from target\n{ctrl.output()[-2000:]}"
+            last = [(s.level, s.message, [(kv.key, kv.value) for kv in s.values]) for s in _statuses(probe)[-3:]]
+            assert moved, f"cube {d0:.3f} -> {d1:.3f} m from target; last status {last}\n{ctrl.output()[-2000:]}"
             assert wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in _statuses(probe)), 10.0), ctrl.output()
             ok = [s for s in _statuses(probe) if s.level == DiagnosticStatus.OK]
             plan_ms = [float(dict((kv.key, kv.value) for kv in s.values)["plan_ms"]) for s in ok]
