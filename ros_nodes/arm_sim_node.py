@@ -45,6 +45,7 @@ class ArmSimConfig:
     command_topic: str = param("/arm_controller/joint_trajectory", "JointTrajectory command topic")
     publish_goal: bool = param(True, "latch the sampled goal on /target_pose")
     frame_id: str = param("world", "frame of /object_pose and /target_pose (the table frame)")
+    headless: bool = param(True, "PyBullet DIRECT mode; false opens the PyBullet GUI window (needs a display)")
     scene: SceneConfig = field(default_factory=SceneConfig)
 
 
@@ -56,7 +57,7 @@ class ArmSimNode(Node):
             self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
         self.config: ArmSimConfig = declare_config(self, ArmSimConfig)
         cfg = self.config
-        self.scene = ArmScene(cfg.scene)
+        self.scene = ArmScene(cfg.scene, gui=not cfg.headless)
         self.sampler = make_sampler(cfg.task)
         self.episode = 0
         self.paused = False
