@@ -121,6 +121,11 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
         name = node.get_name() if node is not None else "node"
         print(f"[{name}] refused to start: {exc}", file=sys.stderr, flush=True)
         code = 2
+    except Exception:
+        # rclpy can raise from a wait set or take() that was in flight when SIGINT shut the context down;
+        # that is a normal stop. Anything raised while the context is still up is a real failure.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             close = getattr(node, "close", None)

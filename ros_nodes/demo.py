@@ -86,12 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controller", default="auto", choices=("auto", "hodat", "goal"),
                         help="hodat = mapper + planner + HODAT controller; goal = simple goal_controller; "
                              "auto = hodat when all its nodes are installed")
-    parser.add_argument("--timeout", type=float, default=240.0, help="sim-time budget (s)")
+    parser.add_argument("--timeout", type=float, default=400.0, help="sim-time budget (s)")
     parser.add_argument("--wall-timeout", type=float, default=900.0, help="wall-clock safety limit (s)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="goal tolerance (m)")
-    parser.add_argument("--rtf", type=float, default=1.0, help="sim real-time factor")
+    parser.add_argument("--rtf", type=float, default=2.0, help="sim real-time factor (sim s per wall s)")
     parser.add_argument("--out", default="", help="output folder (default runs/<UTC timestamp>)")
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a private one)")
+    parser.add_argument("--params-file", default="", help="ROS 2 parameter YAML for all nodes "
+                        "(default: share/toponav/config/sim_navigation.yaml)")
     parser.add_argument("--verbose", action="store_true", help="show every node's output, not only warnings")
 
 
@@ -136,9 +138,11 @@ def run(args: argparse.Namespace) -> int:
     bag = out / "bag"
     launch_file = find_package_share("toponav") / "launch" / "sim_navigation.launch.xml"
     try:
-        desc = parse_launch_file(launch_file, {"world": args.world, "seed": str(args.seed), "controller": controller,
-                                               "record": "true", "bag": str(bag.resolve()),
-                                               "real_time_factor": str(args.rtf)})
+        launch_args = {"world": args.world, "seed": str(args.seed), "controller": controller,
+                       "record": "true", "bag": str(bag.resolve()), "real_time_factor": str(args.rtf)}
+        if args.params_file:
+            launch_args["params_file"] = str(Path(args.params_file).resolve())
+        desc = parse_launch_file(launch_file, launch_args)
     except LaunchError as exc:
         print(f"[demo] {exc}", file=sys.stderr)
         return 2

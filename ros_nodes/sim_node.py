@@ -310,7 +310,7 @@ class SimNode(Node):
     def _publish_odom(self, i: int, robot: _RobotIO, t: float) -> None:
         state = self.sim.state(i)
         stamp = _stamp(t)
-        x, y, yaw = state.odom_pose
+        x, y, yaw = state.odom_pose if self.config.odometry == "wheels" else self.sim.robot_pose(i)
         odom = Odometry()
         odom.header = Header(stamp=stamp, frame_id=robot.frame("odom"))
         odom.child_frame_id = robot.frame("base_link")

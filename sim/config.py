@@ -32,6 +32,9 @@ class SimConfig:
     scan_rate: float = param(10.0, "/scan rate (Hz, sim time)", min=0.1, max=100.0)
     odom_rate: float = param(20.0, "/odom and /ground_truth/pose rate (Hz, sim time)", min=0.1, max=200.0)
     cmd_timeout: float = param(0.5, "stop the robot when /cmd_vel is older than this (s, sim time)", min=0.01)
+    odometry: str = param("wheels", "source of /odom's pose: wheel-encoder dead reckoning, or the true pose (a "
+                          "stand-in for a localisation system such as AMCL/SLAM correcting the drift)",
+                          choices=("wheels", "ground_truth"))
     odom_at_start_pose: bool = param(True, "odom frame = map frame at t=0 (odometry starts at the world's start)")
     headless: bool = param(True, "PyBullet in DIRECT mode; false only warns (no GUI in this build)")
     robots: list[str] = param([""], "robot namespaces, one robot each ('' = no namespace)")  # noqa: RUF009

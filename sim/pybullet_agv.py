@@ -40,7 +40,7 @@ from toponav.worlds.model import World
 
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
 URDF_PATH = ASSET_DIR / "agv.urdf"
-WHEEL_TORQUE = 30.0  # N m per wheel motor
+WHEEL_TORQUE = 8.0  # N m per wheel motor: 80 N at the tyre, below its grip (about 1.2 * 64 N)
 
 
 @dataclass
@@ -412,15 +412,21 @@ class AgvSim:
             raise ValueError(f"expected {self.num_robots} commands (v, w), got {len(cmds)}")
         half, wr = self.robot.wheel_base / 2, self.robot.wheel_radius
         c = self.client
+        starts = [r.cmd_vel.copy() for r in self._robots]
         for i, r in enumerate(self._robots):
             r.cmd_vel = self.limit(cmds[i], n * self.physics_dt, i)
-            v, w = r.cmd_vel
-            c.setJointMotorControlArray(r.body, r.wheels, p.VELOCITY_CONTROL,
-                                        targetVelocities=[(v - w * half) / wr, (v + w * half) / wr],
-                                        forces=[WHEEL_TORQUE, WHEEL_TORQUE])
             r.collided = False
             r.collisions = []
-        for _ in range(n):
+        for k in range(n):
+            # Ramp the wheel set-points over the physics sub-steps: a set-point jump at the control rate
+            # would make the motors exceed the tyres' grip and the wheels slip (wheel odometry then drifts
+            # by metres, far beyond what real encoders do).
+            u = (k + 1) / n
+            for i, r in enumerate(self._robots):
+                v, w = starts[i] + u * (r.cmd_vel - starts[i])
+                c.setJointMotorControlArray(r.body, r.wheels, p.VELOCITY_CONTROL,
+                                            targetVelocities=[(v - w * half) / wr, (v + w * half) / wr],
+                                            forces=[WHEEL_TORQUE, WHEEL_TORQUE])
             c.stepSimulation()
             self.sim_time += self.physics_dt
         for i, r in enumerate(self._robots):
