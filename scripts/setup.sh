@@ -28,10 +28,15 @@ stamp=.venv/.toponav-requirements.sha
 want=$(cat requirements.lock setup.py | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned requirements (first run takes a few minutes)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 \
-    | grep -v -E "^WARNING: Location .* is ignored" || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
-    | grep -v -E "^WARNING: Location .* is ignored" || true
+  pipi() {  # pip install, hiding the "location is ignored" noise of this machine's extra indexes
+    local log; log=$(mktemp)
+    if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+      grep -v -E "^WARNING: Location .* is ignored" "$log" >&2; rm -f "$log"; return 1
+    fi
+    rm -f "$log"
+  }
+  pipi -r requirements.lock || { echo "[setup] pip install -r requirements.lock failed" >&2; exit 1; }
+  pipi --no-deps --no-build-isolation -e . || { echo "[setup] pip install -e . failed" >&2; exit 1; }
   .venv/bin/python -c "import rclpy, torch, pybullet, open3d, networkx, rosbags, gymnasium, toponav" \
     || { echo "[setup] import check failed" >&2; exit 1; }
   echo "$want" > "$stamp"
