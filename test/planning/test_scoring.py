@@ -37,6 +37,23 @@ def test_feature_vector_layout() -> None:
     assert f["novelty"] == pytest.approx(0.5)  # 2.5 / novelty_scale 5
     assert f["frontier_size"] == pytest.approx(0.5)  # 2 m / gain_scale 4
     assert f["inv_sqrt_visits"] == pytest.approx(1.0)
+    assert f["log_frontier_size"] == pytest.approx(np.log(3.0) / np.log(17.0))  # log(1 + 2 m) / log(17)
+    assert f["place_density"] == pytest.approx(0.1)  # one place ("a", 5 m away) within density_radius 6 m
+
+
+def test_crowded_frontier_loses_to_open_one_and_gain_is_sublinear() -> None:
+    # Two equal frontiers at equal cost; many places around the west one (mapped territory).
+    nodes = [("a", 0, 0, 1, False, 0), ("east", 3, 0, 0, True, 1.0), ("west", -3, 0, 0, True, 1.0)]
+    nodes += [(f"p{i}", -4.0 - 0.3 * i, 0.5, 1, False, 0) for i in range(8)]
+    g = _graph(*nodes, edges=[("a", "east"), ("a", "west")] + [("a", f"p{i}") for i in range(8)])
+    assert _best(g, include_places=False) == "east"
+    # log gain: a 4x larger frontier is worth a fixed detour, not 4x the detour.
+    g = _graph(("a", 0, 0, 1, False, 0), ("near", 2, 0, 0, True, 2.0), ("big", -12, 0, 0, True, 8.0),
+               edges=[("a", "near"), ("a", "big")])
+    assert _best(g, include_places=False) == "near"
+    g = _graph(("a", 0, 0, 1, False, 0), ("near", 2, 0, 0, True, 2.0), ("big", -4, 0, 0, True, 8.0),
+               edges=[("a", "near"), ("a", "big")])
+    assert _best(g, include_places=False) == "big"
 
 
 def test_frontier_beats_visited_place_and_cost_matters() -> None:

@@ -7,7 +7,15 @@ learned meta-controller so both see exactly the same information.
 The heuristic score is a weighted sum (weights in :class:`ScoringWeights`)::
 
     score = w_novelty * rnd_novelty + w_visits / sqrt(1 + visits) + w_frontier * is_frontier
-          + w_gain * frontier_size + w_progress * goal_progress - w_cost * path_cost
+          + w_gain * frontier_size + w_log_gain * log(1 + frontier size)
+          - w_crowding * places near the candidate + w_progress * goal_progress - w_cost * path_cost
+
+The log-gain and path-cost terms together are the classic information-gain utility
+``log(gain) - lambda * cost`` (i.e. ``gain * exp(-lambda * cost)``, Gonzalez-Banos & Latombe 2002): a
+frontier twice as large is worth a fixed detour, not twice the detour. The crowding term (places of the
+graph within ``density_radius`` of the candidate) is a graph-only proxy for the unknown area behind a
+frontier: a frontier surrounded by places lies in mapped territory, one with few places around it opens
+onto unknown space.
 
 All weights and scales are **this project's own choices**: the TopoNav paper (arXiv 2402.04061)
 describes the ingredients (novelty, visitation, frontier, goal progress, path cost) but publishes no
@@ -36,8 +44,11 @@ FEATURE_NAMES: list[str] = [
     "goal_dist",        # d(candidate, goal) / cost_scale, clipped to [0, 3]
     "n_frontiers",      # number of frontier candidates / 20, clipped to [0, 1] (context)
     "is_current",       # 1 for the node the robot stands at
+    "log_frontier_size",  # log(1 + frontier extent in m) / log(17), clipped to [0, 1.5]
+    "place_density",    # places within density_radius of the candidate / 10, clipped to [0, 3]
 ]
 FEATURE_DIM = len(FEATURE_NAMES)
+_LOG17 = math.log(17.0)
 
 
 @dataclass
@@ -47,12 +58,15 @@ class ScoringWeights:
     novelty: float = param(1.5, "weight of RND novelty (0..1 after clipping)")
     visits: float = param(0.5, "weight of 1/sqrt(1+visits)")
     frontier: float = param(2.0, "bonus for frontier nodes")
-    gain: float = param(1.5, "weight of the frontier size (expected information gain)")
+    gain: float = param(0.0, "weight of the frontier size, linear and clipped at gain_scale")
+    log_gain: float = param(2.8, "weight of log(1 + frontier size)/log(17) (expected information gain)")
+    crowding: float = param(4.0, "penalty per 10 places within density_radius of the candidate")
     progress: float = param(3.0, "weight of goal progress (when a goal is known)")
-    cost: float = param(1.0, "weight of the path cost from the current node")
+    cost: float = param(2.0, "weight of the path cost from the current node")
     cost_scale: float = param(10.0, "metres that count as one unit of path cost / distance", min=0.1)
     gain_scale: float = param(4.0, "frontier size (m) that counts as a full gain of 1", min=0.01)
     novelty_scale: float = param(5.0, "RND novelty that counts as 1 (then clipped)", min=1e-6)
+    density_radius: float = param(6.0, "radius (m) in which places count toward place_density", min=0.0)
 
 
 @dataclass
@@ -81,6 +95,8 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
     rx, ry = robot_xy
     d_robot_goal = math.hypot(goal[0] - rx, goal[1] - ry) if goal is not None else 0.0
     s = weights.cost_scale
+    places = np.asarray([(p.x, p.y) for p in graph.nodes.values() if not p.frontier], dtype=np.float64).reshape(-1, 2)
+    r2 = weights.density_radius ** 2
     for nid, cost in dist.items():
         p = graph.nodes[nid]
         if nid in exclude or not (p.frontier or include_places):
@@ -104,6 +120,8 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
             goal_dist,
             min(n_front / 20.0, 1.0),
             1.0 if nid == current else 0.0,
+            float(np.clip(math.log1p(max(p.frontier_size, 0.0)) / _LOG17, 0.0, 1.5)),
+            min(float((((places - (p.x, p.y)) ** 2).sum(1) < r2).sum()) / 10.0, 3.0),
         ])
         ids.append(nid)
         costs.append(cost)
@@ -115,4 +133,4 @@ def heuristic_scores(feats: np.ndarray, w: ScoringWeights) -> np.ndarray:
     """Weighted-sum score per candidate row of :func:`build_candidates` features."""
     f = np.asarray(feats, dtype=np.float64).reshape(-1, FEATURE_DIM)
     return (w.novelty * f[:, 0] + w.visits * f[:, 1] + w.frontier * f[:, 2] + w.gain * f[:, 3]
-            + w.progress * f[:, 7] - w.cost * f[:, 4])
+            + w.log_gain * f[:, 11] - w.crowding * f[:, 12] + w.progress * f[:, 7] - w.cost * f[:, 4])
