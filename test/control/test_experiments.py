@@ -94,3 +94,36 @@ def test_scan_carrot_leads_around_a_seen_wall() -> None:
     c = carrot.update(twin.pose[0], twin.scan()[0].astype(float), lidar.angles(), lidar.range_max)
     assert c[1] > 3.5 and c[0] < 5.2  # heads for the gap above the wall, not straight through it
     assert math.hypot(*(c - np.array(world.start[:2]))) == pytest.approx(2.0, abs=0.3)
+
+
+def _wall_task(**cfg):
+    from toponav.control.config import ObservationConfig
+    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+
+    world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
+                  goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))
+    task = AvoidanceTask(Stage("t", [world], "route"), 2, TaskConfig(**cfg), ObservationConfig(), seed=0)
+    task.twin.reset(np.arange(2), np.array([[1.0, 3.0, 0.0], [1.0, 3.0, 0.0]]))
+    return task
+
+
+def test_action_delay_executes_the_previous_command() -> None:
+    task = _wall_task(action_delay_prob=1.0)
+    task.delayed[:] = [True, False]  # robot 0 lags one step, robot 1 does not
+    task.pending[:] = 0.0
+    task.step(np.array([[0.4, 0.0], [0.4, 0.0]]))
+    v = task.twin.vel[:, 0]
+    assert v[0] == pytest.approx(0.0) and v[1] > 0.1  # the lagging robot still executes the zero command
+    task.step(np.array([[0.0, 0.0], [0.0, 0.0]]))
+    v = task.twin.vel[:, 0]
+    assert v[0] > 0.1 and v[1] < 0.2  # now it executes the 0.4 m/s from the step before; robot 1 slows
+
+
+def test_safety_penalty_charges_held_steps() -> None:
+    rewards = []
+    for penalty in (0.0, 0.2):
+        task = _wall_task(safety_penalty=penalty)
+        task.twin.reset(np.arange(2), np.array([[4.6, 3.0, 0.0], [4.6, 3.0, 0.0]]))  # nose at the wall
+        _, reward, *_ = task.step(np.array([[1.0, 0.0], [1.0, 0.0]]))  # the layer must stop this
+        rewards.append(reward)
+    assert np.all(rewards[1] <= rewards[0] - 0.2 + 1e-9)

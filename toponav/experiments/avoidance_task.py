@@ -45,6 +45,8 @@ class TaskConfig:
     reach_bonus: float = 0.5
     safety_in_loop: bool = True
     safety_factor: float = 0.5  # CaRL factor when the safety layer changed the command
+    safety_penalty: float = 0.0  # subtracted per step the safety layer changed the command (being held is not free)
+    action_delay_prob: float = 0.0  # share of episodes whose commands act one step late (a real base lags ~0.1 s)
     clearance_soft: float = 0.25  # CaRL clearance factor ramps from 0.5 (touching) to 1 at this clearance (m)
     goal_tolerance: float = 0.3
     min_subgoal: float = 1.0
@@ -215,6 +217,8 @@ class AvoidanceTask:
         self.route = np.zeros(n, dtype=bool)
         self.ep_return = np.zeros(n)
         self.ep_safety = np.zeros(n)
+        self.delayed = np.zeros(n, dtype=bool)
+        self.pending = np.zeros((n, 2))
         self.reset_envs(np.arange(n))
 
     def _free_space(self, wi: int) -> FreeSpace:
@@ -278,6 +282,8 @@ class AvoidanceTask:
         self.limit[ids] = np.ceil((self.cfg.time_base + self.cfg.time_per_m * d) / self.dt).astype(np.int64)
         self.ep_return[ids] = 0.0
         self.ep_safety[ids] = 0.0
+        self.delayed[ids] = self.rng.random(len(ids)) < self.cfg.action_delay_prob
+        self.pending[ids] = 0.0
 
     # -- observation --------------------------------------------------------------------------------
     def subgoal_polar(self) -> np.ndarray:
@@ -302,6 +308,8 @@ class AvoidanceTask:
             res = self.safety.filter(cmd, scan.ranges, self.angles, scan.valid, None, self.lidar.range_max)
             intervened = res.mode != CLEAR
             cmd = res.cmd
+        if cfg.action_delay_prob > 0:  # delayed robots execute the previous step's (filtered) command
+            cmd, self.pending = np.where(self.delayed[:, None], self.pending, cmd), cmd
         out = tw.step(cmd)
         self.steps += 1
         dist = np.hypot(*(self.target - out.pose[:, :2]).T)
@@ -318,7 +326,7 @@ class AvoidanceTask:
             clearance = tw.clearance() - self.robot.radius
             f_clear = 0.5 + 0.5 * np.clip(clearance / max(cfg.clearance_soft, 1e-6), 0.0, 1.0)
             f_safe = np.where(intervened, cfg.safety_factor, 1.0)
-            reward = progress * f_clear * f_safe + cfg.reach_bonus * reached
+            reward = progress * f_clear * f_safe + cfg.reach_bonus * reached - cfg.safety_penalty * intervened
         else:
             reward = reached.astype(np.float64)
         reward = reward - cfg.collision_penalty * collided

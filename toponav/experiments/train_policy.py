@@ -63,6 +63,12 @@ class Args:
                             min=0.0)
     collision_penalty: float = param(0.5, "reward subtracted on a collision (the episode ends)", min=0.0)
     reach_bonus: float = param(0.5, "carl: bonus for reaching the sub-goal", min=0.0)
+    safety_penalty: float = param(0.0, "carl: reward subtracted per step the safety layer changed the command "
+                                       "(without it a policy pinned against an obstacle by the layer loses nothing)",
+                                  min=0.0)
+    action_delay: float = param(0.0, "share of training episodes whose commands act one control step late "
+                                     "(domain randomisation: the physics base responds about one step late)",
+                                min=0.0, max=1.0)
     safety_in_loop: bool = param(True, "filter actions with the robot's safety layer during training")
     curriculum: str = param("forest,barn_easy,barn_all", "comma-separated stages: forest, barn_easy, barn_all")
     advance_success: float = param(0.8, "rolling success rate that ends a stage early", min=0.0, max=1.0)
@@ -192,7 +198,8 @@ def train(args: Args) -> dict:
     obs_cfg = ObservationConfig(sectors=args.sectors)
     safety_cfg = SafetyConfig()
     task_cfg = TaskConfig(reward=args.reward, collision_penalty=args.collision_penalty, reach_bonus=args.reach_bonus,
-                          safety_in_loop=args.safety_in_loop)
+                          safety_in_loop=args.safety_in_loop, safety_penalty=args.safety_penalty,
+                          action_delay_prob=args.action_delay)
     stage_names = [s.strip() for s in args.curriculum.split(",") if s.strip()]
     stages = [make_stage(s, args.seed, args.forest_worlds) for s in stage_names]
     task = AvoidanceTask(stages[0], args.num_envs, task_cfg, obs_cfg, robot, lidar, safety_cfg, seed=args.seed)
