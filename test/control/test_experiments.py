@@ -47,10 +47,14 @@ def test_bench_barn_side_by_side(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert "learned / DWA BARN score ratio" in text
     data = json.loads(out.read_text())
-    assert set(data["summary"]) >= {"learned", "dwa"}
-    for m in ("learned", "dwa"):
-        run = data["runs"][m][0]
-        assert run["timeout"] and not run["collision"] and run["score"] == 0.0  # 3 s cannot reach a goal 10 m away
+    assert set(data["summary"]) == {"scan", "goal"}  # both sub-goal sources by default
+    for mode in ("scan", "goal"):
+        assert set(data["summary"][mode]) >= {"learned", "dwa"}
+        for m in ("learned", "dwa"):
+            run = data["runs"][mode][m][0]
+            assert run["timeout"] and not run["collision"] and run["score"] == 0.0  # 3 s cannot reach a goal 10 m away
+    assert "| scan | learned |" in out.with_suffix(".md").read_text()
+    assert cli(["bench", "barn", "--worlds", "6", "--subgoals", "carrots"]) == 2
 
 
 def test_barn_metric_and_world_selection() -> None:

@@ -39,6 +39,7 @@ BENCHES: dict[str, tuple[str, str]] = {
 QUICK: dict[str, dict[str, Any]] = {
     "explore": {"seeds": 1, "budget": 300, "goal_mazes": 2, "goal_budget": 600, "flat_moves": 4000,
                 "flat_train_worlds": 2},
+    "barn": {"worlds": "0,6,12"},
     "sim": {"robots": "1,16", "seconds": 1.0},
     "mapper": {"sizes": [1000, 10000], "updates": 50, "queries": 50},
     "eval": {"seconds": 120.0, "repeat": 1},

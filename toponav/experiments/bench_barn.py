@@ -34,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
     parser.add_argument("--beams", type=int, default=128, help="lidar beams (360 deg)")
     parser.add_argument("--dt", type=float, default=0.1, help="control period (s)")
-    parser.add_argument("--subgoals", default="goal", choices=("goal", "scan"),
-                        help="goal: the BARN goal itself is the sub-goal (default); scan: both methods get the same "
-                             "carrot sub-goals, 2 m along a path planned on the lidar hits seen so far")
+    parser.add_argument("--subgoals", default="scan,goal",
+                        help="comma list of sub-goal sources, each run side by side for every method: scan = both "
+                             "methods get the same carrot sub-goals, 2 m along a path planned on the lidar hits seen "
+                             "so far (the hierarchy: a sub-goal level above the local planner, as move_base's "
+                             "global planner is above DWA in BARN's baseline); goal = the BARN goal itself is the "
+                             "only sub-goal (no planner above the local one)")
     parser.add_argument("--pose", default="truth", choices=("truth", "odom"),
                         help="pose the controller gets: truth (localisation is not what BARN measures; PyBullet's "
                              "wheel odometry drifts ~0.5 m over a 10 m run) or odom (wheel odometry)")
@@ -144,6 +147,23 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
+def _table(summary: dict[str, dict[str, dict]]) -> str:
+    lines = ["| sub-goals | method | BARN score | success | collision | timeout | mean time (successes) s "
+             "| safety-layer interventions | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+    for mode, per_method in summary.items():
+        for m, s in per_method.items():
+            if m == "ratio_learned_over_dwa":
+                continue
+            lines.append(f"| {mode} | {m} | {s['score']:.4f} | {s['success']:.2f} | {s['collision']:.2f} | "
+                         f"{s['timeout']:.2f} | {s['mean_time_success']:.1f} | {s['safety_rate']:.0%} | "
+                         f"{s['wall_s']:.0f} |")
+    for mode, per_method in summary.items():
+        if "ratio_learned_over_dwa" in per_method:
+            ratio = per_method["ratio_learned_over_dwa"]
+            lines.append(f"\nlearned / DWA score ratio with `{mode}` sub-goals: **{ratio:.2f}**")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from toponav.worlds import make_world
 
@@ -157,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"toponav bench barn: unknown methods {unknown}", file=sys.stderr)
         return 2
+    modes = [m.strip() for m in str(args.subgoals).split(",") if m.strip()]
+    if not modes or any(m not in ("scan", "goal") for m in modes):
+        print(f"toponav bench barn: --subgoals: expected a comma list of scan, goal; got {args.subgoals!r}",
+              file=sys.stderr)
+        return 2
     policy = None
     if "learned" in methods:
         from toponav.control.learned import LearnedPolicy
@@ -167,34 +192,45 @@ def run(args: argparse.Namespace) -> int:
         except CheckpointError as exc:
             print(f"toponav bench barn: {exc}", file=sys.stderr)
             return 2
-    print(f"[bench barn] {len(indices)} worlds x {methods}, PyBullet sim, dt {args.dt} s, {args.beams} beams, "
-          f"timeout {args.timeout} s, goal radius {args.goal_radius} m, sub-goals: {args.subgoals}, pose: {args.pose}",
+    print(f"[bench barn] {len(indices)} worlds x {methods} x sub-goals {modes}, PyBullet sim, dt {args.dt} s, "
+          f"{args.beams} beams, timeout {args.timeout} s, goal radius {args.goal_radius} m, pose: {args.pose}",
           flush=True)
-    runs: dict[str, list[dict]] = {m: [] for m in methods}
-    wall = {m: 0.0 for m in methods}
+    runs: dict[str, dict[str, list[dict]]] = {mode: {m: [] for m in methods} for mode in modes}
+    wall = {mode: {m: 0.0 for m in methods} for mode in modes}
     for i in indices:
         world = make_world(f"barn:{i}")
         line = [f"barn:{i:3d}"]
-        for m in methods:
-            t0 = time.perf_counter()
-            r = run_episode(world, m, policy, args)
-            wall[m] += time.perf_counter() - t0
-            runs[m].append(r)
-            tag = "ok " if r["success"] else ("COL" if r["collision"] else "T/O")
-            line.append(f"{m} {tag} {r['time']:5.1f}s score {r['score']:.3f}")
+        for mode in modes:
+            for m in methods:
+                t0 = time.perf_counter()
+                r = run_episode(world, m, policy, argparse.Namespace(**{**vars(args), "subgoals": mode}))
+                wall[mode][m] += time.perf_counter() - t0
+                runs[mode][m].append(r)
+                tag = "ok " if r["success"] else ("COL" if r["collision"] else "T/O")
+                line.append(f"{mode}/{m} {tag} {r['time']:5.1f}s {r['score']:.3f}")
         if not args.quiet:
             print("  ".join(line), flush=True)
-    summary = {m: summarize(runs[m]) | {"wall_s": round(wall[m], 1)} for m in methods}
-    print("\nmethod        score  success  collision  timeout  mean_t(success)  safety_rate  wall_s")
-    for m in methods:
-        s = summary[m]
-        print(f"{m:12s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
-              f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['wall_s']:6.1f}")
-    if "learned" in summary and "dwa" in summary:
-        ratio = summary["learned"]["score"] / max(summary["dwa"]["score"], 1e-9)
-        summary["ratio_learned_over_dwa"] = round(ratio, 3)
-        print(f"\nlearned / DWA BARN score ratio: {ratio:.2f}  (published Gazebo DWA: 0.1693; this is PyBullet)")
+    summary: dict[str, dict] = {}
+    for mode in modes:
+        summary[mode] = {m: summarize(runs[mode][m]) | {"wall_s": round(wall[mode][m], 1)} for m in methods}
+        print(f"\nsub-goals: {mode}")
+        print("method        score  success  collision  timeout  mean_t(success)  safety_rate  wall_s")
+        for m in methods:
+            s = summary[mode][m]
+            print(f"{m:12s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
+                  f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['wall_s']:6.1f}")
+        if "learned" in methods and "dwa" in methods:
+            ratio = summary[mode]["learned"]["score"] / max(summary[mode]["dwa"]["score"], 1e-9)
+            summary[mode]["ratio_learned_over_dwa"] = round(ratio, 3)
+            print(f"learned / DWA BARN score ratio: {ratio:.2f}  (published Gazebo DWA: 0.1693; this is PyBullet)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+        world_desc = args.worlds if args.worlds != "heldout" else "the 50 held-out worlds (every 6th index)"
+        path.with_suffix(".md").write_text(
+            f"BARN worlds: {world_desc}; PyBullet, {args.beams}-beam lidar, control every {args.dt} s, "
+            f"{args.timeout:.0f} s timeout, {args.goal_radius} m goal radius, pose: {args.pose}; every method under "
+            "the same limits and safety layer. BARN score = success x OT / clip(AT, 2 OT, 8 OT).\n\n"
+            + _table(summary) + "\n")
     return 0
