@@ -131,3 +131,14 @@ def test_safety_penalty_charges_held_steps() -> None:
         _, reward, *_ = task.step(np.array([[1.0, 0.0], [1.0, 0.0]]))  # the layer must stop this
         rewards.append(reward)
     assert np.all(rewards[1] <= rewards[0] - 0.2 + 1e-9)
+
+
+def test_bench_barn_under_bench_all_writes_its_table(tmp_path) -> None:
+    """bench all hands the bench a Path for --json (not a str): the JSON and markdown must still be written."""
+    pytest.importorskip("pybullet")
+    from toponav.experiments import bench_all, bench_barn
+
+    args = bench_all.bench_args(bench_barn, tmp_path, quick=True, name="barn")
+    args.worlds, args.timeout = "6", 2.0
+    assert bench_barn.run(args) == 0
+    assert (tmp_path / "bench_barn.md").is_file() and json.loads((tmp_path / "bench_barn.json").read_text())

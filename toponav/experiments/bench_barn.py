@@ -226,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+        path.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1,
+                                   default=str))  # bench all passes paths
         world_desc = args.worlds if args.worlds != "heldout" else "the 50 held-out worlds (every 6th index)"
         path.with_suffix(".md").write_text(
             f"BARN worlds: {world_desc}; PyBullet, {args.beams}-beam lidar, control every {args.dt} s, "
