@@ -95,8 +95,6 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
     rx, ry = robot_xy
     d_robot_goal = math.hypot(goal[0] - rx, goal[1] - ry) if goal is not None else 0.0
     s = weights.cost_scale
-    places = np.asarray([(p.x, p.y) for p in graph.nodes.values() if not p.frontier], dtype=np.float64).reshape(-1, 2)
-    r2 = weights.density_radius ** 2
     for nid, cost in dist.items():
         p = graph.nodes[nid]
         if nid in exclude or not (p.frontier or include_places):
@@ -121,12 +119,24 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
             min(n_front / 20.0, 1.0),
             1.0 if nid == current else 0.0,
             float(np.clip(math.log1p(max(p.frontier_size, 0.0)) / _LOG17, 0.0, 1.5)),
-            min(float((((places - (p.x, p.y)) ** 2).sum(1) < r2).sum()) / 10.0, 3.0),
         ])
         ids.append(nid)
         costs.append(cost)
-    feats = np.asarray(rows, dtype=np.float32).reshape(-1, FEATURE_DIM)
+    # place_density, the last feature, is computed for all candidates at once
+    feats = np.column_stack([np.asarray(rows, dtype=np.float32).reshape(-1, FEATURE_DIM - 1),
+                             _place_density(graph, ids, weights.density_radius)])
     return Candidates(ids, feats, np.asarray(costs, dtype=np.float64), prev, current)
+
+
+def _place_density(graph: PlaceGraph, ids: list[str], radius: float) -> np.ndarray:
+    """``place_density`` of each candidate: places (not frontiers) within ``radius`` / 10, clipped at 3.
+
+    One broadcast over candidates x places instead of one numpy call per candidate.
+    """
+    places = np.asarray([(p.x, p.y) for p in graph.nodes.values() if not p.frontier], dtype=np.float64).reshape(-1, 2)
+    cand = np.asarray([(graph.nodes[i].x, graph.nodes[i].y) for i in ids], dtype=np.float64).reshape(-1, 2)
+    near = (((cand[:, None, :] - places[None, :, :]) ** 2).sum(-1) < radius**2).sum(1)
+    return np.minimum(near / 10.0, 3.0).astype(np.float32)
 
 
 def heuristic_scores(feats: np.ndarray, w: ScoringWeights) -> np.ndarray:
