@@ -82,8 +82,11 @@ def barn_score(ot: float, success: bool, time_s: float) -> float:
     return float(success) * ot / float(np.clip(time_s, 2 * ot, 8 * ot))
 
 
-def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
-    """One BARN run in PyBullet with the HODAT harness; returns success/collision/timeout/time/score."""
+def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: str) -> dict:
+    """One BARN run in PyBullet with the HODAT harness; returns success/collision/timeout/time/score.
+
+    ``subgoals`` is this run's sub-goal source, ``scan`` or ``goal`` (``args.subgoals`` is the CLI's list).
+    """
     from toponav.control.carrot import ScanCarrot
     from toponav.control.config import HodatConfig
     from toponav.control.hodat import HodatController
@@ -95,7 +98,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace) -> dict:
     cfg = HodatConfig(mode=method, goal_tolerance=args.goal_radius, progress_timeout=0.0, robot=robot)
     ctrl = HodatController(cfg, policy if method == "learned" else None)
     ctrl.set_subgoal(world.goal)
-    carrot = ScanCarrot(world.bounds, world.goal, robot.radius) if args.subgoals == "scan" else None
+    carrot = ScanCarrot(world.bounds, world.goal, robot.radius) if subgoals == "scan" else None
     sim = AgvSim(world, robot, lidar, control_dt=args.dt, seed=args.seed)
     angles = np.asarray(lidar.angles(), dtype=np.float64)
     steps = round(args.timeout / args.dt)
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         for mode in modes:
             for m in methods:
                 t0 = time.perf_counter()
-                r = run_episode(world, m, policy, argparse.Namespace(**{**vars(args), "subgoals": mode}))
+                r = run_episode(world, m, policy, args, mode)
                 wall[mode][m] += time.perf_counter() - t0
                 runs[mode][m].append(r)
                 tag = "ok " if r["success"] else ("COL" if r["collision"] else "T/O")

@@ -192,7 +192,6 @@ def train(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
 
-
     # -- env factory ----------------------------------------------------------------------------
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
     obs_cfg = ObservationConfig(sectors=args.sectors)
