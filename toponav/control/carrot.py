@@ -14,11 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
-_NEIGHBOURS = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
-               (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (1, 1, math.sqrt(2))]
+from toponav.grid_graph import NEIGHBOURS, grid_graph
 
 
 class ScanCarrot:
@@ -38,6 +35,7 @@ class ScanCarrot:
         r = math.ceil(self.reach / resolution)
         yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
         self._disc = np.argwhere(np.hypot(xx, yy) * resolution <= self.reach) - r  # (K, 2) row/col offsets
+        self._graph = grid_graph((self.h, self.w), resolution)
 
     def _cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = np.clip(((xy[:, 0] - self.xmin) / self.res).astype(int), 0, self.w - 1)
@@ -70,22 +68,8 @@ class ScanCarrot:
         return blocked
 
     def _plan(self) -> np.ndarray:
-        free = ~self._blocked()
-        h, w = self.h, self.w
-        idx = np.arange(h * w).reshape(h, w)
-        rows, cols, costs = [], [], []
-        flat = free.ravel()
-        for dr, dc, cost in _NEIGHBOURS:
-            r0, r1, c0, c1 = max(0, -dr), h - max(0, dr), max(0, -dc), w - max(0, dc)
-            a = idx[r0:r1, c0:c1].ravel()
-            b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc].ravel()
-            ok = flat[a] & flat[b]
-            rows.append(a[ok])
-            cols.append(b[ok])
-            costs.append(np.full(int(ok.sum()), cost * self.res))
-        graph = csr_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
         gr, gc = self._cells(self.goal[None])
-        return dijkstra(graph, directed=True, indices=int(gr[0] * w + gc[0])).reshape(h, w)
+        return self._graph.distances(~self._blocked(), (int(gr[0]), int(gc[0])))
 
     def carrot(self, xy: np.ndarray) -> np.ndarray:
         """Walk down the field from the robot's cell for ``lookahead`` metres (goal when closer / no path)."""
@@ -104,7 +88,7 @@ class ScanCarrot:
         travelled = 0.0
         while travelled < self.lookahead:
             best, nxt = f[r, c], None
-            for dr, dc, cost in _NEIGHBOURS:
+            for dr, dc, cost in NEIGHBOURS:
                 rr, cc = r + dr, c + dc
                 if 0 <= rr < self.h and 0 <= cc < self.w and f[rr, cc] < best:
                     best, nxt, step = f[rr, cc], (rr, cc), cost * self.res

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from toponav.control.config import ObservationConfig, SafetyConfig
 from toponav.control.observation import build_observation
 from toponav.control.safety import CLEAR, SafetyLayer
 from toponav.control.scan import clean_scan
+from toponav.grid_graph import grid_graph
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.twin import VecAgvTwin
 from toponav.worlds import World
@@ -115,10 +114,6 @@ class FreeSpace:
         return start, cand[np.argmin(np.abs(d - dmin))]
 
 
-_NEIGHBOURS = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
-               (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (1, 1, math.sqrt(2))]
-
-
 class GeoField:
     """Geodesic (shortest free path) distance to a goal over a grid of the disc robot's free space."""
 
@@ -141,29 +136,15 @@ class GeoField:
         return self.near_r[r, c], self.near_c[r, c]
 
     def _graph(self):
-        """8-connected CSR graph over free cells (built once per world)."""
+        """The grid graph over this world's free cells (built once per world)."""
         if self._csr is None:
-            h, w = self.free.shape
-            idx = np.arange(h * w).reshape(h, w)
-            rows, cols, costs = [], [], []
-            for dr, dc, cost in _NEIGHBOURS:
-                r0, r1, c0, c1 = max(0, -dr), h - max(0, dr), max(0, -dc), w - max(0, dc)
-                a = idx[r0:r1, c0:c1]
-                b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-                ok = self.free.ravel()[a.ravel()] & self.free.ravel()[b.ravel()]
-                rows.append(a.ravel()[ok])
-                cols.append(b.ravel()[ok])
-                costs.append(np.full(int(ok.sum()), cost * self.res))
-            self._csr = csr_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))),
-                                   shape=(h * w, h * w))
+            self._csr = grid_graph(self.free.shape, self.res).graph(self.free)
         return self._csr
 
     def field(self, goal: np.ndarray, limit: float = np.inf) -> np.ndarray:
         """(H, W) metres to ``goal`` along free cells (8-connected Dijkstra), inf where unreachable/beyond limit."""
         r, c = self.cell(np.asarray(goal, dtype=np.float64))
-        src = int(r[0] * self.free.shape[1] + c[0])
-        d = dijkstra(self._graph(), directed=True, indices=src, limit=limit)
-        return d.reshape(self.free.shape)
+        return grid_graph(self.free.shape, self.res).distances(self.free, (r[0], c[0]), limit, self._graph())
 
     def lookup(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
         r, c = self.cell(xy)
