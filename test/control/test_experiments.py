@@ -142,3 +142,38 @@ def test_bench_barn_under_bench_all_writes_its_table(tmp_path) -> None:
     args.worlds, args.timeout = "6", 2.0
     assert bench_barn.run(args) == 0
     assert (tmp_path / "bench_barn.md").is_file() and json.loads((tmp_path / "bench_barn.json").read_text())
+
+
+def test_carrot_episodes_observe_the_carrot_but_are_paid_for_the_route() -> None:
+    from toponav.control.config import ObservationConfig
+    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+
+    world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(3.5, 3.0, 0.0),
+                  goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))  # wall from y=0 to y=4 at x=5
+    task = AvoidanceTask(Stage("t", [world], "carrot"), 2, TaskConfig(), ObservationConfig(), seed=0)
+    task.observe()
+    assert np.allclose(task.target, [8.0, 3.0])  # reward and success follow the route to the goal
+    for carrot in task.subgoal:  # the observed sub-goal heads for the gap above the seen wall
+        assert carrot[1] > 3.5 and carrot[0] < 5.2
+    polar = task.subgoal_polar()
+    assert np.allclose(polar[:, 0], np.hypot(*(task.subgoal - task.twin.pose[:, :2]).T))
+    done_info: dict = {}
+    for _ in range(400):  # into the wall: held by the layer, times out as a carrot episode
+        *_, info = task.step(np.array([[1.0, 0.0], [1.0, 0.0]]))
+        if info:
+            done_info = info
+            break
+    assert done_info and done_info["carrot"].all() and done_info["route"].all()
+    with pytest.raises(ValueError, match="stage mode"):
+        Stage("bad", [world], "carrots")
+
+
+def test_mixed_stage_draws_both_kinds() -> None:
+    from toponav.control.config import ObservationConfig
+    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+
+    world = make_world("barn:3")
+    task = AvoidanceTask(Stage("t", [world], "hier"), 64, TaskConfig(), ObservationConfig(), seed=0)
+    carrot = np.array([c is not None for c in task.carrots])
+    assert 0.3 < carrot.mean() < 0.7  # half carrots
+    assert 0.1 < (task.route & ~carrot).mean() < 0.45 and 0.1 < (~task.route).mean() < 0.45

@@ -26,6 +26,7 @@ class ScanCarrot:
         self.w = max(1, math.ceil((xmax - self.xmin) / resolution))
         self.h = max(1, math.ceil((ymax - self.ymin) / resolution))
         self.hits = np.zeros((self.h, self.w), dtype=bool)
+        self.blocked = np.zeros((self.h, self.w), dtype=bool)  # hits inflated by the footprint, kept up to date
         self.goal = np.asarray(goal, dtype=np.float64)[:2]
         self.reach = radius + inflate
         self.lookahead = lookahead
@@ -51,25 +52,25 @@ class ScanCarrot:
         pts = np.stack([x + ranges[hit] * np.cos(a), y + ranges[hit] * np.sin(a)], axis=1)
         if len(pts):
             r, c = self._cells(pts)
+            new = ~self.hits[r, c]
             self.hits[r, c] = True
+            self._inflate(r[new], c[new])
         if self._field is None or self._calls % self.replan_every == 0:
             self._field = self._plan()
         self._calls += 1
         return self.carrot(np.array([x, y]))
 
-    def _blocked(self) -> np.ndarray:
-        rows, cols = np.nonzero(self.hits)
-        blocked = np.zeros_like(self.hits)
+    def _inflate(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Block the footprint disc around newly hit cells only (a scan adds a few; the map holds thousands)."""
         if len(rows):
             rr = (rows[:, None] + self._disc[None, :, 0]).ravel()
             cc = (cols[:, None] + self._disc[None, :, 1]).ravel()
             ok = (rr >= 0) & (rr < self.h) & (cc >= 0) & (cc < self.w)
-            blocked[rr[ok], cc[ok]] = True
-        return blocked
+            self.blocked[rr[ok], cc[ok]] = True
 
     def _plan(self) -> np.ndarray:
         gr, gc = self._cells(self.goal[None])
-        return self._graph.distances(~self._blocked(), (int(gr[0]), int(gc[0])))
+        return self._graph.distances(~self.blocked, (int(gr[0]), int(gc[0])))
 
     def carrot(self, xy: np.ndarray) -> np.ndarray:
         """Walk down the field from the robot's cell for ``lookahead`` metres (goal when closer / no path)."""

@@ -4,7 +4,14 @@ Each of N robots gets a world from the current curriculum stage, a start pose an
 
 * ``local`` episodes: random start anywhere in the start's free component, sub-goal 1-5 m away in the
   same component (what the sub-goal planner asks of the low level);
-* ``route`` episodes: the world's own start and goal (BARN: 10 m through the field).
+* ``route`` episodes: the world's own start and goal (BARN: 10 m through the field), the goal observed
+  as the sub-goal;
+* ``carrot`` episodes: the same route, but the policy observes what the robot stack gives it there: a
+  carrot sub-goal 2 m along a path planned on the lidar hits seen so far
+  (:class:`toponav.control.carrot.ScanCarrot`, the sub-goal source of ``toponav bench barn``), which jumps
+  as new obstacles come into view. Rewards still follow the route to the goal.
+
+A stage's ``mode`` is one episode kind or a mix (:data:`EPISODE_MIX`).
 
 ``step`` takes the (v, ω) the policy proposes, passes it through the same safety layer the robot runs
 (optional), steps the twin and returns observation, reward, done flags and per-env info. Rewards:
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from toponav.control.carrot import ScanCarrot
 from toponav.control.config import ObservationConfig, SafetyConfig
 from toponav.control.observation import build_observation
 from toponav.control.safety import CLEAR, SafetyLayer
@@ -153,11 +161,26 @@ class GeoField:
 
 @dataclass
 class Stage:
-    """One curriculum stage: which worlds, and local sub-goals or the world's own route."""
+    """One curriculum stage: which worlds, and which episode kinds (a key of :data:`EPISODE_MIX`)."""
 
     name: str
     worlds: list[World]
-    mode: str  # "local" | "route" | "mixed"
+    mode: str  # "local" | "route" | "carrot" | "mixed" | "hier"
+
+    def __post_init__(self) -> None:
+        if self.mode not in EPISODE_MIX:
+            raise ValueError(f"stage mode must be one of {sorted(EPISODE_MIX)}, got {self.mode!r}")
+
+
+#: Share of each episode kind per stage mode.
+EPISODE_MIX: dict[str, dict[str, float]] = {
+    "local": {"local": 1.0},
+    "route": {"route": 1.0},
+    "carrot": {"carrot": 1.0},
+    "mixed": {"route": 0.5, "local": 0.5},
+    # the hierarchy as deployed (carrots) most of the time, without forgetting local sub-goals and full routes
+    "hier": {"local": 0.25, "route": 0.25, "carrot": 0.5},
+}
 
 
 class AvoidanceTask:
@@ -196,6 +219,8 @@ class AvoidanceTask:
         self.steps = np.zeros(n, dtype=np.int64)
         self.limit = np.ones(n, dtype=np.int64)
         self.route = np.zeros(n, dtype=bool)
+        self.subgoal = np.zeros((n, 2))  # what the policy observes: the target, or the carrot toward it
+        self.carrots: list[ScanCarrot | None] = [None] * n
         self.ep_return = np.zeros(n)
         self.ep_safety = np.zeros(n)
         self.delayed = np.zeros(n, dtype=bool)
@@ -232,11 +257,16 @@ class AvoidanceTask:
         wi[ids] = self.rng.integers(len(self.stage.worlds), size=len(ids))
         tw.set_world_index(wi)
         poses = np.zeros((len(ids), 3))
+        mix = EPISODE_MIX[self.stage.mode]
+        kinds, edges = list(mix), np.cumsum(list(mix.values()))
         for k, i in enumerate(ids):
             world = self.stage.worlds[wi[i]]
-            route = self.stage.mode == "route" or (self.stage.mode == "mixed" and self.rng.random() < 0.5)
-            self.route[i] = route
-            if route:
+            # one uniform draw per episode, none for single-kind stages (keeps earlier runs reproducible)
+            kind = kinds[0] if len(kinds) == 1 else kinds[min(int(np.searchsorted(edges, self.rng.random(),
+                                                                                  side="right")), len(kinds) - 1)]
+            self.route[i] = kind in ("route", "carrot")
+            self.carrots[i] = ScanCarrot(world.bounds, world.goal, self.robot.radius) if kind == "carrot" else None
+            if self.route[i]:
                 poses[k] = world.start
                 self.target[i] = world.goal
             else:
@@ -245,6 +275,7 @@ class AvoidanceTask:
                 poses[k] = (start[0], start[1], self.rng.uniform(-math.pi, math.pi))
                 self.target[i] = goal
         tw.reset(ids, poses)
+        self.subgoal[ids] = self.target[ids]
         if self.cfg.reward == "carl":
             for i in ids:
                 wi_i = int(wi[i])
@@ -268,13 +299,19 @@ class AvoidanceTask:
 
     # -- observation --------------------------------------------------------------------------------
     def subgoal_polar(self) -> np.ndarray:
+        """The observed sub-goal (target or carrot) in each robot's frame: (distance, bearing)."""
         pose = self.twin.pose
-        dx, dy = (self.target - pose[:, :2]).T
+        dx, dy = (self.subgoal - pose[:, :2]).T
         bearing = (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi
         return np.stack([np.hypot(dx, dy), bearing], axis=1)
 
     def observe(self) -> np.ndarray:
+        """Observation of every robot; carrot episodes first add this scan to their map and move the carrot."""
         ranges = clean_scan(self.twin.scan(), self.lidar.range_max).ranges
+        pose = self.twin.pose
+        for i, carrot in enumerate(self.carrots):
+            if carrot is not None:
+                self.subgoal[i] = carrot.update(pose[i], ranges[i], self.angles, self.lidar.range_max)
         return build_observation(self.obs_cfg, self.robot, ranges, self.angles, self.subgoal_polar(), self.twin.vel)
 
     # -- step ---------------------------------------------------------------------------------------
@@ -321,6 +358,7 @@ class AvoidanceTask:
                 "success": reached[ids], "collision": collided[ids] & ~reached[ids],
                 "timeout": timeout[ids] & ~reached[ids] & ~collided[ids], "return": self.ep_return[ids].copy(),
                 "length": self.steps[ids].copy(), "route": self.route[ids].copy(),
+                "carrot": np.array([self.carrots[i] is not None for i in ids]),
                 "safety_rate": self.ep_safety[ids] / np.maximum(self.steps[ids], 1),
             }
             self.reset_envs(ids)

@@ -70,7 +70,9 @@ class Args:
                                      "(domain randomisation: the physics base responds about one step late)",
                                 min=0.0, max=1.0)
     safety_in_loop: bool = param(True, "filter actions with the robot's safety layer during training")
-    curriculum: str = param("forest,barn_easy,barn_all", "comma-separated stages: forest, barn_easy, barn_all")
+    curriculum: str = param("forest,barn_easy,barn_all", "comma-separated stages: forest, barn_easy, barn_all, "
+                         "barn_hier (BARN training worlds: half the episodes with carrot sub-goals as in bench barn, "
+                         "a quarter full routes, a quarter local sub-goals)")
     advance_success: float = param(0.8, "rolling success rate that ends a stage early", min=0.0, max=1.0)
     min_stage_frac: float = param(0.15, "a stage runs at least this fraction of the budget", min=0.0, max=1.0)
     forest_worlds: int = param(24, "training seeds of the forest family in the first stage", min=1)
@@ -111,7 +113,9 @@ def make_stage(name: str, seed: int, forest_worlds: int):
         return Stage(name, [barn[i] for i in order[: len(order) // 2]], "local")
     if name == "barn_all":
         return Stage(name, barn, "mixed")
-    raise SystemExit(f"unknown curriculum stage {name!r}: use forest, barn_easy, barn_all")
+    if name == "barn_hier":
+        return Stage(name, barn, "hier")
+    raise SystemExit(f"unknown curriculum stage {name!r}: use forest, barn_easy, barn_all, barn_hier")
 
 
 def barn_difficulty(world) -> float:
