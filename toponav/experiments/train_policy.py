@@ -76,8 +76,8 @@ class Args:
     advance_success: float = param(0.8, "rolling success rate that ends a stage early", min=0.0, max=1.0)
     min_stage_frac: float = param(0.15, "a stage runs at least this fraction of the budget", min=0.0, max=1.0)
     forest_worlds: int = param(24, "training seeds of the forest family in the first stage", min=1)
-    eval_barn: int = param(50, "held-out BARN worlds evaluated in the twin at the end (route mode); 0 = none",
-                           min=0)
+    eval_barn: int = param(50, "held-out BARN worlds evaluated in the twin at the end (route mode, goal and "
+                               "carrot sub-goals); 0 = none", min=0)
     eval_local: int = param(64, "held-out forest local sub-goal episodes at the end", min=0)
     init: str = param("", "start from this policy checkpoint's weights (fine-tuning); empty = fresh weights")
     threads: int = param(1, "torch threads (the machine is shared)", min=1)
@@ -377,14 +377,15 @@ def evaluate(agent, obs_cfg, robot, lidar, safety_cfg, args: Args) -> dict:
     out: dict = {}
     if args.eval_barn:
         worlds = [make_world(f"barn:{i}") for i in barn_heldout_indices()[: args.eval_barn]]
-        res = evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg)
-        scores = [barn_score(w, r["success"], r["time"]) for w, r in zip(worlds, res)]
-        out["twin_barn_heldout"] = {
-            "worlds": len(worlds), "score": round(float(np.mean(scores)), 4),
-            "success": round(float(np.mean([r["success"] for r in res])), 3),
-            "collision": round(float(np.mean([r["collision"] for r in res])), 3),
-            "timeout": round(float(np.mean([r["timeout"] for r in res])), 3)}
-        print(f"[eval] twin BARN held-out ({len(worlds)} worlds): {out['twin_barn_heldout']}", flush=True)
+        for subgoals, key in (("goal", "twin_barn_heldout"), ("scan", "twin_barn_heldout_scan")):
+            res = evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, subgoals=subgoals)
+            scores = [barn_score(w, r["success"], r["time"]) for w, r in zip(worlds, res)]
+            out[key] = {
+                "worlds": len(worlds), "subgoals": subgoals, "score": round(float(np.mean(scores)), 4),
+                "success": round(float(np.mean([r["success"] for r in res])), 3),
+                "collision": round(float(np.mean([r["collision"] for r in res])), 3),
+                "timeout": round(float(np.mean([r["timeout"] for r in res])), 3)}
+            print(f"[eval] twin BARN held-out ({len(worlds)} worlds, sub-goals: {subgoals}): {out[key]}", flush=True)
     if args.eval_local:
         stage = Stage("forest_heldout", [make_world("forest", s) for s in heldout_seeds(8)], "local")
         task = AvoidanceTask(stage, 16, TaskConfig(reward="sparse"), obs_cfg, robot, lidar, safety_cfg,
