@@ -123,3 +123,28 @@ def test_acceleration_limits() -> None:
 
 def test_learned_mode_without_policy_falls_back_to_dwa() -> None:
     assert HodatController(HodatConfig(mode="learned"), policy=None).planner == "dwa"
+
+
+class _CirclingPolicy:
+    """A policy stuck in a loop (drives a tight circle whatever it sees), the failure the fallback is for."""
+
+    def command(self, ranges, angles, subgoal_polar, vel) -> np.ndarray:
+        return np.array([0.3, 1.2])
+
+
+def test_no_progress_hands_the_learned_policy_over_to_dwa_for_a_while() -> None:
+    stuck = HodatController(HodatConfig(mode="learned", fallback_after=0.0), _CirclingPolicy())
+    pose, decisions, _ = run(stuck, pillar_world(), (8.0, 3.0), seconds=20)
+    assert {d.planner for d in decisions} == {"learned"} and decisions[-1].source != "reached"
+
+    cfg = HodatConfig(mode="learned", fallback_after=2.0, fallback_hold=3.0)
+    ctrl = HodatController(cfg, _CirclingPolicy())
+    ctrl.set_goal((8.0, 3.0))  # progress is watched on the goal, the sub-goal drives
+    pose, decisions, min_clear = run(ctrl, pillar_world(), (8.0, 3.0), seconds=60)
+    planners = [d.planner for d in decisions]
+    assert decisions[-1].source == "reached", f"ended at {pose}"
+    assert min_clear > 0.0
+    first = planners.index("dwa")
+    assert 15 <= first <= 30  # about 2 s (20 steps) of circling without progress, then DWA
+    assert planners[first : first + 30] == ["dwa"] * 30  # DWA keeps it for the 3 s hold
+    assert "learned" in planners[first + 30 :]  # and hands back afterwards

@@ -3,7 +3,13 @@
 One control step: clean the scan, pick the target (the sub-goal if there is one, else the goal),
 decide whether it is reached or unreachable (no progress for ``progress_timeout``), ask the local
 planner (learned policy, DWA, or straight-line pursuit for ``safety_only``) for (v, ω), apply the
-velocity/acceleration limits, and give the safety layer the last word. ROS-free: the node, the
+velocity/acceleration limits, and give the safety layer the last word.
+
+With ``fallback_after`` > 0 the learned policy has a recovery behaviour, as move_base's local planners
+do: a memoryless policy can circle in front of a gap it does not take, so when the robot has not got
+``progress_min`` closer to the goal (or to the sub-goal, without a goal) for ``fallback_after`` seconds,
+DWA drives for ``fallback_hold`` seconds and then hands back. Progress is watched on the goal because a
+carrot sub-goal moves every step; the decision says which planner drove (``planner``). ROS-free: the node, the
 benchmarks and the tests all drive this same object.
 """
 
@@ -49,6 +55,8 @@ class HodatController:
         self.subgoal: np.ndarray | None = None
         self.goal: np.ndarray | None = None
         self.prev_cmd = np.zeros(2)
+        self._fallback_until = -math.inf  # DWA drives until then (learned mode with fallback_after > 0)
+        self._reset_fallback_watch()
         self._reset_target_state()
 
     # -- targets ------------------------------------------------------------------------------------
@@ -66,10 +74,17 @@ class HodatController:
             self._reset_target_state()
         self.subgoal = new
 
+    def _reset_fallback_watch(self) -> None:
+        self._watch_ref: np.ndarray | None = None  # point whose distance the fallback watches
+        self._watch_best = math.inf
+        self._watch_since: float | None = None
+
     def set_goal(self, xy) -> None:
         new = None if xy is None else np.asarray(xy, dtype=np.float64)[:2]
         if new is not None and not np.isfinite(new).all():
             raise ValueError(f"goal must be finite, got {xy!r}")
+        if new is None or self.goal is None or np.hypot(*(new - self.goal)) > 1e-3:
+            self._reset_fallback_watch()
         if self.subgoal is None:
             self._reset_target_state()
         self.goal = new
@@ -91,6 +106,7 @@ class HodatController:
         target, source = self.target()
         dist = math.nan
         proposal = np.zeros(2)
+        planner = self.planner
         if target is not None:
             dist, bearing = to_robot_polar(tuple(pose), tuple(target))
             if dist <= cfg.goal_tolerance:
@@ -102,7 +118,8 @@ class HodatController:
             elif self.unreachable:
                 source = "unreachable"
             else:
-                proposal = self._propose(scan, angles, vel, dist, bearing, rmax, dt)
+                planner = self._choose_planner(pose, now)
+                proposal = self._propose(planner, scan, angles, vel, dist, bearing, rmax, dt)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
             proposal, cfg.robot)
         res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax)
@@ -111,7 +128,7 @@ class HodatController:
         if mode != CLEAR and (source in ("subgoal", "goal") or scan.blind[0]):
             source = "safety"
         self.prev_cmd = final
-        return Decision(final, source, self.planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
+        return Decision(final, source, planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
                         float(res.clearance[0]))
 
     def _watch_progress(self, dist: float, now: float) -> None:
@@ -121,10 +138,33 @@ class HodatController:
         elif self.cfg.progress_timeout > 0 and now - self._last_progress > self.cfg.progress_timeout:
             self.unreachable = True
 
-    def _propose(self, scan, angles, vel, dist: float, bearing: float, rmax: float, dt: float) -> np.ndarray:
-        if self.planner == "learned":
+    def _choose_planner(self, pose, now: float) -> str:
+        """The learned policy, or DWA while a no-progress fallback is running (see the module docstring)."""
+        if self.planner != "learned" or self.cfg.fallback_after <= 0:
+            return self.planner
+        ref = self.goal if self.goal is not None else self.subgoal
+        # a sub-goal watched in place of a goal restarts the watch only when it really moves (a carrot
+        # creeping ahead of a robot that makes progress is new ground; one parked in front of a circling
+        # robot is not)
+        if self._watch_ref is None or np.hypot(*(ref - self._watch_ref)) > 0.5:
+            self._reset_fallback_watch()
+            self._watch_ref = ref.copy()
+        d = float(np.hypot(*(np.asarray(pose[:2], dtype=np.float64) - ref)))
+        if self._watch_since is None or d < self._watch_best - self.cfg.progress_min:
+            self._watch_best, self._watch_since = min(d, self._watch_best), now
+        if now < self._fallback_until:
+            return "dwa"
+        if now - self._watch_since > self.cfg.fallback_after:
+            self._fallback_until = now + self.cfg.fallback_hold
+            self._watch_since = now + self.cfg.fallback_hold  # the policy gets a full window after the hold
+            return "dwa"
+        return "learned"
+
+    def _propose(self, planner: str, scan, angles, vel, dist: float, bearing: float, rmax: float,
+                 dt: float) -> np.ndarray:
+        if planner == "learned":
             return np.asarray(self.policy.command(scan.ranges, angles, np.array([dist, bearing]), vel), dtype=float)
-        if self.planner == "dwa":
+        if planner == "dwa":
             goal = np.array([dist * math.cos(bearing), dist * math.sin(bearing)])
             return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax, dt)
         # safety_only: straight-line pursuit, the safety layer does all the avoiding

@@ -21,14 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("learned", "dwa")
+METHODS = ("learned", "learned_fallback", "dwa", "safety_only")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worlds", default="heldout",
                         help="'all' (300), 'heldout' (the 50 held-out worlds, every 6th index; default), "
                              "'train', 'A-B' (index range, inclusive), 'every:K' (every K-th of 300), or '0,5,7'")
-    parser.add_argument("--methods", default="learned,dwa", help="comma list of learned, dwa, safety_only")
+    parser.add_argument("--methods", default="learned,learned_fallback,dwa",
+                        help="comma list of learned (the policy alone), learned_fallback (the policy with its "
+                             "no-progress recovery: DWA drives for a while when the robot stops getting closer to the "
+                             "goal, see --fallback-after), dwa, safety_only")
+    parser.add_argument("--fallback-after", type=float, default=5.0,
+                        help="learned_fallback: seconds without 0.3 m of progress toward the goal before DWA takes "
+                             "over for 4 s")
     parser.add_argument("--checkpoint", default="", help="policy checkpoint (default: the shipped one)")
     parser.add_argument("--timeout", type=float, default=100.0, help="seconds of sim time per run (BARN: 100)")
     parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
@@ -95,8 +101,11 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     from toponav.sim.pybullet_agv import AgvSim
 
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
-    cfg = HodatConfig(mode=method, goal_tolerance=args.goal_radius, progress_timeout=0.0, robot=robot)
-    ctrl = HodatController(cfg, policy if method == "learned" else None)
+    learned = method in ("learned", "learned_fallback")
+    cfg = HodatConfig(mode="learned" if learned else method, goal_tolerance=args.goal_radius, progress_timeout=0.0,
+                      fallback_after=args.fallback_after if method == "learned_fallback" else 0.0, robot=robot)
+    ctrl = HodatController(cfg, policy if learned else None)
+    ctrl.set_goal(world.goal)  # what the fallback watches progress on (the carrot moves every step)
     ctrl.set_subgoal(world.goal)
     carrot = ScanCarrot(world.bounds, world.goal, robot.radius) if subgoals == "scan" else None
     sim = AgvSim(world, robot, lidar, control_dt=args.dt, seed=args.seed)
@@ -104,7 +113,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     steps = round(args.timeout / args.dt)
     result = {"world": world.meta.get("barn_index", world.name), "method": method, "success": False,
               "collision": False, "timeout": False, "time": args.timeout, "min_clearance": float("inf")}
-    interventions = 0
+    interventions = fallback = 0
     try:
         for k in range(steps):
             scan = sim.scan()
@@ -115,6 +124,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
             d = ctrl.step(pose, sim.odom_twist, scan, angles, now=k * args.dt, dt=args.dt,
                           range_min=lidar.range_min, range_max=lidar.range_max)
             interventions += d.safety != "clear"
+            fallback += learned and d.planner == "dwa"
             sim.step(d.cmd)
             t = (k + 1) * args.dt
             result["min_clearance"] = min(result["min_clearance"], sim.clearance() - robot.radius)
@@ -132,6 +142,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     result["ot"] = round(ot, 3)
     result["score"] = round(barn_score(ot, result["success"], result["time"]), 4)
     result["safety_rate"] = round(interventions / max(1, round(result["time"] / args.dt)), 3)
+    result["fallback_rate"] = round(fallback / max(1, round(result["time"] / args.dt)), 3)
     result["min_clearance"] = round(result["min_clearance"], 3)
     return result
 
@@ -147,23 +158,25 @@ def summarize(runs: list[dict]) -> dict:
         "timeout": round(float(np.mean([r["timeout"] for r in runs])), 3),
         "mean_time_success": round(float(np.mean([r["time"] for r in runs if r["success"]] or [float("nan")])), 2),
         "safety_rate": round(float(np.mean([r["safety_rate"] for r in runs])), 3),
+        "fallback_rate": round(float(np.mean([r.get("fallback_rate", 0.0) for r in runs])), 3),
     }
 
 
 def _table(summary: dict[str, dict[str, dict]]) -> str:
     lines = ["| sub-goals | method | BARN score | success | collision | timeout | mean time (successes) s "
-             "| safety-layer interventions | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+             "| safety-layer interventions | DWA fallback share | wall s |", "|---" * 10 + "|"]
     for mode, per_method in summary.items():
         for m, s in per_method.items():
-            if m == "ratio_learned_over_dwa":
+            if m.startswith("ratio_"):
                 continue
             lines.append(f"| {mode} | {m} | {s['score']:.4f} | {s['success']:.2f} | {s['collision']:.2f} | "
                          f"{s['timeout']:.2f} | {s['mean_time_success']:.1f} | {s['safety_rate']:.0%} | "
-                         f"{s['wall_s']:.0f} |")
+                         f"{s['fallback_rate']:.0%} | {s['wall_s']:.0f} |")
     for mode, per_method in summary.items():
-        if "ratio_learned_over_dwa" in per_method:
-            ratio = per_method["ratio_learned_over_dwa"]
-            lines.append(f"\nlearned / DWA score ratio with `{mode}` sub-goals: **{ratio:.2f}**")
+        for m in ("learned", "learned_fallback"):
+            if f"ratio_{m}_over_dwa" in per_method:
+                ratio = per_method[f"ratio_{m}_over_dwa"]
+                lines.append(f"\n{m} / DWA score ratio with `{mode}` sub-goals: **{ratio:.2f}**")
     return "\n".join(lines)
 
 
@@ -176,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"toponav bench barn: --worlds: {exc}", file=sys.stderr)
         return 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in ("learned", "dwa", "safety_only")]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown:
         print(f"toponav bench barn: unknown methods {unknown}", file=sys.stderr)
         return 2
@@ -186,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     policy = None
-    if "learned" in methods:
+    if {"learned", "learned_fallback"} & set(methods):
         from toponav.control.learned import LearnedPolicy
         from toponav.models.checkpoint import CheckpointError
 
@@ -217,15 +230,17 @@ def run(args: argparse.Namespace) -> int:
     for mode in modes:
         summary[mode] = {m: summarize(runs[mode][m]) | {"wall_s": round(wall[mode][m], 1)} for m in methods}
         print(f"\nsub-goals: {mode}")
-        print("method        score  success  collision  timeout  mean_t(success)  safety_rate  wall_s")
+        print("method            score  success  collision  timeout  mean_t(success)  safety_rate  fallback  wall_s")
         for m in methods:
             s = summary[mode][m]
-            print(f"{m:12s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
-                  f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['wall_s']:6.1f}")
-        if "learned" in methods and "dwa" in methods:
-            ratio = summary[mode]["learned"]["score"] / max(summary[mode]["dwa"]["score"], 1e-9)
-            summary[mode]["ratio_learned_over_dwa"] = round(ratio, 3)
-            print(f"learned / DWA BARN score ratio: {ratio:.2f}  (published Gazebo DWA: 0.1693; this is PyBullet)")
+            print(f"{m:16s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
+                  f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['fallback_rate']:8.3f}  "
+                  f"{s['wall_s']:6.1f}")
+        for m in ("learned", "learned_fallback"):
+            if m in methods and "dwa" in methods:
+                ratio = summary[mode][m]["score"] / max(summary[mode]["dwa"]["score"], 1e-9)
+                summary[mode][f"ratio_{m}_over_dwa"] = round(ratio, 3)
+                print(f"{m} / DWA BARN score ratio: {ratio:.2f}  (published Gazebo DWA: 0.1693; this is PyBullet)")
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
