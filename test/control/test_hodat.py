@@ -51,7 +51,7 @@ def run(ctrl: HodatController, world: World, target, seconds: float, dt: float =
 @pytest.mark.parametrize("mode", ["dwa", "learned"])
 def test_reaches_goal_around_an_obstacle(mode: str) -> None:
     policy = LearnedPolicy.load() if mode == "learned" else None  # the shipped checkpoint
-    ctrl = HodatController(HodatConfig(mode=mode), policy)
+    ctrl = HodatController(HodatConfig(mode=mode, fallback_after=0.0), policy)  # the policy alone, no DWA help
     assert ctrl.planner == mode
     pose, decisions, min_clear = run(ctrl, pillar_world(), (8.0, 3.0), seconds=40)
     assert decisions[-1].source == "reached", f"ended at {pose} ({decisions[-1]})"

@@ -42,7 +42,8 @@ def test_controller_drives_sim_robot_around_obstacles(domain_id: int, tmp_path, 
                       params={"world": str(world_file), "real_time_factor": 2.0, "lidar.beams": 128,
                               "odometry": "ground_truth"})
     ctrl = NodeProcess("toponav.ros_nodes.hodat_controller", domain_id,
-                       params={"use_sim_time": True, "mode": mode, "goal_tolerance": 0.3})
+                       # fallback off: the learned run must be the policy's own driving, not DWA's
+                       params={"use_sim_time": True, "mode": mode, "goal_tolerance": 0.3, "fallback_after": 0.0})
     try:
         with Probe(domain_id) as probe:
             probe.subscribe("/collision", String, EVENT_QOS)

@@ -79,7 +79,7 @@ class HodatConfig:
         min=0.0)
     progress_min: float = param(0.3, "distance gain that counts as progress (m)", min=0.0)
     fallback_after: float = param(
-        0.0, "learned mode only: hand control to DWA after this long without progress_min of progress toward the goal "
+        5.0, "learned mode only: hand control to DWA after this long without progress_min of progress toward the goal "
              "(the sub-goal when no goal is set), e.g. when the policy circles; 0 = never (pure policy) (s)", min=0.0)
     fallback_hold: float = param(4.0, "DWA keeps control this long once the fallback triggered (s)", min=0.1)
     pursuit_gain: float = param(1.5, "yaw-rate gain of the safety_only straight-line pursuit", min=0.0)
