@@ -7,6 +7,8 @@ JSON status on ``~/status`` (std_msgs/String: source, planner, safety outcome, d
 Zero velocity whenever /scan or /odom is older than its timeout, the sub-goal is reached or judged
 unreachable, or there is no target. ``mode`` picks the local planner: ``learned`` (PPO policy),
 ``dwa`` or ``safety_only``; a missing or corrupt checkpoint logs the reason and falls back to DWA.
+In learned mode DWA also takes over for ``fallback_hold`` s when the robot has made no progress toward
+the goal (the sub-goal without one) for ``fallback_after`` s (logged; ``planner`` in the status says who drives).
 Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
 does not drift by default); a ``base_link`` sub-goal is anchored with the pose at reception.
 Topic names are relative, so a namespaced launch (one controller per robot) picks up that robot's topics.
@@ -78,6 +80,7 @@ class HodatControllerNode(Node):
                     self.get_logger().error(f"cannot use the learned policy: {exc}; falling back to DWA")
         old = self.controller
         self.controller = HodatController(cfg, policy)
+        self._last_planner = self.controller.planner  # for logging the learned policy's DWA fallback
         if old is not None:  # keep targets across a live mode switch
             self.controller.set_subgoal(old.subgoal)
             self.controller.set_goal(old.goal)
@@ -162,6 +165,15 @@ class HodatControllerNode(Node):
             self.get_logger().warning(
                 f"sub-goal unreachable: no {self.config.progress_min} m progress for {self.config.progress_timeout} s;"
                 " stopping until a new sub-goal arrives")
+        if decision.planner != self._last_planner and self.controller.planner == "learned" and decision.source in (
+                "subgoal", "goal", "safety"):
+            if decision.planner == "dwa":
+                self.get_logger().info(
+                    f"learned policy: no {self.config.progress_min} m progress for {self.config.fallback_after} s;"
+                    f" DWA drives for {self.config.fallback_hold} s")
+            elif self._last_planner == "dwa":
+                self.get_logger().info("learned policy drives again")
+            self._last_planner = decision.planner
         if decision.safety == "blind":
             self._warn("blind", "scan mostly invalid (NaN): stopping")
         self._status({"source": decision.source, "planner": decision.planner, "safety": decision.safety,

@@ -146,11 +146,18 @@ def test_corrupt_checkpoint_falls_back_to_dwa(domain_id: int, tmp_path) -> None:
 
 
 def test_shipped_policy_loads_and_drives(domain_id: int) -> None:
-    node, probe = start(domain_id, mode="learned")
+    node, probe = start(domain_id, mode="learned", fallback_after=1.0, fallback_hold=1.0)
     try:
         assert wait_for(lambda: "loaded avoidance policy" in node.output(), 15.0), node.output()
         assert "planner=learned" in node.output()
-        drive_until_moving(probe, node, np.full(BEAMS, 8.0))
+        free = np.full(BEAMS, 8.0)
+        drive_until_moving(probe, node, free)
+        # /odom never moves (no robot here): no progress, so DWA takes over for the hold, then hands back
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and "learned policy drives again" not in node.output():
+            feed(probe, 0.3, free)
+        out = node.output()
+        assert "DWA drives for 1.0 s" in out and "learned policy drives again" in out, out
     finally:
         probe.close()
         assert node.stop() == 0, node.output()
