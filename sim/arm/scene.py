@@ -48,6 +48,13 @@ class ArmScene:
     def __init__(self, config: SceneConfig | None = None, *, gui: bool = False) -> None:
         self.config = config or SceneConfig()
         self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
+        self._build()
+        self.q_target = kin.HOME.copy()
+        self.width_target = 0.0
+        self.time = 0.0
+
+    def _build(self) -> None:
+        """Load the plane, table, Panda, cube and marker into the (empty) physics world."""
         c = self.client
         c.setAdditionalSearchPath(pybullet_data.getDataPath())
         c.setGravity(0.0, 0.0, -9.81)
@@ -71,14 +78,20 @@ class ArmScene:
         c.changeDynamics(self.object, -1, lateralFriction=self.config.object_friction, spinningFriction=0.001)
         goal_vis = c.createVisualShape(pybullet.GEOM_SPHERE, radius=0.02, rgbaColor=[0.1, 0.9, 0.1, 0.4])
         self.marker = c.createMultiBody(0.0, -1, goal_vis, [0.0, 0.0, 0.02])
-        self.q_target = kin.HOME.copy()
-        self.width_target = 0.0
-        self.time = 0.0
 
     # ----- state --------------------------------------------------------------------------
     def reset(self, q: np.ndarray, width: float, obj_pos: np.ndarray, obj_yaw: float, goal: np.ndarray) -> None:
-        """Place the arm, fingers, cube and goal marker; zero all velocities."""
+        """Rebuild the world, then place the arm, fingers, cube and goal marker (all velocities zero).
+
+        Rebuilding (``resetSimulation`` + reload) is what makes an episode depend only on its own seed:
+        teleporting bodies with ``resetJointState``/``resetBasePositionAndOrientation`` leaves solver
+        state (warm-started contacts) from the previous episode behind, so the same seed and actions gave
+        cube positions up to 19 cm apart depending on what ran before (a known PyBullet behaviour). Costs a
+        few milliseconds per episode; saved states (:meth:`save_state`) do not survive a reset.
+        """
         c = self.client
+        c.resetSimulation()
+        self._build()
         for j, qi in zip(self.arm_ids, q):
             c.resetJointState(self.robot, j, float(qi), 0.0)
         for j in self.finger_ids:

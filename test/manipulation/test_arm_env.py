@@ -24,15 +24,17 @@ def test_registered_goal_conditioned_envs(env_id: str, act_dim: int) -> None:
     env.close()
 
 
-def _rollout(seed: int) -> np.ndarray:
-    env = make_env("push")
+def _rollout(seed: int, env=None, steps: int = 15) -> np.ndarray:
+    own = env is None
+    env = make_env("push") if own else env
     rng = np.random.default_rng(123)
     obs, _ = env.reset(seed=seed)
     out = [obs]
-    for _ in range(15):
+    for _ in range(steps):
         obs, *_ = env.step(rng.uniform(-1, 1, 3))
         out.append(obs)
-    env.close()
+    if own:
+        env.close()
     return np.array(out)
 
 
@@ -41,6 +43,17 @@ def test_same_seed_and_actions_give_same_observations() -> None:
     assert a.shape == (16, OBS_DIM)
     assert np.array_equal(a, b)
     assert not np.array_equal(a[0], _rollout(6)[0])  # another seed, another layout
+
+
+def test_an_episode_does_not_depend_on_the_episodes_before_it() -> None:
+    """Fixed evaluation episodes must be fixed: same seed + actions, same run, whatever the env did before."""
+    fresh = _rollout(7, steps=50)
+    env = make_env("push")
+    for other in (1, 2):  # pushes the cube around first (before the fix: up to 19 cm off at the end)
+        _rollout(other, env, steps=50)
+    again = _rollout(7, env, steps=50)
+    env.close()
+    assert np.array_equal(fresh, again)
 
 
 def test_success_detection() -> None:
