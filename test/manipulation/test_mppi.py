@@ -53,3 +53,24 @@ def test_warm_start_shifts_previous_plan() -> None:
     assert planner._prev_mean is not None and planner._prev_mean.shape == (4, 2)
     planner.reset()
     assert planner._prev_mean is None
+
+
+class StillPrior(PointMass):
+    """The same point mass, but the policy prior always says 'stay' (a wrong prior: the goal is elsewhere)."""
+
+    def pi(self, z, *, deterministic=False):
+        a = torch.zeros(z.shape[0], 2)
+        return a, a, torch.zeros(z.shape[0], 1)
+
+
+def _first_step_toward_goal(config: MPPIConfig) -> float:
+    planner = MPPI(config, action_dim=2)
+    a = planner.plan(StillPrior(), torch.zeros(1, 2), generator=torch.Generator().manual_seed(0))
+    return float(a @ (GOAL / GOAL.norm()))
+
+
+def test_default_planner_can_overrule_a_wrong_prior() -> None:
+    # Sampling is centred on the prior, so max_std bounds how far one plan can leave it: the default
+    # must let the model's returns pull the action well away from the prior, as std 0.1 could not.
+    assert _first_step_toward_goal(MPPIConfig()) > 0.4
+    assert _first_step_toward_goal(MPPIConfig(max_std=0.1)) < 0.3
