@@ -151,12 +151,13 @@ class HodatController:
             self._watch_ref = ref.copy()
         d = float(np.hypot(*(np.asarray(pose[:2], dtype=np.float64) - ref)))
         if self._watch_since is None or d < self._watch_best - self.cfg.progress_min:
-            self._watch_best, self._watch_since = min(d, self._watch_best), now
+            # progress made while DWA holds control still leaves the policy a full window after the hold
+            self._watch_best, self._watch_since = min(d, self._watch_best), max(now, self._fallback_until)
         if now < self._fallback_until:
             return "dwa"
         if now - self._watch_since > self.cfg.fallback_after:
             self._fallback_until = now + self.cfg.fallback_hold
-            self._watch_since = now + self.cfg.fallback_hold  # the policy gets a full window after the hold
+            self._watch_since = self._fallback_until
             return "dwa"
         return "learned"
 
