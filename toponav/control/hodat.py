@@ -41,6 +41,25 @@ class Decision:
     clearance: float
 
 
+class _Stall:
+    """How long a distance has gone without shrinking by ``min_gain`` (both watchdogs of the controller)."""
+
+    def __init__(self, min_gain: float) -> None:
+        self.min_gain = min_gain
+        self.reset()
+
+    def reset(self) -> None:
+        self.best = math.inf
+        self.since: float | None = None  # time of the last progress; None = nothing seen yet
+
+    def update(self, dist: float, now: float, restart: float = -math.inf) -> float:
+        """Record ``dist`` at ``now``; seconds since the last progress. Progress restarts the clock at
+        ``now``, or at ``restart`` if that is later."""
+        if self.since is None or dist < self.best - self.min_gain:
+            self.best, self.since = dist, max(now, restart)
+        return now - self.since
+
+
 class HodatController:
     """Stateful controller core (previous command, progress watchdog, reached flag)."""
 
@@ -55,16 +74,17 @@ class HodatController:
         self.subgoal: np.ndarray | None = None
         self.goal: np.ndarray | None = None
         self.prev_cmd = np.zeros(2)
-        self._fallback_until = -math.inf  # DWA drives until then (learned mode with fallback_after > 0)
-        self._reset_fallback_watch()
+        self._target_stall = _Stall(cfg.progress_min)  # -> unreachable after progress_timeout
+        self._goal_stall = _Stall(cfg.progress_min)  # -> DWA fallback after fallback_after (learned mode)
+        self._watch_ref: np.ndarray | None = None  # the point _goal_stall measures the distance to
+        self._fallback_until = -math.inf  # DWA drives until then
         self._reset_target_state()
 
     # -- targets ------------------------------------------------------------------------------------
     def _reset_target_state(self) -> None:
         self.reached = False
         self.unreachable = False
-        self._best_dist = math.inf
-        self._last_progress: float | None = None
+        self._target_stall.reset()
 
     def set_subgoal(self, xy) -> None:
         new = None if xy is None else np.asarray(xy, dtype=np.float64)[:2]
@@ -74,17 +94,12 @@ class HodatController:
             self._reset_target_state()
         self.subgoal = new
 
-    def _reset_fallback_watch(self) -> None:
-        self._watch_ref: np.ndarray | None = None  # point whose distance the fallback watches
-        self._watch_best = math.inf
-        self._watch_since: float | None = None
-
     def set_goal(self, xy) -> None:
         new = None if xy is None else np.asarray(xy, dtype=np.float64)[:2]
         if new is not None and not np.isfinite(new).all():
             raise ValueError(f"goal must be finite, got {xy!r}")
         if new is None or self.goal is None or np.hypot(*(new - self.goal)) > 1e-3:
-            self._reset_fallback_watch()
+            self._watch_ref = None  # the fallback watch restarts on the new goal
         if self.subgoal is None:
             self._reset_target_state()
         self.goal = new
@@ -132,10 +147,8 @@ class HodatController:
                         float(res.clearance[0]))
 
     def _watch_progress(self, dist: float, now: float) -> None:
-        if self._last_progress is None or dist < self._best_dist - self.cfg.progress_min:
-            self._best_dist = dist
-            self._last_progress = now
-        elif self.cfg.progress_timeout > 0 and now - self._last_progress > self.cfg.progress_timeout:
+        stalled = self._target_stall.update(dist, now)
+        if self.cfg.progress_timeout > 0 and stalled > self.cfg.progress_timeout:
             self.unreachable = True
 
     def _choose_planner(self, pose, now: float) -> str:
@@ -147,17 +160,16 @@ class HodatController:
         # creeping ahead of a robot that makes progress is new ground; one parked in front of a circling
         # robot is not)
         if self._watch_ref is None or np.hypot(*(ref - self._watch_ref)) > 0.5:
-            self._reset_fallback_watch()
+            self._goal_stall.reset()
             self._watch_ref = ref.copy()
         d = float(np.hypot(*(np.asarray(pose[:2], dtype=np.float64) - ref)))
-        if self._watch_since is None or d < self._watch_best - self.cfg.progress_min:
-            # progress made while DWA holds control still leaves the policy a full window after the hold
-            self._watch_best, self._watch_since = min(d, self._watch_best), max(now, self._fallback_until)
+        # progress made while DWA holds control still leaves the policy a full window after the hold
+        stalled = self._goal_stall.update(d, now, restart=self._fallback_until)
         if now < self._fallback_until:
             return "dwa"
-        if now - self._watch_since > self.cfg.fallback_after:
+        if stalled > self.cfg.fallback_after:
             self._fallback_until = now + self.cfg.fallback_hold
-            self._watch_since = self._fallback_until
+            self._goal_stall.since = self._fallback_until
             return "dwa"
         return "learned"
 

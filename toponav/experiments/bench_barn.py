@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 METHODS = ("learned", "learned_fallback", "dwa", "safety_only")
+LEARNED = ("learned", "learned_fallback")  # the methods that drive the policy (and get a ratio to DWA)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,7 +102,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     from toponav.sim.pybullet_agv import AgvSim
 
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
-    learned = method in ("learned", "learned_fallback")
+    learned = method in LEARNED
     cfg = HodatConfig(mode="learned" if learned else method, goal_tolerance=args.goal_radius, progress_timeout=0.0,
                       fallback_after=args.fallback_after if method == "learned_fallback" else 0.0, robot=robot)
     ctrl = HodatController(cfg, policy if learned else None)
@@ -173,7 +174,7 @@ def _table(summary: dict[str, dict[str, dict]]) -> str:
                          f"{s['timeout']:.2f} | {s['mean_time_success']:.1f} | {s['safety_rate']:.0%} | "
                          f"{s['fallback_rate']:.0%} | {s['wall_s']:.0f} |")
     for mode, per_method in summary.items():
-        for m in ("learned", "learned_fallback"):
+        for m in LEARNED:
             if f"ratio_{m}_over_dwa" in per_method:
                 ratio = per_method[f"ratio_{m}_over_dwa"]
                 lines.append(f"\n{m} / DWA score ratio with `{mode}` sub-goals: **{ratio:.2f}**")
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     policy = None
-    if {"learned", "learned_fallback"} & set(methods):
+    if set(LEARNED) & set(methods):
         from toponav.control.learned import LearnedPolicy
         from toponav.models.checkpoint import CheckpointError
 
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{m:16s} {s['score']:6.4f}  {s['success']:7.3f}  {s['collision']:9.3f}  {s['timeout']:7.3f}  "
                   f"{s['mean_time_success']:15.2f}  {s['safety_rate']:11.3f}  {s['fallback_rate']:8.3f}  "
                   f"{s['wall_s']:6.1f}")
-        for m in ("learned", "learned_fallback"):
+        for m in LEARNED:
             if m in methods and "dwa" in methods:
                 ratio = summary[mode][m]["score"] / max(summary[mode]["dwa"]["score"], 1e-9)
                 summary[mode][f"ratio_{m}_over_dwa"] = round(ratio, 3)
