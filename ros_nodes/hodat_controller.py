@@ -7,6 +7,8 @@ JSON status on ``~/status`` (std_msgs/String: source, planner, safety outcome, d
 Zero velocity whenever /scan or /odom is older than its timeout, the sub-goal is reached or judged
 unreachable, or there is no target. ``mode`` picks the local planner: ``learned`` (PPO policy),
 ``dwa`` or ``safety_only``; a missing or corrupt checkpoint logs the reason and falls back to DWA.
+With ``local_plan.enabled`` (default) the local planner steers at a carrot on a path planned to the
+sub-goal over a rolling grid of lidar hits, so a sub-goal behind a shelf corner is driven around.
 In learned mode DWA also takes over for ``fallback_hold`` s when the robot has made no progress toward
 the goal (the sub-goal without one) for ``fallback_after`` s (logged; ``planner`` in the status says who drives).
 Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
@@ -147,6 +149,8 @@ class HodatControllerNode(Node):
             self.get_logger().warning("clock jumped backwards: dropping sensor data until new messages arrive")
             self.scan_time = self.odom_time = None
             self.scan = self.pose = None
+            if self.controller.local is not None:
+                self.controller.local.reset()  # the hits were seen on the old timeline (sim reset, bag loop)
         self._last_tick = now
         stale = self._stale(now)
         if stale:

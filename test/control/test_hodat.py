@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from toponav.control.config import HodatConfig
+from toponav.control.config import HodatConfig, LocalPlanConfig
 from toponav.control.hodat import HodatController
 from toponav.control.learned import LearnedPolicy
 from toponav.control.limits import limit_acceleration
@@ -28,6 +28,13 @@ def wall_world() -> World:
     """The goal is behind a wall that spans the whole room: unreachable."""
     return World(name="wall", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
                  goal=(8.0, 3.0), boxes=((5.0, 3.0, 0.1, 3.0, 0.0),))
+
+
+def trap_world() -> World:
+    """A cul-de-sac open toward the robot with the target right behind its back wall."""
+    return World(name="trap", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
+                 goal=(7.0, 3.0), boxes=((5.0, 3.0, 0.1, 1.5, 0.0), (4.0, 1.5, 1.0, 0.1, 0.0),
+                                         (4.0, 4.5, 1.0, 0.1, 0.0)))
 
 
 def run(ctrl: HodatController, world: World, target, seconds: float, dt: float = 0.1, goal: bool = False):
@@ -94,6 +101,18 @@ def test_subgoal_outranks_goal() -> None:
     ctrl.set_subgoal(None)
     d = ctrl.step((0.0, 0.0, 0.0), d.cmd, free, LIDAR.angles(), 0.1, 0.1)
     assert d.source == "goal" and d.cmd[1] > 0  # now turning left toward the goal
+
+
+def test_local_plan_drives_out_of_a_cul_de_sac() -> None:
+    """Straight at the target DWA runs into the cul-de-sac and stalls; steering at the carrot of a path over
+    the lidar hits it backs out and goes round."""
+    plain = HodatController(HodatConfig(mode="dwa", local_plan=LocalPlanConfig(enabled=False)))
+    _, decisions, _ = run(plain, trap_world(), (7.0, 3.0), seconds=60)
+    assert decisions[-1].source == "unreachable"
+    ctrl = HodatController(HodatConfig(mode="dwa"))
+    pose, decisions, min_clear = run(ctrl, trap_world(), (7.0, 3.0), seconds=60)
+    assert decisions[-1].source == "reached", f"ended at {pose}"
+    assert min_clear > 0.0
 
 
 def test_goal_reached_through_the_goal_level() -> None:

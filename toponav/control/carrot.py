@@ -1,5 +1,8 @@
-"""Carrot sub-goals toward a far goal from what the lidar has seen so far (the sub-goal level of HODAT for runs
-without the topological planner, e.g. the BARN benchmark).
+"""Carrot sub-goals toward a far goal from what the lidar has seen so far.
+
+:class:`ScanCarrot` covers a fixed area (the sub-goal level of HODAT for runs without the topological
+planner, e.g. the BARN benchmark); :class:`LocalCarrot` is the controller's rolling-window version, which
+routes to whatever sub-goal the planner sends around the obstacles seen near the robot.
 
 A fixed-size grid around the run accumulates lidar hits (unknown counts as free, as move_base's global
 costmap does); every ``replan_every`` calls the free space (hits inflated by the footprint) gets a
@@ -20,8 +23,10 @@ from toponav.grid_graph import NEIGHBOURS, grid_graph
 
 class ScanCarrot:
     def __init__(self, bounds: tuple[float, float, float, float], goal, radius: float, resolution: float = 0.1,
-                 inflate: float = 0.1, lookahead: float = 2.0, replan_every: int = 5) -> None:
+                 inflate: float = 0.1, lookahead: float = 2.0, replan_every: int = 5,
+                 drop_outside: bool = False) -> None:
         self.xmin, self.ymin, xmax, ymax = bounds
+        self.drop_outside = drop_outside  # scan hits beyond the grid: dropped, or marked on its border
         self.res = resolution
         self.w = max(1, math.ceil((xmax - self.xmin) / resolution))
         self.h = max(1, math.ceil((ymax - self.ymin) / resolution))
@@ -38,6 +43,39 @@ class ScanCarrot:
         self._disc = np.argwhere(np.hypot(xx, yy) * resolution <= self.reach) - r  # (K, 2) row/col offsets
         self._graph = grid_graph((self.h, self.w), resolution)
 
+    def set_goal(self, goal) -> None:
+        """Aim at a new goal: the next call plans afresh."""
+        self.goal = np.asarray(goal, dtype=np.float64)[:2]
+        self._field = None
+        self._calls = 0
+
+    def add_hits(self, pts: np.ndarray, clip: bool = False) -> None:
+        """Mark obstacle points (N, 2) in world coordinates; points outside the grid are dropped, or with
+        ``clip`` marked on its border cells (a world's bounds hold all its obstacles)."""
+        pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        if not clip:
+            pts = pts[(pts[:, 0] >= self.xmin) & (pts[:, 0] < self.xmin + self.w * self.res)
+                      & (pts[:, 1] >= self.ymin) & (pts[:, 1] < self.ymin + self.h * self.res)]
+        if len(pts):
+            r, c = self._cells(pts)
+            new = ~self.hits[r, c]
+            self.hits[r, c] = True
+            self._inflate(r[new], c[new])
+
+    def line_free(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """No grown obstacle on the segment a -> b (the part inside the grid), sampled every half cell."""
+        n = max(2, int(np.hypot(*(b - a)) / (0.5 * self.res)) + 1)
+        pts = a[None] + np.linspace(0.0, 1.0, n)[:, None] * (b - a)[None]
+        pts = pts[(pts[:, 0] >= self.xmin) & (pts[:, 0] < self.xmin + self.w * self.res)
+                  & (pts[:, 1] >= self.ymin) & (pts[:, 1] < self.ymin + self.h * self.res)]
+        r, c = self._cells(pts)
+        return not self.blocked[r, c].any()
+
+    def hit_points(self) -> np.ndarray:
+        """Centres of the hit cells (N, 2), world coordinates."""
+        r, c = np.nonzero(self.hits)
+        return np.stack([self.xmin + (c + 0.5) * self.res, self.ymin + (r + 0.5) * self.res], axis=1)
+
     def _cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = np.clip(((xy[:, 0] - self.xmin) / self.res).astype(int), 0, self.w - 1)
         r = np.clip(((xy[:, 1] - self.ymin) / self.res).astype(int), 0, self.h - 1)
@@ -50,11 +88,7 @@ class ScanCarrot:
         hit = np.isfinite(ranges) & (ranges < range_max - 1e-6)
         a = np.asarray(angles)[hit] + yaw
         pts = np.stack([x + ranges[hit] * np.cos(a), y + ranges[hit] * np.sin(a)], axis=1)
-        if len(pts):
-            r, c = self._cells(pts)
-            new = ~self.hits[r, c]
-            self.hits[r, c] = True
-            self._inflate(r[new], c[new])
+        self.add_hits(pts, clip=not self.drop_outside)
         if self._field is None or self._calls % self.replan_every == 0:
             self._field = self._plan()
         self._calls += 1
@@ -68,9 +102,19 @@ class ScanCarrot:
             ok = (rr >= 0) & (rr < self.h) & (cc >= 0) & (cc < self.w)
             self.blocked[rr[ok], cc[ok]] = True
 
-    def _plan(self) -> np.ndarray:
-        gr, gc = self._cells(self.goal[None])
-        return self._graph.distances(~self.blocked, (int(gr[0]), int(gc[0])))
+    def _plan(self) -> np.ndarray | None:
+        """Dijkstra field from the goal cell, or from the free cell nearest to it within 1 m when the goal
+        lies in grown obstacles (a frontier by a wall); None when there is no such cell."""
+        gr, gc = (int(v[0]) for v in self._cells(self.goal[None]))
+        if self.blocked[gr, gc]:
+            k = round(1.0 / self.res)
+            r0, c0 = max(0, gr - k), max(0, gc - k)
+            free = np.argwhere(~self.blocked[r0 : gr + k + 1, c0 : gc + k + 1])
+            if not len(free):
+                return None
+            d2 = (free[:, 0] + r0 - gr) ** 2 + (free[:, 1] + c0 - gc) ** 2
+            gr, gc = int(free[np.argmin(d2), 0] + r0), int(free[np.argmin(d2), 1] + c0)
+        return self._graph.distances(~self.blocked, (gr, gc))
 
     def carrot(self, xy: np.ndarray) -> np.ndarray:
         """Walk down the field from the robot's cell for ``lookahead`` metres (goal when closer / no path)."""
@@ -98,3 +142,47 @@ class ScanCarrot:
             r, c = nxt
             travelled += step
         return np.array([self.xmin + (c + 0.5) * self.res, self.ymin + (r + 0.5) * self.res])
+
+
+class LocalCarrot:
+    """The controller's local costmap: a :class:`ScanCarrot` on a square window that follows the robot.
+
+    Lidar hits accumulate while the robot stays in the window; when it comes within a quarter window of the
+    edge, a new window is centred on it and the hits that still fall inside are carried over (as a rolling
+    local costmap does). Hits are never cleared otherwise: the world is taken as static for the lifetime of a
+    window, and :meth:`reset` (time jumps, new map) drops everything.
+    """
+
+    def __init__(self, window: float, radius: float, resolution: float = 0.1, inflate: float = 0.1,
+                 lookahead: float = 2.0, replan_every: int = 5) -> None:
+        self.window = window
+        self.radius = radius
+        self.resolution = resolution
+        self.inflate = inflate
+        self.lookahead = lookahead
+        self.replan_every = replan_every
+        self.grid: ScanCarrot | None = None
+        self._centre = np.zeros(2)
+
+    def reset(self) -> None:
+        self.grid = None
+
+    def aim(self, pose, ranges: np.ndarray, angles: np.ndarray, range_max: float, target) -> np.ndarray:
+        """Add the scan taken at ``pose`` and return the point to steer at on the way to ``target`` (x, y):
+        the target itself while no seen obstacle lies on the straight line to it, else the carrot."""
+        xy = np.asarray(pose[:2], dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)[:2]
+        if self.grid is None or np.max(np.abs(xy - self._centre)) > self.window / 4:
+            self._recentre(xy, target)
+        elif np.hypot(*(target - self.grid.goal)) > self.resolution:
+            self.grid.set_goal(target)
+        carrot = self.grid.update(pose, ranges, angles, range_max)
+        return target.copy() if self.grid.line_free(xy, target) else carrot
+
+    def _recentre(self, xy: np.ndarray, target: np.ndarray) -> None:
+        h = self.window / 2
+        grid = ScanCarrot((xy[0] - h, xy[1] - h, xy[0] + h, xy[1] + h), target, self.radius, self.resolution,
+                          self.inflate, self.lookahead, self.replan_every, drop_outside=True)
+        if self.grid is not None:
+            grid.add_hits(self.grid.hit_points())
+        self.grid, self._centre = grid, xy.copy()

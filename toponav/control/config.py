@@ -55,6 +55,22 @@ class DwaConfig:
 
 
 @dataclass
+class LocalPlanConfig:
+    """Local costmap carrot: route to the sub-goal around what the lidar has seen (unknown counts as free).
+
+    A sub-goal straight behind a shelf corner is a local minimum for DWA and the policy alike; planning on a
+    rolling grid of lidar hits and steering at a point ``lookahead`` metres along that path removes it.
+    """
+
+    enabled: bool = param(True, "steer at a carrot on a path planned over the lidar hits, not straight at the target")
+    window: float = param(16.0, "side of the square rolling grid around the robot (m)", min=2.0)
+    resolution: float = param(0.1, "grid cell size (m)", min=0.01)
+    inflate: float = param(0.1, "obstacles are grown by the robot radius plus this (m)", min=0.0)
+    lookahead: float = param(2.0, "carrot distance along the planned path (m)", min=0.1)
+    replan_every: int = param(5, "control steps between two plans (the grid gains hits every step)", min=1)
+
+
+@dataclass
 class ObservationConfig:
     """Observation of the learned policy (also stored in its checkpoint)."""
 
@@ -87,3 +103,4 @@ class HodatConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     dwa: DwaConfig = field(default_factory=DwaConfig)
+    local_plan: LocalPlanConfig = field(default_factory=LocalPlanConfig)

@@ -5,6 +5,11 @@ decide whether it is reached or unreachable (no progress for ``progress_timeout`
 planner (learned policy, DWA, or straight-line pursuit for ``safety_only``) for (v, ω), apply the
 velocity/acceleration limits, and give the safety layer the last word.
 
+With ``local_plan.enabled`` the local planner does not steer straight at the target but at a carrot on a
+path planned to it over the lidar hits of a rolling window (:class:`toponav.control.carrot.LocalCarrot`):
+a target behind an obstacle corner is a local minimum for a reactive planner, not for a path. Reached and
+progress are still judged on the target itself.
+
 With ``fallback_after`` > 0 the learned policy has a recovery behaviour, as move_base's local planners
 do: a memoryless policy can circle in front of a gap it does not take, so when the robot has not got
 ``progress_min`` closer to the goal (or to the sub-goal, without a goal) for ``fallback_after`` seconds,
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toponav.control.carrot import LocalCarrot
 from toponav.control.config import HodatConfig
 from toponav.control.dwa import DwaPlanner
 from toponav.control.limits import clamp_velocity, limit_acceleration
@@ -78,6 +84,10 @@ class HodatController:
         self._goal_stall = _Stall(cfg.progress_min)  # -> DWA fallback after fallback_after (learned mode)
         self._watch_ref: np.ndarray | None = None  # the point _goal_stall measures the distance to
         self._fallback_until = -math.inf  # DWA drives until then
+        lp = cfg.local_plan
+        self.local = LocalCarrot(lp.window, cfg.robot.radius, lp.resolution, lp.inflate, lp.lookahead,
+                                 lp.replan_every) if lp.enabled else None
+        self.aim: np.ndarray | None = None  # where the local planner steered last step
         self._reset_target_state()
 
     # -- targets ------------------------------------------------------------------------------------
@@ -134,7 +144,12 @@ class HodatController:
                 source = "unreachable"
             else:
                 planner = self._choose_planner(pose, now)
-                proposal = self._propose(planner, scan, angles, vel, dist, bearing, rmax, dt)
+                aim_dist = dist
+                self.aim = target
+                if self.local is not None:
+                    self.aim = self.local.aim(pose, scan.ranges, angles, rmax, target)
+                    aim_dist, bearing = to_robot_polar(tuple(pose), tuple(self.aim))
+                proposal = self._propose(planner, scan, angles, vel, aim_dist, bearing, rmax, dt)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
             proposal, cfg.robot)
         res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax)

@@ -95,7 +95,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     ``subgoals`` is this run's sub-goal source, ``scan`` or ``goal`` (``args.subgoals`` is the CLI's list).
     """
     from toponav.control.carrot import ScanCarrot
-    from toponav.control.config import HodatConfig
+    from toponav.control.config import HodatConfig, LocalPlanConfig
     from toponav.control.hodat import HodatController
     from toponav.control.scan import clean_scan
     from toponav.robot import AgvParams, LidarParams
@@ -104,7 +104,8 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
     learned = method in LEARNED
     cfg = HodatConfig(mode="learned" if learned else method, goal_tolerance=args.goal_radius, progress_timeout=0.0,
-                      fallback_after=args.fallback_after if method == "learned_fallback" else 0.0, robot=robot)
+                      fallback_after=args.fallback_after if method == "learned_fallback" else 0.0, robot=robot,
+                      local_plan=LocalPlanConfig(enabled=False))  # the sub-goal source is this run's `subgoals`
     ctrl = HodatController(cfg, policy if learned else None)
     ctrl.set_goal(world.goal)  # what the fallback watches progress on (the carrot moves every step)
     ctrl.set_subgoal(world.goal)
