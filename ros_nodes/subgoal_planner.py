@@ -62,6 +62,7 @@ class SubgoalPlannerNode(Node):
         self._odom_time: float | None = None
         self._last_now: float | None = None
         self._held = False
+        self._chosen: tuple[str, float, float] | None = None  # the target last logged
         self.create_subscription(String, "/topo_graph", self._on_graph, LATCHED_QOS)
         self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
         self.create_subscription(PoseStamped, "/goal_pose", self._on_goal, COMMAND_QOS)
@@ -160,6 +161,11 @@ class SubgoalPlannerNode(Node):
             self._publish_status(self.planner.state, reason, stale=True)
             return
         d = self.planner.step(now)
+        t = self.planner.target
+        chosen = None if t is None else (t.id, round(t.x, 1), round(t.y, 1))
+        if d.replanned and chosen is not None and chosen != self._chosen:
+            self.get_logger().info(f"sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}): {d.reason}")
+        self._chosen = chosen
         stamp = self.get_clock().now().to_msg()
         if d.subgoal is not None:
             self._held = False

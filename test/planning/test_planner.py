@@ -266,7 +266,7 @@ def test_direct_goal_leg_is_only_put_aside_for_a_while() -> None:
     p.set_goal(4.0, 3.0)  # 3 m from place c, not on the graph, no frontier closer to it
     d = p.step(0.0)
     assert d.state == State.NAVIGATING and d.path[-1] == (4.0, 3.0) and "straight on" in d.reason
-    assert d.subgoal == (4.0, 2.0)  # 2 m lookahead along the straight leg
+    assert d.subgoal == (4.0, 3.0)  # the straight leg: the goal itself (the controller plans it locally)
     p.report_failure("no path", 1.0)
     p.step(1.0)
     p.report_failure("no path", 2.0)
@@ -275,3 +275,14 @@ def test_direct_goal_leg_is_only_put_aside_for_a_while() -> None:
     assert d.state == State.EXPLORING and d.target == "f1"
     p.target = None
     assert p.step(40.0).path[-1] == (4.0, 3.0)  # the goal point is tried again later
+
+
+def test_sub_goal_does_not_flip_back_along_a_path_that_doubles_back() -> None:
+    """Frontier f hangs off place a; the robot stands near place b, just past a on the way to f. The path
+    b -> a -> f runs back over the robot: the sub-goal must lie ahead toward f, not back at a."""
+    from toponav.planning.planner import _ahead_of
+
+    path = [(2.0, 2.3), (2.5, 2.2), (1.0, 2.4), (11.5, 2.9)]  # robot, place b, place a, frontier f
+    ahead = _ahead_of(path, (2.0, 2.3))
+    assert ahead[-1] == (11.5, 2.9) and len(ahead) == 2  # from the robot's projection on a -> f, then f
+    assert ahead[0][0] == pytest.approx(2.0, abs=0.05)

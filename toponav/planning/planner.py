@@ -336,7 +336,10 @@ class SubgoalPlanner:
         path = [(rx, ry), *_ahead_of(path, (rx, ry))]
         path = [q for i, q in enumerate(path)
                 if i == 0 or math.hypot(q[0] - path[i - 1][0], q[1] - path[i - 1][1]) > 1e-3]
-        sub = self._lookahead(path)
+        # Along graph edges (free space) the sub-goal is a lookahead point; the last straight leg to the goal
+        # point crosses space the graph knows nothing of, so the controller gets the goal itself and plans
+        # that leg around what its lidar sees.
+        sub = (t.x, t.y) if t.fixed else self._lookahead(path)
         self.last = Decision(self.state, subgoal=sub, path=path, target=t.id, reason=reason or "following sub-goal",
                              replanned=replanned)
         return self.last
@@ -489,11 +492,17 @@ class SubgoalPlanner:
                                 include_places=self.cfg.include_places)
 
 
+_ON_PATH = 0.3  # metres: path segments this close to the nearest one count as where the robot is
+
+
 def _ahead_of(path: list[tuple[float, float]], robot: tuple[float, float]) -> list[tuple[float, float]]:
     """The part of ``path`` still ahead of the robot: from its projection onto the nearest segment on.
 
     The graph path starts at the place nearest the robot, which is often behind it; following the path
     from the projection (as pure pursuit does) keeps the published sub-goal from flipping back to it.
+    Where the path doubles back past the robot (place B, back to place A, then on past B toward the
+    target), every segment within ``_ON_PATH`` metres of the nearest counts as "here" and the latest of them
+    is taken: otherwise the sub-goal flips between the way back and the way on as the robot turns.
     """
     if len(path) < 2:
         return list(path)
@@ -503,5 +512,6 @@ def _ahead_of(path: list[tuple[float, float]], robot: tuple[float, float]) -> li
     denom = np.maximum((ab * ab).sum(axis=1), 1e-12)
     u = np.clip(((np.asarray(robot) - a) * ab).sum(axis=1) / denom, 0.0, 1.0)
     proj = a + u[:, None] * ab
-    k = int(np.argmin(np.hypot(*(proj - np.asarray(robot)).T)))
+    d = np.hypot(*(proj - np.asarray(robot)).T)
+    k = int(np.flatnonzero(d <= d.min() + _ON_PATH)[-1])
     return [(float(proj[k, 0]), float(proj[k, 1])), *path[k + 1:]]
