@@ -21,7 +21,7 @@ def _args(module, argv: list[str]) -> argparse.Namespace:
 
 def test_train_world_model_writes_checkpoint_curve_and_summary(tmp_path) -> None:
     args = _args(train_world_model, ["--task", "push", "--steps", "20", "--demos", "1", "--bc-iters", "5",
-                                     "--episode-steps", "10", "--eval-every", "20", "--eval-episodes", "1",
+                                     "--pretrain-iters", "3", "--episode-steps", "10", "--eval-every", "20", "--eval-episodes", "1",
                                      "--out", str(tmp_path), "--no-progress"])
     assert train_world_model.run(args) == 0
     model, meta = load_world_model(tmp_path / "world_model_push.pt")
@@ -29,6 +29,7 @@ def test_train_world_model_writes_checkpoint_curve_and_summary(tmp_path) -> None
     assert (tmp_path / "world_model_push_curve.png").stat().st_size > 1000
     summary = json.loads((tmp_path / "world_model_push.json").read_text())
     assert summary["curves"]["step"] == [0, 20] and summary["updates"] > 0
+    assert "--pretrain-iters 3" in summary["command"]
 
 
 def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:

@@ -42,6 +42,8 @@ class TrainConfig:
     demos: int = param(10, "scripted demonstrations", min=0)
     demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
+    pretrain_iters: int = param(0, "world-model updates on demo data only, after BC and before interaction "
+                                "(MoDem-V2's model pre-training; every sample carries the BC term)", min=0)
     updates_per_step: float = param(1.0, "model updates per environment step", min=0.0, max=8.0)
     eval_every: int = param(5000, "environment steps between evaluations", min=1)
     eval_episodes: int = param(20, "episodes per evaluation", min=1)
@@ -153,6 +155,10 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     batch_size = c.batch_size
     n_demo = round(batch_size * c.demo_ratio) if demos.size else 0
     her = c.her_prob
+    if cfg.pretrain_iters and demos.size and kind == "world_model":
+        pre = [agent.update(demos.sample(batch_size, horizon, rng, her_prob=her), None, 0, bc_all=True)["total"]
+               for _ in range(cfg.pretrain_iters)]
+        log(f"[{tag}] model pre-training on demos: loss {pre[0]:.3f} -> {pre[-1]:.3f}")
     recent: list[bool] = []
     losses: list[float] = []
     update_credit = 0.0
@@ -232,6 +238,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--demos", type=int, default=d.demos, help="scripted demonstrations")
     parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
+    parser.add_argument("--pretrain-iters", type=int, default=d.pretrain_iters,
+                        help="world-model updates on demos only before interaction")
     parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
@@ -245,6 +253,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(task=args.task, seed=args.seed, steps=args.steps, demos=args.demos, bc_iters=args.bc_iters,
+                       pretrain_iters=args.pretrain_iters,
                        episode_steps=args.episode_steps,
                        updates_per_step=args.updates_per_step, eval_every=args.eval_every,
                        eval_episodes=args.eval_episodes, threads=args.threads)
@@ -260,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
     command = "toponav train world-model " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (
             ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed), ("demos", cfg.demos),
-            ("bc_iters", cfg.bc_iters), ("episode_steps", cfg.episode_steps),
+            ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("episode_steps", cfg.episode_steps),
             ("updates_per_step", cfg.updates_per_step), ("eval_every", cfg.eval_every),
             ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}

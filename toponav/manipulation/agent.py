@@ -148,14 +148,17 @@ class Agent:
         return total, info | {"_z": torch.stack(zs).detach()}
 
     def update(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-               demo: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None, step: int = 0) -> dict:
-        """One gradient step of the model (all heads) and one of the policy prior."""
+               demo: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None, step: int = 0,
+               bc_all: bool = False) -> dict:
+        """One gradient step of the model (all heads) and one of the policy prior.
+
+        ``bc_all``: ``batch`` itself is demo data (pre-training), so every sample carries the BC terms."""
         obs, actions, rewards = batch
         if demo is not None:
             n_demo = demo[0].shape[1]
             obs, actions, rewards = (torch.cat([x, d], dim=1) for x, d in zip(batch, demo))
         else:
-            n_demo = 0
+            n_demo = obs.shape[1] if bc_all else 0
         total, info = self.model_loss(obs, actions, rewards, n_demo, step)
         z_all = info.pop("_z")
         self.optim.zero_grad(set_to_none=True)
