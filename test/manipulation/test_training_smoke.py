@@ -21,8 +21,8 @@ def _args(module, argv: list[str]) -> argparse.Namespace:
 
 def test_train_world_model_writes_checkpoint_curve_and_summary(tmp_path) -> None:
     args = _args(train_world_model, ["--task", "push", "--steps", "20", "--demos", "1", "--bc-iters", "5",
-                                     "--pretrain-iters", "3", "--episode-steps", "10", "--eval-every", "20", "--eval-episodes", "1",
-                                     "--out", str(tmp_path), "--no-progress"])
+                                     "--pretrain-iters", "3", "--episode-steps", "10", "--eval-every", "20",
+                                     "--eval-episodes", "1", "--out", str(tmp_path), "--no-progress"])
     assert train_world_model.run(args) == 0
     model, meta = load_world_model(tmp_path / "world_model_push.pt")
     assert model.config.action_dim == 3 and meta["steps"] == 20

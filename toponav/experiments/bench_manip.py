@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--demos", type=int, default=TrainConfig().demos)
     parser.add_argument("--bc-iters", type=int, default=TrainConfig().bc_iters)
+    parser.add_argument("--pretrain-iters", type=int, default=TrainConfig().pretrain_iters,
+                        help="world-model updates on demos only before interaction (SAC has no model to pre-train)")
     parser.add_argument("--episode-steps", type=int, default=0, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=TrainConfig().updates_per_step)
     parser.add_argument("--eval-every", type=int, default=5000)
@@ -48,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     for task in tasks:
         cfg = TrainConfig(task=task, steps=args.steps, seed=args.seed, demos=args.demos, bc_iters=args.bc_iters,
-                          episode_steps=args.episode_steps, updates_per_step=args.updates_per_step,
-                          eval_every=args.eval_every,
+                          pretrain_iters=args.pretrain_iters, episode_steps=args.episode_steps,
+                          updates_per_step=args.updates_per_step, eval_every=args.eval_every,
                           eval_episodes=args.eval_episodes, threads=args.threads)
         results[task] = {}
         for kind in ("world_model", "sac"):
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             results[task][kind] = r
             if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)
                 command = (f"toponav bench manip --tasks {task} --steps {args.steps} --seed {args.seed} "
-                           f"--demos {args.demos} --updates-per-step {args.updates_per_step} "
+                           f"--demos {args.demos} --pretrain-iters {args.pretrain_iters} "
+                           f"--updates-per-step {args.updates_per_step} "
                            f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
                 save_world_model(out / f"world_model_{task}.pt", agent.model,
                                  {k: v for k, v in r.items()} | {"command": command})
