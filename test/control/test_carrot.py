@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from toponav.control.carrot import LocalCarrot, ScanCarrot
+from toponav.control.config import LocalPlanConfig
 
 
 def _ring_scan(n: int = 360) -> tuple[np.ndarray, np.ndarray]:
@@ -12,7 +13,7 @@ def _ring_scan(n: int = 360) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_far_hits_are_dropped_not_piled_on_the_window_border() -> None:
-    lc = LocalCarrot(window=6.0, radius=0.25)
+    lc = LocalCarrot(LocalPlanConfig(window=6.0), radius=0.25)
     ranges, angles = _ring_scan()
     ranges[:] = 5.0  # every beam hits 5 m out: all outside a 6 m window centred on the robot
     aim = lc.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (2.5, 0.0))
@@ -21,7 +22,7 @@ def test_far_hits_are_dropped_not_piled_on_the_window_border() -> None:
 
 
 def test_recentring_carries_the_hits_that_stay_inside() -> None:
-    lc = LocalCarrot(window=8.0, radius=0.25)
+    lc = LocalCarrot(LocalPlanConfig(window=8.0), radius=0.25)
     ranges, angles = _ring_scan()
     ranges[:] = 8.0
     ranges[180] = 1.5  # one hit 1.5 m straight ahead (beam at angle 0)

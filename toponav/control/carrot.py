@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from toponav.control.config import LocalPlanConfig
 from toponav.grid_graph import NEIGHBOURS, grid_graph
 
 
@@ -153,14 +154,9 @@ class LocalCarrot:
     window, and :meth:`reset` (time jumps, new map) drops everything.
     """
 
-    def __init__(self, window: float, radius: float, resolution: float = 0.1, inflate: float = 0.1,
-                 lookahead: float = 2.0, replan_every: int = 5) -> None:
-        self.window = window
+    def __init__(self, cfg: LocalPlanConfig, radius: float) -> None:
+        self.cfg = cfg
         self.radius = radius
-        self.resolution = resolution
-        self.inflate = inflate
-        self.lookahead = lookahead
-        self.replan_every = replan_every
         self.grid: ScanCarrot | None = None
         self._centre = np.zeros(2)
 
@@ -172,17 +168,17 @@ class LocalCarrot:
         the target itself while no seen obstacle lies on the straight line to it, else the carrot."""
         xy = np.asarray(pose[:2], dtype=np.float64)
         target = np.asarray(target, dtype=np.float64)[:2]
-        if self.grid is None or np.max(np.abs(xy - self._centre)) > self.window / 4:
+        if self.grid is None or np.max(np.abs(xy - self._centre)) > self.cfg.window / 4:
             self._recentre(xy, target)
-        elif np.hypot(*(target - self.grid.goal)) > self.resolution:
+        elif np.hypot(*(target - self.grid.goal)) > self.cfg.resolution:
             self.grid.set_goal(target)
         carrot = self.grid.update(pose, ranges, angles, range_max)
         return target.copy() if self.grid.line_free(xy, target) else carrot
 
     def _recentre(self, xy: np.ndarray, target: np.ndarray) -> None:
-        h = self.window / 2
-        grid = ScanCarrot((xy[0] - h, xy[1] - h, xy[0] + h, xy[1] + h), target, self.radius, self.resolution,
-                          self.inflate, self.lookahead, self.replan_every, drop_outside=True)
+        c, h = self.cfg, self.cfg.window / 2
+        grid = ScanCarrot((xy[0] - h, xy[1] - h, xy[0] + h, xy[1] + h), target, self.radius, c.resolution,
+                          c.inflate, c.lookahead, c.replan_every, drop_outside=True)
         if self.grid is not None:
             grid.add_hits(self.grid.hit_points())
         self.grid, self._centre = grid, xy.copy()

@@ -84,9 +84,7 @@ class HodatController:
         self._goal_stall = _Stall(cfg.progress_min)  # -> DWA fallback after fallback_after (learned mode)
         self._watch_ref: np.ndarray | None = None  # the point _goal_stall measures the distance to
         self._fallback_until = -math.inf  # DWA drives until then
-        lp = cfg.local_plan
-        self.local = LocalCarrot(lp.window, cfg.robot.radius, lp.resolution, lp.inflate, lp.lookahead,
-                                 lp.replan_every) if lp.enabled else None
+        self.local = LocalCarrot(cfg.local_plan, cfg.robot.radius) if cfg.local_plan.enabled else None
         self.aim: np.ndarray | None = None  # where the local planner steered last step
         self._reset_target_state()
 
