@@ -33,7 +33,7 @@ class WorldModelConfig:
     obs_dim: int = 10
     action_dim: int = 3
     latent_dim: int = 32
-    hidden_dim: int = 64
+    hidden_dim: int = 128  # 64 learned push far slower (docs/manipulation.md)
     num_q: int = 5
     norm_group: int = 8  # latent is normalised in groups of this size (see LatentNorm)
     feature_scale: float = 10.0  # metres -> encoder input units

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="world-model updates on demos only before interaction (SAC has no model to pre-train)")
     parser.add_argument("--episode-steps", type=int, default=0, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=TrainConfig().updates_per_step)
+    parser.add_argument("--hidden-dim", type=int, default=TrainConfig().hidden_dim,
+                        help="MLP hidden size of both learners")
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     for task in tasks:
         cfg = TrainConfig(task=task, steps=args.steps, seed=args.seed, demos=args.demos, bc_iters=args.bc_iters,
-                          pretrain_iters=args.pretrain_iters, episode_steps=args.episode_steps,
+                          pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
+                          episode_steps=args.episode_steps,
                           updates_per_step=args.updates_per_step, eval_every=args.eval_every,
                           eval_episodes=args.eval_episodes, threads=args.threads)
         results[task] = {}
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)
                 command = (f"toponav bench manip --tasks {task} --steps {args.steps} --seed {args.seed} "
                            f"--demos {args.demos} --pretrain-iters {args.pretrain_iters} "
+                           f"--hidden-dim {args.hidden_dim} "
                            f"--updates-per-step {args.updates_per_step} "
                            f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
                 save_world_model(out / f"world_model_{task}.pt", agent.model,

@@ -49,7 +49,8 @@ class TrainConfig:
     eval_episodes: int = param(20, "episodes per evaluation", min=1)
     threads: int = param(1, "torch CPU threads (the machine is shared)", min=1)
     latent_dim: int = param(32, "world-model latent size", min=8)
-    hidden_dim: int = param(64, "world-model hidden size", min=8)
+    hidden_dim: int = param(128, "hidden size of the world model's MLPs and of SAC's (both learners get the same)",
+                            min=8)
     agent: AgentConfig = field(default_factory=AgentConfig)
 
 
@@ -242,6 +243,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="world-model updates on demos only before interaction")
     parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
+    parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim, help="MLP hidden size")
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
     parser.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1: shared CPU)")
@@ -253,7 +255,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(task=args.task, seed=args.seed, steps=args.steps, demos=args.demos, bc_iters=args.bc_iters,
-                       pretrain_iters=args.pretrain_iters,
+                       pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
                        episode_steps=args.episode_steps,
                        updates_per_step=args.updates_per_step, eval_every=args.eval_every,
                        eval_episodes=args.eval_episodes, threads=args.threads)
@@ -269,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
     command = "toponav train world-model " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (
             ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed), ("demos", cfg.demos),
-            ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("episode_steps", cfg.episode_steps),
+            ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("hidden_dim", cfg.hidden_dim),
+            ("episode_steps", cfg.episode_steps),
             ("updates_per_step", cfg.updates_per_step), ("eval_every", cfg.eval_every),
             ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}
