@@ -55,8 +55,7 @@ class ScanCarrot:
         ``clip`` marked on its border cells (a world's bounds hold all its obstacles)."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         if not clip:
-            pts = pts[(pts[:, 0] >= self.xmin) & (pts[:, 0] < self.xmin + self.w * self.res)
-                      & (pts[:, 1] >= self.ymin) & (pts[:, 1] < self.ymin + self.h * self.res)]
+            pts = pts[self._inside(pts)]
         if len(pts):
             r, c = self._cells(pts)
             new = ~self.hits[r, c]
@@ -67,15 +66,18 @@ class ScanCarrot:
         """No grown obstacle on the segment a -> b (the part inside the grid), sampled every half cell."""
         n = max(2, int(np.hypot(*(b - a)) / (0.5 * self.res)) + 1)
         pts = a[None] + np.linspace(0.0, 1.0, n)[:, None] * (b - a)[None]
-        pts = pts[(pts[:, 0] >= self.xmin) & (pts[:, 0] < self.xmin + self.w * self.res)
-                  & (pts[:, 1] >= self.ymin) & (pts[:, 1] < self.ymin + self.h * self.res)]
-        r, c = self._cells(pts)
+        r, c = self._cells(pts[self._inside(pts)])
         return not self.blocked[r, c].any()
 
     def hit_points(self) -> np.ndarray:
         """Centres of the hit cells (N, 2), world coordinates."""
         r, c = np.nonzero(self.hits)
         return np.stack([self.xmin + (c + 0.5) * self.res, self.ymin + (r + 0.5) * self.res], axis=1)
+
+    def _inside(self, xy: np.ndarray) -> np.ndarray:
+        """Mask of the points (N, 2) that fall on the grid (``_cells`` clips the others to its border)."""
+        return ((xy[:, 0] >= self.xmin) & (xy[:, 0] < self.xmin + self.w * self.res)
+                & (xy[:, 1] >= self.ymin) & (xy[:, 1] < self.ymin + self.h * self.res))
 
     def _cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = np.clip(((xy[:, 0] - self.xmin) / self.res).astype(int), 0, self.w - 1)

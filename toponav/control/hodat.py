@@ -85,7 +85,6 @@ class HodatController:
         self._watch_ref: np.ndarray | None = None  # the point _goal_stall measures the distance to
         self._fallback_until = -math.inf  # DWA drives until then
         self.local = LocalCarrot(cfg.local_plan, cfg.robot.radius) if cfg.local_plan.enabled else None
-        self.aim: np.ndarray | None = None  # where the local planner steered last step
         self._reset_target_state()
 
     # -- targets ------------------------------------------------------------------------------------
@@ -143,10 +142,9 @@ class HodatController:
             else:
                 planner = self._choose_planner(pose, now)
                 aim_dist = dist
-                self.aim = target
                 if self.local is not None:
-                    self.aim = self.local.aim(pose, scan.ranges, angles, rmax, target)
-                    aim_dist, bearing = to_robot_polar(tuple(pose), tuple(self.aim))
+                    aim = self.local.aim(pose, scan.ranges, angles, rmax, target)
+                    aim_dist, bearing = to_robot_polar(tuple(pose), tuple(aim))
                 proposal = self._propose(planner, scan, angles, vel, aim_dist, bearing, rmax, dt)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
             proposal, cfg.robot)

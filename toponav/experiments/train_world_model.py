@@ -48,9 +48,9 @@ class TrainConfig:
     eval_every: int = param(5000, "environment steps between evaluations", min=1)
     eval_episodes: int = param(20, "episodes per evaluation", min=1)
     threads: int = param(1, "torch CPU threads (the machine is shared)", min=1)
-    latent_dim: int = param(32, "world-model latent size", min=8)
-    hidden_dim: int = param(128, "hidden size of the world model's MLPs and of SAC's (both learners get the same)",
-                            min=8)
+    latent_dim: int = param(WorldModelConfig.latent_dim, "world-model latent size", min=8)
+    hidden_dim: int = param(WorldModelConfig.hidden_dim,
+                            "hidden size of the world model's MLPs and of SAC's (both learners get the same)", min=8)
     agent: AgentConfig = field(default_factory=AgentConfig)
 
 
