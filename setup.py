@@ -49,7 +49,7 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={
         "toponav.models": ["checkpoints/*.pt", "checkpoints/*.md", "checkpoints/*.json"],
-        "toponav.worlds": ["data/*.json", "data/BARN_LICENSE"],
+        "toponav.worlds": ["data/*.json", "data/BARN_LICENSE", "data/maps/*/map.yaml", "data/maps/*/map.pgm"],
         "toponav.sim": ["assets/*.urdf"],
     },
     data_files=[

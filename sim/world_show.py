@@ -49,8 +49,9 @@ def render(world: World, out: str | Path, robot_radius: float = 0.25, dpi: int =
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
-    ax.set_title(f"{world.name}: {len(world.circles)} circles, {len(world.boxes)} boxes")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"{world.name} ({world.family}): {len(world.circles)} circles, {len(world.boxes)} boxes")
+    # outside the axes: on a map the start or goal often sits in a corner a legend would cover
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi, bbox_inches="tight")

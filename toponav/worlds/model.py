@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from toponav.worlds.spatial import MIN_OBSTACLES, ClearanceIndex, box_distance, circle_distance
 
 SCHEMA_VERSION = 1
 
@@ -88,29 +91,38 @@ class World:
         y = b[:, None, 1] + s * local[..., 0] + c * local[..., 1]
         return np.stack([x, y], axis=-1)
 
+    def with_endpoints(self, start: tuple[float, float, float], goal: tuple[float, float],
+                       **meta: Any) -> World:
+        """The same obstacles with a new start and goal (and extra ``meta``), keeping a built clearance index."""
+        world = replace(self, start=tuple(start), goal=tuple(goal), meta={**self.meta, **meta})
+        if "_clearance_index" in self.__dict__:  # it depends on the obstacles and bounds only
+            world.__dict__["_clearance_index"] = self.__dict__["_clearance_index"]
+        return world
+
+    @cached_property
+    def _clearance_index(self) -> ClearanceIndex:
+        """Built on first use for big worlds (a frozen dataclass may still cache in its ``__dict__``)."""
+        return ClearanceIndex(self.bounds, self.circle_array(), self.box_array())
+
     def clearance(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (m) from each (x, y) point to the nearest obstacle or the bounds wall.
 
         Negative inside an obstacle. Vectorised over points; used for reachability, collision
-        checks and the minimum-clearance metric.
+        checks and the minimum-clearance metric. Worlds with many obstacles (buildings from maps) go
+        through a :class:`~toponav.worlds.spatial.ClearanceIndex`: same formula, same result, but each
+        point meets only the few obstacles that can be its nearest.
         """
         p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         xmin, ymin, xmax, ymax = self.bounds
         d = np.minimum.reduce([p[:, 0] - xmin, xmax - p[:, 0], p[:, 1] - ymin, ymax - p[:, 1]])
+        if len(self.circles) + len(self.boxes) >= MIN_OBSTACLES:
+            return self._clearance_index.clearance(p, d)
         circles = self.circle_array()
         if len(circles):
-            dc = np.hypot(p[:, None, 0] - circles[None, :, 0], p[:, None, 1] - circles[None, :, 1])
-            d = np.minimum(d, (dc - circles[None, :, 2]).min(axis=1))
+            d = np.minimum(d, circle_distance(p, circles).min(axis=1))
         boxes = self.box_array()
         if len(boxes):
-            c, s = np.cos(boxes[:, 4]), np.sin(boxes[:, 4])
-            rx = p[:, None, 0] - boxes[None, :, 0]
-            ry = p[:, None, 1] - boxes[None, :, 1]
-            lx = np.abs(c * rx + s * ry) - boxes[None, :, 2]
-            ly = np.abs(-s * rx + c * ry) - boxes[None, :, 3]
-            outside = np.hypot(np.maximum(lx, 0.0), np.maximum(ly, 0.0))
-            inside = np.minimum(np.maximum(lx, ly), 0.0)
-            d = np.minimum(d, (outside + inside).min(axis=1))
+            d = np.minimum(d, box_distance(p, boxes).min(axis=1))
         return d
 
     def occupancy(self, resolution: float, inflate: float = 0.0) -> tuple[np.ndarray, tuple[float, float]]:
