@@ -45,6 +45,8 @@ class HodatControllerNode(Node):
 
         self.scan: tuple[np.ndarray, np.ndarray, float, float] | None = None  # ranges, angles, range_min, max
         self.scan_time: Time | None = None
+        self.scan_stamp: Time | None = None  # header stamp: when the scan was taken (None: unstamped)
+        self._scan_seq = self._scan_used = 0  # new scans go into the controller's obstacle memory once
         self.pose: tuple[float, float, float] | None = None
         self.vel = np.zeros(2)
         self.odom_time: Time | None = None
@@ -101,6 +103,9 @@ class HodatControllerNode(Node):
         rmin = msg.range_min if math.isfinite(msg.range_min) and msg.range_min >= 0 else 0.0
         self.scan = (ranges, angles, rmin, rmax)
         self.scan_time = self.get_clock().now()
+        stamp = Time.from_msg(msg.header.stamp, clock_type=self.scan_time.clock_type)
+        self.scan_stamp = stamp if stamp.nanoseconds > 0 else None
+        self._scan_seq += 1
 
     def _on_odom(self, msg: Odometry) -> None:
         p, q, t = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
@@ -151,6 +156,8 @@ class HodatControllerNode(Node):
             self.scan = self.pose = None
             if self.controller.local is not None:
                 self.controller.local.reset()  # the hits were seen on the old timeline (sim reset, bag loop)
+            if self.controller.memory is not None:
+                self.controller.memory.reset()
         self._last_tick = now
         stale = self._stale(now)
         if stale:
@@ -161,7 +168,9 @@ class HodatControllerNode(Node):
         ranges, angles, rmin, rmax = self.scan
         was_reached, was_unreachable = self.controller.reached, self.controller.unreachable
         decision = self.controller.step(self.pose, self.vel, ranges, angles, now.nanoseconds * 1e-9,
-                                        1.0 / self.config.rate, rmin, rmax)
+                                        1.0 / self.config.rate, rmin, rmax, scan_age=self._scan_age(now),
+                                        scan_new=self._scan_seq != self._scan_used)
+        self._scan_used = self._scan_seq
         self._publish(decision.cmd)
         if self.controller.reached and not was_reached:
             self.get_logger().info("sub-goal reached: holding zero velocity")
@@ -179,7 +188,9 @@ class HodatControllerNode(Node):
                 self.get_logger().info("learned policy drives again")
             self._last_planner = decision.planner
         if decision.safety == "blind":
-            self._warn("blind", "scan mostly invalid (NaN): stopping")
+            self._warn("blind", "scan too invalid (NaN) or too sparse to see the path: stopping")
+        elif decision.safety == "stale":
+            self._warn("stale", f"/scan taken more than {self.config.scan_timeout} s ago: stopping")
         self._status({"source": decision.source, "planner": decision.planner, "safety": decision.safety,
                       "distance": _num(decision.distance), "ttc": _num(decision.ttc),
                       "clearance": _num(decision.clearance)})
@@ -196,6 +207,18 @@ class HodatControllerNode(Node):
         if odom_age > self.config.odom_timeout:
             return f"/odom is {odom_age:.2f} s old (timeout {self.config.odom_timeout} s)"
         return ""
+
+    def _scan_age(self, now: Time) -> float:
+        """Seconds since the scan was taken: from its header stamp, else from its arrival. A stamp from the
+        future (another clock) falls back to the arrival time, logged."""
+        received = (now - self.scan_time).nanoseconds * 1e-9
+        if self.scan_stamp is None:
+            return received
+        age = (now - self.scan_stamp).nanoseconds * 1e-9
+        if age < -0.1:
+            self._warn("scan_clock", f"/scan stamped {-age:.2f} s in the future: using its arrival time")
+            return received
+        return max(age, received)
 
     def _publish(self, cmd: np.ndarray) -> None:
         msg = Twist()

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.system
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.duration import Duration  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 
 from toponav.ros_nodes.common import SENSOR_QOS  # noqa: E402
@@ -26,12 +27,16 @@ MODULE = "toponav.ros_nodes.hodat_controller"
 SLACK = 0.6
 
 
-def scan_msg(ranges: np.ndarray) -> LaserScan:
+def scan_msg(ranges: np.ndarray, stamp=None) -> LaserScan:
+    """A 360° scan of ``len(ranges)`` beams from -pi (one beam: straight ahead); ``stamp`` a builtin Time."""
     m = LaserScan()
     m.header.frame_id = "base_scan"
-    m.angle_min = -math.pi
-    m.angle_increment = 2 * math.pi / BEAMS
-    m.angle_max = m.angle_min + m.angle_increment * (BEAMS - 1)
+    n = len(ranges)
+    m.angle_min = -math.pi if n > 1 else 0.0
+    m.angle_increment = 2 * math.pi / n
+    m.angle_max = m.angle_min + m.angle_increment * (n - 1)
+    if stamp is not None:
+        m.header.stamp = stamp
     m.range_min, m.range_max = 0.05, 8.0
     m.ranges = [float(r) for r in ranges]
     return m
@@ -53,12 +58,17 @@ def subgoal_msg(x: float, y: float) -> PoseStamped:
     return m
 
 
-def feed(probe: Probe, seconds: float, scan: np.ndarray | None, odom: bool = True, rate: float = 20.0) -> None:
-    """Publish scan/odom at ``rate`` for ``seconds`` (scan None = scan silent)."""
+def feed(probe: Probe, seconds: float, scan: np.ndarray | None, odom: bool = True, rate: float = 20.0,
+         scan_delay: float | None = None) -> None:
+    """Publish scan/odom at ``rate`` for ``seconds`` (scan None = scan silent); ``scan_delay``: stamp the
+    scans that many seconds in the past (a lidar driver's latency), else leave them unstamped."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if scan is not None:
-            probe.publish("/scan", scan_msg(scan), SENSOR_QOS)
+            stamp = None
+            if scan_delay is not None:
+                stamp = (probe.node.get_clock().now() - Duration(seconds=scan_delay)).to_msg()
+            probe.publish("/scan", scan_msg(scan, stamp), SENSOR_QOS)
         if odom:
             probe.publish("/odom", odom_msg(), SENSOR_QOS)
         time.sleep(1.0 / rate)
@@ -171,3 +181,25 @@ def test_bad_parameter_refuses_to_start(domain_id: int) -> None:
         assert "mode" in node.output() and "teleport" in node.output()
     finally:
         node.stop()
+
+
+def test_blind_and_old_scans_stop(domain_id: int) -> None:
+    """The issue's scans fed to the node with default parameters, sub-goal 3 m ahead: all NaN (was 1.0 m/s),
+    one beam (0.9 m/s), half NaN (0.7 m/s) must give zero; so must a scan stamped 0.8 s ago (timeout 0.5 s)."""
+    node, probe = start(domain_id)
+    try:
+        free = np.full(360, np.inf)
+        half = np.full(360, 8.0)
+        half[90:270] = np.nan  # beams -90..+89 deg: the front half, exactly 50 % of the scan
+        for name, bad, delay in [("all NaN", np.full(360, np.nan), None), ("one beam", np.array([8.0]), None),
+                                 ("half NaN", half, None), ("0.8 s old", free, 0.8)]:
+            drive_until_moving(probe, node, free)
+            feed(probe, 1.0, bad, scan_delay=delay)
+            c = last_cmd(probe)
+            assert c.linear.x == 0.0 and c.angular.z == 0.0, f"{name}: {c}\n{node.output()}"
+        assert node.alive()
+        out = node.output()
+        assert "too sparse to see the path" in out and "taken more than 0.5 s ago" in out, out
+    finally:
+        probe.close()
+        assert node.stop() == 0, node.output()

@@ -114,14 +114,18 @@ def test_nan_scan_is_blind_and_stops() -> None:
 
 
 def test_few_nan_beams_still_see_the_wall() -> None:
+    # 360 beams: dropping every 7th leaves 2-degree holes, well inside max_gap (a 72-beam scan would be blind)
+    angles = LidarParams(beams=360).angles()
     layer = SafetyLayer(SafetyConfig(turn_rate=0.0), ROBOT.radius, ROBOT.max_w)
-    raw = wall_scan(np.zeros(3), 0.0, 0.5)
+    clean = np.where(np.cos(angles) > 1e-9, np.minimum(0.5 / np.maximum(np.cos(angles), 1e-9), 8.0), 8.0)
+    raw = clean.copy()
     raw[::7] = np.nan
     raw[1] = np.inf
     scan = clean_scan(raw, LIDAR.range_max, LIDAR.range_min)
     assert not scan.blind[0]
-    res = layer.filter(np.array([1.0, 0.0]), scan.ranges, ANGLES, scan.valid, scan.blind, LIDAR.range_max)
-    ref = layer.filter(np.array([1.0, 0.0]), wall_scan(np.zeros(3), 0.0, 0.5), ANGLES, range_max=LIDAR.range_max)
+    res = layer.filter(np.array([1.0, 0.0]), scan.ranges, angles, scan.valid, scan.blind, LIDAR.range_max)
+    ref = layer.filter(np.array([1.0, 0.0]), clean, angles, range_max=LIDAR.range_max)
+    assert res.mode[0] != BLIND
     assert res.cmd[0, 0] == ref.cmd[0, 0] < 0.9  # the dropped beams change nothing: neighbours see the wall
 
 

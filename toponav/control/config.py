@@ -35,6 +35,22 @@ class SafetyConfig:
     turn_rate: float = param(0.8, "yaw rate used to turn away when blocked (rad/s)", min=0.0)
     turn_clearance: float = param(0.15, "turn away when free space ahead is below this (m) and the command is blocked",
                                   min=0.0)
+    max_gap: float = param(
+        0.1, "blind (zero command) when the directions the motion sweeps hold a hole of valid beams wider than this "
+             "(rad; 0.1 = 5.7 deg: a 360-beam lidar may drop 4 beams in a row, a 64-beam one none)", min=0.001)
+
+
+@dataclass
+class MemoryConfig:
+    """Short-memory obstacle layer of the safety check: recent lidar hits, odom frame (see control/memory.py)."""
+
+    enabled: bool = param(True, "check obstacles seen in the last `duration` s too, not only the current scan")
+    duration: float = param(2.5, "hits older than this are forgotten (s)", min=0.0)
+    radius: float = param(3.0, "hits farther than this from the robot are not kept (m)", min=0.1)
+    resolution: float = param(0.05, "one remembered point per cell of this size (m)", min=0.005)
+    clear_width: float = param(0.02, "a newer beam passing within this of a remembered point clears it ... (m)",
+                               min=0.0)
+    clear_beyond: float = param(0.1, "... when its return lies at least this much farther (m)", min=0.0)
 
 
 @dataclass
@@ -104,3 +120,4 @@ class HodatConfig:
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     dwa: DwaConfig = field(default_factory=DwaConfig)
     local_plan: LocalPlanConfig = field(default_factory=LocalPlanConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)

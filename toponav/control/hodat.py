@@ -16,6 +16,13 @@ do: a memoryless policy can circle in front of a gap it does not take, so when t
 DWA drives for ``fallback_hold`` seconds and then hands back. Progress is watched on the goal because a
 carrot sub-goal moves every step; the decision says which planner drove (``planner``). ROS-free: the node, the
 benchmarks and the tests all drive this same object.
+
+Inputs have an age. ``scan_age`` (seconds since the scan was taken) reaches the safety layer, which takes the
+distance driven since off the free path and stops outright (``stale``) past ``scan_timeout``. With
+``memory.enabled`` every new scan (``scan_new``) is also added to a short obstacle memory
+(:class:`toponav.control.memory.ObstacleMemory`), registered at the pose the robot had when the scan was
+taken (the current pose dead-reckoned back by ``scan_age``); the safety layer and DWA check the remembered
+points too, so what fell between the beams of this scan is not forgotten.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from toponav.control.carrot import LocalCarrot
 from toponav.control.config import HodatConfig
 from toponav.control.dwa import DwaPlanner
 from toponav.control.limits import clamp_velocity, limit_acceleration
-from toponav.control.safety import CLEAR, MODE_NAMES, SafetyLayer
+from toponav.control.memory import ObstacleMemory
+from toponav.control.safety import CLEAR, MODE_NAMES, STALE, SafetyLayer
 from toponav.control.scan import clean_scan
 from toponav.geometry import to_robot_polar
 
@@ -85,6 +93,7 @@ class HodatController:
         self._watch_ref: np.ndarray | None = None  # the point _goal_stall measures the distance to
         self._fallback_until = -math.inf  # DWA drives until then
         self.local = LocalCarrot(cfg.local_plan, cfg.robot.radius) if cfg.local_plan.enabled else None
+        self.memory = ObstacleMemory(cfg.memory) if cfg.memory.enabled else None
         self._reset_target_state()
 
     # -- targets ------------------------------------------------------------------------------------
@@ -120,11 +129,19 @@ class HodatController:
 
     # -- one step -----------------------------------------------------------------------------------
     def step(self, pose, vel, ranges, angles, now: float, dt: float, range_min: float = 0.0,
-             range_max: float | None = None) -> Decision:
+             range_max: float | None = None, scan_age: float = 0.0, scan_new: bool = True) -> Decision:
+        """One control step. ``scan_age``: seconds since the scan was taken (stamp to now); ``scan_new``: False
+        when this scan was already given to an earlier step (it is then not added to the memory again)."""
         cfg = self.cfg
         rmax = float(range_max if range_max is not None and math.isfinite(range_max) else cfg.scan.range_max)
         scan = clean_scan(ranges, rmax, range_min, cfg.scan.max_invalid_fraction)
         vel = np.nan_to_num(np.asarray(vel, dtype=np.float64)[:2])
+        age = float(scan_age) if math.isfinite(scan_age) else math.inf
+        remembered = None
+        if self.memory is not None:
+            if scan_new and age <= cfg.scan_timeout:
+                self.memory.update(_pose_back(pose, vel, max(age, 0.0)), scan.ranges, angles, scan.valid, rmax, now)
+            remembered = self.memory.points(pose)
         target, source = self.target()
         dist = math.nan
         proposal = np.zeros(2)
@@ -145,13 +162,14 @@ class HodatController:
                 if self.local is not None:
                     aim = self.local.aim(pose, scan.ranges, angles, rmax, target)
                     aim_dist, bearing = to_robot_polar(tuple(pose), tuple(aim))
-                proposal = self._propose(planner, scan, angles, vel, aim_dist, bearing, rmax, dt)
+                proposal = self._propose(planner, scan, angles, vel, aim_dist, bearing, rmax, dt, remembered)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(
             proposal, cfg.robot)
-        res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax)
+        res = self.safety.filter(cmd, scan.ranges, angles, scan.valid, scan.blind, rmax, age=age,
+                                 speed=abs(float(vel[0])), memory=remembered, max_age=cfg.scan_timeout)
         final = clamp_velocity(res.cmd[0], cfg.robot)
         mode = int(res.mode[0])
-        if mode != CLEAR and (source in ("subgoal", "goal") or scan.blind[0]):
+        if mode != CLEAR and (source in ("subgoal", "goal") or scan.blind[0] or mode == STALE):
             source = "safety"
         self.prev_cmd = final
         return Decision(final, source, planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
@@ -185,14 +203,24 @@ class HodatController:
         return "learned"
 
     def _propose(self, planner: str, scan, angles, vel, dist: float, bearing: float, rmax: float,
-                 dt: float) -> np.ndarray:
+                 dt: float, remembered: np.ndarray | None = None) -> np.ndarray:
         if planner == "learned":
             return np.asarray(self.policy.command(scan.ranges, angles, np.array([dist, bearing]), vel), dtype=float)
         if planner == "dwa":
             goal = np.array([dist * math.cos(bearing), dist * math.sin(bearing)])
-            return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax, dt)
+            return self.dwa.plan(scan.ranges, angles, vel, goal, scan.valid, rmax, dt, extra=remembered)
         # safety_only: straight-line pursuit, the safety layer does all the avoiding
         r = self.cfg.robot
         w = float(np.clip(self.cfg.pursuit_gain * bearing, -r.max_w, r.max_w))
         v = r.max_v * max(math.cos(bearing), 0.0) * min(1.0, dist / 1.0)
         return np.array([v, w])
+
+
+def _pose_back(pose, vel: np.ndarray, age: float) -> tuple[float, float, float]:
+    """Where the robot was ``age`` seconds ago, dead-reckoned back along its current (v, ω): the scan's pose."""
+    x, y, yaw = (float(p) for p in pose[:3])
+    if age <= 0.0 or not math.isfinite(age):
+        return x, y, yaw
+    v, w = float(vel[0]), float(vel[1])
+    mid = yaw - 0.5 * w * age
+    return x - v * age * math.cos(mid), y - v * age * math.sin(mid), yaw - w * age

@@ -9,8 +9,22 @@ tight spot.
 
 Outcomes per command: ``CLEAR`` (unchanged), ``SLOWED`` (speed reduced), ``STOPPED`` (no safe forward
 speed), ``TURN_AWAY`` (stopped and turned toward the open side because the command did not turn),
-``BLIND`` (too many invalid beams: zero command). Rotating in place never moves a disc footprint
-closer to anything, which is why turning away is always allowed.
+``BLIND`` (zero command: the scan does not show whether the path is free), ``STALE`` (zero command: the
+scan is older than ``max_age``). Rotating in place never moves a disc footprint closer to anything,
+which is why turning away is always allowed.
+
+Blind means stop. A scan is blind for a command when too many of its beams are invalid overall
+(``blind``, from :func:`toponav.control.scan.clean_scan`), or when the directions its motion sweeps (the
+footprint plus margin along the commanded arc) hold a hole of valid beams wider than ``max_gap``
+(:mod:`toponav.control.coverage`): all-NaN, one-beam, every-other-beam-dropped scans, or a front-only
+lidar asked to reverse. Both give zero (v, ω). A command that only rotates sweeps no new area for a
+disc, so it is not path-blind and stays allowed while the scan as a whole is trusted.
+
+Inputs age. The scan was taken ``age`` seconds ago and the robot has moved since (at most ``speed``,
+its measured speed, or the command's, times ``age``, along this path): that much is taken off the free
+path before the stopping speed is computed. Obstacles remembered from earlier scans (``memory``, robot
+frame, see :class:`toponav.control.memory.ObstacleMemory`) are checked like scan points, so a thin pillar
+that falls between the beams of the current scan still stops the robot.
 
 Vectorised over a batch of robots (N) — the training twin filters all its environments in one call.
 """
@@ -22,10 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from toponav.control.config import SafetyConfig
-from toponav.control.scan import scan_points
+from toponav.control.coverage import path_blind
+from toponav.control.scan import distances, scan_points
 
-CLEAR, SLOWED, STOPPED, TURN_AWAY, BLIND = 0, 1, 2, 3, 4
-MODE_NAMES = ("clear", "slowed", "stopped", "turn_away", "blind")
+CLEAR, SLOWED, STOPPED, TURN_AWAY, BLIND, STALE = 0, 1, 2, 3, 4, 5
+MODE_NAMES = ("clear", "slowed", "stopped", "turn_away", "blind", "stale")
 
 
 @dataclass
@@ -33,7 +48,7 @@ class SafetyResult:
     cmd: np.ndarray  # (N, 2) safe (v, ω)
     mode: np.ndarray  # (N,) int, one of CLEAR..BLIND
     ttc: np.ndarray  # (N,) time to collision of the *commanded* arc (s); inf when free over the horizon
-    clearance: np.ndarray  # (N,) distance from the footprint edge to the nearest scan point (m)
+    clearance: np.ndarray  # (N,) distance from the footprint edge to the nearest scan or remembered point (m)
 
 
 def arc_points(v: np.ndarray, w: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -62,8 +77,15 @@ class SafetyLayer:
         return v * self.cfg.reaction_time + v**2 / (2.0 * self.cfg.brake_decel)
 
     def filter(self, cmd: np.ndarray, ranges: np.ndarray, angles: np.ndarray, valid: np.ndarray | None = None,
-               blind: np.ndarray | None = None, range_max: float = np.inf) -> SafetyResult:
-        """Make a batch of commands safe. ``ranges`` must be cleaned (see :func:`toponav.control.scan.clean_scan`)."""
+               blind: np.ndarray | None = None, range_max: float = np.inf, age: np.ndarray | float = 0.0,
+               speed: np.ndarray | float | None = None, memory: np.ndarray | None = None,
+               max_age: float = np.inf) -> SafetyResult:
+        """Make a batch of commands safe. ``ranges`` must be cleaned (see :func:`toponav.control.scan.clean_scan`).
+
+        ``age``: seconds since the scan was taken; ``speed``: the robot's measured speed (default the
+        command's); ``memory``: remembered obstacle points in the robot frame, (M, 2) or (N, M, 2), NaN rows
+        ignored; a scan older than ``max_age`` gives ``STALE``.
+        """
         cmd = np.atleast_2d(np.asarray(cmd, dtype=np.float64)).copy()
         ranges = np.atleast_2d(np.asarray(ranges, dtype=np.float64))
         n = cmd.shape[0]
@@ -71,22 +93,39 @@ class SafetyLayer:
         # a reading inside the footprint (e.g. -inf, 'closer than range_min') is put on the footprint edge, so
         # moving toward it counts as approaching and moving away stays allowed
         ranges = np.maximum(ranges, self.radius)
-        pts, hit = scan_points(ranges, angles, None if valid is None else np.atleast_2d(valid), range_max)
+        valid2 = np.ones(ranges.shape, dtype=bool) if valid is None else np.broadcast_to(np.atleast_2d(valid),
+                                                                                          ranges.shape)
+        pts, hit = scan_points(ranges, angles, valid2, range_max)
+        pts = np.broadcast_to(pts, (n, *pts.shape[-2:]))
+        hit = scan_hit = np.broadcast_to(hit, (n, hit.shape[-1]))
+        if memory is not None and np.size(memory):
+            mem = np.asarray(memory, dtype=np.float64)
+            mem = np.broadcast_to(mem if mem.ndim == 3 else mem[None], (n, *mem.shape[-2:]))
+            # a remembered point inside the footprint goes to its edge along its bearing, like a scan reading
+            md = np.hypot(mem[..., 0], mem[..., 1])
+            grow = np.where(md < self.radius, self.radius / np.maximum(md, 1e-9), 1.0)
+            pts = np.concatenate([pts, mem * grow[..., None]], axis=1)
+            hit = np.concatenate([hit, np.isfinite(md)], axis=1)
+            pts = np.where(np.isfinite(pts), pts, 0.0)
         thr = self.radius + self.cfg.margin
-        d0 = np.where(hit, ranges, np.inf)  # (N, B) distance of each point now
+        d0 = np.where(hit, np.hypot(pts[..., 0], pts[..., 1]), np.inf)  # (N, P) distance of each point now
         clearance = d0.min(axis=1) - self.radius if d0.shape[1] else np.full(n, np.inf)
 
         v, w = cmd[:, 0], cmd[:, 1]
         # the commanded path (curvature w / v) sampled over the horizon at the commanded speed; slowing down
         # scales v and ω together, so every slower command follows this same path and one check covers all
         arcs = arc_points(v, w, self.times)  # (N, T, 2)
-        d = np.sqrt(((arcs[:, :, None, :] - pts[:, None, :, :]) ** 2).sum(-1))  # (N, T, B)
+        d = distances(arcs, pts)  # (N, T, P)
         bad = (d < thr) & (d < d0[:, None, :] - 1e-4) & hit[:, None, :]
         hit_t = bad.any(-1)  # (N, T)
         first = np.where(hit_t.any(-1), hit_t.argmax(-1), -1)
         ttc = np.where(first >= 0, self.times[np.maximum(first, 0)], np.inf)
         # path length that is free for sure: up to the last step before contact
         s_free = np.where(first >= 0, np.abs(v) * np.where(first >= 0, ttc - self.cfg.dt, 0.0), np.inf)
+        # the robot has already covered part of that path since the scan was taken
+        moved = (np.abs(v) if speed is None else np.maximum(np.abs(np.asarray(speed, dtype=np.float64)),
+                                                             np.abs(v))) * np.maximum(np.asarray(age, float), 0.0)
+        s_free = s_free - moved
         a, tr = self.cfg.brake_decel, self.cfg.reaction_time
         v_allowed = -a * tr + np.sqrt((a * tr) ** 2 + 2.0 * a * np.maximum(s_free, 0.0))  # stopping distance = s_free
         moving = np.abs(v) > 1e-3
@@ -106,15 +145,20 @@ class SafetyLayer:
         if self.cfg.turn_rate > 0:
             blocked = moving & (scale <= 0.1) & (np.abs(w) < 0.25 * self.cfg.turn_rate)
             if blocked.any():
-                side = self._open_side(ranges, angles, hit, forward=v >= 0)
+                side = self._open_side(ranges, angles, scan_hit, forward=v >= 0)
                 out[blocked, 0] = 0.0  # turning in place is the motion that is safe for a disc
                 out[blocked, 1] = side[blocked] * min(self.cfg.turn_rate, self.max_w)
                 mode[blocked] = TURN_AWAY
 
+        # blind: the scan as a whole is untrusted, or the directions this motion sweeps are not covered
+        no_see = path_blind(arcs, thr, angles, valid2, self.cfg.max_gap) & moving
         if blind is not None:
-            blind = np.broadcast_to(np.asarray(blind, dtype=bool), (n,))
-            out[blind] = 0.0
-            mode[blind] = BLIND
+            no_see |= np.broadcast_to(np.asarray(blind, dtype=bool), (n,))
+        out[no_see] = 0.0
+        mode[no_see] = BLIND
+        stale = np.broadcast_to(np.asarray(age, dtype=np.float64) > max_age, (n,))
+        out[stale] = 0.0
+        mode[stale] = STALE
         out[:, 1] = np.clip(out[:, 1], -self.max_w, self.max_w)
         return SafetyResult(out, mode, ttc, clearance)
 

@@ -62,6 +62,19 @@ def scan_points(ranges: np.ndarray, angles: np.ndarray, valid: np.ndarray | None
     return pts, hit
 
 
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances (…, K, P) between points a (…, K, 2) and b (…, P, 2).
+
+    Coordinate by coordinate, without the (…, K, P, 2) difference array and without a BLAS call (a
+    threaded matrix product is slower than this on a busy 2-core machine).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    dx = a[..., :, None, 0] - b[..., None, :, 0]
+    dy = a[..., :, None, 1] - b[..., None, :, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
 def sector_min(ranges: np.ndarray, angles: np.ndarray, sectors: int, fill: float) -> np.ndarray:
     """Down-sample to ``sectors`` equal sectors over [-pi, pi): min range per sector (``fill`` if empty).
 
