@@ -10,6 +10,7 @@ samples are scored in one vectorised numpy expression.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from toponav.control.config import DwaConfig
 from toponav.control.safety import arc_points
@@ -48,8 +49,9 @@ class DwaPlanner:
         pts, hit = scan_points(ranges, angles, valid, range_max)
         pts = pts[hit]
         if len(pts):
-            # min over points of the distance from every arc point; chunked over samples for memory
-            d = np.sqrt(((arcs[:, :, None, :] - pts[None, None, :, :]) ** 2).sum(-1)).min(-1)  # (K, T)
+            # nearest scan point of every arc point: a k-d tree query is O(KT log P) where the dense
+            # (K, T, P) distance tensor cost 3/4 of the controller's CPU (and grows with the beam count)
+            d = cKDTree(pts).query(arcs.reshape(-1, 2))[0].reshape(arcs.shape[:2])  # (K, T)
             clearance = d.min(axis=1) - r.radius
         else:
             clearance = np.full(len(vs), np.inf)
