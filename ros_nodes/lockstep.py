@@ -85,7 +85,8 @@ def lockstep_enabled(node: Node) -> tuple[bool, float]:
 class LockstepClient:
     """Joins ``streams`` by key and runs ``on_step`` once per sim step.
 
-    ``needs(step)`` says which stream names this step must hold (e.g. only on the planner's tick steps);
+    ``needs(step)`` (called once per step) says which stream names this step must hold (e.g. only on the
+    planner's tick steps);
     ``on_step(step)`` runs the node's logic after the inputs were fed and returns ``(outputs, cmd)``:
     the keys of what it published (stream name -> key) and an optional [v, w] command.
     """
@@ -101,6 +102,7 @@ class LockstepClient:
         self.input_timeout = input_timeout
         self.step: StepMsg | None = None  # the step being processed (its stamp is the node's "now")
         self._pending: StepMsg | None = None
+        self._pending_needs: dict[str, int] = {}
         self._pending_since = 0.0
         self._last_step = HELLO
         self._last_hello = -1e9
@@ -144,6 +146,8 @@ class LockstepClient:
                                            "arrived first (this node was too slow)")
         self._pending = step
         self._pending_since = time.monotonic()
+        # asked once per step (the nodes' tick schedules are stateful)
+        self._pending_needs = {s: step.latest[s] for s in self._needs(step) if s in self.streams and s in step.latest}
         self._try()
 
     def _poll(self) -> None:
@@ -156,7 +160,7 @@ class LockstepClient:
     def _try(self) -> None:
         step = self._pending
         assert step is not None
-        needs = {s: step.latest[s] for s in self._needs(step) if s in self.streams and s in step.latest}
+        needs = self._pending_needs
         missing = self.join.missing(needs)
         if missing and time.monotonic() - self._pending_since < self.input_timeout:
             return
