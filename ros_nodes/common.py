@@ -51,6 +51,16 @@ CLOCK_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 
+#: Lockstep protocol (toponav.lockstep): steps sim -> nodes and acks nodes -> sim must all arrive.
+LOCKSTEP_STEP_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+LOCKSTEP_ACK_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
 
 def _ros_value(value: Any) -> Any:
     """ROS parameters cannot be None or mixed lists; map our defaults onto declarable values."""
@@ -87,8 +97,8 @@ def declare_config(node: Node, cls: type[T], prefix: str = "", *, live: bool = T
         def _on_set(params: list[Parameter]) -> SetParametersResult:
             candidate = dict(cfgmod.flatten(node.config))  # type: ignore[attr-defined]
             for p in params:
-                if not p.name.startswith(prefix):
-                    continue
+                if not p.name.startswith(prefix) or p.name[len(prefix):] not in defaults:
+                    continue  # declared by other code (e.g. the lockstep client): not this config's to check
                 v = p.value
                 candidate[p.name[len(prefix):]] = list(v) if hasattr(v, "tolist") or isinstance(v, tuple) else v
             try:

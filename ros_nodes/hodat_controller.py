@@ -14,6 +14,9 @@ the goal (the sub-goal without one) for ``fallback_after`` s (logged; ``planner`
 Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
 does not drift by default); a ``base_link`` sub-goal is anchored with the pose at reception.
 Topic names are relative, so a namespaced launch (one controller per robot) picks up that robot's topics.
+With ``lockstep: true`` (the simulated stack's default) the controller computes one command per sim step
+from the scan, odometry and sub-goal the step names (ros_nodes/lockstep.py), judges staleness on the
+messages' stamps, and acks the step with the command it published.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from std_msgs.msg import String
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
 from toponav.geometry import quaternion_to_yaw
+from toponav.lockstep import StepMsg, Ticker
 from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
 
 class HodatControllerNode(Node):
@@ -54,14 +59,23 @@ class HodatControllerNode(Node):
         self._last_status = ""
         self._last_log: dict[str, float] = {}
 
+        self._cmd = (0.0, 0.0)
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.status_pub = self.create_publisher(String, "~/status", 10)
-        self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS)
-        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "subgoal", self._on_subgoal, COMMAND_QOS)
+        streams = [Stream("subgoal", "subgoal", PoseStamped, COMMAND_QOS, self._on_subgoal)]
         if self.config.goal_fallback:
-            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, COMMAND_QOS)
-        self.timer = self.create_timer(1.0 / self.config.rate, self._tick)
+            streams.append(Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal))
+        streams += [Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom),
+                    Stream("scan", "scan", LaserScan, SENSOR_QOS, self._on_scan)]
+        on, input_timeout = lockstep_enabled(self)
+        self.lockstep: LockstepClient | None = None
+        if on:
+            self._ticker = Ticker(1.0 / self.config.rate)
+            self.lockstep = LockstepClient(self, streams, self._lockstep_needs, self._lockstep_step, input_timeout)
+        else:
+            for st in streams:
+                self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
+            self.timer = self.create_timer(1.0 / self.config.rate, self._tick)
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
@@ -102,7 +116,7 @@ class HodatControllerNode(Node):
         rmax = msg.range_max if math.isfinite(msg.range_max) and msg.range_max > 0 else self.config.scan.range_max
         rmin = msg.range_min if math.isfinite(msg.range_min) and msg.range_min >= 0 else 0.0
         self.scan = (ranges, angles, rmin, rmax)
-        self.scan_time = self.get_clock().now()
+        self.scan_time = self._received(msg)
         stamp = Time.from_msg(msg.header.stamp, clock_type=self.scan_time.clock_type)
         self.scan_stamp = stamp if stamp.nanoseconds > 0 else None
         self._scan_seq += 1
@@ -115,7 +129,27 @@ class HodatControllerNode(Node):
             return
         self.pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
         self.vel = np.array([t.linear.x, t.angular.z])
-        self.odom_time = self.get_clock().now()
+        self.odom_time = self._received(msg)
+
+    def _received(self, msg) -> Time:
+        """When a message counts as received: its stamp in lockstep (the same in every run), else now."""
+        if self.lockstep is not None:
+            return Time.from_msg(msg.header.stamp)
+        return self.get_clock().now()
+
+    def _now(self) -> Time:
+        return self.lockstep.now if self.lockstep is not None else self.get_clock().now()
+
+    # -- lockstep -----------------------------------------------------------------------------------
+    def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
+        self._ticking = self._ticker.due(step.stamp)
+        return ("subgoal", "goal_pose", "odom", "scan") if self._ticking else ()
+
+    def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], tuple[float, float] | None]:
+        if not self._ticking:
+            return {}, None
+        self._tick()
+        return {"cmd_vel": step.stamp}, self._cmd
 
     def _target_xy(self, msg: PoseStamped, what: str) -> np.ndarray | None:
         x, y = msg.pose.position.x, msg.pose.position.y
@@ -149,7 +183,7 @@ class HodatControllerNode(Node):
         if self.config is not self._applied:
             self.get_logger().info(f"parameters changed: rebuilding the controller (mode={self.config.mode})")
             self._build_controller()
-        now = self.get_clock().now()
+        now = self._now()
         if self._last_tick is not None and now < self._last_tick:
             self.get_logger().warning("clock jumped backwards: dropping sensor data until new messages arrive")
             self.scan_time = self.odom_time = None
@@ -225,6 +259,7 @@ class HodatControllerNode(Node):
         msg.linear.x = float(cmd[0])
         msg.angular.z = float(cmd[1])
         self.cmd_pub.publish(msg)
+        self._cmd = (msg.linear.x, msg.angular.z)
 
     def _status(self, data: dict) -> None:
         text = json.dumps(data)

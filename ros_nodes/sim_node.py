@@ -13,6 +13,13 @@ Services   ~/reset (std_srvs/Trigger: rebuild from the current ``world``/``seed`
 
 Time: the node itself steps on a wall-clock timer (it is the clock source); each callback advances
 sim time to ``real_time_factor`` x elapsed wall time in ``tick`` steps (0 = as fast as possible).
+With ``lockstep`` the sim instead advances ``step_period`` at a time, and only once every node named in
+``lockstep_nodes`` has acked the step (protocol in docs/simulation.md: /lockstep/step, /lockstep/ack);
+``real_time_factor`` is then an upper bound (0 = as fast as the nodes allow), a node that misses the
+``lockstep_timeout`` wall-clock deadline is logged as an ERROR, listed under ``hung`` and dropped, and
+the controller's command is the one carried in its ack for the step. /lockstep/status (String JSON,
+latched, about once per wall second) reports the mode, step, participants, hung nodes and the achieved
+real-time factor in both modes.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, Twist
@@ -33,11 +41,24 @@ from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool, Trigger
 
 from toponav.geometry import yaw_to_quaternion
+from toponav.lockstep import (
+    ACK_TOPIC,
+    HELLO,
+    STATUS_TOPIC,
+    STEP_TOPIC,
+    AckMsg,
+    RtfMeter,
+    StepBarrier,
+    StepMsg,
+    stamp_key,
+)
 from toponav.ros_nodes.common import (
     CLOCK_QOS,
     COMMAND_QOS,
     EVENT_QOS,
     LATCHED_QOS,
+    LOCKSTEP_ACK_QOS,
+    LOCKSTEP_STEP_QOS,
     SENSOR_QOS,
     declare_config,
     run_node,
@@ -53,10 +74,21 @@ except ImportError:  # pragma: no cover - depends on the installation
     TransformBroadcaster = None
 
 MAX_TICKS_PER_CALLBACK = 200  # keep the executor responsive when running far faster than real time
+STATUS_PERIOD = 1.0  # wall s between /lockstep/status messages
+RTF_LOG_PERIOD = 30.0  # wall s between achieved-RTF log lines
 
 
 def _stamp(t: float):
     return Time(seconds=t).to_msg()
+
+
+def _sec_nsec(t: float) -> tuple[int, int]:
+    s = _stamp(t)
+    return s.sec, s.nanosec
+
+
+def _num(x: float) -> float | None:
+    return round(float(x), 3) if math.isfinite(x) else None
 
 
 class _RobotIO:
@@ -87,6 +119,8 @@ class _RobotIO:
             self._last_warn[key] = now
 
     def _on_cmd(self, msg: Twist) -> None:
+        if self.node.lockstep_commands():  # the lockstep controller's ack carries the command for each step
+            return
         v, w = msg.linear.x, msg.angular.z
         if not (math.isfinite(v) and math.isfinite(w)):
             self._warn("cmd", f"ignoring non-finite /cmd_vel (v={v}, w={w}) for '{self.ns}'; keeping last command")
@@ -95,6 +129,8 @@ class _RobotIO:
         self.cmd_time = self.node.sim.sim_time
 
     def _on_goal(self, msg: PoseStamped) -> None:
+        # lockstep: the next step names this goal, so every node applies it at the same step
+        self.node._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
         x, y = msg.pose.position.x, msg.pose.position.y
         world = self.node.world
         if not (math.isfinite(x) and math.isfinite(y)):
@@ -125,6 +161,8 @@ class SimNode(Node):
         self._starts = self.sim.start_poses()
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
         self.world_pub = self.create_publisher(String, "/world_info", LATCHED_QOS)
+        self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED_QOS)
+        self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS) if cfg.send_goal else None
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.tf = TransformBroadcaster(self) if TransformBroadcaster is not None else None
@@ -134,14 +172,204 @@ class SimNode(Node):
         self._wall0 = time.monotonic()
         self._sim0 = 0.0
         self._rtf = cfg.real_time_factor
-        self.create_timer(0.005 if cfg.real_time_factor == 0 else min(cfg.tick / cfg.real_time_factor, 0.02),
-                          self._on_timer, clock=self._wall)
+        self.rtf_meter = RtfMeter()
+        self._last_status = self._last_rtf_log = -math.inf
+        self._keys: dict[str, int] = {}  # lockstep: stream -> key of its newest message
+        self.barrier: StepBarrier | None = None
+        if cfg.lockstep:
+            self._setup_lockstep(cfg, names)
+            period = 0.05 if cfg.real_time_factor == 0 else min(cfg.step_period / cfg.real_time_factor / 4, 0.02)
+            self.create_timer(period, self._on_lockstep_timer, clock=self._wall)
+        else:
+            self.create_timer(0.005 if cfg.real_time_factor == 0 else min(cfg.tick / cfg.real_time_factor, 0.02),
+                              self._on_timer, clock=self._wall)
         if not cfg.headless:
             self.get_logger().warning("headless:=false: no GUI in this build (PyBullet runs in DIRECT mode)")
         self._publish_world()
         self._publish_clock()
-        self.get_logger().info(f"sim ready: world '{self.world.name}', rtf {cfg.real_time_factor}, "
+        mode = (f"lockstep ({', '.join(cfg.lockstep_nodes)}; step {cfg.step_period} s)" if cfg.lockstep
+                else "free-running")
+        self.get_logger().info(f"sim ready: world '{self.world.name}', rtf {cfg.real_time_factor}, {mode}, "
                                f"physics {cfg.physics_rate} Hz, lidar {cfg.lidar.beams} beams")
+
+    # -------------------------------------------------------------------------------- lockstep
+    def _setup_lockstep(self, cfg: SimConfig, names: list[str]) -> None:
+        from toponav.config import ConfigError
+
+        if len(names) > 1:
+            raise ConfigError("lockstep", "lockstep supports one robot (robots: ['']); the barrier is global")
+        ratio = cfg.step_period / cfg.tick
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ConfigError("step_period", f"must be a multiple of tick ({cfg.tick} s), got {cfg.step_period}")
+        self._ticks_per_step = max(1, round(ratio))
+        try:
+            self.barrier = StepBarrier(cfg.lockstep_nodes, cfg.lockstep_timeout, cfg.lockstep_startup_timeout)
+        except ValueError as exc:
+            raise ConfigError("lockstep_timeout", str(exc)) from None
+        self._outputs: dict[str, int] = {}  # node outputs as named by the acks so far
+        self._inputs: dict[str, int] = {}  # topic -> how many participants said they join on it
+        self._cmd_owner: str | None = None
+        self._step_pub = self.create_publisher(String, STEP_TOPIC, LOCKSTEP_STEP_QOS)
+        self.create_subscription(String, ACK_TOPIC, self._on_ack, LOCKSTEP_ACK_QOS)
+        self._step = HELLO
+        self._step_wall = time.monotonic()
+
+    def lockstep_commands(self) -> bool:
+        """True while a live lockstep participant drives the robot through its acks."""
+        return self.barrier is not None and self._cmd_owner in self.barrier.active
+
+    def _on_ack(self, msg: String) -> None:
+        b = self.barrier
+        try:
+            ack = AckMsg.from_json(msg.data)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"ignoring a malformed lockstep ack: {exc}", throttle_duration_sec=5.0)
+            return
+        if ack.node not in b.participants:
+            return
+        if ack.step == HELLO:
+            if ack.node not in b.seen:
+                for topic in ack.inputs:
+                    self._inputs[topic] = self._inputs.get(topic, 0) + 1
+            if b.hello(ack.node):
+                self.get_logger().info(f"lockstep: '{ack.node}' is back (hello); re-admitted to the barrier")
+                self._publish_status(force=True)
+            return
+        if ack.step != b.step:
+            return  # an ack of an older step (from a node that was late): nothing to do
+        if b.ack(ack.node, ack.step):
+            self.get_logger().info(f"lockstep: '{ack.node}' is back (acked step {ack.step}); re-admitted")
+            self._publish_status(force=True)
+        self._outputs.update(ack.outputs)
+        if ack.late:
+            self.get_logger().warning(f"lockstep: '{ack.node}' ran step {ack.step} without {', '.join(ack.late)} "
+                                      "(not received in time)", throttle_duration_sec=5.0)
+        if ack.cmd is not None and all(math.isfinite(c) for c in ack.cmd):
+            robot = self.robots[0]
+            robot.cmd = np.array(ack.cmd)
+            robot.cmd_time = self.sim.sim_time
+            self._cmd_owner = ack.node
+        if b.complete and not self.paused and self._paced():
+            self._advance()
+
+    def _matched(self) -> bool:
+        """Every participant receives the steps, and the sensor topics they join on are matched, so the
+        first steps' messages are not lost to DDS discovery still in progress."""
+        b = self.barrier
+        if self._step_pub.get_subscription_count() < len(b.seen):
+            return False
+        pubs = {"/scan": self.robots[0].scan_pub, "/odom": self.robots[0].odom_pub}
+        if self.goal_pub is not None:
+            pubs["/goal_pose"] = self.goal_pub
+        return all(pub.get_subscription_count() >= self._inputs.get(topic, 0) for topic, pub in pubs.items())
+
+    def _on_lockstep_timer(self) -> None:
+        b = self.barrier
+        now = time.monotonic()
+        if not b.started:
+            waited = now - self._step_wall
+            if len(b.seen) < len(b.participants) and waited < b.startup_timeout:
+                self._publish_status()
+                return
+            if not self._matched() and waited < b.startup_timeout:
+                return
+            missing = b.try_start(now) if waited >= b.startup_timeout else b.try_start(self._step_wall)
+            if missing is None:
+                return
+            if missing:
+                self.get_logger().error(f"lockstep: no hello from {', '.join(missing)} within "
+                                        f"{b.startup_timeout:.0f} s; stepping without them (reported hung)")
+            self._start_lockstep()
+            return
+        if self.paused:
+            self._publish_status()
+            return
+        late = b.overdue(now)
+        if late:
+            self.get_logger().error(
+                f"lockstep: {', '.join(late)} did not ack step {b.step} (t={self.sim.sim_time:.2f} s) within "
+                f"{b.timeout:.1f} s wall: reported hung in {STATUS_TOPIC} and dropped from the barrier"
+                + ("; the robot stops (cmd_timeout)" if self._cmd_owner in late else ""))
+            self._publish_status(force=True)
+        if b.complete and self._paced():
+            self._advance()
+        self._publish_status()
+
+    def _start_lockstep(self) -> None:
+        """Step 0: the sensors at t0 (and the goal, with send_goal), then the first step message."""
+        t = self.sim.sim_time
+        self._next_scan = self._next_odom = self._next_points = t
+        self._publish_due(t)
+        if self.goal_pub is not None:
+            self._send_goal(t)
+        self._publish_clock()
+        self._sim0, self._wall0 = t, time.monotonic()
+        self.rtf_meter.reset()
+        self._begin_step()
+        self.get_logger().info(f"lockstep started with {', '.join(sorted(self.barrier.active)) or 'no nodes'}")
+
+    def _paced(self) -> bool:
+        """With real_time_factor > 0 the next step waits until wall time has caught up (an upper bound)."""
+        rtf = self.config.real_time_factor
+        if rtf <= 0:
+            return True
+        if rtf != self._rtf:
+            self._rtf = rtf
+            self._sim0, self._wall0 = self.sim.sim_time, time.monotonic()
+        due = self._wall0 + (self.sim.sim_time + self.config.step_period - self._sim0) / rtf
+        now = time.monotonic()
+        if now - due > 1.0:  # cannot keep up: do not accumulate a lag to catch up later
+            self._sim0, self._wall0 = self.sim.sim_time, now
+        return now >= due
+
+    def _advance(self) -> None:
+        for _ in range(self._ticks_per_step):
+            self._tick(clock=False)
+        self._publish_clock()
+        self._begin_step()
+
+    def _begin_step(self) -> None:
+        b = self.barrier
+        t = self.sim.sim_time
+        self._step += 1
+        wall = time.monotonic()
+        self._step_wall = wall
+        self.rtf_meter.sample(t, wall)
+        latest = {**self._outputs, **self._keys}
+        b.begin(self._step, wall)
+        self._step_pub.publish(String(data=StepMsg(self._step, stamp_key(*_sec_nsec(t)), latest).to_json()))
+
+    def _send_goal(self, t: float) -> None:
+        gx, gy = self.world.goal[0], self.world.goal[1]
+        msg = PoseStamped()
+        msg.header = Header(stamp=_stamp(t), frame_id="map")
+        msg.pose.position.x, msg.pose.position.y = float(gx), float(gy)
+        msg.pose.orientation.w = 1.0
+        self.goal_pub.publish(msg)
+        self._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self.get_logger().info(f"goal ({gx:.2f}, {gy:.2f}) sent on /goal_pose at t={t:.2f} s (send_goal)")
+
+    def _publish_status(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_status < STATUS_PERIOD:
+            return
+        self._last_status = now
+        m = self.rtf_meter
+        data: dict[str, Any] = {
+            "lockstep": self.barrier is not None, "stamp": round(self.sim.sim_time, 6), "paused": self.paused,
+            "rtf": _num(m.recent), "rtf_overall": _num(m.overall), "rtf_cap": self.config.real_time_factor,
+        }
+        b = self.barrier
+        if b is not None:
+            data.update(step=b.step, started=b.started, step_period=self.config.step_period,
+                        participants=list(b.participants), active=sorted(b.active), waiting_for=sorted(b.pending),
+                        hung=sorted(b.hung), hung_reasons=dict(b.hung), timeout=b.timeout)
+        self.status_pub.publish(String(data=json.dumps(data)))
+        if now - self._last_rtf_log >= RTF_LOG_PERIOD and math.isfinite(m.recent):
+            if self._last_rtf_log > -math.inf:
+                self.get_logger().info(f"achieved real-time factor {m.recent:.2f} (last {m.window:.0f} s wall), "
+                                       f"{m.overall:.2f} overall; t={self.sim.sim_time:.1f} s")
+            self._last_rtf_log = now
 
     # ------------------------------------------------------------------------------------ setup
     def _load_world(self, spec: str, seed: int) -> World:
@@ -198,6 +426,7 @@ class SimNode(Node):
         self._sim0 = self.sim.sim_time
         self._wall0 = time.monotonic()
         self._next_scan = self._next_odom = self._next_points = 0.0
+        self.rtf_meter.reset()
         for r in self.robots:
             r.cmd[:] = 0.0
             r.cmd_time = -math.inf
@@ -222,6 +451,7 @@ class SimNode(Node):
     def _on_timer(self) -> None:
         if self.paused:
             self._publish_clock()
+            self._publish_status()
             return
         cfg = self.config
         if cfg.real_time_factor != self._rtf:  # changed live (ros2 param set): restart the pacing from now
@@ -236,18 +466,27 @@ class SimNode(Node):
             ticks = 10
         for _ in range(ticks):
             self._tick()
+        self.rtf_meter.sample(self.sim.sim_time, time.monotonic())
+        self._publish_status()
 
-    def _tick(self) -> None:
+    def _tick(self, clock: bool = True) -> None:
+        """One physics tick; ``clock`` publishes /clock after it (lockstep publishes one per step instead:
+        every node with use_sim_time takes a callback per /clock message)."""
         cfg = self.config
         sim = self.sim
         for robot in self.robots:
-            if sim.sim_time - robot.cmd_time > cfg.cmd_timeout:
+            if sim.sim_time - robot.cmd_time > cfg.cmd_timeout + 1e-9:
                 robot.cmd[:] = 0.0
         sim.step(np.array([r.cmd for r in self.robots]), cfg.tick)
         t = sim.sim_time
-        self._publish_clock()
+        if clock:
+            self._publish_clock()
         for i, robot in enumerate(self.robots):
             self._report_collision(i, robot, t)
+        self._publish_due(t)
+
+    def _publish_due(self, t: float) -> None:
+        cfg = self.config
         due_odom, due_scan = t + 1e-9 >= self._next_odom, t + 1e-9 >= self._next_scan
         due_points = cfg.camera.enabled and t + 1e-9 >= self._next_points
         if due_odom:
@@ -306,6 +545,7 @@ class SimNode(Node):
         msg.range_max = float(lid.range_max)
         msg.ranges = ranges.astype(np.float32).tolist()  # inf = no return (REP 117)
         robot.scan_pub.publish(msg)
+        self._keys["scan"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def _publish_odom(self, i: int, robot: _RobotIO, t: float) -> None:
         state = self.sim.state(i)
@@ -327,6 +567,7 @@ class SimNode(Node):
         odom.twist.covariance[0] = var_xy
         odom.twist.covariance[35] = var_yaw
         robot.odom_pub.publish(odom)
+        self._keys["odom"] = stamp_key(stamp.sec, stamp.nanosec)
         gx, gy, gyaw = self.sim.robot_pose(i)
         gt = PoseStamped()
         gt.header = Header(stamp=stamp, frame_id="map")
@@ -355,6 +596,7 @@ class SimNode(Node):
         msg.is_dense = True
         msg.data = pts.tobytes()
         robot.points_pub.publish(msg)
+        self._keys["points"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def close(self) -> None:
         self.sim.close()

@@ -11,7 +11,8 @@ Parameters mirror :class:`SubgoalPlannerNodeConfig` (``planner.mode``, ``planner
 parameter; /odom poses are taken in that frame (the mapper builds the graph from the same odometry), and
 goals in ``map`` or ``odom`` are used as given (map = odom in simulation; no TF lookup). On ``done``,
 ``stuck`` and ``idle`` the node publishes the robot's own position once as the sub-goal, so the low-level
-controller holds still.
+controller holds still. With ``lockstep: true`` the planner ticks at ``rate`` on sim-step stamps, on the
+graph, odometry and goal the step names (ros_nodes/lockstep.py), so it plans the same in every run.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from std_srvs.srv import SetBool, Trigger
 
 from toponav.config import param
 from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
+from toponav.lockstep import StepMsg, Ticker
 from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
 from toponav.planning.scorers import HeuristicScorer, make_scorer
 from toponav.ros_nodes.common import COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.lockstep import LockstepClient, Stream, header_key, lockstep_enabled, string_key
 
 
 @dataclass
@@ -63,15 +66,25 @@ class SubgoalPlannerNode(Node):
         self._last_now: float | None = None
         self._held = False
         self._chosen: tuple[str, float, float] | None = None  # the target last logged
-        self.create_subscription(String, "/topo_graph", self._on_graph, LATCHED_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/goal_pose", self._on_goal, COMMAND_QOS)
+        self._published: dict[str, int] = {}
+        streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
+                   Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
+                   Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key)]
+        on, input_timeout = lockstep_enabled(self)
+        self.lockstep: LockstepClient | None = None
+        if on:
+            self._ticker = Ticker(1.0 / self.config.rate)
+            self.lockstep = LockstepClient(self, streams, self._lockstep_needs, self._lockstep_step, input_timeout)
+        else:
+            for st in streams:
+                self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
         self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
         self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
         self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
         self.create_service(SetBool, "~/explore", self._on_explore)
         self.create_service(Trigger, "~/return_home", self._on_return_home)
-        self.create_timer(1.0 / self.config.rate, self._tick)
+        if self.lockstep is None:
+            self.create_timer(1.0 / self.config.rate, self._tick)
         self.get_logger().info(f"sub-goal planner up: mode {self.planner.mode}, {self.config.rate:.1f} Hz")
 
     # -- helpers --------------------------------------------------------------------------------------
@@ -93,7 +106,23 @@ class SubgoalPlannerNode(Node):
         return (self._graph.frame_id if self._graph is not None else "") or self.config.frame_id
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self._now_time().nanoseconds * 1e-9
+
+    def _now_time(self):
+        """The node clock, or in lockstep the current step's stamp (the same in every run)."""
+        return self.lockstep.now if self.lockstep is not None else self.get_clock().now()
+
+    # -- lockstep -------------------------------------------------------------------------------------
+    def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
+        self._ticking = self._ticker.due(step.stamp)
+        return ("topo_graph", "odom", "goal_pose") if self._ticking else ()
+
+    def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:
+        if not self._ticking:
+            return {}, None
+        self._published = {}
+        self._tick()
+        return self._published, None
 
     def _apply_params(self) -> None:
         """Live parameter changes (validated by declare_config) reach the planner here."""
@@ -166,11 +195,11 @@ class SubgoalPlannerNode(Node):
         if d.replanned and chosen is not None and chosen != self._chosen:
             self.get_logger().info(f"sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}): {d.reason}")
         self._chosen = chosen
-        stamp = self.get_clock().now().to_msg()
+        stamp = self._now_time().to_msg()
         if d.subgoal is not None:
             self._held = False
             yaw = self._heading(d.path, d.subgoal)
-            self.pub_subgoal.publish(self._pose(stamp, d.subgoal[0], d.subgoal[1], yaw))
+            self._publish_subgoal(self._pose(stamp, d.subgoal[0], d.subgoal[1], yaw))
             path = Path()
             path.header.frame_id = self.frame
             path.header.stamp = stamp
@@ -178,10 +207,14 @@ class SubgoalPlannerNode(Node):
             self.pub_plan.publish(path)
         elif not self._held and self.planner.pose is not None:
             x, y, yaw = self.planner.pose
-            self.pub_subgoal.publish(self._pose(stamp, x, y, yaw))  # hold position
+            self._publish_subgoal(self._pose(stamp, x, y, yaw))  # hold position
             self.pub_plan.publish(Path(header=self._pose(stamp, x, y, yaw).header))
             self._held = True
         self._publish_status(d.state, d.reason)
+
+    def _publish_subgoal(self, msg: PoseStamped) -> None:
+        self.pub_subgoal.publish(msg)
+        self._published["subgoal"] = header_key(msg)
 
     @staticmethod
     def _heading(path: list[tuple[float, float]], sub: tuple[float, float]) -> float:
@@ -227,7 +260,7 @@ class SubgoalPlannerNode(Node):
         }
         st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         arr = DiagnosticArray()
-        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.header.stamp = self._now_time().to_msg()
         arr.status = [st]
         self.pub_status.publish(arr)
 

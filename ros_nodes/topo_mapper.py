@@ -5,6 +5,8 @@ JSON, schema in docs/mapping.md), /topo_graph/markers (MarkerArray) and /map (Oc
 latched. Services ``~/save`` and ``~/load`` (std_srvs/Trigger) write/read the GeoJSON graph file
 named by the ``graph_path`` parameter. Publishing is throttled on the node clock (sim time honoured);
 a clock that jumps back (sim reset, bag loop) resets the throttle and, in the core, clears the map.
+With ``lockstep: true`` the mapper integrates, per sim step, the scans and odometry the step names, in stamp
+order, and throttles publishing on step stamps (ros_nodes/lockstep.py): the same graph in every run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from toponav.lockstep import StepMsg, payload_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
 from toponav.mapping.geojson import MapError, load_geojson, save_geojson
@@ -36,6 +39,7 @@ from toponav.ros_nodes.convert import (
     points,
     sec_to_stamp,
 )
+from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
 _EDGE_COLOURS = {"travel": (0.9, 0.9, 0.9), "los": (0.4, 0.6, 1.0), "frontier": (0.2, 0.9, 0.3)}
 
@@ -56,10 +60,20 @@ class TopoMapperNode(Node):
         self.graph_pub = self.create_publisher(String, "/topo_graph", LATCHED_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "/topo_graph/markers", LATCHED_QOS)
         self.map_pub = self.create_publisher(OccupancyGrid, "/map", LATCHED_QOS)
-        self.create_subscription(LaserScan, "/scan", self._on_scan, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self._published: dict[str, int] = {}
+        streams = [Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom)]
         if self.config.use_points:
-            self.create_subscription(PointCloud2, "/points", self._on_points, SENSOR_QOS)
+            streams.append(Stream("points", "/points", PointCloud2, SENSOR_QOS, self._on_points))
+        streams.append(Stream("scan", "/scan", LaserScan, SENSOR_QOS, self._on_scan))
+        on, input_timeout = lockstep_enabled(self)
+        self.lockstep: LockstepClient | None = None
+        if on:
+            self.lockstep = LockstepClient(self, streams, lambda step: self._streams, self._lockstep_step,
+                                           input_timeout)
+        else:
+            for st in streams:
+                self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
+        self._streams = tuple(st.name for st in streams)
         self.create_service(Trigger, "~/save", self._on_save)
         self.create_service(Trigger, "~/load", self._on_load)
         if self.config.load_on_start:
@@ -143,7 +157,14 @@ class TopoMapperNode(Node):
 
     # -- outputs ------------------------------------------------------------------------------------
     def _now(self) -> float:
+        if self.lockstep is not None and self.lockstep.now is not None:
+            return self.lockstep.now.nanoseconds * 1e-9  # the step's stamp: throttling on sim time, not arrival
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:
+        """The step's scans were integrated as they were fed (``_on_scan``); report the graph published."""
+        out, self._published = self._published, {}
+        return out, None
 
     def _due(self, last: float | None, period: float, now: float) -> bool:
         return last is None or now < last or now - last >= period  # now < last: the clock jumped back
@@ -152,7 +173,10 @@ class TopoMapperNode(Node):
         now = self._now()
         if force or (self._graph_dirty and self._due(self._last_graph_pub, self.config.publish_period, now)):
             data = self.map.to_json()
-            self.graph_pub.publish(String(data=json.dumps(data, separators=(",", ":"))))
+            text = json.dumps(data, separators=(",", ":"))
+            self.graph_pub.publish(String(data=text))
+            if self.lockstep is not None:
+                self._published["topo_graph"] = payload_key(text)
             if self.config.publish_markers:
                 self.marker_pub.publish(self._markers(now))
             self._last_graph_pub = now

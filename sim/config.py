@@ -38,6 +38,20 @@ class SimConfig:
     odom_at_start_pose: bool = param(True, "odom frame = map frame at t=0 (odometry starts at the world's start)")
     headless: bool = param(True, "PyBullet in DIRECT mode; false only warns (no GUI in this build)")
     robots: list[str] = param([""], "robot namespaces, one robot each ('' = no namespace)")  # noqa: RUF009
+    lockstep: bool = param(False, "advance sim time one step only when every node in lockstep_nodes has "
+                           "acked the step (reproducible runs, load-independent); real_time_factor is then an "
+                           "upper bound on speed (0 = as fast as the nodes allow). One robot only")
+    lockstep_nodes: list[str] = param(  # noqa: RUF009
+        ["topo_mapper", "subgoal_planner", "hodat_controller"],
+        "node names that take part in the lockstep barrier (their outputs change the run)")
+    step_period: float = param(0.05, "lockstep: sim seconds per step (the controller period); a multiple of tick",
+                               min=0.001, max=1.0)
+    lockstep_timeout: float = param(15.0, "lockstep: wall seconds a node may take to ack a step before it is "
+                                    "reported hung and dropped from the barrier", min=0.1)
+    lockstep_startup_timeout: float = param(90.0, "lockstep: wall seconds to wait for every participant's hello "
+                                            "before stepping without the missing ones (reported hung)", min=0.1)
+    send_goal: bool = param(False, "publish the world's goal on /goal_pose once at start-up (lockstep: before "
+                            "step 1, so the whole run is reproducible)")
     robot: AgvParams = field(default_factory=AgvParams)
     lidar: LidarParams = field(default_factory=LidarParams)
     camera: CameraConfig = field(default_factory=CameraConfig)

@@ -138,6 +138,8 @@ class SubgoalPlanner:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
 
             self._rnd = RND(FEATURE_DIM, RNDConfig(lr=self.cfg.rnd.lr, warmup_samples=16), seed=self.cfg.rnd.seed)
+        # RND batches from the planner's own seeded generator, not the global np.random: same seed, same run
+        self._batch_rng = np.random.default_rng(self.cfg.rnd.seed)
 
     # -- inputs -----------------------------------------------------------------------------------------
     def set_graph(self, graph: PlaceGraph) -> None:
@@ -235,7 +237,7 @@ class SubgoalPlanner:
         p = self.graph.nodes[current]
         self._history.append(observation_features(self.pose[0], self.pose[1], p.descriptor))
         hist = np.stack(self._history)
-        batch = hist[np.random.randint(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
+        batch = hist[self._batch_rng.integers(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
         self._rnd.train_step(batch)
 
     def novelty(self) -> dict[str, float]:
