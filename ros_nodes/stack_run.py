@@ -25,6 +25,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -199,16 +200,21 @@ class StackOutcome:
     frontiers_left: int | None = None
     hung: list[str] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # process label -> CPU s at the end
+    cpu_at_goal: dict[str, float] = field(default_factory=dict)  # process label -> CPU s when the goal was sent
     lockstep_status: dict[str, Any] = field(default_factory=dict)
     domain_id: int = 0
     bag: str = ""
     log: str = ""
 
     def cpu_per_sim_second(self) -> dict[str, float]:
-        """Each process's CPU seconds per simulated second (its share of a core at real-time factor 1)."""
-        if self.sim_time <= 0:
+        """Each process's CPU seconds per simulated second while driving (goal sent to end), i.e. its share of
+        a core at real-time factor 1; start-up (imports, world building) is left out, as it does not scale
+        with sim time. Without a goal-time sample, the whole run is used."""
+        t0 = self.goal_sent_at if self.cpu_at_goal and self.goal_sent_at is not None else 0.0
+        span = self.sim_time - t0
+        if span <= 0:
             return {}
-        return {k: v / self.sim_time for k, v in self.cpu_seconds.items()}
+        return {k: (v - self.cpu_at_goal.get(k, 0.0)) / span for k, v in self.cpu_seconds.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "cpu_per_sim_s": self.cpu_per_sim_second()}
@@ -298,7 +304,7 @@ class StackRunner:
         first_clock: tuple[float, float] | None = None  # (wall, sim) at the first /clock
         try:
             launcher.start()
-            probe = Probe(domain, name=f"toponav_{cfg.tag}")
+            probe = Probe(domain, name="toponav_" + re.sub(r"\W", "_", cfg.tag))
             probe.subscribe("/clock", Clock, CLOCK_QOS)
             probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
             probe.subscribe("/collision", String, EVENT_QOS)
@@ -348,6 +354,7 @@ class StackRunner:
                         goal.header.stamp = clock.clock if clock else goal.header.stamp
                         goal_pub.publish(goal)
                         res.goal_sent_at = sim_t
+                        res.cpu_at_goal = self._cpu(launcher)
                         flags["started"] = True
                         last_report = sim_t
                         self.say(f"[{cfg.tag}] goal sent at sim t={sim_t:.1f} s ({subs} goal subscribers)")

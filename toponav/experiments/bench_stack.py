@@ -273,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    load0 = os.getloadavg()[0]
+    machine = _machine()  # includes the load average now, at the start
     mode = "on" if lockstep else ("off (the launch file has no lockstep argument)" if args.lockstep else "off")
     print(f"[bench stack] {len(cases)} worlds x {len(methods)} methods; lockstep {mode}; rtf {rtf:g}; {BUDGET_RULE}"
           + (f", capped at {cap:.0f} s" if cap else ""))
@@ -329,16 +329,16 @@ def run(args: argparse.Namespace) -> int:
     cmd = "toponav bench stack " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "stack"] else \
         "toponav bench stack" + (" --quick" if args.quick else "")
     header = (f"## toponav bench stack\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
-              f"{took / 60:.1f} min, on {_machine()} (load average {load0:.2f} at start, "
-              f"{os.getloadavg()[0]:.2f} at the end). Lockstep {'on' if lockstep else 'off'}, real_time_factor "
-              f"{rtf:g}, odometry {args.odometry}; toponav: planner {args.planner}, controller {args.controller}; "
+              f"{took / 60:.1f} min, on {machine}, {os.getloadavg()[0]:.2f} at the end. "
+              f"Lockstep {'on' if lockstep else 'off'}, real_time_factor {rtf:g}, odometry {args.odometry}; "
+              f"toponav: planner {args.planner}, controller {args.controller}; "
               f"{BASELINE}: explore_lite frontier cost + DWA, same goal handling. {BUDGET_RULE}"
               + (f", capped at {cap:.0f} s" if cap else "") + ".")
     md = markdown(rows, summary, header)
     (out / "bench_stack.md").write_text(md + "\n" + "\n".join(f"![{r['method']} {r['world']}]({r['png']})"
                                                                for r in rows if r["png"]) + "\n")
     (out / "bench_stack.json").write_text(json.dumps(
-        {"command": cmd.strip(), "started": started.isoformat(), "minutes": took / 60, "machine": _machine(),
+        {"command": cmd.strip(), "started": started.isoformat(), "minutes": took / 60, "machine": machine,
          "python": platform.python_version(), "lockstep": lockstep, "rtf": rtf, "budget_rule": BUDGET_RULE,
          "budget_cap": cap or None, "rows": rows, "summary": summary, "ratios": ratios(summary)},
         indent=1, default=float))
