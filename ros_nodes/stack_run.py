@@ -6,7 +6,8 @@ role, without an action server):
 1. brings up launch/sim_navigation.launch.xml through toponav's own launcher (every node its own process) on
    a private ROS_DOMAIN_ID with DDS on loopback, recording a bag; ``lockstep:=true`` is passed when the launch
    file declares that argument (and the run asks for it), so the runner works with and without lockstep;
-2. sends the world's goal on /goal_pose once the stack listens, follows /ground_truth/pose on sim time;
+2. sends the world's goal on /goal_pose once the stack listens (in lockstep the sim sends it itself before
+   step 1, ``send_goal:=true``, so the run is reproducible), follows /ground_truth/pose on sim time;
 3. stops when the robot is within ``tolerance`` of the goal, the sim-time budget is spent, a required node
    dies (the launcher says which), the simulator reports a hung node on /lockstep/status, the planner has
    reported for ``give_up_after`` sim seconds that it has nothing left to do (no frontier left / stuck), or
@@ -262,11 +263,14 @@ class StackRunner:
         wanted = {"world": cfg.world, "seed": str(cfg.seed), "controller": cfg.controller, "record": "true",
                   "bag": str(bag.resolve()), "real_time_factor": str(cfg.rtf),
                   "lockstep": "true" if cfg.lockstep else "false"}
+        if cfg.lockstep:  # the sim sends the goal before step 1: the whole run is reproducible
+            wanted["send_goal"] = "true"
         if cfg.overrides:
             wanted["params_file"] = str(write_params_overlay(base, cfg.overrides, cfg.out / "params.yaml").resolve())
         elif cfg.params_file:
             wanted["params_file"] = str(Path(cfg.params_file).resolve())
-        declared = parse_launch_file(launch_file, {k: v for k, v in wanted.items() if k != "lockstep"}).arguments
+        optional = ("lockstep", "send_goal")  # newer launch files only
+        declared = parse_launch_file(launch_file, {k: v for k, v in wanted.items() if k not in optional}).arguments
         args = launch_arguments(declared, wanted)
         return parse_launch_file(launch_file, args), args
 
@@ -292,6 +296,7 @@ class StackRunner:
             res.failure, res.reason = "stack did not start", f"launch file: {exc}"
             return res
         res.lockstep = args.get("lockstep") == "true"
+        sim_sends_goal = args.get("send_goal") == "true"
         domain = cfg.domain_id if cfg.domain_id is not None else find_free_domain()
         res.domain_id = domain
         log = (cfg.out / "launch.log").open("w")
@@ -310,6 +315,7 @@ class StackRunner:
             probe.subscribe("/collision", String, EVENT_QOS)
             probe.subscribe("/topo_graph", String, LATCHED_QOS)
             probe.subscribe("/toponav/status", DiagnosticArray, EVENT_QOS)
+            probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
             # best effort + volatile matches any publisher QoS (latched or not)
             probe.subscribe("/lockstep/status", String, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
             goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)
@@ -346,6 +352,20 @@ class StackRunner:
                         res.reason = f"node hung: {', '.join(hung)}"
                         break
                 pose = probe.last("/ground_truth/pose")
+                if not flags["started"] and sim_sends_goal:
+                    if pose is not None:  # the sim sent the goal with its first sensors (step 0)
+                        sent = probe.last("/goal_pose")
+                        res.goal_sent_at = (sent.header.stamp.sec + sent.header.stamp.nanosec * 1e-9 if sent
+                                            else (first_clock[1] if first_clock else 0.0))
+                        res.cpu_at_goal = self._cpu(launcher)
+                        flags["started"] = True
+                        last_report = sim_t
+                        self.say(f"[{cfg.tag}] goal sent by the sim at sim t={res.goal_sent_at:.1f} s (lockstep)")
+                    elif now - wall0 > 120.0:
+                        res.reason = "the stack did not come up within 120 s (no /ground_truth/pose)"
+                        break
+                    time.sleep(0.05)
+                    continue
                 if not flags["started"]:
                     subs = goal_pub.get_subscription_count()
                     ready = pose is not None and subs >= wanted_subs

@@ -70,7 +70,9 @@ def plot_run(run: RunData, metrics: dict[str, Any], path: str | Path, title: str
     spl = metrics.get("spl")
     ax.set_title(title or f"{run.world_spec or Path(run.bag).name}: {status}, "
                  f"path {metrics.get('path_length', 0):.1f} m" + (f", SPL {spl:.2f}" if spl is not None else ""))
-    ax.legend(loc="best", fontsize=7)
+    # Below the axes, never over the map: inside, "best" still covered the start, goal or trajectory on
+    # several maps.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=5, fontsize=7, frameon=False)
 
     ax2 = fig.add_subplot(2, 2, 2)
     cov = np.asarray(metrics.get("explored_area_over_time") or []).reshape(-1, 2)
