@@ -141,3 +141,23 @@ def test_cpu_per_sim_second_leaves_start_up_out() -> None:
     out = StackOutcome(sim_time=60.0, goal_sent_at=10.0, cpu_at_goal={"sim_node": 4.0},
                        cpu_seconds={"sim_node": 14.0})
     assert out.cpu_per_sim_second() == {"sim_node": pytest.approx(0.2)}  # 10 CPU s over 50 sim s
+
+
+def test_runner_launch_arguments_follow_the_launch_file(tmp_path: Path) -> None:
+    """lockstep/send_goal are passed exactly when the launch file declares them (before and after lockstep)."""
+    from toponav.launching import find_package_share, parse_launch_file
+    from toponav.ros_nodes.stack_run import StackRunConfig, StackRunner
+
+    declared = parse_launch_file(find_package_share("toponav") / "launch" / "sim_navigation.launch.xml").arguments
+    cfg = StackRunConfig(world="maze", seed=1_000_001, out=tmp_path, goal=(1.0, 2.0), rtf=0.0, lockstep=True,
+                         overrides=bs.method_overrides("explore_lite"))
+    desc, args = StackRunner(cfg).description(tmp_path / "bag")
+    assert args["world"] == "maze" and args["seed"] == "1000001" and args["record"] == "true"
+    assert ("lockstep" in args) == ("lockstep" in declared) and ("send_goal" in args) == ("send_goal" in declared)
+    assert Path(args["params_file"]) == (tmp_path / "params.yaml").resolve()
+    assert "mode: explore_lite" in (tmp_path / "params.yaml").read_text()
+    assert {n.name for n in desc.nodes} >= {"sim_node", "topo_mapper", "subgoal_planner", "hodat_controller"}
+    off = StackRunConfig(world="maze", seed=1, out=tmp_path / "off", goal=(1.0, 2.0), lockstep=False)
+    _, args_off = StackRunner(off).description(tmp_path / "off" / "bag")
+    assert args_off.get("lockstep", "false") == "false" and "send_goal" not in args_off
+    assert "params_file" not in args_off  # no overrides: the launch file's default parameters
