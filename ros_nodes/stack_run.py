@@ -10,8 +10,8 @@ role, without an action server):
    step 1, ``send_goal:=true``, so the run is reproducible), follows /ground_truth/pose on sim time;
 3. stops when the robot is within ``tolerance`` of the goal, the sim-time budget is spent, a required node
    dies (the launcher says which), the simulator reports a hung node on /lockstep/status, the planner has
-   reported for ``give_up_after`` sim seconds that it has nothing left to do (no frontier left / stuck), or
-   the wall-clock limit is hit;
+   reported for ``give_up_after`` sim seconds that it has nothing left to do (done / stuck), the graph has
+   had no frontier while the robot got no closer to the goal for as long, or the wall-clock limit is hit;
 4. before shutting the stack down, reads every launched process's CPU seconds (``/proc/<pid>/stat``), so the
    cost of each node per sim second can be reported.
 
@@ -156,6 +156,8 @@ def classify_failure(*, reached: bool, collisions: int, launch_reason: str = "",
         return "interrupted"
     if planner_gave_up:
         return "no frontier left" if frontiers_left == 0 else "stuck"
+    if budget_spent and frontiers_left == 0:  # the graph has nothing left to explore, the goal still unseen
+        return "no frontier left"
     if budget_spent:
         return "timeout"
     if wall_limit:
@@ -326,6 +328,7 @@ class StackRunner:
             wanted_subs = 3  # the sim (validation), the planner or goal_controller, and the recorder
             gave_up_since: float | None = None
             last_report = 0.0
+            best_d, improved_at = math.inf, 0.0  # closest approach to the goal so far, and when
             while True:
                 now = time.monotonic()
                 if self.stop.is_set():
@@ -387,6 +390,8 @@ class StackRunner:
                 self._read_planner(probe, res)
                 if pose is not None:
                     d = math.hypot(pose.pose.position.x - cfg.goal[0], pose.pose.position.y - cfg.goal[1])
+                    if d < best_d - 0.5:
+                        best_d, improved_at = d, sim_t
                     if d <= cfg.tolerance:
                         res.reached = True
                         res.time_to_goal = sim_t - (res.goal_sent_at or 0.0)
@@ -399,6 +404,11 @@ class StackRunner:
                         self.say(f"[{cfg.tag}] t={sim_t:6.1f} s  pose ({pose.pose.position.x:5.1f}, "
                                  f"{pose.pose.position.y:5.1f})  {d:5.1f} m to go  graph {nodes} nodes  "
                                  f"collisions {probe.count('/collision')}")
+                if res.frontiers_left == 0 and sim_t - max(improved_at, res.goal_sent_at or 0.0) >= cfg.give_up_after:
+                    flags["gave_up"] = "no frontier"
+                    res.reason = (f"no frontier left in the graph and no progress toward the goal for "
+                                  f"{cfg.give_up_after:.0f} s sim (closest {best_d:.1f} m)")
+                    break
                 if res.planner_state in _GAVE_UP:
                     gave_up_since = sim_t if gave_up_since is None else gave_up_since
                     if sim_t - gave_up_since >= cfg.give_up_after:

@@ -89,6 +89,8 @@ def test_lockstep_status_parsing() -> None:
     ({"reached": False, "collisions": 0, "planner_gave_up": "done", "frontiers_left": 0}, "no frontier left"),
     ({"reached": False, "collisions": 0, "planner_gave_up": "stuck", "frontiers_left": 4}, "stuck"),
     ({"reached": False, "collisions": 0, "wall_limit": True}, "wall-clock limit"),
+    ({"reached": False, "collisions": 0, "budget_spent": True, "frontiers_left": 0}, "no frontier left"),
+    ({"reached": False, "collisions": 0, "budget_spent": True, "frontiers_left": 3}, "timeout"),
 ])
 def test_failure_classification(kwargs: dict, expected: str) -> None:
     got = classify_failure(**kwargs)
