@@ -317,7 +317,8 @@ class StackRunner:
             probe.subscribe("/collision", String, EVENT_QOS)
             probe.subscribe("/topo_graph", String, LATCHED_QOS)
             probe.subscribe("/toponav/status", DiagnosticArray, EVENT_QOS)
-            probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
+            if sim_sends_goal:  # only then: our own subscription must not count as a goal listener below
+                probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
             # best effort + volatile matches any publisher QoS (latched or not)
             probe.subscribe("/lockstep/status", String, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
             goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)

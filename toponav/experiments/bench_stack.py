@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
     cmd = "toponav bench stack " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "stack"] else \
         "toponav bench stack" + (" --quick" if args.quick else "")
     header = (f"## toponav bench stack\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
-              f"{took / 60:.1f} min, on {machine}, {os.getloadavg()[0]:.2f} at the end. "
+              f"{took / 60:.1f} min, on {machine}; load average {os.getloadavg()[0]:.2f} at the end. "
               f"Lockstep {'on' if lockstep else 'off'}, real_time_factor {rtf:g}, odometry {args.odometry}; "
               f"toponav: planner {args.planner}, controller {args.controller}; "
               f"{BASELINE}: explore_lite frontier cost + DWA, same goal handling. {BUDGET_RULE}"
