@@ -163,3 +163,19 @@ def test_runner_launch_arguments_follow_the_launch_file(tmp_path: Path) -> None:
     _, args_off = StackRunner(off).description(tmp_path / "off" / "bag")
     assert args_off.get("lockstep", "false") == "false" and "send_goal" not in args_off
     assert "params_file" not in args_off  # no overrides: the launch file's default parameters
+
+
+def test_given_world_files_travel_as_absolute_paths(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "map.yaml").write_text("image: map.pgm\n")
+    monkeypatch.chdir(tmp_path)
+    (case,) = bs.build_matrix(0, worlds=["lab/map.yaml"])
+    assert case.spec == str((tmp_path / "lab" / "map.yaml").resolve()) and case.label == "lab-map.yaml"
+
+
+def test_bench_all_includes_stack_with_quick_sizes(tmp_path: Path) -> None:
+    from toponav.experiments import bench_all
+
+    assert bench_all.BENCHES["stack"][0] == "toponav.experiments.bench_stack"
+    args = bench_all.bench_args(bs, tmp_path, True, "stack")
+    assert args.quick and args.seeds == 1 and args.out == str(tmp_path) and args.worlds == []

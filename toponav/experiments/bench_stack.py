@@ -91,7 +91,9 @@ def build_matrix(seeds: int, families: Sequence[str] = FAMILIES, worlds: Iterabl
 
     out = [WorldCase(f, s, _label(f, s)) for f in families for s in heldout_seeds(seeds, first_seed)]
     for spec in worlds:
-        out.append(WorldCase(spec, 0, _label(spec, 0)))
+        # a file is passed as an absolute path: the node processes need not share our working directory
+        path = Path(spec).expanduser()
+        out.append(WorldCase(str(path.resolve()) if path.exists() else spec, 0, _label(spec, 0)))
     return out
 
 
