@@ -8,6 +8,9 @@
 4. evaluates the recorded bag (toponav.evaluation), prints a summary and writes report.png
    (world, trajectory, topological graph, coverage, velocities) and metrics.json under runs/<timestamp>/.
 
+The run itself (steps 1-3) is :class:`toponav.ros_nodes.stack_run.StackRunner`, shared with
+``toponav bench stack``; this module adds the command line, the evaluation and the summary.
+
 Exit code 0 only when the goal was reached without a collision. When a node of the full stack is
 not installed the demo says so and falls back to sim + goal_controller (``--controller auto``).
 """
@@ -15,67 +18,22 @@ not installed the demo says so and falls back to sim + goal_controller (``--cont
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import math
+import signal
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
-FULL_STACK = ("sim_node", "topo_mapper", "subgoal_planner", "hodat_controller")
-BASICS = ("sim_node", "topo_mapper", "goal_controller", "bag_recorder")
-
-
-class _ConsoleFilter:
-    """Launcher output: everything to the log file, launch events / warnings / errors to the console."""
-
-    KEYS = ("[launch]", "WARN", "ERROR", "Traceback", "refused", "collision")
-
-    def __init__(self, log: TextIO, console: TextIO, quiet: bool) -> None:
-        self.log, self.console, self.quiet = log, console, quiet
-
-    def write(self, text: str) -> int:
-        self.log.write(text)
-        if not self.quiet or any(k in text for k in self.KEYS):
-            self.console.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self.log.flush()
-        self.console.flush()
-
-
-def missing_nodes(names: tuple[str, ...]) -> list[str]:
-    out = []
-    for name in names:
-        try:
-            spec = importlib.util.find_spec(f"toponav.ros_nodes.{name}")
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None:
-            out.append(name)
-    return out
-
-
-def find_free_domain(tries: int = 8, listen: float = 1.5) -> int:
-    """A random domain id on which no other ROS node is visible (loopback), so a test or another run
-    sharing this machine cannot mix its topics into the demo."""
-    from toponav.ros_env import pick_domain_id
-    from toponav.ros_nodes.probe import Probe
-
-    domain = pick_domain_id()
-    for _ in range(tries):
-        with Probe(domain, name="toponav_demo_domain_check") as probe:
-            time.sleep(listen)
-            others = [n for n in probe.node.get_node_names() if n != "toponav_demo_domain_check"]
-        if not others:
-            return domain
-        print(f"[demo] domain {domain} is in use by {len(others)} node(s); trying another")
-        domain = pick_domain_id()
-    return domain
+# re-exported: tests and older callers import them from here
+from toponav.ros_nodes.stack_run import (
+    BASICS,
+    FULL_STACK,
+    StackRunConfig,
+    StackRunner,
+    find_free_domain,
+    missing_nodes,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wall-timeout", type=float, default=900.0, help="wall-clock safety limit (s)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="goal tolerance (m)")
     parser.add_argument("--rtf", type=float, default=2.0, help="sim real-time factor (sim s per wall s)")
+    parser.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
+                        help="lockstep simulation when the launch file offers it (sim time waits for the nodes)")
     parser.add_argument("--out", default="", help="output folder (default runs/<UTC timestamp>)")
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a private one)")
     parser.add_argument("--params-file", default="", help="ROS 2 parameter YAML for all nodes "
@@ -98,18 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    from geometry_msgs.msg import PoseStamped
-    from rosgraph_msgs.msg import Clock
-    from std_msgs.msg import String
-
     from toponav.evaluation import EvalConfig, compute_metrics, load_run
     from toponav.evaluation.plots import plot_run
-    from toponav.launching import Launcher, LaunchError, find_package_share, parse_launch_file
-    from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
-    from toponav.ros_nodes.probe import Probe
     from toponav.worlds import WorldError, make_world
 
     out = Path(args.out or f"runs/{datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}")
@@ -135,102 +85,26 @@ def run(args: argparse.Namespace) -> int:
         return 3
 
     domain = args.domain_id if args.domain_id is not None else find_free_domain()
+    cfg = StackRunConfig(world=args.world, seed=args.seed, out=out, goal=(float(world.goal[0]), float(world.goal[1])),
+                         controller=controller, budget=args.timeout, wall_timeout=args.wall_timeout,
+                         tolerance=args.tolerance, rtf=args.rtf, lockstep=getattr(args, "lockstep", True),
+                         domain_id=domain, params_file=args.params_file, tag="demo")
     bag = out / "bag"
-    launch_file = find_package_share("toponav") / "launch" / "sim_navigation.launch.xml"
-    try:
-        launch_args = {"world": args.world, "seed": str(args.seed), "controller": controller,
-                       "record": "true", "bag": str(bag.resolve()), "real_time_factor": str(args.rtf)}
-        if args.params_file:
-            launch_args["params_file"] = str(Path(args.params_file).resolve())
-        desc = parse_launch_file(launch_file, launch_args)
-    except LaunchError as exc:
-        print(f"[demo] {exc}", file=sys.stderr)
-        return 2
     print(f"[demo] world {world.name} (held-out seed {args.seed}): start ({world.start[0]:.1f}, {world.start[1]:.1f})"
           f" -> goal ({world.goal[0]:.1f}, {world.goal[1]:.1f}); controller: {controller}; domain {domain}; "
           f"output {out}")
-    log = (out / "launch.log").open("w")
-    stream = _ConsoleFilter(log, sys.stdout, quiet=not args.verbose)
-    launcher = Launcher(desc, domain_id=domain, log_dir=out / "logs", stream=stream)
-
-    outcome = {"reached": False, "reason": "", "sim_time": 0.0, "goal_sent_at": None}
-    probe = None
     stop = threading.Event()
-    import signal
-
     old = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    wall0 = time.monotonic()
     try:
-        launcher.start()
-        probe = Probe(domain, name="toponav_demo")
-        probe.subscribe("/clock", Clock, CLOCK_QOS)
-        probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
-        probe.subscribe("/collision", String, EVENT_QOS)
-        probe.subscribe("/topo_graph", String, LATCHED_QOS)
-        goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)
-        goal = PoseStamped()
-        goal.header.frame_id = "map"
-        goal.pose.position.x, goal.pose.position.y = float(world.goal[0]), float(world.goal[1])
-        goal.pose.orientation.w = 1.0
-        # goal listeners: the sim (validation), the planner or goal_controller, and the recorder
-        wanted_subs = 3
-        phase = "starting"
-        while True:
-            if stop.is_set():
-                outcome["reason"] = "interrupted (SIGINT)"
-                break
-            if not launcher.poll():
-                outcome["reason"] = f"the launch stopped: {launcher.reason or 'all nodes exited'}"
-                break
-            if time.monotonic() - wall0 > args.wall_timeout:
-                outcome["reason"] = f"wall-clock limit {args.wall_timeout:.0f} s reached"
-                break
-            clock = probe.last("/clock")
-            sim_t = clock.clock.sec + clock.clock.nanosec * 1e-9 if clock else 0.0
-            outcome["sim_time"] = sim_t
-            pose = probe.last("/ground_truth/pose")
-            if phase == "starting":
-                subs = goal_pub.get_subscription_count()
-                ready = pose is not None and subs >= wanted_subs
-                if ready or (pose is not None and time.monotonic() - wall0 > 60.0 and subs >= 1):
-                    time.sleep(1.0)  # let the nodes finish their own start-up
-                    goal.header.stamp = clock.clock if clock else goal.header.stamp
-                    goal_pub.publish(goal)
-                    outcome["goal_sent_at"] = sim_t
-                    print(f"[demo] goal sent at sim t={sim_t:.1f} s ({subs} goal subscribers)")
-                    phase = "driving"
-                    last_report = sim_t
-                elif time.monotonic() - wall0 > 120.0:
-                    outcome["reason"] = (f"the stack did not come up within 120 s (pose: {pose is not None}, "
-                                         f"goal subscribers: {subs})")
-                    break
-            else:
-                if pose is not None:
-                    d = math.hypot(pose.pose.position.x - world.goal[0], pose.pose.position.y - world.goal[1])
-                    if d <= args.tolerance:
-                        outcome["reached"] = True
-                        outcome["reason"] = f"goal reached at sim t={sim_t:.1f} s"
-                        break
-                    if sim_t - last_report >= 10.0:
-                        last_report = sim_t
-                        graph = probe.last("/topo_graph")
-                        nodes = len(json.loads(graph.data).get("nodes", [])) if graph is not None else 0
-                        print(f"[demo] t={sim_t:6.1f} s  pose ({pose.pose.position.x:5.1f}, "
-                              f"{pose.pose.position.y:5.1f})  {d:5.1f} m to go  graph {nodes} nodes  "
-                              f"collisions {probe.count('/collision')}")
-                if outcome["goal_sent_at"] is not None and sim_t - outcome["goal_sent_at"] > args.timeout:
-                    outcome["reason"] = f"sim-time budget {args.timeout:.0f} s spent"
-                    break
-            time.sleep(0.05)
-    except LaunchError as exc:
-        outcome["reason"] = f"launch error: {exc}"
+        res = StackRunner(cfg, console=sys.stdout, verbose=args.verbose, stop=stop).run()
     finally:
         signal.signal(signal.SIGINT, old)
-        if probe is not None:
-            probe.close()
-        time.sleep(0.5)  # the recorder writes the last messages
-        launcher.shutdown()
-        log.close()
+    if res.failure == "stack did not start" and res.reason.startswith("launch file"):
+        print(f"[demo] {res.reason}", file=sys.stderr)
+        return 2
+    outcome = {"reached": res.reached, "reason": res.reason, "sim_time": res.sim_time,
+               "goal_sent_at": res.goal_sent_at, "failure": res.failure, "rtf": res.rtf, "lockstep": res.lockstep,
+               "cpu_per_sim_s": res.cpu_per_sim_second()}
 
     print(f"[demo] {outcome['reason']}")
     if not (bag.exists() and (bag / "metadata.yaml").exists()):
@@ -259,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"graph size      {metrics.get('graph_nodes')} nodes, {metrics.get('graph_edges')} edges")
     print(f"collisions      {metrics.get('collisions')}")
     print(f"min clearance   {fmt(metrics.get('min_clearance'))} m")
+    print(f"achieved rtf    {fmt(res.rtf)} (sim s per wall s; {'lockstep' if res.lockstep else 'real time'})")
     print(f"bag             {bag}")
     print(f"report          {report}")
     print(f"result          {'SUCCESS' if success else 'FAILURE'}")

@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "barn"): ("toponav.experiments.bench_barn", "BARN worlds: learned policy vs DWA"),
     ("bench", "eval"): ("toponav.experiments.bench_eval", "bag read + evaluation throughput"),
     ("bench", "manip"): ("toponav.experiments.bench_manip", "world model vs model-free on arm tasks"),
+    ("bench", "stack"): ("toponav.experiments.bench_stack", "full ROS stack across worlds: toponav vs explore_lite"),
     ("bench", "all"): ("toponav.experiments.bench_all", "the full method table and markdown report"),
 }
 

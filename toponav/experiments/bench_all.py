@@ -33,6 +33,9 @@ BENCHES: dict[str, tuple[str, str]] = {
     "mapper": ("toponav.experiments.bench_mapper", "mapper update and path-query latency"),
     "eval": ("toponav.experiments.bench_eval", "bag read + evaluation throughput vs rosbags loops"),
     "manip": ("toponav.experiments.bench_manip", "world model + MPPI vs model-free on arm tasks"),
+    "stack": ("toponav.experiments.bench_stack",
+              "the full ROS stack (launcher, real node processes) on held-out worlds of each family: toponav vs "
+              "the explore_lite baseline (reached, failure reason, time, SPL, collisions, RTF, CPU per sim s)"),
 }
 
 #: smaller sizes for --quick, per bench; applied only to options the bench actually has
@@ -43,6 +46,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "sim": {"robots": "1,16", "seconds": 1.0},
     "mapper": {"sizes": [1000, 10000], "updates": 50, "queries": 50},
     "eval": {"seconds": 120.0, "repeat": 1},
+    "stack": {"quick": True},
     "*": {"seeds": 1, "episodes": 3, "indices": 3, "worlds": 3},
 }
 

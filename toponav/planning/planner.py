@@ -31,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from toponav.config import param
+from toponav.planning.explore_lite import ExploreLiteSettings
 from toponav.planning.graph import PlaceGraph
 from toponav.planning.scorers import Scorer, make_scorer
 from toponav.planning.scoring import Candidates, ScoringWeights, build_candidates
@@ -61,11 +62,13 @@ class RNDSettings:
 class PlannerConfig:
     """All sub-goal planner settings; the ROS node declares them as parameters (nested names)."""
 
-    mode: str = param("heuristic", "sub-goal scorer: heuristic weighted sum, or the learned meta-controller",
-                      choices=["heuristic", "learned"])
+    mode: str = param("heuristic", "sub-goal scorer: heuristic weighted sum, the learned meta-controller, or the "
+                      "explore_lite baseline (toponav.planning.explore_lite)",
+                      choices=["heuristic", "learned", "explore_lite"])
     checkpoint: str = param("", "meta-controller checkpoint (.pt); empty = the shipped one")
     weights: ScoringWeights = field(default_factory=ScoringWeights)
     rnd: RNDSettings = field(default_factory=RNDSettings)
+    explore_lite: ExploreLiteSettings = field(default_factory=ExploreLiteSettings)
     include_places: bool = param(False, "also offer visited places (not only frontiers) as exploration sub-goals")
     reach_radius: float = param(0.6, "sub-goal counts as reached within this distance (m)", min=0.01)
     goal_tolerance: float = param(0.5, "goal counts as reached within this distance (m)", min=0.01)

@@ -75,6 +75,10 @@ class LearnedScorer:
 
 def make_scorer(cfg: PlannerConfig, log: Callable[[str, str], None]) -> tuple[Scorer, str]:
     """(scorer, mode label) for ``cfg.mode``; learned with a bad checkpoint -> heuristic + error log."""
+    if cfg.mode == "explore_lite":
+        from toponav.planning.explore_lite import ExploreLiteScorer
+
+        return ExploreLiteScorer(cfg.explore_lite), "explore_lite"
     if cfg.mode != "learned":
         return HeuristicScorer(cfg.weights), "heuristic"
     from toponav.models.meta_controller import CheckpointError
