@@ -252,3 +252,32 @@ def test_packaged_maps_load_and_are_reachable(name: str) -> None:
 def test_unknown_packaged_map_lists_the_available_ones() -> None:
     with pytest.raises(WorldError, match="office"):
         make_world("map:nope")
+
+
+def test_world_show_renders_a_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from toponav.sim import world_show
+
+    path = _write(tmp_path, _room(), start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    out = tmp_path / "map.png"
+    args = argparse.Namespace(world=str(path), seed=0, out=str(out), radius=RADIUS)
+    assert world_show.run(args) == 0
+    assert out.stat().st_size > 1000
+    assert "reachable for radius 0.25: True" in capsys.readouterr().out
+
+
+def test_map_worlds_are_cached_until_the_file_changes(tmp_path: Path) -> None:
+    path = _write(tmp_path, _room(), start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    a = make_world(str(path))
+    assert make_world(str(path)) is a
+    img = _room()
+    img[30:35, 20:25] = OCCUPIED
+    import os
+    import time
+
+    _write(tmp_path, img, start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    future = time.time() + 5  # a new mtime even on coarse file-system clocks
+    os.utime(tmp_path / "map.pgm", (future, future))
+    b = make_world(str(path))
+    assert b is not a and len(b.boxes) > len(a.boxes)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -363,7 +364,8 @@ def _farthest(graph: Any, free_flat: np.ndarray, source: int) -> tuple[int, np.n
 def choose_start_goal(world: World, radius: float) -> tuple[tuple[float, float, float], tuple[float, float]]:
     """Deterministic far-apart start and goal, both in the largest region a disc of ``radius`` can roam.
 
-    Cells need clearance >= radius + START_MARGIN (falls back to the radius alone in very tight maps).
+    Cells need clearance >= radius + START_MARGIN (radius + 2 cm where the margin would more than halve
+    the region, as in a cluttered or speckled SLAM map).
     Pass 1: farthest cell (geodesic, 8-connected) from the region's most open cell; pass 2: farthest
     cell from that one. The start is the end with more clearance; it faces along the path.
     """
@@ -373,15 +375,16 @@ def choose_start_goal(world: World, radius: float) -> tuple[tuple[float, float, 
     xs, ys = xmin + (np.arange(nx) + 0.5) * res, ymin + (np.arange(ny) + 0.5) * res
     gx, gy = np.meshgrid(xs, ys)
     clear = world.clearance(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(ny, nx)
+    regions = []
     for need in (radius + START_MARGIN, radius + 0.02):
-        ok = clear >= need
-        labels, count = ndimage.label(ok)
+        labels, count = ndimage.label(clear >= need)
         if count:
-            break
-    else:
+            sizes = np.bincount(labels.ravel())[1:]
+            regions.append((int(sizes.max()), labels == int(np.argmax(sizes)) + 1))
+    if not regions:
         raise WorldError(f"world {world.name}: no free space for a robot of radius {radius} m")
-    sizes = np.bincount(labels.ravel())[1:]
-    region = labels == (int(np.argmax(sizes)) + 1)
+    # keep the margin unless it cuts the roomiest region to less than half (a cluttered, speckled map)
+    region = regions[0][1] if regions[0][0] >= 0.5 * regions[-1][0] else regions[-1][1]
     flat = region.ravel()
     graph = GridGraph(region.shape, res).graph(region)
     seed = int(np.argmax(np.where(flat, clear.ravel(), -np.inf)))
@@ -411,9 +414,29 @@ def map_world(spec: str, robot_radius: float) -> World:
     """A :class:`World` from a map_server map spec ``path/to/map.yaml[?start=x,y,yaw&goal=x,y]``.
 
     Raises :class:`WorldError` naming the field on bad files, and when a given start or goal is off the
-    map, inside an obstacle or not reachable from each other for ``robot_radius``.
+    map, inside an obstacle or not reachable from each other for ``robot_radius``. Cached per process
+    while the YAML and image files are unchanged (an env that resets onto the same map pays once).
     """
     path_text, options = parse_spec(spec)
+    path = Path(path_text)
+    try:
+        stamp = path.stat().st_mtime_ns
+        meta = read_map_yaml(path)
+        image_stamp = meta.image.stat().st_mtime_ns if meta.image.is_file() else 0
+    except (OSError, WorldError):
+        stamp = image_stamp = 0  # let the uncached path raise the precise error
+    key = (str(path.resolve()), stamp, image_stamp, tuple(sorted(options.items())), float(robot_radius))
+    return _map_world_cached(key, path_text, tuple(sorted(options.items())), float(robot_radius))
+
+
+@lru_cache(maxsize=8)
+def _map_world_cached(key: tuple[Any, ...], path_text: str, options_items: tuple[tuple[str, str], ...],
+                      robot_radius: float) -> World:
+    del key  # only part of the cache key (file identity and modification times)
+    return _build_map_world(path_text, dict(options_items), robot_radius)
+
+
+def _build_map_world(path_text: str, options: dict[str, str], robot_radius: float) -> World:
     grid = load_map(path_text)
     meta = grid.meta
     h, w = grid.shape
