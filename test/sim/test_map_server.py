@@ -147,6 +147,14 @@ def test_bad_map_files_name_the_field(tmp_path: Path, fields: dict[str, object],
         make_world(str(path))
 
 
+def test_absolute_image_path_of_another_machine_falls_back_to_the_yaml_folder(tmp_path: Path) -> None:
+    path = _write(tmp_path, _room(), image="/home/someone/.ros/map.pgm", start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    assert load_map(path).meta.image == tmp_path / "map.pgm"
+    path = _write(tmp_path, _room(), image="/home/someone/.ros/other.pgm")
+    with pytest.raises(WorldError, match=r"'image'.*does not exist"):
+        make_world(str(path))
+
+
 def test_missing_keys_and_corrupt_images(tmp_path: Path) -> None:
     path = _write(tmp_path, _room(), resolution=None, negate=None)
     with pytest.raises(WorldError, match=r"missing field\(s\) \['resolution', 'negate'\]"):

@@ -130,6 +130,10 @@ def read_map_yaml(path: str | Path) -> MapYaml:
     image_path = Path(os.path.expanduser(image.strip()))
     if not image_path.is_absolute():
         image_path = path.parent / image_path
+    elif not image_path.exists() and (path.parent / image_path.name).is_file():
+        # map_saver writes the absolute path of the machine that made the map ("/home/<user>/.ros/map.pgm");
+        # a map copied elsewhere keeps its image beside the YAML
+        image_path = path.parent / image_path.name
     resolution = _number(doc, "resolution", path)
     if resolution <= 0:
         raise _field_error(path, "resolution", f"must be > 0 (metres per pixel), got {resolution}")
