@@ -58,6 +58,17 @@ def test_pgm_map_loads_with_map_server_geometry(tmp_path: Path) -> None:
     assert is_reachable(world, RADIUS)
 
 
+def test_unknown_border_is_cropped_and_an_all_unknown_map_is_refused(tmp_path: Path) -> None:
+    img = np.full((100, 120), UNKNOWN, dtype=np.uint8)
+    img[40:80, 30:90] = _room()  # the room in a wide unknown border, as a SLAM map has it
+    world = make_world(str(_write(tmp_path, img, origin="[-5.0, -5.0, 0.0]")))
+    # room columns 30..89 and rows 20..59 from the bottom, at 0.1 m from (-5, -5); its walls are the rim
+    assert world.bounds == pytest.approx((-2.0, -3.0, 4.0, 1.0))
+    assert world.meta["crop_px"] == [30, 20, 60, 40]
+    with pytest.raises(WorldError, match="'image' has no free cell"):
+        make_world(str(_write(tmp_path, np.full((10, 10), UNKNOWN, dtype=np.uint8))))
+
+
 def test_ascii_and_binary_pgm_give_the_same_world(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -220,13 +231,14 @@ def big_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def test_big_building_builds_fast_data_and_exact_clearance(big_world: World) -> None:
     world = big_world
-    assert world.bounds == pytest.approx((0.0, 0.0, 60.0, 60.0))
     assert world.meta["size_px"] == [1200, 1200]
+    assert world.bounds == pytest.approx((0.5, 0.5, 59.45, 59.45))  # cropped to the floor + one cell
     assert 1000 < len(world.boxes) < 5000  # merged rectangles, not 1.4 M cells
     assert is_reachable(world, RADIUS)
     rng = np.random.default_rng(0)
     pts = rng.uniform(0.0, 60.0, size=(400, 2))
-    walls = np.minimum.reduce([pts[:, 0], 60 - pts[:, 0], pts[:, 1], 60 - pts[:, 1]])
+    xmin, ymin, xmax, ymax = world.bounds
+    walls = np.minimum.reduce([pts[:, 0] - xmin, xmax - pts[:, 0], pts[:, 1] - ymin, ymax - pts[:, 1]])
     brute = np.minimum(walls, box_distance(pts, world.box_array()).min(axis=1))
     assert np.array_equal(world.clearance(pts), brute)  # the index changes the cost, not the result
 
