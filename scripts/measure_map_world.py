@@ -5,8 +5,8 @@
     python scripts/measure_map_world.py make /tmp/b60            # write the generated building (map + JSON)
     python scripts/measure_map_world.py json /tmp/b60/world.json --brute  # before: every point x every box
 
-Peak RSS comes from resource.getrusage (max resident set of this process, MB). Run each mode in its own
-process so the peaks do not mix.
+Wall and CPU seconds per stage; peak RSS from resource.getrusage (max resident set of this process,
+MB). Run each mode in its own process so the peaks do not mix.
 """
 
 from __future__ import annotations
@@ -15,11 +15,17 @@ import resource
 import sys
 import time
 
+_cpu0 = [0.0]
+
 
 def _stage(name: str, t0: float) -> float:
+    """Print wall and CPU seconds of the stage since ``t0`` (CPU is the fair number on a shared machine)."""
     t = time.perf_counter()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{name:28s} {t - t0:7.2f} s   peak RSS {rss:7.0f} MB", flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{name:28s} wall {t - t0:7.2f} s   cpu {cpu - _cpu0[0]:7.2f} s   peak RSS {usage.ru_maxrss / 1024:7.0f} MB",
+          flush=True)
+    _cpu0[0] = cpu
     return t
 
 

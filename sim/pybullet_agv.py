@@ -15,7 +15,8 @@ Bullet's ray test then walks one triangle BVH instead of hundreds of broadphase 
 ``rayTestBatch`` in a BARN world (~250 cylinders) went from ~750 scans/s (one body per cylinder) to
 ~6,500 scans/s on this machine, and stepping physics got ~3x faster too. (A compound shape array would
 be exact, but PyBullet keeps only its first 16 children.) So the scan stays a real Bullet ray cast that
-sees terrain and any dynamic body, and the env still clears 500 steps/s.
+sees terrain and any dynamic body, and the env still clears 500 steps/s. A building map with more boxes
+than one PyBullet mesh may hold (131,072 vertices) is split into a few meshes of nearby boxes.
 """
 
 from __future__ import annotations
@@ -112,8 +113,15 @@ def _prism(outline: np.ndarray, z0: float, z1: float) -> tuple[np.ndarray, np.nd
     return v, np.concatenate([sides, cap])
 
 
-def obstacle_mesh(world: World, base_depth: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-    """(V, 3) vertices and (T, 3) triangle indices of all obstacles and the bounds walls of ``world``.
+#: PyBullet refuses a mesh shape above 131,072 vertices or 524,288 indices; chunks stay at half of that.
+MESH_MAX_VERTICES = 65536
+MESH_MAX_INDICES = 262144
+#: Side (m) of the tiles that group prisms into mesh chunks (each chunk's BVH stays local).
+MESH_TILE = 8.0
+
+
+def obstacle_prisms(world: World, base_depth: float = 0.3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One (vertices, triangles) prism per obstacle and per bounds wall of ``world``.
 
     Cylinders become regular polygons whose radius is the geometric mean of the inscribed and
     circumscribed ones (max radial error r (1 - cos(pi / n)) / 2: < 1 mm for BARN and forest trees).
@@ -143,12 +151,45 @@ def obstacle_mesh(world: World, base_depth: float = 0.3) -> tuple[np.ndarray, np
                            (xmin - t, ymin, xmin, ymax), (xmax, ymin, xmax + t, ymax)):
         outline = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
         parts.append(_prism(outline, -1.0 + (float(terrain.as_array().min()) if terrain is not None else 0.0), top))
+    return parts
+
+
+def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     vertices, indices, offset = [], [], 0
     for v, i in parts:
         vertices.append(v)
         indices.append(i + offset)
         offset += len(v)
     return np.concatenate(vertices), np.concatenate(indices).astype(np.int64)
+
+
+def obstacle_mesh(world: World, base_depth: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 3) vertices and (T, 3) triangle indices of all obstacles and the bounds walls of ``world``."""
+    return _concat(obstacle_prisms(world, base_depth))
+
+
+def obstacle_meshes(world: World, base_depth: float = 0.3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The obstacle mesh in chunks PyBullet accepts (a building map has tens of thousands of boxes).
+
+    Prisms are grouped by ``MESH_TILE`` tiles of their first vertex so that each chunk is compact; a
+    world that fits in one chunk (every procedural family, BARN) gets exactly :func:`obstacle_mesh`.
+    """
+    parts = obstacle_prisms(world, base_depth)
+    if sum(len(v) for v, _ in parts) <= MESH_MAX_VERTICES and sum(3 * len(i) for _, i in parts) <= MESH_MAX_INDICES:
+        return [_concat(parts)]
+    key = [(math.floor(v[0, 0] / MESH_TILE), math.floor(v[0, 1] / MESH_TILE)) for v, _ in parts]
+    order = sorted(range(len(parts)), key=lambda k: key[k])
+    chunks: list[list[tuple[np.ndarray, np.ndarray]]] = [[]]
+    nv = ni = 0
+    for k in order:
+        v, i = parts[k]
+        if chunks[-1] and (nv + len(v) > MESH_MAX_VERTICES or ni + 3 * len(i) > MESH_MAX_INDICES):
+            chunks.append([])
+            nv = ni = 0
+        chunks[-1].append((v, i))
+        nv += len(v)
+        ni += 3 * len(i)
+    return [_concat(chunk) for chunk in chunks]
 
 
 @contextlib.contextmanager
@@ -235,14 +276,17 @@ class AgvSim:
                       (lo + hi) / 2]
             self.ground = c.createMultiBody(0, shape, basePosition=centre)
         c.changeDynamics(self.ground, -1, lateralFriction=1.0)
-        # every static obstacle + the 4 bounds walls as ONE static triangle mesh (see module docstring)
-        vertices, indices = obstacle_mesh(world)
-        shape = c.createCollisionShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist())
-        visual = -1
-        if self.camera is not None:  # the camera renders visual shapes only
-            visual = c.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist(),
-                                         rgbaColor=[0.6, 0.6, 0.6, 1])
-        self.obstacles = c.createMultiBody(0, shape, visual)
+        # every static obstacle + the 4 bounds walls as ONE static triangle mesh (see module docstring);
+        # a few meshes for a building map whose boxes exceed what one PyBullet mesh may hold
+        self.obstacle_bodies: list[int] = []
+        for vertices, indices in obstacle_meshes(world):
+            shape = c.createCollisionShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.ravel().tolist())
+            visual = -1
+            if self.camera is not None:  # the camera renders visual shapes only
+                visual = c.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(),
+                                             indices=indices.ravel().tolist(), rgbaColor=[0.6, 0.6, 0.6, 1])
+            self.obstacle_bodies.append(c.createMultiBody(0, shape, visual))
+        self.obstacles = self.obstacle_bodies[0]
         self._robots: list[_Robot] = []
         with tempfile.TemporaryDirectory(prefix="toponav_agv_") as tmp:
             urdf = Path(tmp) / "agv.urdf"
@@ -434,7 +478,7 @@ class AgvSim:
             self._update_odometry(r, n * self.physics_dt)
 
     def _check_contacts(self, i: int, r: _Robot) -> None:
-        contacts = list(self.client.getContactPoints(r.body, self.obstacles))
+        contacts = [cp for body in self.obstacle_bodies for cp in self.client.getContactPoints(r.body, body)]
         for j, other in enumerate(self._robots):
             if j != i:
                 contacts += self.client.getContactPoints(r.body, other.body)

@@ -53,14 +53,24 @@ def _visible_edges(world: World) -> np.ndarray:
     owner = np.repeat(np.arange(len(corners)), 4)
     boxes = world.box_array()
     keep = np.ones(len(a), dtype=bool)
+    # only edges whose midpoint lies within a box's circumradius can be inside it (KD-tree: a building
+    # map has thousands of boxes, and all pairs would be millions of tests)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree((a + b) / 2)
+    near = tree.query_ball_point(boxes[:, :2], np.hypot(boxes[:, 2], boxes[:, 3]) + 1e-9)
     for j, (cx, cy, hx, hy, yaw) in enumerate(boxes):
+        cand = np.asarray(near[j], dtype=np.int64)
+        cand = cand[owner[cand] != j]
+        if not len(cand):
+            continue
         c, s = np.cos(yaw), np.sin(yaw)
 
         def inside(p: np.ndarray) -> np.ndarray:
             rx, ry = p[:, 0] - cx, p[:, 1] - cy  # noqa: B023 (used at once)
             return (np.abs(c * rx + s * ry) <= hx + 1e-9) & (np.abs(-s * rx + c * ry) <= hy + 1e-9)  # noqa: B023
 
-        keep &= ~((owner != j) & inside(a) & inside(b))
+        keep[cand[inside(a[cand]) & inside(b[cand])]] = False
     a, b = a[keep], b[keep]
     e = b - a
     normal = np.stack([e[:, 1], -e[:, 0]], axis=1)  # right of a CCW edge = outward

@@ -77,5 +77,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{world.name}: bounds {world.bounds}, start {world.start}, goal {world.goal}, "
           f"{len(world.circles)} circles, {len(world.boxes)} boxes, terrain {'yes' if world.terrain else 'no'}, "
           f"reachable for radius {args.radius}: {reach}")
+    if world.family == "map":
+        m = world.meta
+        print(f"map {m['source']}: {m['size_px'][0]} x {m['size_px'][1]} px at {m['resolution']} m ({m['mode']}), "
+              f"{m['free_fraction']:.0%} free, {m['boxes_from_cells']} boxes from its cells, "
+              f"start/goal {m.get('start_goal', 'given')}")
     print(f"wrote {out}")
     return 0

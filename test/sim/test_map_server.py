@@ -58,6 +58,17 @@ def test_pgm_map_loads_with_map_server_geometry(tmp_path: Path) -> None:
     assert is_reachable(world, RADIUS)
 
 
+def test_unknown_border_is_cropped_and_an_all_unknown_map_is_refused(tmp_path: Path) -> None:
+    img = np.full((100, 120), UNKNOWN, dtype=np.uint8)
+    img[40:80, 30:90] = _room()  # the room in a wide unknown border, as a SLAM map has it
+    world = make_world(str(_write(tmp_path, img, origin="[-5.0, -5.0, 0.0]")))
+    # room columns 30..89 and rows 20..59 from the bottom, at 0.1 m from (-5, -5); its walls are the rim
+    assert world.bounds == pytest.approx((-2.0, -3.0, 4.0, 1.0))
+    assert world.meta["crop_px"] == [30, 20, 60, 40]
+    with pytest.raises(WorldError, match="'image' has no free cell"):
+        make_world(str(_write(tmp_path, np.full((10, 10), UNKNOWN, dtype=np.uint8))))
+
+
 def test_ascii_and_binary_pgm_give_the_same_world(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -147,6 +158,14 @@ def test_bad_map_files_name_the_field(tmp_path: Path, fields: dict[str, object],
         make_world(str(path))
 
 
+def test_absolute_image_path_of_another_machine_falls_back_to_the_yaml_folder(tmp_path: Path) -> None:
+    path = _write(tmp_path, _room(), image="/home/someone/.ros/map.pgm", start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    assert load_map(path).meta.image == tmp_path / "map.pgm"
+    path = _write(tmp_path, _room(), image="/home/someone/.ros/other.pgm")
+    with pytest.raises(WorldError, match=r"'image'.*does not exist"):
+        make_world(str(path))
+
+
 def test_missing_keys_and_corrupt_images(tmp_path: Path) -> None:
     path = _write(tmp_path, _room(), resolution=None, negate=None)
     with pytest.raises(WorldError, match=r"missing field\(s\) \['resolution', 'negate'\]"):
@@ -212,13 +231,14 @@ def big_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def test_big_building_builds_fast_data_and_exact_clearance(big_world: World) -> None:
     world = big_world
-    assert world.bounds == pytest.approx((0.0, 0.0, 60.0, 60.0))
     assert world.meta["size_px"] == [1200, 1200]
+    assert world.bounds == pytest.approx((0.5, 0.5, 59.45, 59.45))  # cropped to the floor + one cell
     assert 1000 < len(world.boxes) < 5000  # merged rectangles, not 1.4 M cells
     assert is_reachable(world, RADIUS)
     rng = np.random.default_rng(0)
     pts = rng.uniform(0.0, 60.0, size=(400, 2))
-    walls = np.minimum.reduce([pts[:, 0], 60 - pts[:, 0], pts[:, 1], 60 - pts[:, 1]])
+    xmin, ymin, xmax, ymax = world.bounds
+    walls = np.minimum.reduce([pts[:, 0] - xmin, xmax - pts[:, 0], pts[:, 1] - ymin, ymax - pts[:, 1]])
     brute = np.minimum(walls, box_distance(pts, world.box_array()).min(axis=1))
     assert np.array_equal(world.clearance(pts), brute)  # the index changes the cost, not the result
 
@@ -252,3 +272,32 @@ def test_packaged_maps_load_and_are_reachable(name: str) -> None:
 def test_unknown_packaged_map_lists_the_available_ones() -> None:
     with pytest.raises(WorldError, match="office"):
         make_world("map:nope")
+
+
+def test_world_show_renders_a_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from toponav.sim import world_show
+
+    path = _write(tmp_path, _room(), start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    out = tmp_path / "map.png"
+    args = argparse.Namespace(world=str(path), seed=0, out=str(out), radius=RADIUS)
+    assert world_show.run(args) == 0
+    assert out.stat().st_size > 1000
+    assert "reachable for radius 0.25: True" in capsys.readouterr().out
+
+
+def test_map_worlds_are_cached_until_the_file_changes(tmp_path: Path) -> None:
+    path = _write(tmp_path, _room(), start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    a = make_world(str(path))
+    assert make_world(str(path)) is a
+    img = _room()
+    img[30:35, 20:25] = OCCUPIED
+    import os
+    import time
+
+    _write(tmp_path, img, start="[1.0, 1.0, 0.0]", goal="[4.0, 1.0]")
+    future = time.time() + 5  # a new mtime even on coarse file-system clocks
+    os.utime(tmp_path / "map.pgm", (future, future))
+    b = make_world(str(path))
+    assert b is not a and len(b.boxes) > len(a.boxes)

@@ -1,4 +1,4 @@
-"""World data (obstacles, terrain, start, goal), procedural families and the BARN set. numpy only.
+"""World data (obstacles, terrain, start, goal), procedural families, BARN and ROS map_server maps. No ROS.
 
 ``make_world(spec, seed)`` is the one entry point every backend and tool uses::
 

@@ -9,7 +9,6 @@ TurtleBot3 maps write it, 205 reads as unknown: p = 50/255 = 0.19608).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -191,8 +190,9 @@ def main() -> None:
     from toponav.worlds.map_server import MAPS_DIR
 
     for name, recipe in RECIPES.items():
-        path = recipe().save(MAPS_DIR / name)
-        print(f"wrote {path} ({math.prod(recipe().image.shape)} px)")
+        plan = recipe()
+        path = plan.save(MAPS_DIR / name)
+        print(f"wrote {path} ({plan.image.shape[1]} x {plan.image.shape[0]} px)")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ MODES = ("trinary", "scale", "raw")
 REQUIRED_KEYS = ("image", "resolution", "origin", "negate", "occupied_thresh", "free_thresh")
 #: Extra clearance (m) beyond the robot radius that an automatically chosen start or goal has.
 START_MARGIN = 0.15
-#: Grid (m) of the automatic start/goal search (the reachability check's resolution).
+#: Grid (m) of the automatic start/goal search (the reachability check's); coarser above 1.5 M cells.
 SEARCH_RESOLUTION = 0.1
 #: Height (m) of the extruded walls.
 WALL_HEIGHT = 2.0
@@ -129,6 +130,10 @@ def read_map_yaml(path: str | Path) -> MapYaml:
     image_path = Path(os.path.expanduser(image.strip()))
     if not image_path.is_absolute():
         image_path = path.parent / image_path
+    elif not image_path.exists() and (path.parent / image_path.name).is_file():
+        # map_saver writes the absolute path of the machine that made the map ("/home/<user>/.ros/map.pgm");
+        # a map copied elsewhere keeps its image beside the YAML
+        image_path = path.parent / image_path.name
     resolution = _number(doc, "resolution", path)
     if resolution <= 0:
         raise _field_error(path, "resolution", f"must be > 0 (metres per pixel), got {resolution}")
@@ -363,25 +368,29 @@ def _farthest(graph: Any, free_flat: np.ndarray, source: int) -> tuple[int, np.n
 def choose_start_goal(world: World, radius: float) -> tuple[tuple[float, float, float], tuple[float, float]]:
     """Deterministic far-apart start and goal, both in the largest region a disc of ``radius`` can roam.
 
-    Cells need clearance >= radius + START_MARGIN (falls back to the radius alone in very tight maps).
+    Cells need clearance >= radius + START_MARGIN (radius + 2 cm where the margin would more than halve
+    the region, as in a cluttered or speckled SLAM map).
     Pass 1: farthest cell (geodesic, 8-connected) from the region's most open cell; pass 2: farthest
     cell from that one. The start is the end with more clearance; it faces along the path.
     """
-    res = SEARCH_RESOLUTION
     xmin, ymin, xmax, ymax = world.bounds
+    res = max(SEARCH_RESOLUTION, math.sqrt((xmax - xmin) * (ymax - ymin) / 1.5e6))  # <= 1.5 M cells
     nx, ny = max(1, math.ceil((xmax - xmin) / res)), max(1, math.ceil((ymax - ymin) / res))
     xs, ys = xmin + (np.arange(nx) + 0.5) * res, ymin + (np.arange(ny) + 0.5) * res
     gx, gy = np.meshgrid(xs, ys)
-    clear = world.clearance(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(ny, nx)
+    # micrometre rounding: ties (cells exactly at the threshold, equally open cells) must not depend on
+    # the last bit of a libm's hypot, or another machine would choose another start
+    clear = np.round(world.clearance(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(ny, nx), 6)
+    regions = []
     for need in (radius + START_MARGIN, radius + 0.02):
-        ok = clear >= need
-        labels, count = ndimage.label(ok)
+        labels, count = ndimage.label(clear >= need)
         if count:
-            break
-    else:
+            sizes = np.bincount(labels.ravel())[1:]
+            regions.append((int(sizes.max()), labels == int(np.argmax(sizes)) + 1))
+    if not regions:
         raise WorldError(f"world {world.name}: no free space for a robot of radius {radius} m")
-    sizes = np.bincount(labels.ravel())[1:]
-    region = labels == (int(np.argmax(sizes)) + 1)
+    # keep the margin unless it cuts the roomiest region to less than half (a cluttered, speckled map)
+    region = regions[0][1] if regions[0][0] >= 0.5 * regions[-1][0] else regions[-1][1]
     flat = region.ravel()
     graph = GridGraph(region.shape, res).graph(region)
     seed = int(np.argmax(np.where(flat, clear.ravel(), -np.inf)))
@@ -411,15 +420,56 @@ def map_world(spec: str, robot_radius: float) -> World:
     """A :class:`World` from a map_server map spec ``path/to/map.yaml[?start=x,y,yaw&goal=x,y]``.
 
     Raises :class:`WorldError` naming the field on bad files, and when a given start or goal is off the
-    map, inside an obstacle or not reachable from each other for ``robot_radius``.
+    map, inside an obstacle or not reachable from each other for ``robot_radius``. Cached per process
+    while the YAML and image files are unchanged (an env that resets onto the same map pays once).
     """
     path_text, options = parse_spec(spec)
+    path = Path(path_text)
+    try:
+        stamp = path.stat().st_mtime_ns
+        meta = read_map_yaml(path)
+        image_stamp = meta.image.stat().st_mtime_ns if meta.image.is_file() else 0
+    except (OSError, WorldError):
+        stamp = image_stamp = 0  # let the uncached path raise the precise error
+    key = (str(path.resolve()), stamp, image_stamp, tuple(sorted(options.items())), float(robot_radius))
+    return _map_world_cached(key, path_text, tuple(sorted(options.items())), float(robot_radius))
+
+
+@lru_cache(maxsize=8)
+def _map_world_cached(key: tuple[Any, ...], path_text: str, options_items: tuple[tuple[str, str], ...],
+                      robot_radius: float) -> World:
+    del key  # only part of the cache key (file identity and modification times)
+    return _build_map_world(path_text, dict(options_items), robot_radius)
+
+
+def _crop_to_free(grid: OccupancyMap) -> tuple[np.ndarray, tuple[float, float, float], list[int]]:
+    """The free mask cut to the free cells' bounding box plus one cell, the origin moved to match.
+
+    Outside that box everything is obstacle, which the world's bounds already say: a SLAM map's wide
+    unknown border then costs no boxes, grid cells or mesh triangles. The kept one-cell rim means the
+    geometry next to free space is exactly the map's cells. Returns (free, origin, [col0, row0, w, h]).
+    """
+    rows, cols = np.nonzero(grid.free.any(axis=1))[0], np.nonzero(grid.free.any(axis=0))[0]
+    if not len(rows):
+        raise _field_error(grid.meta.path, "image", "has no free cell (check negate, free_thresh and mode)")
+    h, w = grid.shape
+    r0, r1 = max(0, int(rows[0]) - 1), min(h, int(rows[-1]) + 2)
+    c0, c1 = max(0, int(cols[0]) - 1), min(w, int(cols[-1]) + 2)
+    ox, oy, yaw = grid.meta.origin
+    lx, ly = c0 * grid.meta.resolution, r0 * grid.meta.resolution
+    c, s = math.cos(yaw), math.sin(yaw)
+    origin = (ox + c * lx - s * ly, oy + s * lx + c * ly, yaw)
+    return grid.free[r0:r1, c0:c1], origin, [c0, r0, c1 - c0, r1 - r0]
+
+
+def _build_map_world(path_text: str, options: dict[str, str], robot_radius: float) -> World:
     grid = load_map(path_text)
     meta = grid.meta
-    h, w = grid.shape
+    free, origin, crop = _crop_to_free(grid)
+    h, w = free.shape
     width, height = w * meta.resolution, h * meta.resolution
-    boxes = cell_boxes(grid_to_boxes(~grid.free), meta.resolution, meta.origin)
-    ox, oy, yaw = meta.origin
+    boxes = cell_boxes(grid_to_boxes(~free), meta.resolution, origin)
+    ox, oy, yaw = origin
     if abs(yaw) < 1e-12:
         bounds = (ox, oy, ox + width, oy + height)
         frame: list[tuple[float, ...]] = []
@@ -428,8 +478,10 @@ def map_world(spec: str, robot_radius: float) -> World:
         c, s = math.cos(yaw), math.sin(yaw)
         wx, wy = ox + c * corners[:, 0] - s * corners[:, 1], oy + s * corners[:, 0] + c * corners[:, 1]
         bounds = (float(wx.min()), float(wy.min()), float(wx.max()), float(wy.max()))
-        frame = _frame_boxes(width, height, meta.origin)
-    all_boxes = tuple(tuple(float(v) for v in row) for row in boxes) + tuple(frame)
+        frame = _frame_boxes(width, height, origin)
+    # nanometre rounding: the same cells print and serialise without float noise from the origin sums
+    bounds = tuple(round(v, 9) for v in bounds)  # type: ignore[assignment]
+    all_boxes = tuple(tuple(round(float(v), 9) for v in row) for row in (*boxes, *frame))
     start = meta.start
     goal = meta.goal
     if "start" in options:
@@ -438,8 +490,9 @@ def map_world(spec: str, robot_radius: float) -> World:
     if "goal" in options:
         goal = _pose(options["goal"], (2,), "goal", meta.path)  # type: ignore[assignment]
     name = map_name(meta.path)
-    info = {"source": str(meta.path), "resolution": meta.resolution, "size_px": [w, h], "mode": meta.mode,
-            "free_fraction": round(float(grid.free.mean()), 4), "boxes_from_cells": len(boxes)}
+    info = {"source": str(meta.path), "resolution": meta.resolution, "size_px": [grid.shape[1], grid.shape[0]],
+            "crop_px": crop, "mode": meta.mode, "free_fraction": round(float(grid.free.mean()), 4),
+            "boxes_from_cells": len(boxes)}
     world = World(name=name, family="map", seed=0, bounds=bounds, start=start or (0.0, 0.0, 0.0),
                   goal=goal or (0.0, 0.0), boxes=all_boxes, obstacle_height=WALL_HEIGHT, meta=info)
     if start is None or goal is None:

@@ -4,14 +4,14 @@ Why: :meth:`World.clearance` evaluates every point against every obstacle. That 
 (~40 trees) but a building converted from a map has thousands of wall rectangles, and the 0.1 m
 reachability grid of a 60 x 60 m floor has 360,000 points: 10^9 point-box distances (minutes, GB).
 
-How (exact, not an approximation): cover the bounds with square buckets. The signed distance to a
-convex obstacle is a convex function, so its maximum over a bucket is attained at one of the bucket's
-four corners; ``U_B = min_j max_corners d_j`` (also over each bounds wall) bounds the clearance of every
-point of bucket B from above. A lower bound ``L_Bj`` of d_j over the bucket (gap between the bucket and
-the obstacle's axis-aligned box) then tells which obstacles can be nearest anywhere in B: only those with
-``L_Bj <= U_B``. A query evaluates the same per-obstacle formula as the brute force on that candidate
-list and takes the same minimum, so results are bit-identical; points outside the bucket grid fall back
-to the brute force.
+How (exact, not an approximation): cover the bounds with square buckets. The clearance is 1-Lipschitz,
+so for every point p of bucket B, ``d(p) <= d(centre) + half diagonal``, and ``d(centre)`` is at most
+the distance to any point on an obstacle's boundary (box edges sampled, circles by centre minus radius,
+nearest one by KD-tree) or to a bounds wall: an upper bound ``U_B``. A lower bound ``L_Bj`` of obstacle
+j's signed distance over the bucket (the gap between the bucket and the obstacle's axis-aligned box)
+then tells which obstacles can be nearest anywhere in B: only those with ``L_Bj <= U_B``. A query
+evaluates the same per-obstacle formula as the brute force on that candidate list and takes the same
+minimum, so results are bit-identical; points outside the bucket grid fall back to the brute force.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 
 #: Worlds with fewer obstacles than this use the brute force (it is faster there and needs no index).
 MIN_OBSTACLES = 32
-#: Upper bound on the number of buckets (index build cost ~ buckets x obstacles x 4 corners).
-MAX_BUCKETS = 64 * 64
+#: Upper bound on the number of buckets (more buckets: fewer candidates each, longer lists to build).
+MAX_BUCKETS = 128 * 128
 #: Point-obstacle pairs evaluated per chunk (bounded memory: ~10 float64 arrays of this size).
 PAIR_CHUNK = 1 << 19
 
@@ -53,16 +53,13 @@ def _gap(a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray)
     return np.hypot(gx, gy)
 
 
-def _obstacle_distance(p: np.ndarray, kind: np.ndarray, row: np.ndarray, circles: np.ndarray,
-                       boxes: np.ndarray) -> np.ndarray:
-    """(P, K) signed distance from points to a list of obstacles given as (kind, row)."""
-    out = np.empty((len(p), len(kind)))
-    ci = kind == 0
-    if ci.any():
-        out[:, ci] = circle_distance(p, circles[row[ci]])
-    if (~ci).any():
-        out[:, ~ci] = box_distance(p, boxes[row[~ci]])
-    return out
+def _box_corners(boxes: np.ndarray) -> np.ndarray:
+    """(M, 4, 2) corners of oriented boxes (cx, cy, hx, hy, yaw)."""
+    signs = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64)
+    local = signs[None] * boxes[:, None, 2:4]
+    c, s = np.cos(boxes[:, 4])[:, None], np.sin(boxes[:, 4])[:, None]
+    return np.stack([boxes[:, None, 0] + c * local[..., 0] - s * local[..., 1],
+                     boxes[:, None, 1] + s * local[..., 0] + c * local[..., 1]], axis=-1)
 
 
 class ClearanceIndex:
@@ -96,50 +93,63 @@ class ClearanceIndex:
         inner = np.concatenate([c[:, 2], np.minimum(b[:, 2], b[:, 3])])
         return lo, hi, inner
 
-    def _build(self, kind: np.ndarray, row: np.ndarray, lo: np.ndarray, hi: np.ndarray, inner: np.ndarray) -> None:
-        """Candidate lists per bucket, tile by tile (8 x 8 buckets) so the cost stays local.
+    def _surface_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Points on the obstacles' boundaries (box edges every <= half a bucket) and the circles' radii.
 
-        Any subset of obstacles gives a valid upper bound U_B, so U_B uses only the obstacles near the
-        tile; the candidate test (``L_Bj <= U_B``) then looks at every obstacle whose gap to the tile is
-        at most the tile's largest U_B, which contains every obstacle that can pass it (exact).
+        The distance from any point to a boundary sample (minus 0 for a box, the radius for a circle's
+        centre) is at least that obstacle's signed distance: an upper bound of the clearance.
         """
+        pts, offset = [self.circles[:, :2]], [self.circles[:, 2]]
+        corners = _box_corners(self.boxes)  # (M, 4, 2)
+        if len(corners):
+            a = corners.reshape(-1, 2)
+            b = np.roll(corners, -1, axis=1).reshape(-1, 2)
+            n = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / (self.size / 2))).astype(np.int64)
+            edge = np.repeat(np.arange(len(a)), n)
+            frac = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+            pts.append(a[edge] + frac[:, None] * (b - a)[edge])
+            offset.append(np.zeros(int(n.sum())))
+        return np.concatenate(pts), np.concatenate(offset)
+
+    def _build(self, kind: np.ndarray, row: np.ndarray, lo: np.ndarray, hi: np.ndarray, inner: np.ndarray) -> None:
+        """Candidate lists per bucket.
+
+        Upper bound per bucket B (valid for every point of it): the bounds walls' maximum over the
+        bucket (linear: at a corner), and the clearance is 1-Lipschitz, so ``d(p) <= d_up(centre) +
+        half diagonal``, where ``d_up(centre)`` is the distance to the nearest boundary sample (KD-tree).
+        Candidates: every obstacle whose gap to the bucket is at most that bound (exact), found tile by
+        tile (8 x 8 buckets) so each test looks at nearby obstacles only.
+        """
+        from scipy.spatial import cKDTree
+
         ox, oy, s = self.origin[0], self.origin[1], self.size
         xmin, ymin, xmax, ymax = self.bounds
+        iy, ix = np.meshgrid(np.arange(self.ny), np.arange(self.nx), indexing="ij")
+        bx0, by0 = ox + ix.ravel() * s, oy + iy.ravel() * s
+        bx1, by1 = bx0 + s, by0 + s
+        walls = np.minimum.reduce([bx1 - xmin, xmax - bx0, by1 - ymin, ymax - by0])  # each wall's max at a corner
+        samples, offset = self._surface_samples()
+        dist, nearest = cKDTree(samples).query(np.stack([(bx0 + bx1) / 2, (by0 + by1) / 2], 1))
+        upper = np.minimum(walls, dist - offset[nearest] + s * math.sqrt(0.5))
         tile = 8
-        per_bucket: list[list[np.ndarray]] = [[] for _ in range(self.nx * self.ny)]
+        per_bucket: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (self.nx * self.ny)
         for ty in range(0, self.ny, tile):
             for tx in range(0, self.nx, tile):
-                iy, ix = np.meshgrid(np.arange(ty, min(ty + tile, self.ny)), np.arange(tx, min(tx + tile, self.nx)),
-                                     indexing="ij")
-                ids = (iy * self.nx + ix).ravel()
-                bx0, by0 = ox + ix.ravel() * s, oy + iy.ravel() * s
-                bx1, by1 = bx0 + s, by0 + s
-                tile_lo = np.array([bx0.min(), by0.min()])
-                tile_hi = np.array([bx1.max(), by1.max()])
-                gap_t = _gap(tile_lo[None], tile_hi[None], lo, hi)[0]  # (N,)
-                corners = np.stack([np.stack([bx0, by0], 1), np.stack([bx1, by0], 1),
-                                    np.stack([bx0, by1], 1), np.stack([bx1, by1], 1)], 1).reshape(-1, 2)
-                nb = len(ids)
-                # bounds walls are linear: the maximum over a bucket is at a corner too
-                walls = np.stack([corners[:, 0] - xmin, xmax - corners[:, 0], corners[:, 1] - ymin,
-                                  ymax - corners[:, 1]], 1)
-                upper = walls.reshape(nb, 4, 4).max(axis=1).min(axis=1)
-                near = np.nonzero(gap_t <= tile * s)[0]
-                if len(near):
-                    d = _obstacle_distance(corners, kind[near], row[near], self.circles, self.boxes)
-                    upper = np.minimum(upper, d.reshape(nb, 4, -1).max(axis=1).min(axis=1))
-                pool = np.nonzero(gap_t <= upper.max())[0]
+                ids = (np.arange(ty, min(ty + tile, self.ny))[:, None] * self.nx
+                       + np.arange(tx, min(tx + tile, self.nx))[None, :]).ravel()
+                t_lo = np.array([[bx0[ids].min(), by0[ids].min()]])
+                t_hi = np.array([[bx1[ids].max(), by1[ids].max()]])
+                pool = np.nonzero(_gap(t_lo, t_hi, lo, hi)[0] <= upper[ids].max())[0]
                 if not len(pool):
                     continue
-                gap = _gap(np.stack([bx0, by0], 1), np.stack([bx1, by1], 1), lo[pool], hi[pool])
+                gap = _gap(np.stack([bx0[ids], by0[ids]], 1), np.stack([bx1[ids], by1[ids]], 1), lo[pool], hi[pool])
                 lower = np.where(gap > 0.0, gap, -inner[pool][None])
-                b_idx, j_idx = np.nonzero(lower <= upper[:, None])
-                for b in np.unique(b_idx):
-                    per_bucket[ids[b]].append(pool[j_idx[b_idx == b]])
+                ok = lower <= upper[ids][:, None]
+                for k, b in enumerate(ids):
+                    per_bucket[b] = pool[ok[k]]
         # per bucket: rows of candidate circles and of candidate boxes
         self.candidates: list[tuple[np.ndarray, np.ndarray]] = []
-        for lists in per_bucket:
-            obstacle = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        for obstacle in per_bucket:
             k, r = kind[obstacle], row[obstacle]
             self.candidates.append((r[k == 0], r[k == 1]))
 
