@@ -55,6 +55,7 @@ class HodatControllerNode(Node):
         self.pose: tuple[float, float, float] | None = None
         self.vel = np.zeros(2)
         self.odom_time: Time | None = None
+        self.odom_stamp: Time | None = None
         self._last_tick: Time | None = None
         self._last_status = ""
         self._last_log: dict[str, float] = {}
@@ -130,6 +131,8 @@ class HodatControllerNode(Node):
         self.pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
         self.vel = np.array([t.linear.x, t.angular.z])
         self.odom_time = self._received(msg)
+        stamp = Time.from_msg(msg.header.stamp, clock_type=self.odom_time.clock_type)
+        self.odom_stamp = stamp if stamp.nanoseconds > 0 else None
 
     def _received(self, msg) -> Time:
         """When a message counts as received: its stamp in lockstep (the same in every run), else now."""
@@ -202,8 +205,10 @@ class HodatControllerNode(Node):
         ranges, angles, rmin, rmax = self.scan
         was_reached, was_unreachable = self.controller.reached, self.controller.unreachable
         decision = self.controller.step(self.pose, self.vel, ranges, angles, now.nanoseconds * 1e-9,
-                                        1.0 / self.config.rate, rmin, rmax, scan_age=self._scan_age(now),
-                                        scan_new=self._scan_seq != self._scan_used)
+                                        1.0 / self.config.rate, rmin, rmax,
+                                        scan_age=self._age(now, self.scan_stamp, self.scan_time, "/scan"),
+                                        scan_new=self._scan_seq != self._scan_used,
+                                        odom_age=self._age(now, self.odom_stamp, self.odom_time, "/odom"))
         self._scan_used = self._scan_seq
         self._publish(decision.cmd)
         if self.controller.reached and not was_reached:
@@ -242,17 +247,17 @@ class HodatControllerNode(Node):
             return f"/odom is {odom_age:.2f} s old (timeout {self.config.odom_timeout} s)"
         return ""
 
-    def _scan_age(self, now: Time) -> float:
-        """Seconds since the scan was taken: from its header stamp, else from its arrival. A stamp from the
-        future (another clock) falls back to the arrival time, logged."""
-        received = (now - self.scan_time).nanoseconds * 1e-9
-        if self.scan_stamp is None:
-            return received
-        age = (now - self.scan_stamp).nanoseconds * 1e-9
+    def _age(self, now: Time, stamp: Time | None, received: Time, topic: str) -> float:
+        """Seconds since a message's data was taken: from its header stamp, else from its arrival. A stamp from
+        the future (another clock) falls back to the arrival time, logged."""
+        arrival = (now - received).nanoseconds * 1e-9
+        if stamp is None:
+            return arrival
+        age = (now - stamp).nanoseconds * 1e-9
         if age < -0.1:
-            self._warn("scan_clock", f"/scan stamped {-age:.2f} s in the future: using its arrival time")
-            return received
-        return max(age, received)
+            self._warn("clock" + topic, f"{topic} stamped {-age:.2f} s in the future: using its arrival time")
+            return arrival
+        return max(age, arrival)
 
     def _publish(self, cmd: np.ndarray) -> None:
         msg = Twist()

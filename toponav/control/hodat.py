@@ -129,9 +129,11 @@ class HodatController:
 
     # -- one step -----------------------------------------------------------------------------------
     def step(self, pose, vel, ranges, angles, now: float, dt: float, range_min: float = 0.0,
-             range_max: float | None = None, scan_age: float = 0.0, scan_new: bool = True) -> Decision:
-        """One control step. ``scan_age``: seconds since the scan was taken (stamp to now); ``scan_new``: False
-        when this scan was already given to an earlier step (it is then not added to the memory again)."""
+             range_max: float | None = None, scan_age: float = 0.0, scan_new: bool = True,
+             odom_age: float = 0.0) -> Decision:
+        """One control step. ``scan_age`` / ``odom_age``: seconds since the scan / the pose were taken (stamp to
+        now); ``scan_new``: False when this scan was already given to an earlier step (it is then not added to
+        the memory again)."""
         cfg = self.cfg
         rmax = float(range_max if range_max is not None and math.isfinite(range_max) else cfg.scan.range_max)
         scan = clean_scan(ranges, rmax, range_min, cfg.scan.max_invalid_fraction)
@@ -140,7 +142,9 @@ class HodatController:
         remembered = None
         if self.memory is not None:
             if scan_new and age <= cfg.scan_timeout:
-                self.memory.update(_pose_back(pose, vel, max(age, 0.0)), scan.ranges, angles, scan.valid, rmax, now)
+                # the scan was taken (scan_age - odom_age) s before the pose: move the pose back by that much
+                lag = age - (float(odom_age) if math.isfinite(odom_age) else 0.0)
+                self.memory.update(_pose_back(pose, vel, lag), scan.ranges, angles, scan.valid, rmax, now)
             remembered = self.memory.points(pose)
         target, source = self.target()
         dist = math.nan
@@ -217,10 +221,13 @@ class HodatController:
 
 
 def _pose_back(pose, vel: np.ndarray, age: float) -> tuple[float, float, float]:
-    """Where the robot was ``age`` seconds ago, dead-reckoned back along its current (v, ω): the scan's pose."""
+    """Where the robot was ``age`` seconds before ``pose``, dead-reckoned along its current (v, ω): the scan's
+    pose. A negative age (a scan newer than the pose) moves forward; more than 0.5 s either way is not
+    trusted to dead reckoning (the scan is stale by then anyway)."""
     x, y, yaw = (float(p) for p in pose[:3])
-    if age <= 0.0 or not math.isfinite(age):
+    if not math.isfinite(age) or age == 0.0:
         return x, y, yaw
+    age = min(max(age, -0.5), 0.5)
     v, w = float(vel[0]), float(vel[1])
     mid = yaw - 0.5 * w * age
     return x - v * age * math.cos(mid), y - v * age * math.sin(mid), yaw - w * age
