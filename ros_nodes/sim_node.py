@@ -79,7 +79,9 @@ RTF_LOG_PERIOD = 30.0  # wall s between achieved-RTF log lines
 
 
 def _stamp(t: float):
-    return Time(seconds=t).to_msg()
+    """Sim time to a stamp rounded to the nanosecond: ticks summed in floating point give 0.0999999999 s for
+    ten 0.01 s ticks, which Time(seconds=...) would truncate to 99999999 ns."""
+    return Time(nanoseconds=round(t * 1e9)).to_msg()
 
 
 def _sec_nsec(t: float) -> tuple[int, int]:
