@@ -72,6 +72,7 @@ class HodatControllerNode(Node):
         self.lockstep: LockstepClient | None = None
         if on:
             self._ticker = Ticker(1.0 / self.config.rate)
+            self._last_step_stamp: int | None = None
             self.lockstep = LockstepClient(self, streams, self._lockstep_needs, self._lockstep_step, input_timeout)
         else:
             for st in streams:
@@ -151,7 +152,12 @@ class HodatControllerNode(Node):
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], tuple[float, float] | None]:
         if not self._ticking:
             return {}, None
-        self._tick()
+        # a step longer than the controller period (step_period 0.1 s, rate 20 Hz) holds the command longer
+        dt = 1.0 / self.config.rate
+        if self._last_step_stamp is not None and step.stamp - self._last_step_stamp > 0:
+            dt = min(max(dt, (step.stamp - self._last_step_stamp) * 1e-9), 0.5)
+        self._last_step_stamp = step.stamp
+        self._tick(dt)
         return {"cmd_vel": step.stamp}, self._cmd
 
     def _target_xy(self, msg: PoseStamped, what: str) -> np.ndarray | None:
@@ -182,7 +188,8 @@ class HodatControllerNode(Node):
             self.controller.set_goal(xy)
 
     # -- control loop -------------------------------------------------------------------------------
-    def _tick(self) -> None:
+    def _tick(self, dt: float | None = None) -> None:
+        """One control cycle; ``dt`` is the time the command will hold (default the configured period)."""
         if self.config is not self._applied:
             self.get_logger().info(f"parameters changed: rebuilding the controller (mode={self.config.mode})")
             self._build_controller()
@@ -205,7 +212,7 @@ class HodatControllerNode(Node):
         ranges, angles, rmin, rmax = self.scan
         was_reached, was_unreachable = self.controller.reached, self.controller.unreachable
         decision = self.controller.step(self.pose, self.vel, ranges, angles, now.nanoseconds * 1e-9,
-                                        1.0 / self.config.rate, rmin, rmax,
+                                        dt or 1.0 / self.config.rate, rmin, rmax,
                                         scan_age=self._age(now, self.scan_stamp, self.scan_time, "/scan"),
                                         scan_new=self._scan_seq != self._scan_used,
                                         odom_age=self._age(now, self.odom_stamp, self.odom_time, "/odom"))

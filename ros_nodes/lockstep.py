@@ -23,6 +23,7 @@ from typing import Any
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.time import Time
 from std_msgs.msg import String
@@ -40,7 +41,7 @@ from toponav.lockstep import (
 from toponav.ros_nodes.common import LOCKSTEP_ACK_QOS, LOCKSTEP_STEP_QOS
 
 HELLO_PERIOD = 0.5  # wall s between hellos until the first step arrives
-POLL_PERIOD = 0.05  # wall s: input deadline checks and hellos
+POLL_PERIOD = 0.25  # wall s: hellos and input deadline checks (inputs themselves trigger the join)
 
 
 def header_key(msg: Any) -> int:
@@ -116,6 +117,10 @@ class LockstepClient:
         node.create_subscription(String, STEP_TOPIC, self._on_step_msg, LOCKSTEP_STEP_QOS)
         self._wall = Clock(clock_type=ClockType.STEADY_TIME)
         node.create_timer(POLL_PERIOD, self._poll, clock=self._wall)
+        # The node computes on step stamps, never on /clock: with use_sim_time every /clock message would cost
+        # it a callback per step for nothing. Its own clock (log stamps, log throttling) is wall time then.
+        if node.get_parameter("use_sim_time").value:
+            node.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
 
     # -- time ------------------------------------------------------------------------------------
     @property

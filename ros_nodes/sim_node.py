@@ -79,7 +79,9 @@ RTF_LOG_PERIOD = 30.0  # wall s between achieved-RTF log lines
 
 
 def _stamp(t: float):
-    return Time(seconds=t).to_msg()
+    """Sim time to a stamp rounded to the nanosecond: ticks summed in floating point give 0.0999999999 s for
+    ten 0.01 s ticks, which Time(seconds=...) would truncate to 99999999 ns."""
+    return Time(nanoseconds=round(t * 1e9)).to_msg()
 
 
 def _sec_nsec(t: float) -> tuple[int, int]:
@@ -431,6 +433,8 @@ class SimNode(Node):
             r.cmd[:] = 0.0
             r.cmd_time = -math.inf
             r.in_contact = False
+        if self.barrier is not None and self.barrier.started:
+            self._publish_due(self.sim.sim_time)  # sensors at the new t0, on the step grid again
         self._publish_world()
         self._publish_clock()
         response.success = True
@@ -443,6 +447,8 @@ class SimNode(Node):
         if not self.paused:  # resume without a burst of catch-up steps
             self._sim0 = self.sim.sim_time
             self._wall0 = time.monotonic()
+            if self.barrier is not None:  # the pause is not the nodes' delay: the step's deadline restarts
+                self.barrier.began = self._wall0
         response.success = True
         response.message = "paused" if self.paused else "running"
         return response

@@ -157,8 +157,8 @@ class TopoMapperNode(Node):
 
     # -- outputs ------------------------------------------------------------------------------------
     def _now(self) -> float:
-        if self.lockstep is not None and self.lockstep.now is not None:
-            return self.lockstep.now.nanoseconds * 1e-9  # the step's stamp: throttling on sim time, not arrival
+        if self.lockstep is not None:  # the step's stamp: throttling on sim time, not arrival; 0 before step 0
+            return self.lockstep.now.nanoseconds * 1e-9 if self.lockstep.now is not None else 0.0
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:

@@ -1,0 +1,96 @@
+"""sim_node in lockstep with the test as the only participant: time advances exactly one step per ack, the
+step names the keys of the sensor messages it published, the ack's command drives the robot, a participant
+that stops acking is reported hung, and a step period that is no multiple of the tick is refused."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from toponav.lockstep import ACK_TOPIC, HELLO, STATUS_TOPIC, STEP_TOPIC, AckMsg, StepMsg, stamp_key
+from toponav.testing import NodeProcess, wait_for
+
+rclpy = pytest.importorskip("rclpy")
+
+from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from toponav.ros_nodes.common import LATCHED_QOS, LOCKSTEP_ACK_QOS, LOCKSTEP_STEP_QOS, SENSOR_QOS  # noqa: E402
+from toponav.ros_nodes.probe import Probe  # noqa: E402
+
+pytestmark = pytest.mark.system
+MODULE = "toponav.ros_nodes.sim_node"
+
+
+def _steps(probe: Probe) -> list[StepMsg]:
+    return [StepMsg.from_json(m.data) for m in probe.messages[STEP_TOPIC]]
+
+
+def _status(probe: Probe) -> dict:
+    m = probe.last(STATUS_TOPIC)
+    return json.loads(m.data) if m is not None else {}
+
+
+def test_sim_node_lockstep_barrier_with_the_test_as_participant(domain_id: int) -> None:
+    params = {"world": "empty", "lockstep": True, "lockstep_nodes": ["tester"], "real_time_factor": 0.0,
+              "step_period": 0.1, "lockstep_timeout": 2.0, "lidar.beams": 16, "odometry": "ground_truth"}
+    node = NodeProcess(MODULE, domain_id, params=params)
+    try:
+        with Probe(domain_id) as probe:
+            probe.subscribe(STEP_TOPIC, String, LOCKSTEP_STEP_QOS)
+            probe.subscribe(STATUS_TOPIC, String, LATCHED_QOS)
+            probe.subscribe("/scan", LaserScan, SENSOR_QOS)
+            probe.subscribe("/odom", Odometry, SENSOR_QOS)
+            probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
+
+            def ack(step: int, cmd: tuple[float, float] | None = None, **kw) -> None:
+                probe.publish(ACK_TOPIC, String(data=AckMsg("tester", step, cmd=cmd, **kw).to_json()),
+                              LOCKSTEP_ACK_QOS)
+
+            assert wait_for(lambda: _status(probe).get("lockstep"), timeout=60), node.output()
+            assert wait_for(lambda: (ack(HELLO, inputs=["/scan", "/odom"]) or bool(_steps(probe))), timeout=30,
+                            interval=0.5), node.output()
+            s0 = _steps(probe)[0]
+            assert s0.step == 0 and s0.stamp == 0
+            assert wait_for(lambda: probe.count("/scan") >= 1 and probe.count("/odom") >= 1, timeout=10)
+            scan0, odom0 = probe.last("/scan"), probe.last("/odom")
+            assert s0.latest["scan"] == stamp_key(scan0.header.stamp.sec, scan0.header.stamp.nanosec) == 0
+            assert s0.latest["odom"] == stamp_key(odom0.header.stamp.sec, odom0.header.stamp.nanosec) == 0
+
+            # no ack, no time: the sim waits (within the deadline)
+            time.sleep(1.0)
+            assert len(_steps(probe)) == 1
+            # a plain Twist is ignored once the participant commands through its acks
+            probe.publish("/cmd_vel", Twist())
+            for k in range(10):
+                ack(k, cmd=(0.5, 0.0))
+                assert wait_for(lambda k=k: len(_steps(probe)) >= k + 2, timeout=10), node.output()
+            steps = _steps(probe)
+            assert [s.step for s in steps] == list(range(11))
+            assert [s.stamp for s in steps] == [round(k * 0.1e9) for k in range(11)]  # exactly one step per ack
+            assert steps[-1].latest["odom"] == steps[-1].stamp  # odom at 20 Hz: one at every 0.1 s step
+            assert wait_for(lambda: probe.last("/ground_truth/pose").header.stamp.sec >= 1, timeout=10)
+            poses = probe.messages["/ground_truth/pose"]
+            moved = poses[-1].pose.position.x - poses[0].pose.position.x
+            assert moved > 0.25, moved  # ~1 s at up to 0.5 m/s from standstill under the accel limit
+
+            # stop acking: reported hung within the deadline, the sim goes on without the participant
+            assert wait_for(lambda: "tester" in _status(probe).get("hung", []), timeout=10), _status(probe)
+            assert "no ack for step 10" in _status(probe)["hung_reasons"]["tester"]
+            n = len(_steps(probe))
+            assert wait_for(lambda: len(_steps(probe)) > n + 3, timeout=10)
+            assert "did not ack step 10" in node.output()
+        assert node.stop() == 0
+    finally:
+        node.stop()
+
+
+def test_sim_node_refuses_a_step_period_that_is_no_multiple_of_the_tick(domain_id: int) -> None:
+    node = NodeProcess(MODULE, domain_id, params={"lockstep": True, "step_period": 0.025, "tick": 0.01})
+    assert node.proc.wait(60) == 2
+    assert "step_period" in node.output()
+    node.stop()
