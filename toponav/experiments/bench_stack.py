@@ -249,6 +249,31 @@ def _machine() -> str:
     return machine()
 
 
+def _write(out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, started: datetime, machine: str,
+           lockstep: bool, rtf: float, cap: float, planned: int) -> str:
+    """Write bench_stack.md / .json for the rows so far (after every run: an interrupted matrix keeps them)."""
+    summary = summarize(rows)
+    took = (datetime.now(UTC) - started).total_seconds()
+    cmd = "toponav bench stack " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "stack"] else \
+        "toponav bench stack" + (" --quick" if args.quick else "")
+    partial = "" if len(rows) >= planned else f" **Partial: {len(rows)} of {planned} runs so far.**"
+    header = (f"## toponav bench stack\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
+              f"{took / 60:.1f} min, on {machine}; load average {os.getloadavg()[0]:.2f} at the end. "
+              f"Lockstep {'on' if lockstep else 'off'}, real_time_factor {rtf:g}, odometry {args.odometry}; "
+              f"toponav: planner {args.planner}, controller {args.controller}; "
+              f"{BASELINE}: explore_lite frontier cost + DWA, same goal handling. {BUDGET_RULE}"
+              + (f", capped at {cap:.0f} s" if cap else "") + "." + partial)
+    md = markdown(rows, summary, header)
+    (out / "bench_stack.md").write_text(md + "\n" + "\n".join(f"![{r['method']} {r['world']}]({r['png']})"
+                                                               for r in rows if r["png"]) + "\n")
+    (out / "bench_stack.json").write_text(json.dumps(
+        {"command": cmd.strip(), "started": started.isoformat(), "minutes": took / 60, "machine": machine,
+         "python": platform.python_version(), "lockstep": lockstep, "rtf": rtf, "budget_rule": BUDGET_RULE,
+         "budget_cap": cap or None, "planned_runs": planned, "rows": rows, "summary": summary,
+         "ratios": ratios(summary)}, indent=1, default=float))
+    return md
+
+
 def run(args: argparse.Namespace) -> int:
     from toponav.evaluation import EvalConfig, compute_metrics, load_run
     from toponav.evaluation.metrics import shortest_path_length
@@ -323,27 +348,11 @@ def run(args: argparse.Namespace) -> int:
                                                              default=float))
             row = run_row(method, case, outcome, metrics, budget, png)
             rows.append(row)
+            _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
             print(f"[bench stack] {method:12s} {case.label:22s} {'REACHED' if row['reached'] else 'not reached':11s}"
                   f" {row['failure'] or 'ok':16s} t={_f(row['time_to_goal'], '{:.1f}')} s  SPL {_f(row['spl'])}  "
                   f"collisions {row['collisions']}  rtf {_f(row['rtf'])}  wall {res.wall_time:.0f} s")
-    summary = summarize(rows)
-    took = (datetime.now(UTC) - started).total_seconds()
-    cmd = "toponav bench stack " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "stack"] else \
-        "toponav bench stack" + (" --quick" if args.quick else "")
-    header = (f"## toponav bench stack\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
-              f"{took / 60:.1f} min, on {machine}; load average {os.getloadavg()[0]:.2f} at the end. "
-              f"Lockstep {'on' if lockstep else 'off'}, real_time_factor {rtf:g}, odometry {args.odometry}; "
-              f"toponav: planner {args.planner}, controller {args.controller}; "
-              f"{BASELINE}: explore_lite frontier cost + DWA, same goal handling. {BUDGET_RULE}"
-              + (f", capped at {cap:.0f} s" if cap else "") + ".")
-    md = markdown(rows, summary, header)
-    (out / "bench_stack.md").write_text(md + "\n" + "\n".join(f"![{r['method']} {r['world']}]({r['png']})"
-                                                               for r in rows if r["png"]) + "\n")
-    (out / "bench_stack.json").write_text(json.dumps(
-        {"command": cmd.strip(), "started": started.isoformat(), "minutes": took / 60, "machine": machine,
-         "python": platform.python_version(), "lockstep": lockstep, "rtf": rtf, "budget_rule": BUDGET_RULE,
-         "budget_cap": cap or None, "rows": rows, "summary": summary, "ratios": ratios(summary)},
-        indent=1, default=float))
+    md = _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
     print(md)
     pngs = sum(bool(r["png"]) for r in rows)
     print(f"[bench stack] wrote {out / 'bench_stack.md'}, {out / 'bench_stack.json'} and {pngs} PNGs")
