@@ -328,7 +328,7 @@ class SubgoalPlanner:
             t.best_dist = self._remaining(g, current, (rx, ry), t, t.id if t.id in g.nodes else None, dist)
         self.state = State.NAVIGATING if t.nav else State.EXPLORING
         nodes = g.path_from(prev, current, t.id) or [current, t.id]
-        path = [(g.nodes[n].x, g.nodes[n].y) for n in nodes]
+        path = g.polyline(nodes)
         if self.state == State.NAVIGATING and dest is not None:
             path.append(dest)
         elif t.fixed or math.hypot(path[-1][0] - t.x, path[-1][1] - t.y) > 1e-3:
