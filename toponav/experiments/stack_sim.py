@@ -90,11 +90,12 @@ def budget_for(shortest: float | None) -> float:
 
 def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[str, Any]] | None = None,
               params: Path | None = PARAMS, tolerance: float = 0.5, verbose: bool = False,
-              stop_on_collision: bool = False, hook=None) -> StackRun:
+              stop_on_collision: bool = False, hook=None, boundary: bool = True) -> StackRun:
     """Drive the whole stack in ``world`` to ``world.goal``; stops at the goal or when the budget is spent.
 
     ``hook(t, topomap, planner)`` is called after every mapper update (diagnostics, tests); a true return
-    value ends the run (reason ``hook``).
+    value ends the run (reason ``hook``). ``boundary`` gives the planner the world's bounds as its
+    exploration boundary, as the planner node does from the sim's latched /world_info.
     """
     from toponav.control.hodat import HodatController
     from toponav.evaluation.metrics import shortest_path_length
@@ -124,6 +125,8 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     planner = SubgoalPlanner(plan_cfg, log=lambda lv, m: say(lv, m, t_now))
     ctl = HodatController(ctl_cfg)
     planner.set_goal(*world.goal)
+    if boundary:
+        planner.set_boundary(list(world.bounds))
 
     dt = 1.0 / ctl_cfg.rate
     scan_every = max(1, round((1.0 / sim_cfg.scan_rate) / dt))

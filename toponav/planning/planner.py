@@ -85,6 +85,12 @@ class PlannerConfig:
                                  "travelling (0 = keep the sub-goal until reached/closed/failed)", min=0.0)
     lookahead: float = param(2.0, "publish the farthest path point within this path length (m)", min=0.0)
     explore_on_start: bool = param(True, "start exploring as soon as a graph arrives")
+    boundary: list[float] = param(  # noqa: RUF009
+        [], "exploration boundary in the graph frame, as frontier_exploration's polygon: [xmin, ymin, xmax, ymax] "
+        "or a polygon [x0, y0, x1, y1, ...] (>= 3 points); frontiers outside it (or closer than boundary_margin "
+        "to its edge) are no sub-goals. Empty = unbounded; the sim's /world_info bounds fill it in simulation")
+    boundary_margin: float = param(0.3, "frontiers closer than this to the boundary's edge count as outside (m)",
+                                   min=0.0)
 
 
 @dataclass
@@ -134,6 +140,7 @@ class SubgoalPlanner:
         self._rnd = None
         self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
         self._novelty_cache: dict[str, float] | None = None
+        self._boundary = boundary_polygon(self.cfg.boundary)
         if self.cfg.rnd.enabled:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
 
@@ -422,7 +429,7 @@ class SubgoalPlanner:
         if len(cands) == 0:
             frontiers = [f for f in g.frontier_ids() if f in dist]
             blocked = [f for f in frontiers if f in exclude]
-            if not g.frontier_ids() and kind == "explore":
+            if not set(g.frontier_ids()) - self._outside(g) and kind == "explore":
                 if self.state != State.DONE:
                     self._log("info", "exploration complete: no reachable frontier left")
                 self.state = State.DONE
@@ -455,12 +462,28 @@ class SubgoalPlanner:
 
     def _excluded(self, g: PlaceGraph, current: str, robot: tuple[float, float], now: float) -> set[str]:
         """Not candidates: where the robot stands (already reached) and blacklisted places."""
-        out = {current}
+        out = {current} | self._outside(g)
         for nid, p in g.nodes.items():
             near = math.hypot(p.x - robot[0], p.y - robot[1]) <= self.cfg.reach_radius
             if near or self.is_blacklisted(p.x, p.y, now):
                 out.add(nid)
         return out
+
+    def set_boundary(self, values: list[float]) -> None:
+        """Set the exploration boundary (see ``PlannerConfig.boundary``); raises ValueError when malformed."""
+        self._boundary = boundary_polygon(values)
+        self.cfg.boundary = [float(v) for v in values]
+
+    def _outside(self, g: PlaceGraph) -> set[str]:
+        """Frontier nodes outside the exploration boundary (none without one)."""
+        if self._boundary is None:
+            return set()
+        ids = g.frontier_ids()
+        if not ids:
+            return set()
+        xy = np.array([(g.nodes[i].x, g.nodes[i].y) for i in ids], dtype=np.float64)
+        inside = inside_polygon(xy, self._boundary, self.cfg.boundary_margin)
+        return {i for i, ok in zip(ids, inside.tolist(), strict=True) if not ok}
 
     def _lookahead(self, path: list[tuple[float, float]]) -> tuple[float, float]:
         """The point ``lookahead`` metres along the path (interpolated on the edge), or its end.
@@ -490,6 +513,40 @@ class SubgoalPlanner:
         novelty = self.novelty() if self._rnd else None
         return build_candidates(g, current, self.pose[:2], dest, self.cfg.weights, novelty, exclude,
                                 include_places=self.cfg.include_places)
+
+
+def boundary_polygon(values: list[float] | tuple[float, ...]) -> np.ndarray | None:
+    """(K, 2) polygon from ``PlannerConfig.boundary`` (box or flat polygon); None when empty."""
+    v = [float(x) for x in values]
+    if not v:
+        return None
+    if not all(math.isfinite(x) for x in v):
+        raise ValueError(f"boundary has non-finite values: {v}")
+    if len(v) == 4:
+        x0, y0, x1, y1 = v
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"boundary box needs xmin < xmax and ymin < ymax, got {v}")
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    if len(v) < 6 or len(v) % 2:
+        raise ValueError(f"boundary needs 4 values (box) or >= 3 x/y pairs (polygon), got {len(v)} values")
+    return np.asarray(v, dtype=np.float64).reshape(-1, 2)
+
+
+def inside_polygon(xy: np.ndarray, poly: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Which points lie inside ``poly`` (even-odd rule) and at least ``margin`` from its edges; vectorised."""
+    p = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    a, b = poly, np.roll(poly, -1, axis=0)
+    px, py = p[:, None, 0], p[:, None, 1]
+    crosses = ((a[None, :, 1] > py) != (b[None, :, 1] > py)) & (
+        px < a[None, :, 0] + (py - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0])
+        / np.where(b[None, :, 1] == a[None, :, 1], 1e-12, b[None, :, 1] - a[None, :, 1]))
+    inside = np.count_nonzero(crosses, axis=1) % 2 == 1
+    if margin > 0:
+        ab = b - a
+        t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+        d = np.hypot(*(p[:, None, :] - (a[None] + t[..., None] * ab[None])).transpose(2, 0, 1)).min(axis=1)
+        inside &= d >= margin
+    return inside
 
 
 _ON_PATH = 0.3  # metres: path segments this close to the nearest one count as where the robot is
