@@ -86,3 +86,22 @@ def test_via_points_survive_json_and_shape_the_path() -> None:
     assert 1.8 < crossing[0] < 2.9  # the way crosses y = 3 in the door
     assert g.polyline([str(fid), str(place)]) == line[::-1]
     assert PlaceGraph.from_json(g.to_json()).polyline([str(place), str(fid)]) == line
+
+
+def test_default_inflation_closes_a_gap_the_robot_cannot_take_and_keeps_a_door() -> None:
+    """Warehouse held-out seed 1000000: a frontier linked through a 0.56 m shelf gap stalled the robot 60 s."""
+    tm = TopoMap()
+    g, inflate = tm.occupancy, tm.cfg.frontier_link_inflation
+    g.ensure(-1.0, -1.0, 5.0, 5.0)
+    col, row = g.world_to_cell(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    g.logodds[row[0]:row[1], col[0]:col[1]] = -1.0
+    wc, _ = g.world_to_cell(np.array([[2.0, 0.0]]))
+    g.logodds[row[0]:row[1], wc[0]] = 2.0
+    g._box = (row[0] - 5, row[1] + 5, col[0] - 5, col[1] + 5)
+    src, dst = np.array([[1.0, 1.0]]), np.array([[3.0, 1.0]])
+    g.logodds[row[0] + 25:row[0] + 31, wc[0]] = -1.0  # 0.6 m gap: wider than the robot (0.5 m), too tight
+    g.version += 1
+    assert g.free_space_paths(src, dst, inflate, 50.0)[0][0] == -1
+    g.logodds[row[0] + 25:row[0] + 35, wc[0]] = -1.0  # 1.0 m door
+    g.version += 1
+    assert g.free_space_paths(src, dst, inflate, 50.0)[0][0] == 0

@@ -331,7 +331,7 @@ class OccupancyGrid:
         path's corners at least ``spacing`` apart, length in m)``, or ``(-1, [], inf)`` when no source
         is within reach.
         A point in the inflation itself (a place beside a wall) starts from the nearest passable cell
-        within two cells. This is how the mapper joins a frontier to a place that saw it round a corner.
+        within three cells. This is how the mapper joins a frontier to a place that saw it round a corner.
         """
         import scipy.sparse as sp
         from scipy.sparse.csgraph import dijkstra
@@ -461,8 +461,8 @@ class OccupancyGrid:
         return grid
 
 
-#: cell offsets within two cells, nearest first (where a point in the inflation looks for a passable cell)
-_NEAREST_FIRST = sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)), key=lambda o: o[0] ** 2 + o[1] ** 2)
+#: cell offsets within three cells, nearest first (where a point in the inflation looks for a passable cell)
+_NEAREST_FIRST = sorted(((i, j) for i in range(-3, 4) for j in range(-3, 4)), key=lambda o: o[0] ** 2 + o[1] ** 2)
 
 #: angular bins of the polygon fill's reach table (0.18 degrees: finer than any lidar we meet)
 _BINS = 2048
