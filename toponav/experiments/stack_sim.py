@@ -108,7 +108,6 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
 
     torch.set_num_threads(1)  # as the planner node does (torch_threads): RND is tiny, threads only contend
     sim_cfg, map_cfg, plan_cfg, ctl_cfg = load_configs(params, overrides)
-    np.random.seed(plan_cfg.rnd.seed)  # the planner's RND batches draw from the global generator today
     shortest = shortest_path_length(world, world.start[:2], world.goal, sim_cfg.robot.radius)
     budget = budget_for(shortest) if budget is None else budget
     log: list[str] = []

@@ -141,6 +141,9 @@ class SubgoalPlanner:
         self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
         self._novelty_cache: dict[str, float] | None = None
         self._boundary = boundary_polygon(self.cfg.boundary)
+        # the planner's own generator (not the global np.random): the same seed gives the same RND batches,
+        # hence the same novelty and the same sub-goals, whatever else in the process draws random numbers
+        self._rng = np.random.default_rng(self.cfg.rnd.seed)
         if self.cfg.rnd.enabled:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
 
@@ -242,7 +245,7 @@ class SubgoalPlanner:
         p = self.graph.nodes[current]
         self._history.append(observation_features(self.pose[0], self.pose[1], p.descriptor))
         hist = np.stack(self._history)
-        batch = hist[np.random.randint(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
+        batch = hist[self._rng.integers(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
         self._rnd.train_step(batch)
 
     def novelty(self) -> dict[str, float]:
