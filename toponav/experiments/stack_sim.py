@@ -97,14 +97,14 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     value ends the run (reason ``hook``). ``boundary`` gives the planner the world's bounds as its
     exploration boundary, as the planner node does from the sim's latched /world_info.
     """
+    import torch
+
     from toponav.control.hodat import HodatController
     from toponav.evaluation.metrics import shortest_path_length
     from toponav.mapping.topomap import TopoMap
     from toponav.planning.graph import PlaceGraph
     from toponav.planning.planner import SubgoalPlanner
     from toponav.sim.pybullet_agv import AgvSim
-
-    import torch
 
     torch.set_num_threads(1)  # as the planner node does (torch_threads): RND is tiny, threads only contend
     sim_cfg, map_cfg, plan_cfg, ctl_cfg = load_configs(params, overrides)
