@@ -76,7 +76,8 @@ class PlannerConfig:
     min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
     goal_direct_radius: float = param(4.0, "try the straight leg to the goal from a place this close (m) when no "
                                       "frontier is closer to the goal", min=0.0)
-    goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing)",
+    goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing); "
+                              "doubles with each new blacklisting of the same point",
                               min=0.0)
     max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
     blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
@@ -135,6 +136,7 @@ class SubgoalPlanner:
         self.failures: dict[tuple[int, int], int] = {}
         self.blacklist: dict[tuple[int, int], float] = {}  # key -> time blacklisted
         self._blacklist_for: dict[tuple[int, int], float] = {}  # key -> blacklist duration (0 = for good)
+        self._goal_blacklists: dict[tuple[int, int], int] = {}  # goal-point key -> times blacklisted so far
         self.last = Decision(State.IDLE, reason="waiting for graph and odometry")
         self.replans = 0
         self._rnd = None
@@ -221,7 +223,15 @@ class SubgoalPlanner:
         n = self.failures[key]
         if n >= self.cfg.max_failures and key not in self.blacklist:
             # Goal points are only put aside for goal_retry seconds: the goal itself must stay reachable later.
-            duration = self.cfg.goal_retry if t.fixed else self.cfg.blacklist_duration
+            # Each new blacklisting of the same goal point doubles the wait (30, 60, 120 s...): in a maze the
+            # straight leg from the place nearest the goal runs into a wall every time, and retrying it every
+            # 30 s with 24 s of stalling each time took the robot's whole budget (issue 14, maze 1000001).
+            if t.fixed:
+                n_before = self._goal_blacklists.get(key, 0)
+                self._goal_blacklists[key] = n_before + 1
+                duration = self.cfg.goal_retry * 2.0**n_before
+            else:
+                duration = self.cfg.blacklist_duration
             self.blacklist[key] = now
             self._blacklist_for[key] = duration
             span = "for good" if duration <= 0 else f"for {duration:.0f} s"
@@ -423,7 +433,10 @@ class SubgoalPlanner:
             d_front = min((math.hypot(p.x - dest[0], p.y - dest[1]) for p in front), default=math.inf)
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
             close = d_near <= self.cfg.goal_direct_radius and d_near <= d_front
-            if (close or not front) and not self.is_blacklisted(gx, gy, now):
+            # while the straight leg is blacklisted, frontiers come first: driving to the place nearest the goal
+            # only to wait there for the blacklist to expire is the back-and-forth of issue 14
+            leg_blocked = bool(front) and self.is_blacklisted(dest[0], dest[1], now)
+            if (close or not front) and not leg_blocked and not self.is_blacklisted(gx, gy, now):
                 t = _Target(near, gx, gy, False, now, math.inf, now, kind, nav=True,
                             fixed=near == current)
                 self.state = State.NAVIGATING
