@@ -286,3 +286,27 @@ def test_sub_goal_does_not_flip_back_along_a_path_that_doubles_back() -> None:
     ahead = _ahead_of(path, (2.0, 2.3))
     assert ahead[-1] == (11.5, 2.9) and len(ahead) == 2  # from the robot's projection on a -> f, then f
     assert ahead[0][0] == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_straight_goal_leg_that_keeps_failing_waits_longer_each_time() -> None:
+    """Maze held-out seed 1000001: the leg through a wall was retried every 30 s for 200 s (issue 14)."""
+    log = Log()
+    p = planner(log, goal_retry=30.0)
+    p.set_graph(corridor())
+    p.set_pose(4.0, 0.0)
+    p.set_goal(4.0, 3.0)
+    t = 0.0
+    for expected in (30, 60, 120):
+        while not p.step(t).reason.endswith("then straight on"):  # wait for the leg to be offered again
+            p.target = None
+            t += 1.0
+            assert t < 1000
+        p.report_failure("no path", t)
+        p.step(t)
+        p.report_failure("no path", t)
+        assert log.has("warn", f"for {expected} s"), log.lines
+        d = p.step(t + 1.0)
+        assert d.state == State.EXPLORING and d.target == "f1"  # the frontier comes first meanwhile
+        p.target = None
+        assert p.step(t + expected - 1.0).target == "f1"
+        t += expected + 1.0

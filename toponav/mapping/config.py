@@ -85,6 +85,11 @@ class MapperConfig:
     frontier_match_distance: float = param(1.0, "a frontier node keeps its id if its cluster moved less (m)",
                                            min=0.0)
     frontier_connect_k: int = param(3, "line-of-sight links tried from a frontier to the nearest places", min=1)
+    frontier_link_inflation: float = param(
+        0.3, "a frontier no place sees in a straight line is linked to the nearest place joined to it through "
+        "known-free cells at least this far from obstacles (m): the robot radius (0.25) + a margin, so a gap the "
+        "controller will not squeeze through is no way (a 0.2 m setting sent the robot at a 0.56 m shelf gap); "
+        "1 m doors stay open", min=0.0)
     time_jump_tolerance: float = param(0.5, "stamp going back by more than this (s) means a reset/bag loop", min=0.0)
     clear_on_time_jump: bool = param(True, "clear the map when time jumps back (else only log and keep going)")
     grid: GridConfig = field(default_factory=GridConfig)

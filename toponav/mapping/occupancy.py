@@ -302,6 +302,91 @@ class OccupancyGrid:
         best = best[np.isin(lab[best], keep_labels)]
         return self.cell_centres(cols[best] + bc0, rows[best] + br0), sizes[lab[best]]
 
+    def passable(self, inflate: float) -> tuple[np.ndarray, tuple[int, int]]:
+        """Known-free cells farther than ``inflate`` from every occupied cell, over the known box.
+
+        Returns ``(mask, (row0, col0))``. Unknown cells do not shrink it (they are not obstacles), so
+        cells on the free/unknown boundary (frontiers) stay passable.
+        """
+        from scipy import ndimage
+
+        if self._box is None:
+            return np.zeros((0, 0), dtype=bool), (0, 0)
+        r0, r1, c0, c1 = self._box
+        lo = self.logodds[r0:r1, c0:c1]
+        blocked = lo > self.cfg.occ_threshold
+        k = math.floor(inflate / self.resolution + 1e-9)
+        if k > 0 and blocked.any():
+            yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
+            disk = (yy * yy + xx * xx) * self.resolution**2 <= inflate * inflate + 1e-12
+            blocked = ndimage.binary_dilation(blocked, structure=disk)
+        return (lo < self.cfg.free_threshold) & ~blocked, (r0, c0)
+
+    def free_space_paths(self, sources: np.ndarray, targets: np.ndarray, inflate: float, limit: float,
+                         spacing: float = 0.3) -> list[tuple[int, list[tuple[float, float]], float]]:
+        """For each target point, the nearest source through passable cells (see :meth:`passable`).
+
+        One multi-source Dijkstra (scipy, C) over the 8-connected passable cells of the known box, cut
+        at ``limit`` metres. Returns per target ``(source index, polyline target -> source through the
+        path's corners at least ``spacing`` apart, length in m)``, or ``(-1, [], inf)`` when no source
+        is within reach.
+        A point in the inflation itself (a place beside a wall) starts from the nearest passable cell
+        within three cells. This is how the mapper joins a frontier to a place that saw it round a corner.
+        """
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import dijkstra
+
+        none: list[tuple[int, list[tuple[float, float]], float]] = [(-1, [], math.inf)] * len(targets)
+        mask, (r0, c0) = self.passable(inflate)
+        if not mask.any() or len(sources) == 0 or len(targets) == 0:
+            return none
+        h, w = mask.shape
+        index = np.full(mask.shape, -1, dtype=np.int64)
+        rows, cols = np.nonzero(mask)
+        index[rows, cols] = np.arange(rows.size)
+        us, vs, ws = [], [], []
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            b = index[max(0, dr):h + min(0, dr), max(0, dc):w + min(0, dc)]
+            a = index[max(0, -dr):h - max(0, dr), max(0, -dc):w - max(0, dc)]
+            ok = (a >= 0) & (b >= 0)
+            us.append(a[ok])
+            vs.append(b[ok])
+            ws.append(np.full(int(ok.sum()), math.hypot(dr, dc) * self.resolution))
+        u, v, wt = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
+        n = rows.size
+        graph = sp.csr_matrix((np.concatenate([wt, wt]), (np.concatenate([u, v]), np.concatenate([v, u]))),
+                              shape=(n, n))
+
+        def cells(xy: np.ndarray) -> np.ndarray:
+            col, row = self.world_to_cell(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+            row, col = row - r0, col - c0
+            out = np.full(row.shape, -1, dtype=np.int64)
+            for dr, dc in _NEAREST_FIRST:
+                rr, cc = row + dr, col + dc
+                ok = (out < 0) & (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+                ok[ok] &= index[rr[ok], cc[ok]] >= 0
+                out[ok] = index[rr[ok], cc[ok]]
+            return out
+
+        src, tgt = cells(sources), cells(targets)
+        valid = np.flatnonzero(src >= 0)
+        if valid.size == 0:
+            return none
+        dist, pred, origin = dijkstra(graph, indices=np.unique(src[valid]), min_only=True, limit=limit,
+                                      return_predecessors=True)
+        owner = {int(c): int(i) for i, c in zip(valid[::-1], src[valid][::-1])}  # cell -> (first) source
+        out = []
+        for t in tgt.tolist():
+            if t < 0 or not math.isfinite(dist[t]):
+                out.append((-1, [], math.inf))
+                continue
+            chain = [t]
+            while pred[chain[-1]] >= 0:
+                chain.append(int(pred[chain[-1]]))
+            pts = self.cell_centres(cols[chain] + c0, rows[chain] + r0)
+            out.append((owner[int(origin[t])], _thin(pts, spacing), float(dist[t])))
+        return out
+
     def line_of_sight(self, a: tuple[float, float], b: tuple[float, float], clearance: float = 0.0) -> bool:
         """True when the segment a-b (widened by ``clearance`` on each side) crosses known-free cells only."""
         if self.empty:
@@ -376,6 +461,9 @@ class OccupancyGrid:
         return grid
 
 
+#: cell offsets within three cells, nearest first (where a point in the inflation looks for a passable cell)
+_NEAREST_FIRST = sorted(((i, j) for i in range(-3, 4) for j in range(-3, 4)), key=lambda o: o[0] ** 2 + o[1] ** 2)
+
 #: angular bins of the polygon fill's reach table (0.18 degrees: finer than any lidar we meet)
 _BINS = 2048
 
@@ -402,6 +490,28 @@ def _reach_table(angles: np.ndarray, lengths: np.ndarray, bins: int) -> np.ndarr
     reach = np.where(~both & (gap_lo <= spacing * 0.51), ln[lo_i], reach)
     reach = np.where(~both & (gap_hi <= spacing * 0.51), ln[hi_i], reach)
     return reach.astype(np.float32)
+
+
+def _thin(pts: np.ndarray, spacing: float) -> list[tuple[float, float]]:
+    """A cell path as a polyline: its corners (where the step direction changes), at least ``spacing`` apart.
+
+    Keeping corners, not every n-th cell, keeps the way through a door: a straight chord between
+    every-n-th cells cuts the door frame.
+    """
+    if len(pts) <= 2:
+        return [(float(x), float(y)) for x, y in pts]
+    steps = np.diff(pts, axis=0)
+    turn = np.flatnonzero(np.any(np.abs(steps[1:] - steps[:-1]) > 1e-9, axis=1)) + 1
+    keep = [0]
+    for i in turn.tolist():
+        if math.dist(pts[i], pts[keep[-1]]) >= spacing:
+            keep.append(i)
+    last = len(pts) - 1
+    if math.dist(pts[last], pts[keep[-1]]) < spacing and len(keep) > 1:
+        keep[-1] = last
+    else:
+        keep.append(last)
+    return [(float(pts[i, 0]), float(pts[i, 1])) for i in keep]
 
 
 def _trim(a: int, b: int, room: int) -> tuple[int, int]:

@@ -479,7 +479,10 @@ class TopoMap:
                     px, py = node["x"], node["y"]
             self._frontiers[fid] = (px, py)
             self._link_frontier(fid, px, py)
-        # frontiers nobody can reach by line of sight are not useful sub-goals
+        # no place sees it in a straight line: link it to the nearest place joined to it through seen free
+        # space (the robot saw it around a corner or through a door from a pose that is no place)
+        self._link_by_free_space([f for f in self._frontiers if self.graph.degree(f) == 0])
+        # frontiers no place can reach through seen free space are not useful sub-goals
         for fid in [f for f in self._frontiers if self.graph.degree(f) == 0]:
             self.graph.remove_node(fid)
             del self._frontiers[fid]
@@ -494,6 +497,32 @@ class TopoMap:
         for _, pid in self._places.nearest(px, py, self.cfg.frontier_connect_k, reach):
             if self.occupancy.line_of_sight((px, py), self.position(pid), 0.0):
                 self.add_edge(fid, pid, FRONTIER)
+
+    def _link_by_free_space(self, fids: list[int]) -> None:
+        """Link each frontier in ``fids`` to the nearest place through seen free space, with the way as ``via``.
+
+        Dropping every frontier without a straight line of sight to a place ended exploration early:
+        in a maze the robot sees a room through a door from a pose beside the place it is localised
+        to, and the line from that place to the frontier cuts the door frame (issue 14, maze seeds).
+        The edge follows the shortest way through known-free cells kept ``frontier_link_inflation``
+        from obstacles; its points go on the edge as ``via`` (place -> frontier) so the planner's
+        sub-goals follow the way round instead of a straight line through the wall.
+        """
+        if not fids or not len(self._places):
+            return
+        pids = self.place_nodes()
+        pxy = np.array([self.position(p) for p in pids], dtype=np.float64)
+        fxy = np.array([self._frontiers[f] for f in fids], dtype=np.float64)
+        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
+        found = self.occupancy.free_space_paths(pxy, fxy, self.cfg.frontier_link_inflation, 2.0 * reach)
+        for fid, (j, way, length) in zip(fids, found, strict=True):
+            if j < 0:
+                continue
+            pid = pids[j]
+            self.add_edge(fid, pid, FRONTIER, cost=length * self.cfg.frontier_cost_factor)
+            data = self.graph.edges[fid, pid]
+            data["length"] = length
+            data["via"] = way[::-1][1:-1]  # from the place to the frontier, end points left out
 
     # -- queries ------------------------------------------------------------------------------------
     def _csr(self) -> tuple[Any, np.ndarray, dict[int, int], np.ndarray]:
@@ -612,9 +641,16 @@ class TopoMap:
             if include_descriptors and d.get("descriptor") is not None:
                 item["descriptor"] = [round(float(v), 5) for v in np.asarray(d["descriptor"]).ravel()]
             nodes.append(item)
-        edges = [{"u": int(u), "v": int(v), "length": round(float(d["length"]), 4), "cost": round(float(d["cost"]), 4),
-                  "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
-                 for u, v, d in self.graph.edges(data=True)]
+        edges = []
+        for u, v, d in self.graph.edges(data=True):
+            item = {"u": int(u), "v": int(v), "length": round(float(d["length"]), 4),
+                    "cost": round(float(d["cost"]), 4), "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
+            if d.get("via"):
+                # the way round (from the place to the frontier), when the edge is no straight line
+                a = u if self.graph.nodes[u]["kind"] == PLACE else v
+                item["via_from"] = int(a)
+                item["via"] = [[round(x, 3), round(y, 3)] for x, y in d["via"]]
+            edges.append(item)
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "frame_id": self.cfg.frame_id,

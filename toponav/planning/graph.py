@@ -45,13 +45,18 @@ class PlaceGraph:
     explored_area: float | None = None  # m^2 when the mapper reports it
     stamp: float | None = None
     frame_id: str = ""  # frame of node positions when the graph names one (the mapper works in "odom")
+    #: (a, b) -> intermediate points from a to b, for edges that are no straight line (the mapper's frontier
+    #: edges that go round a door frame); both directions are stored
+    via: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------------------
     def add_node(self, place: Place) -> None:
         self.nodes[place.id] = place
         self.adj.setdefault(place.id, {})
 
-    def add_edge(self, a: str, b: str, cost: float | None = None) -> None:
+    def add_edge(self, a: str, b: str, cost: float | None = None,
+                 via: list[tuple[float, float]] | None = None) -> None:
+        """Add a->b (undirected); ``via`` are the points between a and b when the edge is no straight line."""
         if a not in self.nodes or b not in self.nodes:
             raise GraphError(f"edge {a!r}-{b!r} references an unknown node")
         if a == b:
@@ -63,6 +68,12 @@ class PlaceGraph:
         if old is None or cost < old:
             self.adj[a][b] = float(cost)
             self.adj[b][a] = float(cost)
+            if via:
+                self.via[(a, b)] = list(via)
+                self.via[(b, a)] = list(via)[::-1]
+            else:
+                self.via.pop((a, b), None)
+                self.via.pop((b, a), None)
 
     @classmethod
     def from_json(cls, data: str | bytes | dict[str, Any]) -> PlaceGraph:
@@ -115,7 +126,10 @@ class PlaceGraph:
                 raise GraphError(f"edge {i} is malformed")
             if a is None or b is None:
                 raise GraphError(f"edge {i} has no endpoints")
-            g.add_edge(str(a), str(b), _float(cost, None))
+            via = _via(e) if isinstance(e, dict) else None
+            if via and str(e.get("via_from", a)) == str(b):
+                via = via[::-1]  # stored from the other end
+            g.add_edge(str(a), str(b), _float(cost, None), via)
         area = data.get("explored_area", data.get("explored_area_m2"))
         g.explored_area = _float(area, None)
         g.stamp = _float(data.get("stamp"), None)
@@ -160,6 +174,15 @@ class PlaceGraph:
             path.append(prev[path[-1]])
         return path[::-1]
 
+    def polyline(self, nodes: list[str]) -> list[tuple[float, float]]:
+        """Positions along a node path, with the ``via`` points of edges that are no straight line."""
+        out: list[tuple[float, float]] = []
+        for i, n in enumerate(nodes):
+            if i > 0:
+                out.extend(self.via.get((nodes[i - 1], n), ()))
+            out.append((self.nodes[n].x, self.nodes[n].y))
+        return out
+
     def shortest_path(self, source: str, target: str) -> list[str]:
         _, prev = self.dijkstra(source)
         return self.path_from(prev, source, target)
@@ -182,11 +205,31 @@ class PlaceGraph:
             if p.descriptor is not None:
                 n["descriptor"] = [float(v) for v in p.descriptor]
             nodes.append(n)
-        edges = [{"source": a, "target": b, "cost": c} for a, nb in self.adj.items() for b, c in nb.items() if a < b]
+        edges = []
+        for a, nb in self.adj.items():
+            for b, c in nb.items():
+                if a < b:
+                    e: dict[str, Any] = {"source": a, "target": b, "cost": c}
+                    if (a, b) in self.via:
+                        e["via"] = [list(p) for p in self.via[(a, b)]]
+                        e["via_from"] = a
+                    edges.append(e)
         out: dict[str, Any] = {"schema_version": 1, "nodes": nodes, "edges": edges}
         if self.explored_area is not None:
             out["explored_area"] = self.explored_area
         return out
+
+
+def _via(e: dict[str, Any]) -> list[tuple[float, float]] | None:
+    """An edge's optional ``via`` points ([[x, y], ...]); malformed or non-finite points drop the whole list."""
+    raw = e.get("via")
+    if not isinstance(raw, list) or not raw:
+        return None
+    try:
+        pts = [(float(p[0]), float(p[1])) for p in raw]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    return pts if all(math.isfinite(x) and math.isfinite(y) for x, y in pts) else None
 
 
 def _frontier_size(n: dict[str, Any], cell: float) -> float:

@@ -79,7 +79,8 @@ class PlannerConfig:
     min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
     goal_direct_radius: float = param(4.0, "try the straight leg to the goal from a place this close (m) when no "
                                       "frontier is closer to the goal", min=0.0)
-    goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing)",
+    goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing); "
+                              "doubles with each new blacklisting of the same point",
                               min=0.0)
     max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
     blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
@@ -88,6 +89,12 @@ class PlannerConfig:
                                  "travelling (0 = keep the sub-goal until reached/closed/failed)", min=0.0)
     lookahead: float = param(2.0, "publish the farthest path point within this path length (m)", min=0.0)
     explore_on_start: bool = param(True, "start exploring as soon as a graph arrives")
+    boundary: list[float] = param(  # noqa: RUF009
+        [], "exploration boundary in the graph frame, as frontier_exploration's polygon: [xmin, ymin, xmax, ymax] "
+        "or a polygon [x0, y0, x1, y1, ...] (>= 3 points); frontiers outside it (or closer than boundary_margin "
+        "to its edge) are no sub-goals. Empty = unbounded; the sim's /world_info bounds fill it in simulation")
+    boundary_margin: float = param(0.3, "frontiers closer than this to the boundary's edge count as outside (m)",
+                                   min=0.0)
 
 
 @dataclass
@@ -132,17 +139,20 @@ class SubgoalPlanner:
         self.failures: dict[tuple[int, int], int] = {}
         self.blacklist: dict[tuple[int, int], float] = {}  # key -> time blacklisted
         self._blacklist_for: dict[tuple[int, int], float] = {}  # key -> blacklist duration (0 = for good)
+        self._goal_blacklists: dict[tuple[int, int], int] = {}  # goal-point key -> times blacklisted so far
         self.last = Decision(State.IDLE, reason="waiting for graph and odometry")
         self.replans = 0
         self._rnd = None
         self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
         self._novelty_cache: dict[str, float] | None = None
+        self._boundary = boundary_polygon(self.cfg.boundary)
+        # the planner's own generator (not the global np.random): the same seed gives the same RND batches,
+        # hence the same novelty and the same sub-goals, whatever else in the process draws random numbers
+        self._rng = np.random.default_rng(self.cfg.rnd.seed)
         if self.cfg.rnd.enabled:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
 
             self._rnd = RND(FEATURE_DIM, RNDConfig(lr=self.cfg.rnd.lr, warmup_samples=16), seed=self.cfg.rnd.seed)
-        # RND batches from the planner's own seeded generator, not the global np.random: same seed, same run
-        self._batch_rng = np.random.default_rng(self.cfg.rnd.seed)
 
     # -- inputs -----------------------------------------------------------------------------------------
     def set_graph(self, graph: PlaceGraph) -> None:
@@ -216,7 +226,15 @@ class SubgoalPlanner:
         n = self.failures[key]
         if n >= self.cfg.max_failures and key not in self.blacklist:
             # Goal points are only put aside for goal_retry seconds: the goal itself must stay reachable later.
-            duration = self.cfg.goal_retry if t.fixed else self.cfg.blacklist_duration
+            # Each new blacklisting of the same goal point doubles the wait (30, 60, 120 s...): in a maze the
+            # straight leg from the place nearest the goal runs into a wall every time, and retrying it every
+            # 30 s with 24 s of stalling each time took the robot's whole budget (issue 14, maze 1000001).
+            if t.fixed:
+                n_before = self._goal_blacklists.get(key, 0)
+                self._goal_blacklists[key] = n_before + 1
+                duration = self.cfg.goal_retry * 2.0**n_before
+            else:
+                duration = self.cfg.blacklist_duration
             self.blacklist[key] = now
             self._blacklist_for[key] = duration
             span = "for good" if duration <= 0 else f"for {duration:.0f} s"
@@ -240,7 +258,7 @@ class SubgoalPlanner:
         p = self.graph.nodes[current]
         self._history.append(observation_features(self.pose[0], self.pose[1], p.descriptor))
         hist = np.stack(self._history)
-        batch = hist[self._batch_rng.integers(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
+        batch = hist[self._rng.integers(0, len(hist), size=min(self.cfg.rnd.batch, len(hist)))]
         self._rnd.train_step(batch)
 
     def novelty(self) -> dict[str, float]:
@@ -333,7 +351,7 @@ class SubgoalPlanner:
             t.best_dist = self._remaining(g, current, (rx, ry), t, t.id if t.id in g.nodes else None, dist)
         self.state = State.NAVIGATING if t.nav else State.EXPLORING
         nodes = g.path_from(prev, current, t.id) or [current, t.id]
-        path = [(g.nodes[n].x, g.nodes[n].y) for n in nodes]
+        path = g.polyline(nodes)
         if self.state == State.NAVIGATING and dest is not None:
             path.append(dest)
         elif t.fixed or math.hypot(path[-1][0] - t.x, path[-1][1] - t.y) > 1e-3:
@@ -418,7 +436,10 @@ class SubgoalPlanner:
             d_front = min((math.hypot(p.x - dest[0], p.y - dest[1]) for p in front), default=math.inf)
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
             close = d_near <= self.cfg.goal_direct_radius and d_near <= d_front
-            if (close or not front) and not self.is_blacklisted(gx, gy, now):
+            # while the straight leg is blacklisted, frontiers come first: driving to the place nearest the goal
+            # only to wait there for the blacklist to expire is the back-and-forth of issue 14
+            leg_blocked = bool(front) and self.is_blacklisted(dest[0], dest[1], now)
+            if (close or not front) and not leg_blocked and not self.is_blacklisted(gx, gy, now):
                 t = _Target(near, gx, gy, False, now, math.inf, now, kind, nav=True,
                             fixed=near == current)
                 self.state = State.NAVIGATING
@@ -427,7 +448,7 @@ class SubgoalPlanner:
         if len(cands) == 0:
             frontiers = [f for f in g.frontier_ids() if f in dist]
             blocked = [f for f in frontiers if f in exclude]
-            if not g.frontier_ids() and kind == "explore":
+            if not set(g.frontier_ids()) - self._outside(g) and kind == "explore":
                 if self.state != State.DONE:
                     self._log("info", "exploration complete: no reachable frontier left")
                 self.state = State.DONE
@@ -460,12 +481,28 @@ class SubgoalPlanner:
 
     def _excluded(self, g: PlaceGraph, current: str, robot: tuple[float, float], now: float) -> set[str]:
         """Not candidates: where the robot stands (already reached) and blacklisted places."""
-        out = {current}
+        out = {current} | self._outside(g)
         for nid, p in g.nodes.items():
             near = math.hypot(p.x - robot[0], p.y - robot[1]) <= self.cfg.reach_radius
             if near or self.is_blacklisted(p.x, p.y, now):
                 out.add(nid)
         return out
+
+    def set_boundary(self, values: list[float]) -> None:
+        """Set the exploration boundary (see ``PlannerConfig.boundary``); raises ValueError when malformed."""
+        self._boundary = boundary_polygon(values)
+        self.cfg.boundary = [float(v) for v in values]
+
+    def _outside(self, g: PlaceGraph) -> set[str]:
+        """Frontier nodes outside the exploration boundary (none without one)."""
+        if self._boundary is None:
+            return set()
+        ids = g.frontier_ids()
+        if not ids:
+            return set()
+        xy = np.array([(g.nodes[i].x, g.nodes[i].y) for i in ids], dtype=np.float64)
+        inside = inside_polygon(xy, self._boundary, self.cfg.boundary_margin)
+        return {i for i, ok in zip(ids, inside.tolist(), strict=True) if not ok}
 
     def _lookahead(self, path: list[tuple[float, float]]) -> tuple[float, float]:
         """The point ``lookahead`` metres along the path (interpolated on the edge), or its end.
@@ -495,6 +532,40 @@ class SubgoalPlanner:
         novelty = self.novelty() if self._rnd else None
         return build_candidates(g, current, self.pose[:2], dest, self.cfg.weights, novelty, exclude,
                                 include_places=self.cfg.include_places)
+
+
+def boundary_polygon(values: list[float] | tuple[float, ...]) -> np.ndarray | None:
+    """(K, 2) polygon from ``PlannerConfig.boundary`` (box or flat polygon); None when empty."""
+    v = [float(x) for x in values]
+    if not v:
+        return None
+    if not all(math.isfinite(x) for x in v):
+        raise ValueError(f"boundary has non-finite values: {v}")
+    if len(v) == 4:
+        x0, y0, x1, y1 = v
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"boundary box needs xmin < xmax and ymin < ymax, got {v}")
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    if len(v) < 6 or len(v) % 2:
+        raise ValueError(f"boundary needs 4 values (box) or >= 3 x/y pairs (polygon), got {len(v)} values")
+    return np.asarray(v, dtype=np.float64).reshape(-1, 2)
+
+
+def inside_polygon(xy: np.ndarray, poly: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Which points lie inside ``poly`` (even-odd rule) and at least ``margin`` from its edges; vectorised."""
+    p = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    a, b = poly, np.roll(poly, -1, axis=0)
+    px, py = p[:, None, 0], p[:, None, 1]
+    crosses = ((a[None, :, 1] > py) != (b[None, :, 1] > py)) & (
+        px < a[None, :, 0] + (py - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0])
+        / np.where(b[None, :, 1] == a[None, :, 1], 1e-12, b[None, :, 1] - a[None, :, 1]))
+    inside = np.count_nonzero(crosses, axis=1) % 2 == 1
+    if margin > 0:
+        ab = b - a
+        t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+        d = np.hypot(*(p[:, None, :] - (a[None] + t[..., None] * ab[None])).transpose(2, 0, 1)).min(axis=1)
+        inside &= d >= margin
+    return inside
 
 
 _ON_PATH = 0.3  # metres: path segments this close to the nearest one count as where the robot is

@@ -1,0 +1,107 @@
+"""Frontier nodes the robot can reach must survive, even when no place sees them in a straight line.
+
+Regression for issue 14 (maze held-out seeds): the robot saw the next room through a door from a pose
+beside its place; the line from the place to the frontier cut the door frame, so the frontier was
+dropped and the planner reported "no frontier left" with most of the maze unknown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toponav.mapping import TopoMap
+from toponav.mapping.raycast import cast_scan
+from toponav.robot import LidarParams
+from toponav.worlds.model import World
+
+
+def door_world(door: tuple[float, float] = (1.8, 2.9)) -> World:
+    """3 x 6 m: a wall across y = 3 with a door at x in ``door``; the robot starts in the lower room."""
+    a, b = door
+    return World(name="door", family="test", seed=0, bounds=(0.0, 0.0, 3.0, 6.0), start=(0.8, 0.8, 0.0),
+                 goal=(1.5, 5.0),
+                 boxes=((a / 2, 3.0, a / 2, 0.075, 0.0), ((b + 3.0) / 2, 3.0, (3.0 - b) / 2, 0.075, 0.0)))
+
+
+def _drive(world: World, poses, beams: int) -> TopoMap:
+    angles = LidarParams(beams=beams).angles()
+    tm = TopoMap()
+    for i, pose in enumerate(poses):
+        tm.update(pose, cast_scan(world, pose, angles, 8.0), angles, 0.1 * i, range_min=0.05, range_max=8.0)
+    return tm
+
+
+@pytest.mark.parametrize("beams", [64, 360])
+def test_frontier_seen_through_a_door_from_beside_the_place_is_kept(beams: int) -> None:
+    world = door_world()
+    poses = [(0.8 + 0.03 * i, 0.8 + 0.02 * i, 0.3) for i in range(20)]  # stays within node_distance of the start
+    tm = _drive(world, poses, beams)
+    assert tm.num_places == 1
+    (place,) = tm.place_nodes()
+    # the straight line from the place to the room beyond the door crosses the wall
+    assert not tm.occupancy.line_of_sight(tm.position(place), (2.3, 4.3))
+    beyond = [f for f in tm.frontier_nodes() if tm.position(f)[1] > 3.2]
+    assert beyond, f"no frontier beyond the door: {[tm.position(f) for f in tm.frontier_nodes()]}"
+    path, cost = tm.shortest_path(place, beyond[0])
+    assert path[0] == place and np.isfinite(cost)
+
+
+def test_free_space_paths_go_through_doors_wide_enough_only() -> None:
+    """The way round goes through a 1 m door; a 0.3 m slit (narrower than 2 x inflation) joins nothing."""
+    tm = TopoMap()
+    g = tm.occupancy
+    g.ensure(-1.0, -1.0, 5.0, 5.0)
+    col, row = g.world_to_cell(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    g.logodds[row[0]:row[1], col[0]:col[1]] = -1.0  # known free 4 x 4 m
+    wc, _ = g.world_to_cell(np.array([[2.0, 0.0]]))
+    g.logodds[row[0]:row[1], wc[0]] = 2.0  # a wall across x = 2, no opening
+    g._box = (row[0] - 5, row[1] + 5, col[0] - 5, col[1] + 5)
+    src, dst = np.array([[1.0, 1.0]]), np.array([[3.0, 1.0]])
+    assert g.free_space_paths(src, dst, 0.2, 50.0)[0][0] == -1
+    g.logodds[row[0] + 25:row[0] + 28, wc[0]] = -1.0  # 0.3 m slit at y = 2.5..2.8
+    assert g.free_space_paths(src, dst, 0.2, 50.0)[0][0] == -1
+    g.logodds[row[0] + 25:row[0] + 35, wc[0]] = -1.0  # 1.0 m door at y = 2.5..3.5
+    j, way, length = g.free_space_paths(src, dst, 0.2, 50.0)[0]
+    assert j == 0
+    ys = np.array([p[1] for p in way])
+    assert ys.max() > 2.6  # goes up through the door, not straight across the wall
+    assert 2 * np.hypot(1.0, 1.6) - 0.3 < length < 2 * np.hypot(1.0, 2.0) + 0.5
+    assert g.free_space_paths(src, dst, 0.2, 2.5)[0][0] == -1  # beyond the limit
+
+
+def test_via_points_survive_json_and_shape_the_path() -> None:
+    from toponav.planning.graph import PlaceGraph
+
+    world = door_world()
+    tm = _drive(world, [(0.8 + 0.03 * i, 0.8 + 0.02 * i, 0.3) for i in range(20)], 64)
+    (place,) = tm.place_nodes()
+    (fid,) = [f for f in tm.frontier_nodes() if tm.position(f)[1] > 3.2]
+    g = PlaceGraph.from_json(tm.to_json())
+    line = g.polyline([str(place), str(fid)])
+    assert len(line) > 2
+    np.testing.assert_allclose([line[0], line[-1]], [tm.position(place), tm.position(fid)], atol=1e-3)
+    pts = np.array(line)
+    crossing = pts[np.argmin(np.abs(pts[:, 1] - 3.0))]
+    assert 1.8 < crossing[0] < 2.9  # the way crosses y = 3 in the door
+    assert g.polyline([str(fid), str(place)]) == line[::-1]
+    assert PlaceGraph.from_json(g.to_json()).polyline([str(place), str(fid)]) == line
+
+
+def test_default_inflation_closes_a_gap_the_robot_cannot_take_and_keeps_a_door() -> None:
+    """Warehouse held-out seed 1000000: a frontier linked through a 0.56 m shelf gap stalled the robot 60 s."""
+    tm = TopoMap()
+    g, inflate = tm.occupancy, tm.cfg.frontier_link_inflation
+    g.ensure(-1.0, -1.0, 5.0, 5.0)
+    col, row = g.world_to_cell(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    g.logodds[row[0]:row[1], col[0]:col[1]] = -1.0
+    wc, _ = g.world_to_cell(np.array([[2.0, 0.0]]))
+    g.logodds[row[0]:row[1], wc[0]] = 2.0
+    g._box = (row[0] - 5, row[1] + 5, col[0] - 5, col[1] + 5)
+    src, dst = np.array([[1.0, 1.0]]), np.array([[3.0, 1.0]])
+    g.logodds[row[0] + 25:row[0] + 31, wc[0]] = -1.0  # 0.6 m gap: wider than the robot (0.5 m), too tight
+    g.version += 1
+    assert g.free_space_paths(src, dst, inflate, 50.0)[0][0] == -1
+    g.logodds[row[0] + 25:row[0] + 35, wc[0]] = -1.0  # 1.0 m door
+    g.version += 1
+    assert g.free_space_paths(src, dst, inflate, 50.0)[0][0] == 0
