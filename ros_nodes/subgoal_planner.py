@@ -1,7 +1,8 @@
 """ROS 2 node ``subgoal_planner``: picks the next sub-goal on the topological graph (thin shell over
 :class:`toponav.planning.SubgoalPlanner`).
 
-Subscribes  /topo_graph (std_msgs/String JSON, latched), /odom (nav_msgs/Odometry), /goal_pose (PoseStamped)
+Subscribes  /topo_graph (std_msgs/String JSON, latched), /odom (nav_msgs/Odometry), /goal_pose (PoseStamped),
+            /world_info (the sim's latched world bounds -> exploration boundary; ``boundary_from_world_info``)
 Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latched),
             /toponav/status (diagnostic_msgs/DiagnosticArray: mode, state, coverage, graph size)
 Services    ~/explore (std_srvs/SetBool: start/stop exploring), ~/return_home (std_srvs/Trigger)
@@ -46,6 +47,9 @@ class SubgoalPlannerNodeConfig:
     frame_id: str = param("map", "frame of /subgoal and /plan when the graph names none (else the graph's frame)")
     odom_timeout: float = param(2.0, "odometry older than this (s) is stale: no new sub-goals", min=0.01)
     torch_threads: int = param(1, "torch CPU threads (RND / meta-controller)", min=1)
+    boundary_from_world_info: bool = param(
+        True, "when planner.boundary is empty, take the simulator's latched /world_info bounds as the exploration "
+        "boundary (frontiers beyond the world's edge are no sub-goals); a robot without a sim never receives it")
 
 
 _LEVEL = {State.IDLE: DiagnosticStatus.OK, State.EXPLORING: DiagnosticStatus.OK,
@@ -81,6 +85,8 @@ class SubgoalPlannerNode(Node):
         self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
         self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
         self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
+        if self.config.boundary_from_world_info and not self.config.planner.boundary:
+            self.create_subscription(String, "/world_info", self._on_world_info, LATCHED_QOS)
         self.create_service(SetBool, "~/explore", self._on_explore)
         self.create_service(Trigger, "~/return_home", self._on_return_home)
         if self.lockstep is None:
@@ -145,6 +151,16 @@ class SubgoalPlannerNode(Node):
             return
         self._graph = graph
         self.planner.set_graph(graph)
+
+    def _on_world_info(self, msg: String) -> None:
+        """The sim's world bounds become the exploration boundary (once; a reset republishes them)."""
+        try:
+            bounds = [float(v) for v in json.loads(msg.data)["bounds"]]
+            self.planner.set_boundary(bounds)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"ignoring /world_info without usable bounds: {exc}")
+            return
+        self.get_logger().info(f"exploration boundary from /world_info: {bounds}")
 
     def _on_odom(self, msg: Odometry) -> None:
         p = msg.pose.pose
