@@ -50,6 +50,7 @@ from toponav.lockstep import (
     RtfMeter,
     StepBarrier,
     StepMsg,
+    payload_key,
     stamp_key,
 )
 from toponav.ros_nodes.common import (
@@ -529,12 +530,14 @@ class SimNode(Node):
 
     def _publish_world(self) -> None:
         w = self.world
-        self.world_pub.publish(String(data=json.dumps({
+        data = json.dumps({
             "name": w.name, "family": w.family, "seed": w.seed, "bounds": list(w.bounds), "start": list(w.start),
             "goal": list(w.goal), "frame_id": "map",
             "robots": [{"namespace": r.ns, "start": list(pose)} for r, pose in zip(self.robots, self._starts,
                                                                                    strict=True)],
-        })))
+        })
+        self.world_pub.publish(String(data=data))
+        self._keys["world_info"] = payload_key(data)  # lockstep: the planner takes its boundary from it
 
     def _publish_scan(self, i: int, robot: _RobotIO, t: float) -> None:
         lid = self.config.lidar

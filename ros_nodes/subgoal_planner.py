@@ -74,6 +74,8 @@ class SubgoalPlannerNode(Node):
         streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
                    Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
                    Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key)]
+        if self.config.boundary_from_world_info and not self.config.planner.boundary:
+            streams.append(Stream("world_info", "/world_info", String, LATCHED_QOS, self._on_world_info, string_key))
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
         if on:
@@ -85,8 +87,6 @@ class SubgoalPlannerNode(Node):
         self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
         self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
         self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
-        if self.config.boundary_from_world_info and not self.config.planner.boundary:
-            self.create_subscription(String, "/world_info", self._on_world_info, LATCHED_QOS)
         self.create_service(SetBool, "~/explore", self._on_explore)
         self.create_service(Trigger, "~/return_home", self._on_return_home)
         if self.lockstep is None:
@@ -121,7 +121,7 @@ class SubgoalPlannerNode(Node):
     # -- lockstep -------------------------------------------------------------------------------------
     def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
         self._ticking = self._ticker.due(step.stamp)
-        return ("topo_graph", "odom", "goal_pose") if self._ticking else ()
+        return ("topo_graph", "odom", "goal_pose", "world_info") if self._ticking else ()
 
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:
         if not self._ticking:
