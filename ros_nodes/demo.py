@@ -47,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=400.0, help="sim-time budget (s)")
     parser.add_argument("--wall-timeout", type=float, default=900.0, help="wall-clock safety limit (s)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="goal tolerance (m)")
-    parser.add_argument("--rtf", type=float, default=2.0, help="sim real-time factor (sim s per wall s)")
+    parser.add_argument("--rtf", type=float, default=None,
+                        help="sim real-time factor (sim s per wall s); in lockstep an upper bound. Default: 0 in "
+                             "lockstep (as fast as the nodes allow), 2 free-running (--no-lockstep)")
     parser.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
                         help="lockstep simulation when the launch file offers it (sim time waits for the nodes)")
     parser.add_argument("--out", default="", help="output folder (default runs/<UTC timestamp>)")
@@ -55,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", default="", help="ROS 2 parameter YAML for all nodes "
                         "(default: share/toponav/config/sim_navigation.yaml)")
     parser.add_argument("--verbose", action="store_true", help="show every node's output, not only warnings")
+
+
+def _rtf(args: argparse.Namespace) -> float:
+    """The sim's real-time factor: as given, else 0 in lockstep (an upper bound there) and 2 free-running."""
+    if args.rtf is not None:
+        return float(args.rtf)
+    return 0.0 if getattr(args, "lockstep", True) else 2.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     domain = args.domain_id if args.domain_id is not None else find_free_domain()
     cfg = StackRunConfig(world=args.world, seed=args.seed, out=out, goal=(float(world.goal[0]), float(world.goal[1])),
                          controller=controller, budget=args.timeout, wall_timeout=args.wall_timeout,
-                         tolerance=args.tolerance, rtf=args.rtf, lockstep=getattr(args, "lockstep", True),
+                         tolerance=args.tolerance, rtf=_rtf(args), lockstep=getattr(args, "lockstep", True),
                          domain_id=domain, params_file=args.params_file, tag="demo")
     bag = out / "bag"
     print(f"[demo] world {world.name} (held-out seed {args.seed}): start ({world.start[0]:.1f}, {world.start[1]:.1f})"
