@@ -316,7 +316,7 @@ def test_a_straight_goal_leg_that_keeps_failing_waits_longer_each_time() -> None
 
 def test_lookahead_stops_at_a_sharp_corner_not_behind_it() -> None:
     """Maze held-out seed 1000002: a sub-goal 2 m along a path round a door frame lay behind the wall."""
-    p = planner(Log(), corner_angle=50.0)
+    p = planner(Log())
     path = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (1.2, 3.0)]  # 90 degree turn at (1, 0)
     assert p._lookahead(path) == (1.0, 0.0)
     gentle = [(0.0, 0.0), (1.0, 0.0), (2.0, 0.5)]  # 27 degrees: interpolated 2 m along as before
