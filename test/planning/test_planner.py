@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from toponav.planning import Place, PlaceGraph, PlannerConfig, State, SubgoalPlanner
@@ -310,3 +312,17 @@ def test_a_straight_goal_leg_that_keeps_failing_waits_longer_each_time() -> None
         p.target = None
         assert p.step(t + expected - 1.0).target == "f1"
         t += expected + 1.0
+
+
+def test_lookahead_stops_at_a_sharp_corner_not_behind_it() -> None:
+    """Maze held-out seed 1000002: a sub-goal 2 m along a path round a door frame lay behind the wall."""
+    p = planner(Log())
+    path = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (1.2, 3.0)]  # 90 degree turn at (1, 0)
+    assert p._lookahead(path) == (1.0, 0.0)
+    gentle = [(0.0, 0.0), (1.0, 0.0), (2.0, 0.5)]  # 27 degrees: interpolated 2 m along as before
+    x, y = p._lookahead(gentle)
+    assert math.hypot(x - 1.0, y) == pytest.approx(1.0) and y > 0
+    close = [(0.0, 0.0), (0.3, 0.0), (0.3, 3.0)]  # the corner is within corner_skip: look past it
+    assert p._lookahead(close) == pytest.approx((0.3, 1.7))
+    p.cfg.corner_angle = 180.0
+    assert p._lookahead(path) == pytest.approx((1.0, 1.0))
