@@ -478,10 +478,14 @@ class AgvSim:
             self._update_odometry(r, n * self.physics_dt)
 
     def _check_contacts(self, i: int, r: _Robot) -> None:
+        # Bullet also reports contact points up to its contact-processing threshold, i.e. bodies still a few
+        # millimetres apart (positive distance); only touching or penetrating points (distance <= 0) are a
+        # collision. Near misses show in the evaluation's minimum clearance instead.
         contacts = [cp for body in self.obstacle_bodies for cp in self.client.getContactPoints(r.body, body)]
         for j, other in enumerate(self._robots):
             if j != i:
                 contacts += self.client.getContactPoints(r.body, other.body)
+        contacts = [cp for cp in contacts if cp[8] <= 0.0]
         if not contacts:
             return
         deepest = min(contacts, key=lambda cp: cp[8])

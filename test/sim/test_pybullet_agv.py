@@ -89,6 +89,23 @@ def test_collision_event_names_the_obstacle() -> None:
     sim.close()
 
 
+def test_a_near_miss_is_no_collision() -> None:
+    """Bullet reports contact points a few mm before bodies touch (positive distance); only touching counts.
+    Turning in place 4 mm from a tree was a 'collision' before (forest runs counted such near misses)."""
+    near = World(name="near", family="test", seed=0, bounds=(0, 0, 10, 10), start=(5.0 - 0.148 - 0.25 - 0.004, 5, 0.3),
+                 goal=(8, 5), circles=((5.0, 5.0, 0.148),))
+    sim = AgvSim(near)
+    for _ in range(40):
+        sim.step([0.0, 1.0])
+        assert not sim.collisions, [e.depth for e in sim.collisions]
+    assert not sim.collided
+    sim.reset(pose=(3.0, 5.0, 0.0))
+    for _ in range(60):  # then driving into it
+        sim.step([0.5, 0.0])
+    assert sim.collided and sim.collisions and sim.collisions[0].depth >= 0.0
+    sim.close()
+
+
 def test_odometry_tracks_truth_and_drift_is_seeded() -> None:
     sim = AgvSim(make_world("empty", 0))
     for _ in range(30):
