@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from toponav.ros_nodes.stack_run import (
     StackRunner,
     find_free_domain,
     missing_nodes,
+    stop_on_signals,
 )
 
 
@@ -102,12 +101,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"[demo] world {world.name} (held-out seed {args.seed}): start ({world.start[0]:.1f}, {world.start[1]:.1f})"
           f" -> goal ({world.goal[0]:.1f}, {world.goal[1]:.1f}); controller: {controller}; domain {domain}; "
           f"output {out}")
-    stop = threading.Event()
-    old = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
+    with stop_on_signals() as stop:
         res = StackRunner(cfg, console=sys.stdout, verbose=args.verbose, stop=stop).run()
-    finally:
-        signal.signal(signal.SIGINT, old)
     if res.failure == "stack did not start" and res.reason.startswith("launch file"):
         print(f"[demo] {res.reason}", file=sys.stderr)
         return 2

@@ -27,9 +27,11 @@ import json
 import math
 import os
 import re
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,6 +47,19 @@ FAILURES = ("node hung", "node died", "stack did not start", "collision", "no fr
 
 #: planner states (/toponav/status "state") after which the planner will not move the robot on its own
 _GAVE_UP = ("done", "stuck")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs, so a run in progress ends through the launcher's
+    shutdown (every node stopped, the bag closed) instead of the process dying and leaving its nodes behind."""
+    stop = threading.Event()
+    old = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def missing_nodes(names: tuple[str, ...]) -> list[str]:

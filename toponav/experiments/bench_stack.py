@@ -41,6 +41,7 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -275,11 +276,7 @@ def _write(out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, star
 
 
 def run(args: argparse.Namespace) -> int:
-    from toponav.evaluation import EvalConfig, compute_metrics, load_run
-    from toponav.evaluation.metrics import shortest_path_length
-    from toponav.evaluation.plots import plot_run
-    from toponav.ros_nodes.stack_run import FULL_STACK, StackRunConfig, StackRunner, find_free_domain, missing_nodes
-    from toponav.worlds import DEFAULT_ROBOT_RADIUS, WorldError, make_world
+    from toponav.ros_nodes.stack_run import FULL_STACK, missing_nodes, stop_on_signals
 
     missing = missing_nodes(FULL_STACK)
     if missing:
@@ -305,7 +302,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"[bench stack] {len(cases)} worlds x {len(methods)} methods; lockstep {mode}; rtf {rtf:g}; {BUDGET_RULE}"
           + (f", capped at {cap:.0f} s" if cap else ""))
     rows: list[dict[str, Any]] = []
+    with stop_on_signals() as stop:
+        _run_matrix(args, cases, methods, out, rows, started, machine, lockstep, rtf, cap, stop)
+    md = _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
+    print(md)
+    pngs = sum(bool(r["png"]) for r in rows)
+    print(f"[bench stack] wrote {out / 'bench_stack.md'}, {out / 'bench_stack.json'} and {pngs} PNGs")
+    return 130 if stop.is_set() else 0
+
+
+def _run_matrix(args: argparse.Namespace, cases: list, methods: list[str], out: Path, rows: list[dict[str, Any]],
+                started: datetime, machine: dict, lockstep: bool, rtf: float, cap: float,
+                stop: threading.Event) -> None:
+    """Every world x method in turn; SIGINT/SIGTERM end the run in progress cleanly and stop the matrix."""
+    from toponav.evaluation import EvalConfig, compute_metrics, load_run
+    from toponav.evaluation.metrics import shortest_path_length
+    from toponav.evaluation.plots import plot_run
+    from toponav.ros_nodes.stack_run import StackRunConfig, StackRunner, find_free_domain
+    from toponav.worlds import DEFAULT_ROBOT_RADIUS, WorldError, make_world
+
     for case in cases:
+        if stop.is_set():
+            print("[bench stack] interrupted: the rows so far are written, marked partial", file=sys.stderr)
+            return
         try:
             world = make_world(case.spec, case.seed)
         except WorldError as exc:
@@ -328,7 +347,10 @@ def run(args: argparse.Namespace) -> int:
                                  tolerance=args.tolerance, rtf=rtf, lockstep=lockstep, domain_id=find_free_domain(),
                                  params_file=args.params_file, overrides=overrides, progress_every=0.0,
                                  tag=f"{method} {case.label}")
-            res = StackRunner(cfg, console=sys.stdout if args.verbose else None, verbose=args.verbose).run()
+            if stop.is_set():
+                return
+            res = StackRunner(cfg, console=sys.stdout if args.verbose else None, verbose=args.verbose,
+                              stop=stop).run()
             outcome = res.to_dict()
             metrics: dict[str, Any] = {}
             png = ""
@@ -352,8 +374,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"[bench stack] {method:12s} {case.label:22s} {'REACHED' if row['reached'] else 'not reached':11s}"
                   f" {row['failure'] or 'ok':16s} t={_f(row['time_to_goal'], '{:.1f}')} s  SPL {_f(row['spl'])}  "
                   f"collisions {row['collisions']}  rtf {_f(row['rtf'])}  wall {res.wall_time:.0f} s")
-    md = _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
-    print(md)
-    pngs = sum(bool(r["png"]) for r in rows)
-    print(f"[bench stack] wrote {out / 'bench_stack.md'}, {out / 'bench_stack.json'} and {pngs} PNGs")
-    return 0
