@@ -65,7 +65,8 @@ class HodatControllerNode(Node):
         self.status_pub = self.create_publisher(String, "~/status", 10)
         streams = [Stream("subgoal", "subgoal", PoseStamped, COMMAND_QOS, self._on_subgoal)]
         if self.config.goal_fallback:
-            streams.append(Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal))
+            streams.append(Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal,
+                                  wait_publisher=False))
         streams += [Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom),
                     Stream("scan", "scan", LaserScan, SENSOR_QOS, self._on_scan)]
         on, input_timeout = lockstep_enabled(self)

@@ -10,7 +10,7 @@ does not arrive within ``lockstep_input_timeout`` wall seconds (best-effort loss
 with what the node has: a lost message must not deadlock the run.
 
 Parameters (declared here, not in the nodes' config dataclasses: they are about the transport, not the
-algorithm): ``lockstep`` (bool, default false), ``lockstep_input_timeout`` (wall s, default 3.0).
+algorithm): ``lockstep`` (bool, default false), ``lockstep_input_timeout`` (wall s, default 8.0).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from toponav.lockstep import (
 from toponav.ros_nodes.common import LOCKSTEP_ACK_QOS, LOCKSTEP_STEP_QOS
 
 HELLO_PERIOD = 0.5  # wall s between hellos until the first step arrives
+PUBLISHER_WAIT = 60.0  # wall s a node waits for its inputs' publishers before joining the barrier anyway
 POLL_PERIOD = 0.25  # wall s: hellos and input deadline checks (inputs themselves trigger the join)
 
 
@@ -63,6 +64,11 @@ class Stream:
     qos: QoSProfile
     callback: Callable[[Any], None]
     key: Callable[[Any], int] = header_key
+    #: say hello (join the barrier) only once a publisher of this topic is known: on a loaded machine
+    #: discovery between the nodes takes seconds, and a step that names a message the node cannot receive yet
+    #: would wait for it and then run without it (so the run would depend on the load). False for topics that
+    #: may have no publisher at all (a goal sent later by a user).
+    wait_publisher: bool = True
 
 
 def join_qos(qos: QoSProfile, depth: int = 50) -> QoSProfile:
@@ -77,7 +83,7 @@ def lockstep_enabled(node: Node) -> tuple[bool, float]:
     on = node.declare_parameter(
         "lockstep", False, ParameterDescriptor(description="take part in the sim's lockstep barrier")).value
     timeout = node.declare_parameter(
-        "lockstep_input_timeout", 3.0,
+        "lockstep_input_timeout", 8.0,
         ParameterDescriptor(description="lockstep: wall s to wait for a step's inputs before running without "
                                         "the missing ones (logged)")).value
     return bool(on), max(float(timeout), 0.01)
@@ -94,7 +100,7 @@ class LockstepClient:
 
     def __init__(self, node: Node, streams: Iterable[Stream], needs: Callable[[StepMsg], Iterable[str]],
                  on_step: Callable[[StepMsg], tuple[dict[str, int], tuple[float, float] | None]],
-                 input_timeout: float = 3.0, name: str | None = None) -> None:
+                 input_timeout: float = 8.0, name: str | None = None) -> None:
         self.node = node
         self.name = name or node.get_name()
         self.streams = {s.name: s for s in streams}
@@ -107,6 +113,7 @@ class LockstepClient:
         self._pending_since = 0.0
         self._last_step = HELLO
         self._last_hello = -1e9
+        self._created = time.monotonic()
         self.late_steps = 0
         topics = []
         for s in self.streams.values():
@@ -155,8 +162,16 @@ class LockstepClient:
         self._pending_needs = {s: step.latest[s] for s in self._needs(step) if s in self.streams and s in step.latest}
         self._try()
 
+    def _inputs_discovered(self) -> bool:
+        """Every stream that waits for its publisher has one (bounded: after PUBLISHER_WAIT s hello anyway)."""
+        if time.monotonic() - self._created > PUBLISHER_WAIT:
+            return True
+        return all(self.node.count_publishers(topic) > 0
+                   for s, topic in zip(self.streams.values(), self._topics, strict=True) if s.wait_publisher)
+
     def _poll(self) -> None:
-        if self._last_step == HELLO and time.monotonic() - self._last_hello >= HELLO_PERIOD:
+        if (self._last_step == HELLO and time.monotonic() - self._last_hello >= HELLO_PERIOD
+                and self._inputs_discovered()):
             self._last_hello = time.monotonic()
             self._ack_pub.publish(String(data=AckMsg(self.name, HELLO, inputs=self._topics).to_json()))
         if self._pending is not None:

@@ -73,7 +73,8 @@ class SubgoalPlannerNode(Node):
         self._published: dict[str, int] = {}
         streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
                    Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
-                   Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key)]
+                   Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
+                          wait_publisher=False)]
         if self.config.boundary_from_world_info and not self.config.planner.boundary:
             streams.append(Stream("world_info", "/world_info", String, LATCHED_QOS, self._on_world_info, string_key))
         on, input_timeout = lockstep_enabled(self)
