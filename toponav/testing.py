@@ -88,3 +88,12 @@ def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) process: tests check no node outlives its launch."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (ProcessLookupError, OSError):
+        return False

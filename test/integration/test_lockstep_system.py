@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from toponav.launching import Launcher, find_package_share, parse_launch_file
-from toponav.testing import wait_for
+from toponav.testing import process_alive, wait_for
 from toponav.worlds import heldout_seeds
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
@@ -37,13 +37,6 @@ def _status(probe: Probe) -> dict:
     m = probe.last("/lockstep/status")
     return json.loads(m.data) if m is not None else {}
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (ProcessLookupError, OSError):
-        return False
 
 
 def _launch(tmp: Path, name: str, **args: str) -> tuple[Launcher, io.StringIO, int]:
@@ -78,7 +71,7 @@ def _trajectory(tmp: Path, name: str, sim_seconds: float) -> dict[int, tuple[flo
             assert st["lockstep"] and st["hung"] == [], st
     finally:
         launcher.shutdown()
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(process_alive(p) for p in pids)
     return {k: v for k, v in poses.items() if k <= int(sim_seconds * 1e9)}
 
 
@@ -128,4 +121,4 @@ def test_a_hung_node_is_reported_and_the_sim_goes_on(tmp_path: Path) -> None:
             assert launcher.poll()
     finally:
         launcher.shutdown()
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(process_alive(p) for p in pids)

@@ -21,7 +21,7 @@ import pytest
 
 from toponav.evaluation import compute_metrics, load_run
 from toponav.launching import Launcher, find_package_share, parse_launch_file
-from toponav.testing import wait_for
+from toponav.testing import process_alive, wait_for
 from toponav.worlds import heldout_seeds, make_world
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
@@ -68,13 +68,6 @@ def _check_topics(probe: Probe, expected: dict[str, tuple[str, bool, bool]]) -> 
             assert (info.qos_profile.reliability == ReliabilityPolicy.RELIABLE) == reliable, topic
             assert (info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL) == latched, topic
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (ProcessLookupError, OSError):
-        return False
 
 
 def _sim_time(probe: Probe) -> float:
@@ -144,7 +137,7 @@ def test_stack_topics_goal_bag_and_node_death(tmp_path: Path) -> None:
         assert "shutting down the launch" in out.getvalue()
     finally:
         launcher.shutdown()
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(process_alive(p) for p in pids)
 
     run = load_run(bag, world=world)
     m = compute_metrics(run)
