@@ -74,6 +74,7 @@ try:  # TF is optional: broadcast it where tf2_ros exists, never require it
 except ImportError:  # pragma: no cover - depends on the installation
     TransformBroadcaster = None
 
+CONTACT_RELEASE = 0.5  # s without contact before a new contact is a new collision event
 MAX_TICKS_PER_CALLBACK = 200  # keep the executor responsive when running far faster than real time
 STATUS_PERIOD = 1.0  # wall s between /lockstep/status messages
 RTF_LOG_PERIOD = 30.0  # wall s between achieved-RTF log lines
@@ -112,6 +113,7 @@ class _RobotIO:
         self.cmd = np.zeros(2)
         self.cmd_time = -math.inf
         self.in_contact = False
+        self.last_contact = -math.inf
         self.collision_count = 0
         self._last_warn: dict[str, float] = {}
 
@@ -434,6 +436,7 @@ class SimNode(Node):
             r.cmd[:] = 0.0
             r.cmd_time = -math.inf
             r.in_contact = False
+            r.last_contact = -math.inf
         if self.barrier is not None and self.barrier.started:
             self._publish_due(self.sim.sim_time)  # sensors at the new t0, on the step grid again
         self._publish_world()
@@ -522,7 +525,11 @@ class SimNode(Node):
             })))
             self.get_logger().warning(f"'{robot.ns}': collision #{robot.collision_count} with {ev.obstacle} "
                                       f"at t={t:.2f}s")
-        robot.in_contact = state.collided
+        if state.collided:
+            robot.last_contact = t
+        # one event per contact episode: a robot pressed against an obstacle touches and separates every few
+        # ticks (distance around 0), which must not count as hundreds of collisions
+        robot.in_contact = t - robot.last_contact < CONTACT_RELEASE
 
     # --------------------------------------------------------------------------------- publish
     def _publish_clock(self) -> None:
