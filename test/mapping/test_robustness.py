@@ -221,3 +221,51 @@ def test_false_revisits_never_wire_edges_through_walls(mapping_helpers):
         pts = a + np.linspace(0.0, 1.0, 80)[:, None] * (b - a)
         assert world.clearance(pts).min() > 0.0, f"{kind} edge {u}-{v} crosses an obstacle"
     _consistent(tm)
+
+
+def test_revisit_wall_check_keeps_revisits_on_this_side_of_a_mapped_wall(mapping_helpers):
+    """The same look-alike rooms and permissive matching with ``revisit_wall_check``: no revisit lands behind
+    the wall. Without the check, revisits from one room to places in the other fire (the test above relies
+    on them); in mazes (issue 14, maze 2 and 1000003) such matches 3-4 m away through a wall put the robot in
+    the wrong room with ground-truth odometry.
+    """
+    from toponav.mapping.config import DescriptorConfig
+    from toponav.worlds.model import World
+
+    h = mapping_helpers
+    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
+                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
+                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
+    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
+            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
+    poses = h.polyline(tour)
+
+    def through_wall(check: bool) -> int:
+        cfg = MapperConfig(revisit_min_age=0.0, revisit_wall_check=check,
+                           descriptor=DescriptorConfig(match_threshold=0.99, revisit_margin=0.0))
+        tm, results = h.drive(world, poses, cfg=cfg)
+        _consistent(tm)
+        bad = 0
+        for pose, r in zip(poses, results, strict=True):
+            if r.revisit:
+                a, b = np.array(pose[:2]), np.array(tm.position(r.node))
+                bad += int(world.clearance(a + np.linspace(0.0, 1.0, 80)[:, None] * (b - a)).min() <= 0.0)
+        return bad
+
+    assert through_wall(False) > 0, "the permissive setup must produce revisits through the wall"
+    assert through_wall(True) == 0
+
+
+def test_crosses_obstacle_sees_mapped_walls_only():
+    from toponav.mapping.config import GridConfig
+    from toponav.mapping.occupancy import OccupancyGrid
+
+    g = OccupancyGrid(GridConfig())
+    assert not g.crosses_obstacle((0.0, 0.0), (1.0, 0.0))  # empty grid: nothing seen
+    g.ensure(-2.0, -2.0, 2.0, 2.0)
+    col, row = g.world_to_cell(np.array([[0.5, -0.3], [0.5, 0.0], [0.5, 0.3]]))
+    g.logodds[row, col] = g.cfg.l_max  # a short mapped wall at x = 0.5
+    assert g.crosses_obstacle((0.0, 0.0), (1.0, 0.0))
+    assert not g.crosses_obstacle((0.0, 1.0), (1.0, 1.0))  # unknown cells are no wall
+    assert not g.crosses_obstacle((0.0, 0.0), (0.3, 0.0))
+    assert not g.crosses_obstacle((10.0, 10.0), (12.0, 10.0))  # off the grid

@@ -68,6 +68,12 @@ class MapperConfig:
     revisit_radius: float = param(4.0, "search radius for revisits under odometry drift (descriptor-gated, m)",
                                   min=0.0)
     revisit_min_age: float = param(20.0, "only places not seen for this long (s) are revisit candidates", min=0.0)
+    revisit_wall_check: bool = param(
+        False, "no revisit to a place behind a wall the grid has mapped (the segment pose -> place crosses an "
+        "occupied cell): in mazes look-alike rooms were matched 3-4 m away through walls with ground-truth odometry. "
+        "Off by default: in stack_sim (docs/planning.md) it lost training maze 0 (9/10 -> 8/10 reached; the run "
+        "without it reached the goal only because a false match rerouted the planner) and left held-out mazes as "
+        "they were (4/5); the remaining maze failures are DWA stalls at door frames")
     merge_distance: float = param(0.6, "places closer than this with matching descriptors are merged (m)", min=0.0)
     los_radius: float = param(4.0, "try line-of-sight edges to places within this radius (m)", min=0.0)
     los_max_neighbours: int = param(6, "line-of-sight edges tried per new place", min=0)

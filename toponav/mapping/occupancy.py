@@ -408,6 +408,24 @@ class OccupancyGrid:
             return False
         return bool((self.logodds[row, col] < self.cfg.free_threshold).all())
 
+    def crosses_obstacle(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
+        """True when the segment a-b crosses a cell the grid holds occupied (unknown and off-grid cells do not count).
+
+        Weaker than :meth:`line_of_sight` on purpose: it asks whether the robot has *seen* a wall between
+        two points, not whether it has seen all the space between them, so it can veto a place match
+        across a mapped wall without vetoing one into space the scans have not covered.
+        """
+        if self.empty:
+            return False
+        ax, ay = a
+        bx, by = b
+        n = max(2, math.ceil(math.hypot(bx - ax, by - ay) / (0.5 * self.resolution)) + 1)
+        t = np.linspace(0.0, 1.0, n)
+        col, row = self.world_to_cell(np.stack([ax + t * (bx - ax), ay + t * (by - ay)], axis=1))
+        h, w = self.shape
+        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        return bool((self.logodds[row[inside], col[inside]] > self.cfg.occ_threshold).any())
+
     def value_at(self, xy: np.ndarray) -> np.ndarray:
         """Log-odds at world points; NaN outside the grid."""
         col, row = self.world_to_cell(xy)

@@ -387,8 +387,13 @@ class TopoMap:
         if cfg.revisit_radius > cfg.node_distance or cfg.revisit_radius >= d0:
             recent = {cur, *self.graph.adj[cur]} if cur is not None and cur in self.graph else set()
             old = stamp - cfg.revisit_min_age
+            # with revisit_wall_check, a place behind a wall the grid has mapped is no revisit however alike the
+            # views: in a maze, rooms look alike and matches 3-4 m away through a wall put the robot in the
+            # wrong room (issue 14, maze 2 and 1000003, ground-truth odometry)
             cands = [n for d, n in near if d <= cfg.revisit_radius and n not in recent
-                     and self.graph.nodes[n]["last_seen"] <= old]
+                     and self.graph.nodes[n]["last_seen"] <= old
+                     and (not cfg.revisit_wall_check
+                          or not self.occupancy.crosses_obstacle((x, y), self.position(n)))]
             if cands and (fresh or self._live_desc is not None):
                 best, dist, second = self._best_match(cands, live(), with_second=True)
                 # ratio-style test: in self-similar places several candidates match equally well; then
