@@ -53,24 +53,26 @@ def _trajectory(tmp: Path, name: str, sim_seconds: float) -> dict[int, tuple[flo
     launcher, out, domain = _launch(tmp, name)
     poses: dict[int, tuple[float, float, float, float]] = {}
     pids: list[int] = []
-    try:
-        launcher.start()
-        pids = launcher.pids()
-        with Probe(domain) as probe:
-            probe.subscribe("/lockstep/status", String, LATCHED_QOS)
+    # The probe subscribes before the nodes start: the stack steps as soon as its own nodes have found each
+    # other, and a probe discovered a few seconds later missed the first 13 s of poses on a loaded machine.
+    with Probe(domain) as probe:
+        probe.subscribe("/lockstep/status", String, LATCHED_QOS)
 
-            def on_pose(m: PoseStamped) -> None:
-                p, q = m.pose.position, m.pose.orientation
-                poses[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = (p.x, p.y, q.z, q.w)
+        def on_pose(m: PoseStamped) -> None:
+            p, q = m.pose.position, m.pose.orientation
+            poses[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = (p.x, p.y, q.z, q.w)
 
-            deep = QoSProfile(depth=500, reliability=SENSOR_QOS.reliability)  # no loss to a busy probe's queue
-            probe.node.create_subscription(PoseStamped, "/ground_truth/pose", on_pose, deep)
+        deep = QoSProfile(depth=500, reliability=SENSOR_QOS.reliability)  # no loss to a busy probe's queue
+        probe.node.create_subscription(PoseStamped, "/ground_truth/pose", on_pose, deep)
+        try:
+            launcher.start()
+            pids = launcher.pids()
             assert wait_for(lambda: _status(probe).get("stamp", 0.0) >= sim_seconds, timeout=240), \
                 f"{_status(probe)}\n{out.getvalue()[-3000:]}"
             st = _status(probe)
             assert st["lockstep"] and st["hung"] == [], st
-    finally:
-        launcher.shutdown()
+        finally:
+            launcher.shutdown()
     assert pids and not any(process_alive(p) for p in pids)
     return {k: v for k, v in poses.items() if k <= int(sim_seconds * 1e9)}
 
