@@ -198,6 +198,18 @@ def test_fuzzed_inputs_never_raise_and_keep_the_map_consistent():
     assert np.isfinite(tm.occupancy.logodds).all()
 
 
+def _twin_rooms():
+    """Two look-alike rooms either side of a wall with a door, and a tour through both."""
+    from toponav.worlds.model import World
+
+    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
+                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
+                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
+    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
+            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
+    return world, tour
+
+
 def test_false_revisits_never_wire_edges_through_walls(mapping_helpers):
     """Two look-alike rooms behind a wall; matching made permissive so revisits (mostly false) fire.
 
@@ -205,14 +217,9 @@ def test_false_revisits_never_wire_edges_through_walls(mapping_helpers):
     out of a revisited place is only connected where the grid shows free space.
     """
     from toponav.mapping.config import DescriptorConfig
-    from toponav.worlds.model import World
 
     h = mapping_helpers
-    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
-                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
-                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
-    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
-            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
+    world, tour = _twin_rooms()
     cfg = MapperConfig(revisit_min_age=0.0, descriptor=DescriptorConfig(match_threshold=0.99, revisit_margin=0.0))
     tm, results = h.drive(world, h.polyline(tour), cfg=cfg)
     assert sum(r.revisit for r in results) >= 5, "the permissive setup must actually produce revisits"
@@ -230,14 +237,9 @@ def test_revisit_wall_check_keeps_revisits_on_this_side_of_a_mapped_wall(mapping
     the wrong room with ground-truth odometry.
     """
     from toponav.mapping.config import DescriptorConfig
-    from toponav.worlds.model import World
 
     h = mapping_helpers
-    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
-                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
-                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
-    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
-            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
+    world, tour = _twin_rooms()
     poses = h.polyline(tour)
 
     def through_wall(check: bool) -> int:
