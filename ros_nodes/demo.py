@@ -29,6 +29,7 @@ from toponav.ros_nodes.stack_run import (
     FULL_STACK,
     StackRunConfig,
     StackRunner,
+    default_rtf,
     find_free_domain,
     missing_nodes,
     stop_on_signals,
@@ -56,13 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", default="", help="ROS 2 parameter YAML for all nodes "
                         "(default: share/toponav/config/sim_navigation.yaml)")
     parser.add_argument("--verbose", action="store_true", help="show every node's output, not only warnings")
-
-
-def _rtf(args: argparse.Namespace) -> float:
-    """The sim's real-time factor: as given, else 0 in lockstep (an upper bound there) and 2 free-running."""
-    if args.rtf is not None:
-        return float(args.rtf)
-    return 0.0 if getattr(args, "lockstep", True) else 2.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
         return 3
 
     domain = args.domain_id if args.domain_id is not None else find_free_domain()
+    lockstep = getattr(args, "lockstep", True)
     cfg = StackRunConfig(world=args.world, seed=args.seed, out=out, goal=(float(world.goal[0]), float(world.goal[1])),
                          controller=controller, budget=args.timeout, wall_timeout=args.wall_timeout,
-                         tolerance=args.tolerance, rtf=_rtf(args), lockstep=getattr(args, "lockstep", True),
+                         tolerance=args.tolerance, rtf=default_rtf(args.rtf, lockstep), lockstep=lockstep,
                          domain_id=domain, params_file=args.params_file, tag="demo")
     bag = out / "bag"
     print(f"[demo] world {world.name} (held-out seed {args.seed}): start ({world.start[0]:.1f}, {world.start[1]:.1f})"

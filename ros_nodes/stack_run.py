@@ -127,6 +127,14 @@ def launch_arguments(declared: Mapping[str, Any], wanted: Mapping[str, str]) -> 
     return {k: v for k, v in wanted.items() if k in declared}
 
 
+def default_rtf(rtf: float | None, lockstep: bool) -> float:
+    """The sim's real_time_factor: as given, else 0 in lockstep (an upper bound there: as fast as the nodes
+    allow) and 2 free-running."""
+    if rtf is not None:
+        return float(rtf)
+    return 0.0 if lockstep else 2.0
+
+
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process and its reaped children (``/proc/<pid>/stat``); None if gone."""
     try:

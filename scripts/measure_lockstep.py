@@ -17,13 +17,6 @@ import time
 from pathlib import Path
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its reaped children) in seconds, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime (after pid, comm)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--world", default="warehouse")
@@ -40,6 +33,7 @@ def main() -> None:
     from toponav.ros_nodes.common import LATCHED_QOS
     from toponav.ros_nodes.demo import find_free_domain
     from toponav.ros_nodes.probe import Probe
+    from toponav.ros_nodes.stack_run import process_cpu_seconds
 
     domain = find_free_domain()
     desc = parse_launch_file(find_package_share("toponav") / "launch" / "sim_navigation.launch.xml",
@@ -61,10 +55,10 @@ def main() -> None:
             while time.monotonic() - t0 < 120 and not (status().get("started") or not status().get("lockstep", 1)):
                 time.sleep(0.2)
             pids = {p.spec.name or p.spec.executable: p.popen.pid for p in launcher.procs}
-            cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
+            cpu0 = {n: process_cpu_seconds(p) for n, p in pids.items()}
             s0, w0 = status().get("stamp", 0.0), time.monotonic()
             time.sleep(args.wall)
-            cpu1 = {n: cpu_seconds(p) for n, p in pids.items()}
+            cpu1 = {n: process_cpu_seconds(p) for n, p in pids.items()}
             st = status()
             sim = st.get("stamp", 0.0) - s0
             wall = time.monotonic() - w0

@@ -276,7 +276,7 @@ def _write(out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, star
 
 
 def run(args: argparse.Namespace) -> int:
-    from toponav.ros_nodes.stack_run import FULL_STACK, missing_nodes, stop_on_signals
+    from toponav.ros_nodes.stack_run import FULL_STACK, default_rtf, missing_nodes, stop_on_signals
 
     missing = missing_nodes(FULL_STACK)
     if missing:
@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[bench stack] unknown method {m!r} (choose from {', '.join(METHODS)})", file=sys.stderr)
             return 2
     lockstep = bool(args.lockstep) and _lockstep_declared()
-    rtf = args.rtf if args.rtf is not None else (0.0 if lockstep else 2.0)
+    rtf = default_rtf(args.rtf, lockstep)
     cases = build_matrix(seeds, families, extra)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

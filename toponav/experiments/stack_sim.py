@@ -33,8 +33,6 @@ import numpy as np
 from toponav.config import build, load_ros_params
 
 PARAMS = Path(__file__).resolve().parents[2] / "config" / "sim_navigation.yaml"
-BUDGET_BASE = 60.0  # s of sim time every run gets
-BUDGET_PER_METRE = 8.0  # plus this per metre of the shortest collision-free start-goal path
 
 
 @dataclass
@@ -84,8 +82,10 @@ def load_configs(params: Path | None = PARAMS, overrides: dict[str, dict[str, An
 
 
 def budget_for(shortest: float | None) -> float:
-    """Sim-time budget: BUDGET_BASE + BUDGET_PER_METRE x shortest path (a world without a path gets the base)."""
-    return BUDGET_BASE + BUDGET_PER_METRE * (shortest or 0.0)
+    """Sim-time budget by `toponav bench stack`'s rule (a world without a path gets the base)."""
+    from toponav.experiments.bench_stack import sim_budget
+
+    return sim_budget(shortest, 0.0)
 
 
 def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[str, Any]] | None = None,

@@ -45,6 +45,12 @@ class FloorPlan:
             return self.rect(min(x0, x1) - t, y0 - t, max(x0, x1) + t, y0 + t, OCCUPIED)
         return self.rect(x0 - t, min(y0, y1) - t, x0 + t, max(y0, y1) + t, OCCUPIED)
 
+    def enclosure(self, x0: float, y0: float, x1: float, y1: float, thickness: float) -> FloorPlan:
+        """Free floor over the rectangle, closed by four outer walls ``thickness`` m thick along its edges."""
+        self.floor(x0, y0, x1, y1)
+        self.wall(x0, y0, x1, y0, thickness).wall(x0, y1, x1, y1, thickness)
+        return self.wall(x0, y0, x0, y1, thickness).wall(x1, y0, x1, y1, thickness)
+
     def door(self, x: float, y: float, width: float = 1.2, vertical_wall: bool = False,
              thickness: float = 0.3) -> FloorPlan:
         """Open a ``width`` m door centred at (x, y) in a wall running along x (or along y)."""
@@ -91,9 +97,7 @@ def office(resolution: float = 0.05) -> FloorPlan:
     """An office floor, 30 x 20 m: a 2 m corridor, six rooms on each side with 1.2 m doors, desks, a kitchen."""
     rng = np.random.default_rng(11)
     fp = FloorPlan(31.0, 21.0, resolution)
-    fp.floor(0.5, 0.5, 30.5, 20.5)
-    fp.wall(0.5, 0.5, 30.5, 0.5, 0.2).wall(0.5, 20.5, 30.5, 20.5, 0.2)
-    fp.wall(0.5, 0.5, 0.5, 20.5, 0.2).wall(30.5, 0.5, 30.5, 20.5, 0.2)
+    fp.enclosure(0.5, 0.5, 30.5, 20.5, 0.2)
     fp.wall(0.5, 9.5, 30.5, 9.5).wall(0.5, 11.5, 30.5, 11.5)  # corridor y 9.5..11.5
     for i in range(6):
         x0, x1 = 0.5 + 5 * i, 5.5 + 5 * i
@@ -115,9 +119,7 @@ def depot(resolution: float = 0.05) -> FloorPlan:
     """A depot, 40 x 25 m: racks with 2.6 m aisles, 0.15 m steel pillars in the open dock area, pallets."""
     rng = np.random.default_rng(22)
     fp = FloorPlan(41.0, 26.0, resolution)
-    fp.floor(0.5, 0.5, 40.5, 25.5)
-    fp.wall(0.5, 0.5, 40.5, 0.5, 0.3).wall(0.5, 25.5, 40.5, 25.5, 0.3)
-    fp.wall(0.5, 0.5, 0.5, 25.5, 0.3).wall(40.5, 0.5, 40.5, 25.5, 0.3)
+    fp.enclosure(0.5, 0.5, 40.5, 25.5, 0.3)
     y = 3.0
     while y + 1.0 < 24.0:  # racks from x 16 to 39 with a cross aisle at x 27..29.5
         fp.block(16.0, y, 27.0, y + 1.0).block(29.5, y, 39.0, y + 1.0)
