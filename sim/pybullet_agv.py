@@ -42,6 +42,17 @@ from toponav.worlds.model import World
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
 URDF_PATH = ASSET_DIR / "agv.urdf"
 WHEEL_TORQUE = 8.0  # N m per wheel motor: 80 N at the tyre, below its grip (about 1.2 * 64 N)
+# Compliant casters. With rigid casters the four contact points are one plane, so on uneven ground (forest
+# terrain) a dip under the wheel axle left both drive wheels in the air, the chassis resting on its two
+# frictionless casters: the robot glided on at 0.5 m/s with zero command and could neither brake nor turn
+# (forest seed 1000000, 2026-12-02: 0 N on both wheels for 0.7 s, then a tree). The casters' contacts are
+# now a spring-damper (Bullet's contact stiffness and damping), as a sprung caster is on real differential
+# AGVs: the drive wheels carry the weight on flat ground and keep contact over dips of about 1.5 cm (half
+# the weight on the casters' springs), and braking pitches the chassis by about 0.05 rad. (A prismatic
+# caster joint with a force-capped motor crept: the robot slid 1 cm while standing still.)
+CASTER_STIFFNESS = 4000.0  # N/m per caster contact
+CASTER_DAMPING = 150.0  # N s/m
+CASTERS = ("front_caster_joint", "rear_caster_joint")
 
 
 @dataclass
@@ -216,6 +227,7 @@ class _Robot:
 
     body: int
     wheels: list[int]
+    scan_link: int = -1  # base_scan's link index (-1: the base)
     cmd_vel: np.ndarray = field(default_factory=lambda: np.zeros(2))
     collided: bool = False
     collisions: list[CollisionEvent] = field(default_factory=list)
@@ -294,13 +306,14 @@ class AgvSim:
             for _ in range(self.num_robots):
                 body = c.loadURDF(str(urdf), [0, 0, 0])
                 joints = {c.getJointInfo(body, j)[1].decode(): j for j in range(c.getNumJoints(body))}
-                for name in ("front_caster_joint", "rear_caster_joint"):
+                for name in CASTERS:
                     c.changeDynamics(body, joints[name], lateralFriction=0.0, spinningFriction=0.0,
-                                     rollingFriction=0.0)
+                                     rollingFriction=0.0, contactStiffness=CASTER_STIFFNESS,
+                                     contactDamping=CASTER_DAMPING)
                 wheels = [joints["left_wheel_joint"], joints["right_wheel_joint"]]
                 for j in wheels:
                     c.changeDynamics(body, j, lateralFriction=1.2)
-                self._robots.append(_Robot(body=body, wheels=wheels))
+                self._robots.append(_Robot(body=body, wheels=wheels, scan_link=joints["scan_joint"]))
         self._body_index = {r.body: i for i, r in enumerate(self._robots)}
         self._inertial = c.getDynamicsInfo(self._robots[0].body, -1)[3]  # base inertial offset (link frame)
         self._inv_inertial = p.invertTransform(self._inertial, [0, 0, 0, 1])
@@ -547,7 +560,12 @@ class AgvSim:
         yaw = p.getEulerFromQuaternion(q)[2]
         th = yaw + self._angles
         d = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
-        origin = np.array([pos[0], pos[1], pos[2] + lid.mount_height])
+        # the scan starts where base_scan is: on a tilted chassis (uneven ground) that is up to a few cm
+        # beside base_link's ground point, as far as the chassis edge at that height has moved, so the scan
+        # shows the clearance the body really has; the plane itself stays level (see the docstring)
+        r = self._robots[i]
+        origin = (np.asarray(self.client.getLinkState(r.body, r.scan_link)[4]) if r.scan_link >= 0
+                  else np.array([pos[0], pos[1], pos[2] + lid.mount_height]))
         near = max(lid.range_min, self.robot.radius + 0.01)  # start outside the own body (it spans the plane)
         start = origin + near * d
         end = origin + lid.range_max * d

@@ -5,6 +5,13 @@ sample (v, ω) inside the window reachable within ``window_time`` under the acce
 each out as an arc over a short horizon, reject arcs that come within footprint + margin of a scan
 point, and score the rest by heading to the goal, progress toward it, clearance and speed. All
 samples are scored in one vectorised numpy expression.
+
+A robot already inside footprint + margin of something (pushed there by slip, a tilted chassis on a
+slope, or an obstacle that moved) may still take any arc that never brings it closer to anything than it
+is now; otherwise every arc would be rejected and it could never leave. When no arc is admissible the
+stall recovery runs, as move_base's recovery behaviours do for its DWA: first back out (straight, slowly)
+while something is that close and the way back is free, then turn in place toward the open direction
+closest to the goal, then drive straight out for a moment.
 """
 
 from __future__ import annotations
@@ -17,13 +24,21 @@ from toponav.control.safety import arc_points
 from toponav.control.scan import distances, scan_points
 from toponav.robot import AgvParams
 
+# back-out recovery: taken when no arc is admissible and something is already within the margin; straight
+# back at BACK_OUT_SPEED (m/s, capped by the robot's min_v) for up to BACK_OUT_TIME (s). Not taken merely
+# near the margin: in a cul-de-sac that would back the robot into the same dead end again and again.
+BACK_OUT_SPEED = 0.2
+BACK_OUT_TIME = 1.5
+
 
 class DwaPlanner:
     def __init__(self, cfg: DwaConfig, robot: AgvParams) -> None:
         self.cfg = cfg
         self.robot = robot
         self.times = np.arange(1, int(np.ceil(cfg.horizon / cfg.dt)) + 1) * cfg.dt
-        # stall recovery state: yaw still to turn (rad, signed) and seconds left to drive straight out
+        # stall recovery state: seconds left to back out, yaw still to turn (rad, signed) and seconds left to
+        # drive straight out
+        self._escape_back_left = 0.0
         self._escape_turn_left = 0.0
         self._escape_drive_left = 0.0
 
@@ -59,8 +74,11 @@ class DwaPlanner:
             tree = cKDTree(pts)
             d, _ = tree.query(arcs.reshape(-1, 2), distance_upper_bound=r.radius + c.clearance_cap + 1e-6)
             clearance = d.reshape(arcs.shape[:2]).min(axis=1) - r.radius
+            clear_now = float(tree.query(np.zeros(2))[0]) - r.radius
         else:
+            tree = None
             clearance = np.full(len(vs), np.inf)
+            clear_now = np.inf
         goal = np.asarray(goal, dtype=np.float64)
         end = arcs[:, -1, :]
         theta_end = ws * self.times[-1]
@@ -75,8 +93,10 @@ class DwaPlanner:
         vel_w = c.velocity_weight * min(1.0, d0 / max(r.max_v * c.horizon, 1e-6))
         cost = (c.heading_weight * heading + c.progress_weight * progress + c.clearance_weight * clear_cost
                 + vel_w * vel_cost)
-        # admissible: keeps footprint + margin clear over the whole horizon (so it can always brake in time)
-        ok = clearance > c.margin
+        # admissible: keeps footprint + margin clear over the whole horizon (so it can always brake in time), or,
+        # for a robot already inside that margin, never gets closer to anything than it is now
+        need = c.margin + c.speed_margin * vs
+        ok = (clearance > need) | ((clear_now <= c.margin) & (clearance >= clear_now - 1e-3))
         best = None
         if ok.any():
             cost = np.where(ok, cost, np.inf)
@@ -87,6 +107,11 @@ class DwaPlanner:
         # direction closest to the goal (safe for a disc), then drive straight out for a moment; committed to,
         # so the heading cost cannot pull the robot straight back into the dead end
         w_turn = min(r.max_w, 1.0)
+        if self._escape_back_left > 0:
+            if tree is not None and self._back_clear(tree, clear_now):
+                self._escape_back_left -= dt
+                return np.array([self._back_speed(), 0.0])
+            self._escape_back_left = 0.0
         if abs(self._escape_turn_left) > 1e-3:
             step = min(abs(self._escape_turn_left), w_turn * dt)
             self._escape_turn_left -= np.sign(self._escape_turn_left) * step
@@ -100,9 +125,25 @@ class DwaPlanner:
             self._escape_drive_left = 0.0
         if best is not None:
             return best
+        if (tree is not None and clear_now < c.margin and self._back_speed() < 0
+                and self._back_clear(tree, clear_now)):
+            # wedged: turning in place right beside the obstacle is what keeps a tilted or slipping robot
+            # touching it, so first put some distance between them
+            self._escape_back_left = BACK_OUT_TIME - dt
+            return np.array([self._back_speed(), 0.0])
         target = self._escape_target(ranges, angles, goal, valid)
         self._escape_turn_left = target
         return np.array([0.0, np.sign(target or 1.0) * w_turn])
+
+    def _back_speed(self) -> float:
+        return max(self.robot.min_v, -BACK_OUT_SPEED)
+
+    def _back_clear(self, tree: cKDTree, clear_now: float) -> bool:
+        """Backing straight out for BACK_OUT_TIME brings the footprint no closer to anything than margin (or than
+        it is now, if it is already closer)."""
+        line = arc_points(np.array([self._back_speed()]), np.array([0.0]), self.times[self.times <= BACK_OUT_TIME])[0]
+        d, _ = tree.query(line)
+        return bool(np.min(d) - self.robot.radius >= min(self.cfg.margin, clear_now) - 1e-3)
 
     def _straight_clearance(self, pts: np.ndarray, v: float) -> float:
         line = arc_points(np.array([v]), np.array([0.0]), self.times)[0]  # (T, 2)

@@ -107,11 +107,11 @@ class SafetyLayer:
             pts = np.concatenate([pts, mem * grow[..., None]], axis=1)
             hit = np.concatenate([hit, np.isfinite(md)], axis=1)
             pts = np.where(np.isfinite(pts), pts, 0.0)
-        thr = self.radius + self.cfg.margin
         d0 = np.where(hit, np.hypot(pts[..., 0], pts[..., 1]), np.inf)  # (N, P) distance of each point now
         clearance = d0.min(axis=1) - self.radius if d0.shape[1] else np.full(n, np.inf)
 
         v, w = cmd[:, 0], cmd[:, 1]
+        thr = (self.radius + self.cfg.margin + self.cfg.speed_margin * np.abs(v))[:, None, None]  # (N, 1, 1)
         # the commanded path (curvature w / v) sampled over the horizon at the commanded speed; slowing down
         # scales v and ω together, so every slower command follows this same path and one check covers all
         arcs = arc_points(v, w, self.times)  # (N, T, 2)
@@ -151,7 +151,7 @@ class SafetyLayer:
                 mode[blocked] = TURN_AWAY
 
         # blind: the scan as a whole is untrusted, or the directions this motion sweeps are not covered
-        no_see = path_blind(arcs, thr, angles, valid2, self.cfg.max_gap) & moving
+        no_see = path_blind(arcs, self.radius + self.cfg.margin, angles, valid2, self.cfg.max_gap) & moving
         if blind is not None:
             no_see |= np.broadcast_to(np.asarray(blind, dtype=bool), (n,))
         out[no_see] = 0.0
