@@ -29,8 +29,9 @@ class SafetyConfig:
 
     margin: float = param(0.05, "extra clearance kept around the footprint (m)", min=0.0)
     speed_margin: float = param(
-        0.0, "more clearance per m/s of commanded speed (s): margin + this x |v|; what uneven ground needs, where a "
-             "tilted chassis and a lagging base reach past the disc the scan sees", min=0.0)
+        0.0, "more clearance at full speed (m), growing with the square of the speed (as the stopping distance does): "
+             "margin + this x (|v| / max_v)^2; what uneven ground needs, where a tilted chassis and a lagging base "
+             "reach past the disc the scan sees", min=0.0)
     horizon: float = param(1.5, "how far ahead the commanded arc is checked (s)", min=0.1)
     dt: float = param(0.1, "time step of the arc check (s)", min=0.005)
     brake_decel: float = param(1.5, "deceleration assumed for stopping (m/s^2); below the robot's max", min=0.05)
@@ -72,8 +73,8 @@ class DwaConfig:
     clearance_cap: float = param(1.0, "clearance above this (m) costs nothing more", min=0.01)
     margin: float = param(0.06, "trajectories closer than footprint + this to an obstacle are rejected (m)", min=0.0)
     speed_margin: float = param(
-        0.0, "a trajectory at speed v needs margin + this x v (s): keeps fast arcs off obstacles while slow ones may "
-             "still take a narrow gap", min=0.0)
+        0.0, "a trajectory at speed v needs margin + this x (v / max_v)^2 (m): keeps fast arcs off obstacles while "
+             "slow ones may still take a narrow gap", min=0.0)
 
 
 @dataclass

@@ -95,7 +95,7 @@ class DwaPlanner:
                 + vel_w * vel_cost)
         # admissible: keeps footprint + margin clear over the whole horizon (so it can always brake in time), or,
         # for a robot already inside that margin, never gets closer to anything than it is now
-        need = c.margin + c.speed_margin * vs
+        need = c.margin + c.speed_margin * (vs / max(r.max_v, 1e-6)) ** 2
         ok = (clearance > need) | ((clear_now <= c.margin) & (clearance >= clear_now - 1e-3))
         best = None
         if ok.any():

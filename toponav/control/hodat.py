@@ -84,7 +84,7 @@ class HodatController:
         if self.planner == "learned" and policy is None:
             self.planner = "dwa"  # the caller logs why (missing/corrupt checkpoint)
         self.dwa = DwaPlanner(cfg.dwa, cfg.robot)
-        self.safety = SafetyLayer(cfg.safety, cfg.robot.radius, cfg.robot.max_w)
+        self.safety = SafetyLayer(cfg.safety, cfg.robot.radius, cfg.robot.max_w, cfg.robot.max_v)
         self.subgoal: np.ndarray | None = None
         self.goal: np.ndarray | None = None
         self.prev_cmd = np.zeros(2)

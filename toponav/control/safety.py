@@ -66,10 +66,11 @@ def arc_points(v: np.ndarray, w: np.ndarray, times: np.ndarray) -> np.ndarray:
 class SafetyLayer:
     """Filters (v, ω) commands given the current scan; stateless, so it can never get stuck 'armed'."""
 
-    def __init__(self, cfg: SafetyConfig, radius: float, max_w: float) -> None:
+    def __init__(self, cfg: SafetyConfig, radius: float, max_w: float, max_v: float = 1.0) -> None:
         self.cfg = cfg
         self.radius = float(radius)
         self.max_w = float(max_w)
+        self.max_v = max(float(max_v), 1e-6)  # the speed at which speed_margin applies in full
         self.times = np.arange(1, int(np.ceil(cfg.horizon / cfg.dt)) + 1) * cfg.dt
 
     def stopping_distance(self, v: np.ndarray | float) -> np.ndarray:
@@ -111,7 +112,7 @@ class SafetyLayer:
         clearance = d0.min(axis=1) - self.radius if d0.shape[1] else np.full(n, np.inf)
 
         v, w = cmd[:, 0], cmd[:, 1]
-        thr = (self.radius + self.cfg.margin + self.cfg.speed_margin * np.abs(v))[:, None, None]  # (N, 1, 1)
+        thr = (self.radius + self.cfg.margin + self.cfg.speed_margin * (v / self.max_v) ** 2)[:, None, None]
         # the commanded path (curvature w / v) sampled over the horizon at the commanded speed; slowing down
         # scales v and ω together, so every slower command follows this same path and one check covers all
         arcs = arc_points(v, w, self.times)  # (N, T, 2)

@@ -79,6 +79,10 @@ class PlannerConfig:
     min_progress: float = param(0.3, "metres of progress that reset the stale timer", min=0.0)
     goal_direct_radius: float = param(4.0, "try the straight leg to the goal from a place this close (m) when no "
                                       "frontier is closer to the goal", min=0.0)
+    explore_while_blocked: bool = param(
+        True, "while the straight leg to the goal is blacklisted, score frontiers as plain exploration (no pull "
+              "toward the goal): in a maze the straight-line pull keeps the robot at frontiers beside the goal's "
+              "wall, and the way round starts far from it")
     goal_retry: float = param(30.0, "seconds a failed goal point stays blacklisted (the map keeps growing); "
                               "doubles with each new blacklisting of the same point",
                               min=0.0)
@@ -431,8 +435,8 @@ class SubgoalPlanner:
                     return t, f"navigating to {kind} via {gid}"
         exclude = self._excluded(g, current, robot, now)
         self._novelty_cache = self.novelty() if self._rnd else None
-        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache,
-                                 exclude, include_places=self.cfg.include_places)
+        cands = build_candidates(g, current, robot, self._pull(dest, kind, now), self.cfg.weights,
+                                 self._novelty_cache, exclude, include_places=self.cfg.include_places)
         if kind in ("goal", "home") and dest is not None:
             # When no frontier is left, or a known place lies within goal_direct_radius of the destination and
             # no frontier is closer to it, head for that place, then straight to the destination.
@@ -479,12 +483,20 @@ class SubgoalPlanner:
         t = self.target
         assert t is not None
         exclude = self._excluded(g, current, robot, now)
-        cands = build_candidates(g, current, robot, dest, self.cfg.weights, self._novelty_cache, exclude,
-                                 include_places=self.cfg.include_places)
+        cands = build_candidates(g, current, robot, self._pull(dest, t.kind, now), self.cfg.weights,
+                                 self._novelty_cache, exclude, include_places=self.cfg.include_places)
         if t.id not in cands.ids:
             return False
         scores = self.scorer.score(cands) if not hasattr(self.scorer, "peek") else self.scorer.peek(cands)
         return bool(np.max(scores) > scores[cands.ids.index(t.id)] + self.cfg.switch_margin)
+
+    def _pull(self, dest: tuple[float, float] | None, kind: str, now: float) -> tuple[float, float] | None:
+        """The point candidates are scored toward: the destination, or none (plain exploration) while the
+        straight leg to the goal is blacklisted (``explore_while_blocked``)."""
+        if (dest is not None and kind == "goal" and self.cfg.explore_while_blocked
+                and self.is_blacklisted(dest[0], dest[1], now)):
+            return None
+        return dest
 
     def _excluded(self, g: PlaceGraph, current: str, robot: tuple[float, float], now: float) -> set[str]:
         """Not candidates: where the robot stands (already reached) and blacklisted places."""
