@@ -224,7 +224,8 @@ class HodatControllerNode(Node):
         if self.controller.unreachable and not was_unreachable:
             self.get_logger().warning(
                 f"sub-goal unreachable: no {self.config.progress_min} m progress for {self.config.progress_timeout} s;"
-                " stopping until a new sub-goal arrives")
+                + (f" stopping, trying it again in {self.config.retry_after} s unless a new sub-goal arrives"
+                   if self.config.retry_after > 0 else " stopping until a new sub-goal arrives"))
         if decision.planner != self._last_planner and self.controller.planner == "learned" and decision.source in (
                 "subgoal", "goal", "safety"):
             if decision.planner == "dwa":

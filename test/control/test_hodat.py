@@ -167,3 +167,22 @@ def test_no_progress_hands_the_learned_policy_over_to_dwa_for_a_while() -> None:
     assert 15 <= first <= 30  # about 2 s (20 steps) of circling without progress, then DWA
     assert planners[first : first + 30] == ["dwa"] * 30  # DWA keeps it for the 3 s hold
     assert "learned" in planners[first + 30 :]  # and hands back afterwards
+
+
+def test_an_unreachable_subgoal_is_tried_again_after_the_hold() -> None:
+    """Forest 1000002 in `toponav bench stack` (2026-12-02): the controller gave up on the planner's lookahead
+    point, the planner kept sending that same point while it failed its targets one by one behind it, and the
+    robot stood still for 165 s. After ``retry_after`` the same sub-goal is tried again."""
+    ctrl = HodatController(HodatConfig(mode="dwa", progress_timeout=4.0, retry_after=2.0))
+    _, decisions, _ = run(ctrl, wall_world(), (8.0, 3.0), seconds=60)
+    k = len(decisions)  # run() stops at the first unreachable stop
+    assert decisions[-1].source == "unreachable"
+    scan = np.full(LIDAR.beams, LIDAR.range_max)
+    held = ctrl.step((0.0, 3.0, 0.0), (0.0, 0.0), scan, LIDAR.angles(), k * 0.1 + 1.0, 0.1)
+    assert held.source == "unreachable" and not np.any(held.cmd)  # within the hold
+    again = ctrl.step((0.0, 3.0, 0.0), (0.0, 0.0), scan, LIDAR.angles(), k * 0.1 + 2.5, 0.1)
+    assert again.source == "subgoal" and again.cmd[0] > 0  # the same sub-goal, driven to again
+    off = HodatController(HodatConfig(mode="dwa", progress_timeout=4.0, retry_after=0.0))
+    _, decisions, _ = run(off, wall_world(), (8.0, 3.0), seconds=60)
+    k = len(decisions)
+    assert off.step((0.0, 3.0, 0.0), (0.0, 0.0), scan, LIDAR.angles(), k * 0.1 + 30.0, 0.1).source == "unreachable"

@@ -326,3 +326,39 @@ def test_lookahead_stops_at_a_sharp_corner_not_behind_it() -> None:
     assert p._lookahead(close) == pytest.approx((0.3, 1.7))
     p.cfg.corner_angle = 180.0
     assert p._lookahead(path) == pytest.approx((1.0, 1.0))
+
+
+def test_while_the_goal_leg_is_blacklisted_frontiers_are_scored_as_plain_exploration() -> None:
+    """Maze held-out seed 1000003: after the straight leg through the goal's wall failed, the straight-line pull
+    kept choosing frontiers beside that wall while the way round started far from it (issue 14). While the leg
+    is blacklisted the planner explores (a large frontier behind the robot beats a small one beside the goal);
+    with ``explore_while_blocked`` off the pull still wins."""
+
+    def graph() -> PlaceGraph:
+        g = corridor(frontier_at=-2.0)  # f1 west of a, far from the goal
+        g.nodes["f1"].frontier_size = 8.0
+        g.add_node(Place("f_goal", 5.0, 2.0, frontier=True, frontier_size=1.0))  # small, 1.4 m from the goal
+        g.add_edge("c", "f_goal")
+        return g
+
+    chosen = {}
+    for explore in (True, False):
+        log = Log()
+        p = planner(log, goal_retry=30.0, explore_while_blocked=explore)
+        g = PlaceGraph()  # a-b-c, no frontier
+        for nid, x in (("a", 0.0), ("b", 2.0), ("c", 4.0)):
+            g.add_node(Place(nid, x, 0.0, visits=1))
+        g.add_edge("a", "b")
+        g.add_edge("b", "c")
+        p.set_graph(g)
+        p.set_pose(4.0, 0.0)
+        p.set_goal(4.0, 3.0)
+        assert "straight on" in p.step(0.0).reason  # no frontier at all: the straight leg is tried
+        p.report_failure("no path", 1.0)
+        p.step(1.0)
+        p.report_failure("no path", 2.0)
+        assert log.has("warn", "for 30 s") and p.is_blacklisted(4.0, 3.0, 3.0)
+        p.set_graph(graph())
+        p.target = None
+        chosen[explore] = p.step(3.0).target
+    assert chosen == {True: "f1", False: "f_goal"}, chosen

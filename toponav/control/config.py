@@ -117,6 +117,10 @@ class HodatConfig:
         15.0, "no progress of progress_min toward the sub-goal for this long -> unreachable, stop (s); 0 = off",
         min=0.0)
     progress_min: float = param(0.3, "distance gain that counts as progress (m)", min=0.0)
+    retry_after: float = param(
+        5.0, "an unreachable sub-goal holds the robot this long, then is tried again (the planner may keep sending "
+             "the same point: its path's lookahead point, while it fails its targets one by one); 0 = hold until a "
+             "new sub-goal arrives (s)", min=0.0)
     fallback_after: float = param(
         5.0, "learned mode only: hand control to DWA after this long without progress_min of progress toward the goal "
              "(the sub-goal when no goal is set), e.g. when the policy circles; 0 = never (pure policy) (s)", min=0.0)

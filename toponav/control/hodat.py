@@ -100,6 +100,7 @@ class HodatController:
     def _reset_target_state(self) -> None:
         self.reached = False
         self.unreachable = False
+        self._unreachable_at = math.inf
         self._target_stall.reset()
 
     def set_subgoal(self, xy) -> None:
@@ -180,9 +181,13 @@ class HodatController:
                         float(res.clearance[0]))
 
     def _watch_progress(self, dist: float, now: float) -> None:
+        if self.unreachable and self.cfg.retry_after > 0 and now - self._unreachable_at >= self.cfg.retry_after:
+            # the same sub-goal again after the hold: a fresh try (the recoveries may free the robot this time)
+            self._reset_target_state()
         stalled = self._target_stall.update(dist, now)
-        if self.cfg.progress_timeout > 0 and stalled > self.cfg.progress_timeout:
+        if self.cfg.progress_timeout > 0 and stalled > self.cfg.progress_timeout and not self.unreachable:
             self.unreachable = True
+            self._unreachable_at = now
 
     def _choose_planner(self, pose, now: float) -> str:
         """The learned policy, or DWA while a no-progress fallback is running (see the module docstring)."""

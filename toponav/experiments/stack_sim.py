@@ -170,7 +170,8 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
             if d.replanned and tgt != last_target:
                 say("plan", f"{d.state.value} -> {tgt}: {d.reason}", t_now)
             last_target = tgt
-        dec = ctl.step(tuple(pose), sim.vel, scan, angles, t_now, dt, rmin, rmax)
+        # the twist /odom carries: wheel-encoder speeds (what a robot measures), not the true base velocity
+        dec = ctl.step(tuple(pose), sim.state(0).odom_twist, scan, angles, t_now, dt, rmin, rmax)
         sim.step(dec.cmd, dt)
         t_now = sim.sim_time
         k += 1
