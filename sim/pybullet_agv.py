@@ -227,7 +227,7 @@ class _Robot:
 
     body: int
     wheels: list[int]
-    scan_link: int = -1  # base_scan's link index (-1: the base)
+    scan_link: int  # base_scan's link index (the lidar's origin)
     cmd_vel: np.ndarray = field(default_factory=lambda: np.zeros(2))
     collided: bool = False
     collisions: list[CollisionEvent] = field(default_factory=list)
@@ -556,7 +556,7 @@ class AgvSim:
         and end at ``range_max``; other robots are seen (their bodies reach above the scan plane).
         """
         lid = self.lidar
-        pos, q = self._link_pose(i)
+        _, q = self._link_pose(i)
         yaw = p.getEulerFromQuaternion(q)[2]
         th = yaw + self._angles
         d = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
@@ -564,8 +564,7 @@ class AgvSim:
         # beside base_link's ground point, as far as the chassis edge at that height has moved, so the scan
         # shows the clearance the body really has; the plane itself stays level (see the docstring)
         r = self._robots[i]
-        origin = (np.asarray(self.client.getLinkState(r.body, r.scan_link)[4]) if r.scan_link >= 0
-                  else np.array([pos[0], pos[1], pos[2] + lid.mount_height]))
+        origin = np.asarray(self.client.getLinkState(r.body, r.scan_link)[4])
         near = max(lid.range_min, self.robot.radius + 0.01)  # start outside the own body (it spans the plane)
         start = origin + near * d
         end = origin + lid.range_max * d

@@ -54,9 +54,8 @@ def test_speed_margin_keeps_fast_arcs_off_an_obstacle_but_lets_slow_ones_pass() 
     """A pillar 12 cm beside the straight line to the goal: without a speed margin DWA passes it at speed;
     with one (8 cm at full speed) the fast arcs that pass it are rejected, so it slows or swings wide."""
     pillar = np.array([1.0, ROBOT.radius + 0.12])  # within the 1.5 s horizon at full speed
-    rel = pillar[None, :]
     ranges = np.full(len(ANGLES), LIDAR.range_max)
-    bearing = math.atan2(rel[0, 1], rel[0, 0])
+    bearing = math.atan2(pillar[1], pillar[0])
     k = int(np.argmin(np.abs(np.angle(np.exp(1j * (ANGLES - bearing))))))
     ranges[k] = float(np.hypot(*pillar))
     vel = np.array([ROBOT.max_v, 0.0])

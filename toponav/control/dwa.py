@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from toponav.control.config import DwaConfig
 from toponav.control.safety import arc_points
-from toponav.control.scan import distances, scan_points
+from toponav.control.scan import scan_points
 from toponav.robot import AgvParams
 
 # back-out recovery: taken when no arc is admissible and something is already within the margin; straight
@@ -119,7 +119,7 @@ class DwaPlanner:
                 self._escape_drive_left = 1.0
             return np.array([0.0, np.sign(self._escape_turn_left or 1.0) * w_turn])
         if self._escape_drive_left > 0:
-            if len(pts) and self._straight_clearance(pts, 0.4) > c.margin:
+            if tree is not None and self._straight_clearance(tree, 0.4) > c.margin:
                 self._escape_drive_left -= dt
                 return np.array([0.4, 0.0])
             self._escape_drive_left = 0.0
@@ -141,13 +141,16 @@ class DwaPlanner:
     def _back_clear(self, tree: cKDTree, clear_now: float) -> bool:
         """Backing straight out for BACK_OUT_TIME brings the footprint no closer to anything than margin (or than
         it is now, if it is already closer)."""
-        line = arc_points(np.array([self._back_speed()]), np.array([0.0]), self.times[self.times <= BACK_OUT_TIME])[0]
-        d, _ = tree.query(line)
-        return bool(np.min(d) - self.robot.radius >= min(self.cfg.margin, clear_now) - 1e-3)
+        clear = self._straight_clearance(tree, self._back_speed(), BACK_OUT_TIME)
+        return clear >= min(self.cfg.margin, clear_now) - 1e-3
 
-    def _straight_clearance(self, pts: np.ndarray, v: float) -> float:
-        line = arc_points(np.array([v]), np.array([0.0]), self.times)[0]  # (T, 2)
-        return float(distances(line, pts).min()) - self.robot.radius
+    def _straight_clearance(self, tree: cKDTree, v: float, duration: float | None = None) -> float:
+        """Least footprint clearance (m) driving straight at ``v`` over the rollout's time steps (those up to
+        ``duration`` s; all of them by default)."""
+        times = self.times if duration is None else self.times[self.times <= duration]
+        line = arc_points(np.array([v]), np.array([0.0]), times)[0]  # (T, 2)
+        d, _ = tree.query(line)
+        return float(np.min(d)) - self.robot.radius
 
     def _escape_target(self, ranges: np.ndarray, angles: np.ndarray, goal: np.ndarray,
                        valid: np.ndarray | None) -> float:
