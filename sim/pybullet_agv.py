@@ -47,11 +47,13 @@ WHEEL_TORQUE = 8.0  # N m per wheel motor: 80 N at the tyre, below its grip (abo
 # frictionless casters: the robot glided on at 0.5 m/s with zero command and could neither brake nor turn
 # (forest seed 1000000, 2026-12-02: 0 N on both wheels for 0.7 s, then a tree). The casters' contacts are
 # now a spring-damper (Bullet's contact stiffness and damping), as a sprung caster is on real differential
-# AGVs: the drive wheels carry the weight on flat ground and keep contact over dips of about 1.5 cm (half
-# the weight on the casters' springs), and braking pitches the chassis by about 0.05 rad. (A prismatic
+# AGVs: the drive wheels carry the weight on flat ground and keep contact over dips of about 3 cm (half the
+# weight on the casters' springs). 4000 N/m (half that) was too stiff: across a crease, slope meeting flat
+# ground, both casters touched and the wheels spun on the spot for 200 s (forest 1000003). Braking pitches
+# the chassis by about 0.1 rad; the lidar does not pitch with it (see ``_ground_rise``). (A prismatic
 # caster joint with a force-capped motor crept: the robot slid 1 cm while standing still.)
-CASTER_STIFFNESS = 4000.0  # N/m per caster contact
-CASTER_DAMPING = 150.0  # N s/m
+CASTER_STIFFNESS = 2000.0  # N/m per caster contact
+CASTER_DAMPING = 100.0  # N s/m
 CASTERS = ("front_caster_joint", "rear_caster_joint")
 
 
@@ -550,7 +552,7 @@ class AgvSim:
 
     # ----------------------------------------------------------------------------------- sensors
     def scan(self, i: int = 0) -> np.ndarray:
-        """(B,) lidar ranges in metres from robot ``i``'s base_scan, level with the ground; ``inf`` = no return.
+        """(B,) lidar ranges in metres from robot ``i``'s base_scan, parallel to the ground; ``inf`` = no return.
 
         Rays start just outside the robot's own body (nothing else can be nearer without a collision)
         and end at ``range_max``; other robots are seen (their bodies reach above the scan plane).
@@ -559,12 +561,13 @@ class AgvSim:
         _, q = self._link_pose(i)
         yaw = p.getEulerFromQuaternion(q)[2]
         th = yaw + self._angles
-        d = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
         # the scan starts where base_scan is: on a tilted chassis (uneven ground) that is up to a few cm
         # beside base_link's ground point, as far as the chassis edge at that height has moved, so the scan
-        # shows the clearance the body really has; the plane itself stays level (see the docstring)
+        # shows the clearance the body really has
         r = self._robots[i]
         origin = np.asarray(self.client.getLinkState(r.body, r.scan_link)[4])
+        d = np.stack([np.cos(th), np.sin(th), self._ground_rise(origin[:2], th)], axis=1)
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
         near = max(lid.range_min, self.robot.radius + 0.01)  # start outside the own body (it spans the plane)
         start = origin + near * d
         end = origin + lid.range_max * d
@@ -576,6 +579,24 @@ class AgvSim:
             ranges[finite] += self.rng.normal(0.0, lid.noise_std, size=int(finite.sum()))
             ranges[finite] = np.clip(ranges[finite], lid.range_min, lid.range_max)
         return ranges
+
+    def _ground_rise(self, xy: np.ndarray, th: np.ndarray) -> np.ndarray:
+        """Rise per metre of the ground plane under the robot along each beam bearing ``th``.
+
+        A 2-D lidar is bolted to the chassis, so on a slope its plane is parallel to the ground, not level:
+        a level plane saw every hillside as a wall about 2 m ahead (forest 1000001, treeless: nearest return
+        1.8 m on a 0.17 slope) and the mapper filled the map with them. The plane follows the mean slope
+        over the footprint (central differences across the robot's diameter), not the chassis' bounce on
+        cm-scale roughness: an idealisation of a lidar on a damped chassis, said in docs/simulation.md.
+        Hills that bend away from that plane still return, as they would on a real robot.
+        """
+        if self.world.terrain is None:
+            return np.zeros_like(th)
+        h = self.robot.radius
+        probe = np.asarray(xy, dtype=np.float64) + np.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
+        z = self.world.terrain.height_at(probe)
+        gx, gy = (z[0] - z[1]) / (2 * h), (z[2] - z[3]) / (2 * h)
+        return gx * np.cos(th) + gy * np.sin(th)
 
     def clearance(self, i: int = 0) -> float:
         """Distance from robot ``i``'s centre to the nearest obstacle surface (from the world data)."""

@@ -14,7 +14,7 @@ from toponav.sim.agv_env import AgvNavEnv
 from toponav.sim.pybullet_agv import AgvSim, CameraParams, obstacle_mesh
 from toponav.sim.twin import VecAgvTwin
 from toponav.sim.twin_env import VecAgvNav
-from toponav.worlds import World, make_world
+from toponav.worlds import Terrain, World, make_world
 
 WALL = World(name="wall", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 5, 0), goal=(8, 5),
              boxes=((4.0, 5.0, 0.1, 3.0, 0.0),), circles=((2.0, 7.0, 0.3),))
@@ -256,7 +256,7 @@ def test_register_makes_every_toponav_env() -> None:
 def test_drive_wheels_stay_on_uneven_ground() -> None:
     """Over the forest's heightfield the drive wheels keep ground contact (the casters are compliant). With rigid
     casters a dip under the axle left both wheels in the air on 82 of these 200 steps, and the robot glided
-    on into a tree with zero command (forest 1000000, 2026-12-02); now it is 12."""
+    on into a tree with zero command (forest 1000000, 2026-12-02); 12 with 4000 N/m springs, 5 with 2000."""
     world = make_world("forest", 1000000)
     sim = AgvSim(world, AgvParams(), LidarParams(), control_dt=0.05, seed=0)
     c = sim.client
@@ -284,5 +284,35 @@ def test_standing_robot_does_not_creep() -> None:
         for _ in range(200):
             sim.step(np.zeros(2), 0.05)
         assert np.hypot(*(sim.pose[:2] - start[:2])) < 1e-3
+    finally:
+        sim.close()
+
+
+def test_robot_drives_off_a_concave_crease() -> None:
+    """Across a crease (slope meeting flat ground) both casters touch and the drive wheels hang between them.
+    With 4000 N/m caster springs the wheels carried 0-30 N there and spun on the spot for 200 s
+    (bench stack forest 1000003, 2026-12-02, at this pose); at 2000 N/m they keep traction."""
+    sim = AgvSim(make_world("forest", 1000003), AgvParams(), LidarParams(), control_dt=0.05, seed=0)
+    try:
+        sim.reset(pose=(3.049, 9.647, -0.82))
+        for _ in range(60):
+            sim.step(np.array([1.0, 0.52]), 0.05)
+        assert np.hypot(*(sim.pose[:2] - [3.049, 9.647])) > 1.0
+    finally:
+        sim.close()
+
+
+def test_scan_plane_follows_a_slope() -> None:
+    """On a uniform 0.15 slope the lidar (bolted to the chassis) sees no ground: a level scan plane 0.3 m up
+    would meet the hillside 2 m ahead, and the mapper took such returns for walls."""
+    res, n = 0.25, 81
+    heights = tuple(tuple(round(0.15 * res * col, 4) for col in range(n)) for _ in range(n))
+    world = World(name="slope", family="test", seed=0, bounds=(0.0, 0.0, 20.0, 20.0), start=(4.0, 10.0, 0.0),
+                  goal=(16.0, 10.0), terrain=Terrain(heights=heights, resolution=res, origin=(0.0, 0.0)))
+    sim = AgvSim(world, AgvParams(), LidarParams(range_max=8.0), control_dt=0.05, seed=0)
+    try:
+        ranges = sim.scan()
+        ahead = np.abs(np.asarray(LidarParams(range_max=8.0).angles())) < 1.0
+        assert not np.isfinite(ranges[ahead]).any(), np.nanmin(ranges[ahead])
     finally:
         sim.close()
