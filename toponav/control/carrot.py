@@ -25,7 +25,7 @@ from toponav.grid_graph import NEIGHBOURS, grid_graph
 class ScanCarrot:
     def __init__(self, bounds: tuple[float, float, float, float], goal, radius: float, resolution: float = 0.1,
                  inflate: float = 0.1, lookahead: float = 2.0, replan_every: int = 5,
-                 drop_outside: bool = False) -> None:
+                 drop_outside: bool = False, tight_inflate: float | None = None, visible: bool = False) -> None:
         self.xmin, self.ymin, xmax, ymax = bounds
         self.drop_outside = drop_outside  # scan hits beyond the grid: dropped, or marked on its border
         self.res = resolution
@@ -39,10 +39,19 @@ class ScanCarrot:
         self.replan_every = replan_every
         self._calls = 0
         self._field: np.ndarray | None = None
-        r = math.ceil(self.reach / resolution)
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-        self._disc = np.argwhere(np.hypot(xx, yy) * resolution <= self.reach) - r  # (K, 2) row/col offsets
+        self.visible = visible  # pull the carrot back to the farthest path point in line of sight
+        self._disc = self._disc_of(self.reach)  # (K, 2) row/col offsets
+        # the fallback grid, grown less: where ``inflate`` closes every way out (a robot parked in a 0.9 m
+        # strip between desks and a wall, the gaps 0.4 m wider than the robot), plan on this one
+        self.tight = None if tight_inflate is None else np.zeros_like(self.blocked)
+        self._planned_on = self.blocked
+        self._tight_disc = None if tight_inflate is None else self._disc_of(radius + tight_inflate)
         self._graph = grid_graph((self.h, self.w), resolution)
+
+    def _disc_of(self, reach: float) -> np.ndarray:
+        r = math.ceil(reach / self.res)
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        return np.argwhere(np.hypot(xx, yy) * self.res <= reach) - r
 
     def set_goal(self, goal) -> None:
         """Aim at a new goal: the next call plans afresh."""
@@ -93,35 +102,54 @@ class ScanCarrot:
         pts = np.stack([x + ranges[hit] * np.cos(a), y + ranges[hit] * np.sin(a)], axis=1)
         self.add_hits(pts, clip=not self.drop_outside)
         if self._field is None or self._calls % self.replan_every == 0:
-            self._field = self._plan()
+            self._field, self._planned_on = self._plan(self.blocked), self.blocked
+            if self.tight is not None and not self._leads_out(self._field, np.array([x, y])):
+                self._field, self._planned_on = self._plan(self.tight), self.tight
         self._calls += 1
         return self.carrot(np.array([x, y]))
 
     def _inflate(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Block the footprint disc around newly hit cells only (a scan adds a few; the map holds thousands)."""
         if len(rows):
-            rr = (rows[:, None] + self._disc[None, :, 0]).ravel()
-            cc = (cols[:, None] + self._disc[None, :, 1]).ravel()
-            ok = (rr >= 0) & (rr < self.h) & (cc >= 0) & (cc < self.w)
-            self.blocked[rr[ok], cc[ok]] = True
+            for grid, disc in ((self.blocked, self._disc), (self.tight, self._tight_disc)):
+                if grid is None:
+                    continue
+                rr = (rows[:, None] + disc[None, :, 0]).ravel()
+                cc = (cols[:, None] + disc[None, :, 1]).ravel()
+                ok = (rr >= 0) & (rr < self.h) & (cc >= 0) & (cc < self.w)
+                grid[rr[ok], cc[ok]] = True
 
-    def _plan(self) -> np.ndarray | None:
+    def _plan(self, blocked: np.ndarray) -> np.ndarray | None:
         """Dijkstra field from the goal cell, or from the free cell nearest to it within 1 m when the goal
         lies in grown obstacles (a frontier by a wall); None when there is no such cell."""
         gr, gc = (int(v[0]) for v in self._cells(self.goal[None]))
-        if self.blocked[gr, gc]:
+        if blocked[gr, gc]:
             k = round(1.0 / self.res)
             r0, c0 = max(0, gr - k), max(0, gc - k)
-            free = np.argwhere(~self.blocked[r0 : gr + k + 1, c0 : gc + k + 1])
+            free = np.argwhere(~blocked[r0 : gr + k + 1, c0 : gc + k + 1])
             if not len(free):
                 return None
             d2 = (free[:, 0] + r0 - gr) ** 2 + (free[:, 1] + c0 - gc) ** 2
             gr, gc = int(free[np.argmin(d2), 0] + r0), int(free[np.argmin(d2), 1] + c0)
-        return self._graph.distances(~self.blocked, (gr, gc))
+        return self._graph.distances(~blocked, (gr, gc))
+
+    def _leads_out(self, field: np.ndarray | None, xy: np.ndarray) -> bool:
+        """A path from the robot: the field is finite at its cell or within the 0.5 m that :meth:`carrot` searches."""
+        if field is None:
+            return False
+        r, c = (int(v[0]) for v in self._cells(xy[None]))
+        k = round(0.5 / self.res)
+        return bool(np.isfinite(field[max(0, r - k) : r + k + 1, max(0, c - k) : c + k + 1]).any())
 
     def carrot(self, xy: np.ndarray) -> np.ndarray:
-        """Walk down the field from the robot's cell for ``lookahead`` metres (goal when closer / no path)."""
-        if np.hypot(*(self.goal - xy)) <= self.lookahead or self._field is None:
+        """Walk down the field from the robot's cell for ``lookahead`` metres (the goal when no path is known,
+        or when the walk ends on it).
+
+        A goal within ``lookahead`` is steered at directly only while the straight line to it is free: a
+        sub-goal 1.6 m away behind a desk was aimed at straight, and DWA turned in place in front of the desk
+        for 50 s (bench stack map:office, start between the desks and the north wall).
+        """
+        if self._field is None or (np.hypot(*(self.goal - xy)) <= self.lookahead and self.line_free(xy, self.goal)):
             return self.goal.copy()
         f = self._field
         r, c = (int(v[0]) for v in self._cells(xy[None]))
@@ -133,17 +161,46 @@ class ScanCarrot:
                 return self.goal.copy()
             dr, dc = np.unravel_index(np.argmin(win), win.shape)
             r, c = max(0, r - k) + dr, max(0, c - k) + dc
-        travelled = 0.0
+        travelled, path = 0.0, [(r, c)]
+        end = None
         while travelled < self.lookahead:
             best, nxt = f[r, c], None
             for dr, dc, cost in NEIGHBOURS:
                 rr, cc = r + dr, c + dc
                 if 0 <= rr < self.h and 0 <= cc < self.w and f[rr, cc] < best:
                     best, nxt, step = f[rr, cc], (rr, cc), cost * self.res
-            if nxt is None:
+            if nxt is None:  # the field's minimum: the goal's cell (or the free cell standing in for it)
+                end = self.goal.copy() if np.hypot(*(self.goal - xy)) <= self.lookahead else None
                 break
             r, c = nxt
+            path.append(nxt)
             travelled += step
+        points = np.array([self._centre(r, c) for r, c in path])
+        if end is not None:
+            points[-1] = end
+        if not self.visible:
+            return points[-1]
+        return points[self._last_visible(xy, points)]
+
+    def _last_visible(self, xy: np.ndarray, points: np.ndarray) -> int:
+        """Index of the farthest path point the robot sees in a straight line on the grid it planned on.
+
+        A carrot 2 m along a path that bends round a desk corner lies behind the corner: DWA, steering at it,
+        turned in place before the corner for the rest of the run (bench stack map:office). Cells the robot
+        already stands in (a tight spot) do not count as blocking.
+        """
+        grid = self._planned_on
+        for i in range(len(points) - 1, 0, -1):
+            n = max(2, int(np.hypot(*(points[i] - xy)) / (0.5 * self.res)) + 1)
+            pts = xy[None] + np.linspace(0.0, 1.0, n)[:, None] * (points[i] - xy)[None]
+            r, c = self._cells(pts)
+            on = grid[r, c]
+            first_free = int(np.argmin(on)) if not on.all() else len(on)
+            if not on[first_free:].any():
+                return i
+        return 0
+
+    def _centre(self, r: int, c: int) -> np.ndarray:
         return np.array([self.xmin + (c + 0.5) * self.res, self.ymin + (r + 0.5) * self.res])
 
 
@@ -180,7 +237,8 @@ class LocalCarrot:
     def _recentre(self, xy: np.ndarray, target: np.ndarray) -> None:
         c, h = self.cfg, self.cfg.window / 2
         grid = ScanCarrot((xy[0] - h, xy[1] - h, xy[0] + h, xy[1] + h), target, self.radius, c.resolution,
-                          c.inflate, c.lookahead, c.replan_every, drop_outside=True)
+                          c.inflate, c.lookahead, c.replan_every, drop_outside=True,
+                          tight_inflate=c.tight_inflate if c.tight_inflate < c.inflate else None, visible=True)
         if self.grid is not None:
             grid.add_hits(self.grid.hit_points())
         self.grid, self._centre = grid, xy.copy()

@@ -89,6 +89,9 @@ class LocalPlanConfig:
     window: float = param(16.0, "side of the square rolling grid around the robot (m)", min=2.0)
     resolution: float = param(0.1, "grid cell size (m)", min=0.01)
     inflate: float = param(0.1, "obstacles are grown by the robot radius plus this (m)", min=0.0)
+    tight_inflate: float = param(
+        0.02, "when no path leaves the robot with obstacles grown by inflate, plan with them grown by the radius "
+        "plus this (m); >= inflate turns the fallback off", min=0.0)
     lookahead: float = param(2.0, "carrot distance along the planned path (m)", min=0.1)
     replan_every: int = param(5, "control steps between two plans (the grid gains hits every step)", min=1)
 
