@@ -41,3 +41,59 @@ def test_target_inside_an_obstacle_plans_to_the_nearest_free_cell() -> None:
     c = sc.update((2.0, 5.0, 0.0), np.array([8.0]), np.array([0.0]), 8.0)
     assert sc._field is not None and np.isfinite(sc._field).sum() > 0
     assert c[0] > 2.5 and abs(c[1] - 5.0) < 0.3  # a carrot toward the goal, not the buried goal itself
+
+
+def _segment(a: tuple[float, float], b: tuple[float, float], step: float = 0.05) -> np.ndarray:
+    n = int(np.hypot(b[0] - a[0], b[1] - a[1]) / step) + 1
+    return np.linspace(a, b, n)
+
+
+def _scan_of(points: np.ndarray, pose: tuple[float, float], beams: int = 720) -> tuple[np.ndarray, np.ndarray]:
+    """A lidar scan at ``pose`` (yaw 0) that returns the nearest of ``points`` per beam."""
+    angles = np.linspace(-np.pi, np.pi, beams, endpoint=False)
+    ranges = np.full(beams, 8.0)
+    d = points - np.asarray(pose)[None]
+    k = np.round((np.arctan2(d[:, 1], d[:, 0]) + np.pi) / (2 * np.pi / beams)).astype(int) % beams
+    np.minimum.at(ranges, k, np.hypot(d[:, 0], d[:, 1]))
+    return ranges, angles
+
+
+def test_a_near_target_behind_a_wall_is_not_aimed_at_straight() -> None:
+    """map:office: a sub-goal 1.6 m away behind a desk was aimed at straight (it was within lookahead)."""
+    lc = LocalCarrot(LocalPlanConfig(lookahead=2.0), radius=0.25)
+    wall = _segment((-1.0, 0.8), (1.0, 0.8))  # a 2 m wall between the robot and the target
+    ranges, angles = _scan_of(wall, (0.0, 0.0))
+    aim = lc.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (0.0, 1.6))
+    assert np.hypot(*(aim - (0.0, 1.6))) > 0.5  # not the target itself
+    assert lc.grid.line_free(np.zeros(2), aim)  # and the robot sees where it is sent
+
+
+def test_the_carrot_stays_in_line_of_sight_round_a_corner() -> None:
+    """A carrot 2 m along a path that bends round a corner lies behind the corner; it is pulled back to the
+    farthest path point the robot sees (map:office, a desk corner)."""
+    lc = LocalCarrot(LocalPlanConfig(lookahead=2.0), radius=0.25)
+    # an L: a wall south of the robot's line, ending at x = 1.0; the target is behind it, to the south-east
+    wall = np.vstack([_segment((-3.0, -0.6), (1.0, -0.6)), _segment((1.0, -0.6), (1.0, -3.0))])
+    ranges, angles = _scan_of(wall, (0.0, 0.0))
+    aim = None
+    for _ in range(6):  # replan_every: the field is fresh by then
+        aim = lc.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (0.0, -2.0))
+    assert not lc.grid.line_free(np.zeros(2), np.array([0.0, -2.0]))
+    assert lc.grid.line_free(np.zeros(2), aim), aim
+
+
+def test_a_tight_strip_still_has_a_way_out() -> None:
+    """A robot in a strip only 0.4 m wider than itself (office start: between desks and a wall): with the
+    obstacles grown by inflate every cell around it is blocked; the fallback grid still leads along the strip."""
+    cfg = LocalPlanConfig(inflate=0.1, tight_inflate=0.02)
+    lc = LocalCarrot(cfg, radius=0.25)
+    walls = np.vstack([_segment((-4.0, 0.33), (4.0, 0.33)), _segment((-4.0, -0.33), (2.0, -0.33))])
+    ranges, angles = _scan_of(walls, (0.0, 0.0))
+    aim = None
+    for _ in range(6):
+        aim = lc.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (3.0, -2.0))  # out at the strip's open end
+    assert aim[0] > 1.0 and abs(aim[1]) < 0.2, aim  # along the strip, not through its wall
+    off = LocalCarrot(LocalPlanConfig(inflate=0.1, tight_inflate=0.1), radius=0.25)  # fallback off
+    for _ in range(6):
+        aim_off = off.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (3.0, -2.0))
+    np.testing.assert_allclose(aim_off, (3.0, -2.0))  # no path: straight at the target, into the wall
