@@ -141,11 +141,13 @@ class HodatController:
         vel = np.nan_to_num(np.asarray(vel, dtype=np.float64)[:2])
         age = float(scan_age) if math.isfinite(scan_age) else math.inf
         remembered = None
+        scan_pose = False  # the pose the scan was taken from, when it is new and fresh (False: add it nowhere)
+        if scan_new and age <= cfg.scan_timeout:
+            # the scan was taken (scan_age - odom_age) s before the pose: move the pose back by that much
+            scan_pose = _pose_back(pose, vel, age - (float(odom_age) if math.isfinite(odom_age) else 0.0))
         if self.memory is not None:
-            if scan_new and age <= cfg.scan_timeout:
-                # the scan was taken (scan_age - odom_age) s before the pose: move the pose back by that much
-                lag = age - (float(odom_age) if math.isfinite(odom_age) else 0.0)
-                self.memory.update(_pose_back(pose, vel, lag), scan.ranges, angles, scan.valid, rmax, now)
+            if scan_pose is not False:
+                self.memory.update(scan_pose, scan.ranges, angles, scan.valid, rmax, now)
             remembered = self.memory.points(pose)
         target, source = self.target()
         dist = math.nan
@@ -165,7 +167,7 @@ class HodatController:
                 planner = self._choose_planner(pose, now)
                 aim_dist = dist
                 if self.local is not None:
-                    aim = self.local.aim(pose, scan.ranges, angles, rmax, target)
+                    aim = self.local.aim(pose, scan.ranges, angles, rmax, target, scan_pose)
                     aim_dist, bearing = to_robot_polar(tuple(pose), tuple(aim))
                 proposal = self._propose(planner, scan, angles, vel, aim_dist, bearing, rmax, dt, remembered)
         cmd = limit_acceleration(proposal, self.prev_cmd, dt, cfg.robot) if np.any(proposal) else clamp_velocity(

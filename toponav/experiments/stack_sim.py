@@ -138,15 +138,16 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     collisions, in_contact = 0, False
     min_clear = math.inf
     dirty = True
-    scan = None
+    scan, scan_t = None, 0.0
     reason = "timeout"
     wall0 = time.perf_counter()
     last_target = None
     k = 0
     while t_now < budget:
         pose = sim.pose.copy()
-        if k % scan_every == 0:
-            scan = sim.scan()
+        scan_new = k % scan_every == 0
+        if scan_new:
+            scan, scan_t = sim.scan(), t_now
             res = tm.update(tuple(pose), scan, angles, t_now, range_min=rmin, range_max=rmax)
             dirty |= res.changed
             for m in res.messages:
@@ -171,7 +172,8 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
                 say("plan", f"{d.state.value} -> {tgt}: {d.reason}", t_now)
             last_target = tgt
         # the twist /odom carries: wheel-encoder speeds (what a robot measures), not the true base velocity
-        dec = ctl.step(tuple(pose), sim.state(0).odom_twist, scan, angles, t_now, dt, rmin, rmax)
+        dec = ctl.step(tuple(pose), sim.state(0).odom_twist, scan, angles, t_now, dt, rmin, rmax,
+                       scan_age=t_now - scan_t, scan_new=scan_new)  # as the node passes them
         sim.step(dec.cmd, dt)
         t_now = sim.sim_time
         k += 1
