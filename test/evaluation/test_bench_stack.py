@@ -139,6 +139,13 @@ def test_rows_summary_ratios_and_markdown() -> None:
     assert "| method | sim_node | topo_mapper |" in md
 
 
+def test_a_run_ended_unreached_has_spl_zero() -> None:
+    """The bag holds the step after the budget: a robot arriving on it has an SPL in the bag's metrics, but the
+    bench ended the run unreached (map:office, 2026-12-02: SPL 0.27 beside 'timeout')."""
+    assert _row("toponav", "w", False, None, 0.27, failure="timeout")["spl"] == 0.0
+    assert _row("toponav", "w", True, 40.0, 0.27)["spl"] == 0.27
+
+
 def test_cpu_per_sim_second_leaves_start_up_out() -> None:
     out = StackOutcome(sim_time=60.0, goal_sent_at=10.0, cpu_at_goal={"sim_node": 4.0},
                        cpu_seconds={"sim_node": 14.0})
