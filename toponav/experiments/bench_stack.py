@@ -129,7 +129,8 @@ def run_row(method: str, case: WorldCase, outcome: dict[str, Any], metrics: dict
         "path_length": metrics.get("path_length"), "shortest_path": metrics.get("shortest_path"),
         # SPL is 0 for a run the bench ended unreached: the bag holds the step after the budget, on which
         # the robot may have arrived (map:office, 2026-12-02: at 448.5 s of a 448.3 s budget, SPL 0.27)
-        "spl": metrics.get("spl") if outcome.get("reached") else 0.0, "collisions": collisions, "min_clearance": metrics.get("min_clearance"),
+        "spl": metrics.get("spl") if outcome.get("reached") else 0.0, "collisions": collisions,
+        "min_clearance": metrics.get("min_clearance"),
         "coverage_m2": metrics.get("explored_area"), "rtf": outcome.get("rtf"),
         "lockstep": bool(outcome.get("lockstep")), "wall_time": outcome.get("wall_time"),
         "cpu_per_sim_s": cpu, "cpu_total_per_sim_s": sum(cpu.values()) if cpu else None, "png": png,
