@@ -73,10 +73,13 @@ class ScanCarrot:
 
     def line_free(self, a: np.ndarray, b: np.ndarray) -> bool:
         """No grown obstacle on the segment a -> b (the part inside the grid), sampled every half cell."""
+        return not self.blocked[self._segment_cells(a, b)].any()
+
+    def _segment_cells(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cells of the segment a -> b inside the grid, sampled every half cell, in order from a."""
         n = max(2, int(np.hypot(*(b - a)) / (0.5 * self.res)) + 1)
         pts = a[None] + np.linspace(0.0, 1.0, n)[:, None] * (b - a)[None]
-        r, c = self._cells(pts[self._inside(pts)])
-        return not self.blocked[r, c].any()
+        return self._cells(pts[self._inside(pts)])
 
     def hit_points(self) -> np.ndarray:
         """Centres of the hit cells (N, 2), world coordinates."""
@@ -147,8 +150,13 @@ class ScanCarrot:
         if field is None:
             return False
         r, c = (int(v[0]) for v in self._cells(xy[None]))
+        return bool(np.isfinite(self._near(field, r, c)[0]).any())
+
+    def _near(self, field: np.ndarray, r: int, c: int) -> tuple[np.ndarray, int, int]:
+        """The field within 0.5 m of cell (r, c) (clipped to the grid) and the window's first row and column."""
         k = round(0.5 / self.res)
-        return bool(np.isfinite(field[max(0, r - k) : r + k + 1, max(0, c - k) : c + k + 1]).any())
+        r0, c0 = max(0, r - k), max(0, c - k)
+        return field[r0 : r + k + 1, c0 : c + k + 1], r0, c0
 
     def carrot(self, xy: np.ndarray) -> np.ndarray:
         """Walk down the field from the robot's cell for ``lookahead`` metres (the goal when no path is known,
@@ -164,12 +172,11 @@ class ScanCarrot:
         r, c = (int(v[0]) for v in self._cells(xy[None]))
         if not np.isfinite(f[r, c]):
             # robot cell inside inflated hits (tight spot): start from the best finite neighbour within 0.5 m
-            k = round(0.5 / self.res)
-            win = f[max(0, r - k) : r + k + 1, max(0, c - k) : c + k + 1]
+            win, r0, c0 = self._near(f, r, c)
             if not np.isfinite(win).any():
                 return self.goal.copy()
             dr, dc = np.unravel_index(np.argmin(win), win.shape)
-            r, c = max(0, r - k) + dr, max(0, c - k) + dc
+            r, c = r0 + dr, c0 + dc
         travelled, path = 0.0, [(r, c)]
         end = None
         while travelled < self.lookahead:
@@ -198,12 +205,8 @@ class ScanCarrot:
         turned in place before the corner for the rest of the run (bench stack map:office). Cells the robot
         already stands in (a tight spot) do not count as blocking.
         """
-        grid = self._planned_on
         for i in range(len(points) - 1, 0, -1):
-            n = max(2, int(np.hypot(*(points[i] - xy)) / (0.5 * self.res)) + 1)
-            pts = xy[None] + np.linspace(0.0, 1.0, n)[:, None] * (points[i] - xy)[None]
-            r, c = self._cells(pts)
-            on = grid[r, c]
+            on = self._planned_on[self._segment_cells(xy, points[i])]
             first_free = int(np.argmin(on)) if not on.all() else len(on)
             if not on[first_free:].any():
                 return i
