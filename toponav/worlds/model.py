@@ -34,7 +34,15 @@ class Terrain:
     origin: tuple[float, float]  # world (x, y) of cell (0, 0) centre
 
     def as_array(self) -> np.ndarray:
-        return np.asarray(self.heights, dtype=np.float64)
+        """The heights as a read-only array, converted once: the sim samples the ground under the robot on
+        every scan, and converting the nested tuples each time cost more than the bilinear lookup."""
+        return self._array
+
+    @cached_property
+    def _array(self) -> np.ndarray:
+        h = np.asarray(self.heights, dtype=np.float64)
+        h.setflags(write=False)
+        return h
 
     def height_at(self, points: np.ndarray) -> np.ndarray:
         """Bilinear terrain height (m) at (x, y) points; clamped to the grid edge outside it."""
