@@ -271,3 +271,61 @@ def test_crosses_obstacle_sees_mapped_walls_only():
     assert not g.crosses_obstacle((0.0, 1.0), (1.0, 1.0))  # unknown cells are no wall
     assert not g.crosses_obstacle((0.0, 0.0), (0.3, 0.0))
     assert not g.crosses_obstacle((10.0, 10.0), (12.0, 10.0))  # off the grid
+
+
+def test_a_false_revisit_past_a_door_leaves_the_graph_connected(mapping_helpers):
+    """Through a door, the robot is matched (falsely) to a place behind the wall, then makes a new place.
+
+    The edges out of the matched place are refused (no free line through the wall), and with line-of-sight
+    edges off nothing else reaches the new place: the graph fell apart, and the planner saw every frontier
+    as unreachable (issue 14, maze 1000003). The new place must hang off the place the robot really came
+    from, along the way it drove (``via``), which keeps clear of the wall; the JSON round trip keeps it.
+    """
+    import itertools
+
+    import networkx as nx
+
+    from toponav.mapping.raycast import cast_scan
+    from toponav.worlds.model import World
+
+    h = mapping_helpers
+    world = World(name="door", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 2.0, 0.0),
+                  goal=(9.0, 2.0), boxes=((5.0, 2.25, 0.1, 2.25, 0.0),))  # wall x = 5, y 0..4.5; door above
+    poses = h.polyline([(1.0, 2.0), (4.0, 2.0), (4.0, 5.2), (6.0, 5.2), (6.0, 1.0)])
+    tm = TopoMap(MapperConfig(revisit_min_age=0.0, los_max_neighbours=0))
+    state: dict[str, object] = {"force": False, "forced": None}
+    best_match = tm._best_match
+
+    def rigged(candidates, desc, with_second=False):
+        left = [c for c in candidates if tm.position(c)[0] < 5.0]
+        if state["force"] and with_second and left and state["forced"] is None:
+            state["forced"] = left[0]
+            return left[0], 0.0, 1.0
+        return best_match(candidates, desc, with_second)
+
+    tm._best_match = rigged
+    for i, pose in enumerate(poses):
+        state["force"] = pose[0] > 5.5 and pose[1] < 4.0
+        tm.update(pose, cast_scan(world, pose, h.ANGLES, 8.0), h.ANGLES, 0.1 * i, range_min=0.05, range_max=8.0)
+    forced = state["forced"]
+    assert forced is not None and tm.position(forced)[0] < 5.0, "the rigged match must have fired"
+    _consistent(tm)
+    places = tm.graph.subgraph(tm.place_nodes())
+    assert nx.is_connected(places), [sorted(c) for c in nx.connected_components(places)]
+    cur = tm.current_node
+    assert cur is not None and tm.position(cur)[0] > 5.0
+    for _, _, d in tm.graph.edges(data=True):
+        assert not (d.get("via") and d["kind"] != "travel"), "this world has no frontier edge to check"
+    driven = [(u, v, d) for u, v, d in tm.graph.edges(data=True) if d.get("via")]
+    assert driven, "the link past the false match carries the driven way"
+    for u, v, d in driven:
+        a, b = (u, v) if d["via_from"] == u else (v, u)
+        way = np.array([tm.position(a), *d["via"], tm.position(b)])
+        pts = np.concatenate([p + np.linspace(0.0, 1.0, 20)[:, None] * (q - p) for p, q in itertools.pairwise(way)])
+        assert world.clearance(pts).min() > 0.0, "the driven way goes through the door, not the wall"
+
+    def ways(m: TopoMap) -> dict[tuple[int, int], list[tuple[float, float]]]:
+        return {(min(u, v), max(u, v)): [(round(x, 3), round(y, 3)) for x, y in d["via"]]
+                for u, v, d in m.graph.edges(data=True) if d.get("via")}
+
+    assert ways(TopoMap.from_json(tm.to_json())) == ways(tm)

@@ -20,6 +20,7 @@ graph changed. The descriptor of the live view is recomputed only after the robo
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class TopoMap:
         self.version = 0  # bumps whenever nodes/edges change
         self._updates = 0
         self._revisited = False  # the current place was reached through the revisit search
+        # where the robot drove since it last entered a place by plain travel (not by an appearance match):
+        # the way to link a new place when the match it passed through proves false (see _link_past_revisit)
+        self._trail_from: int | None = None
+        self._trail: list[tuple[float, float]] = []
         self._last_pose: tuple[float, float, float] | None = None
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
@@ -104,6 +109,8 @@ class TopoMap:
         self.current_node = None
         self.stamp = None
         self._revisited = False
+        self._trail_from = None
+        self._trail = []
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
@@ -293,6 +300,8 @@ class TopoMap:
 
         # 3. localise / create
         prev = self.current_node
+        if self._last_pose is None:  # start, or a jump in time: no trail leads here
+            self._trail_from, self._trail = None, []
         self._localise(x, y, yaw, stamp, res, live, fresh)
         if self.current_node is not None and self.current_node != prev:
             node = self.graph.nodes[self.current_node]
@@ -300,10 +309,15 @@ class TopoMap:
                 node["visits"] += 1
             if self._travel_edge_ok(prev, self.current_node, res.revisit):
                 self.add_edge(prev, self.current_node, TRAVEL, traversals=1)
+            elif self._revisited and not res.revisit:
+                self._link_past_revisit(self.current_node)
+            if not res.revisit:  # entered by plain travel: the trail starts again here
+                self._trail_from, self._trail = self.current_node, []
             self._revisited = res.revisit
             res.changed = True
         if self.current_node is not None:
             self.graph.nodes[self.current_node]["last_seen"] = stamp
+        self._extend_trail(x, y)
         res.node = self.current_node
         self._last_pose = (x, y, yaw)
 
@@ -326,6 +340,45 @@ class TopoMap:
         if math.dist(a, b) > self.cfg.max_travel_edge:
             return False
         return not (revisit or self._revisited) or self.occupancy.line_of_sight(a, b, 0.0)
+
+    #: trail points are kept this far apart (m); the trail is dropped past TRAIL_MAX points (a long way
+    #: through revisited places is no single hop to link)
+    TRAIL_STEP = 0.25
+    TRAIL_MAX = 200
+
+    def _extend_trail(self, x: float, y: float) -> None:
+        if self._trail_from is None:
+            return
+        if not self._trail or math.dist(self._trail[-1], (x, y)) >= self.TRAIL_STEP:
+            self._trail.append((x, y))
+            if len(self._trail) > self.TRAIL_MAX:
+                self._trail_from, self._trail = None, []
+
+    def _link_past_revisit(self, cur: int) -> bool:
+        """Link ``cur`` to the place the robot last left by plain travel, along the way it drove.
+
+        Called when the robot moves on from a place it was matched to by appearance and the grid shows no
+        free line from that place to ``cur``: the match may have been false (look-alike rooms either side
+        of a wall), and then the new place hung off the graph alone. In maze 1000003 (issue 14) the robot
+        passed a door, was matched to a place 2.8 m away behind a wall, then made a new place that no edge
+        reached: the planner saw every frontier as unreachable and stopped for 70 s. Whatever the match
+        was, the robot did drive from that earlier place to here, so the edge is real; its ``via`` is the
+        driven way, so sub-goals along it go round the door frame instead of through it.
+        """
+        a = self._trail_from
+        if a is None or a == cur or a not in self.graph or self.graph.nodes[a]["kind"] != PLACE:
+            return False
+        way = [self.position(a), *self._trail, self.position(cur)]
+        length = float(sum(math.dist(p, q) for p, q in itertools.pairwise(way)))
+        if length > 2.0 * self.cfg.max_travel_edge:
+            return False
+        self.add_edge(a, cur, TRAVEL, traversals=1, cost=length * self.cfg.travel_cost_factor)
+        data = self.graph.edges[a, cur]
+        if not data.get("via"):
+            data["length"] = length
+            data["via"] = list(self._trail)  # TRAIL_STEP apart: the driven way, end points left out
+            data["via_from"] = a
+        return True
 
     def _compute_live(self, inputs: tuple[Any, ...], x: float, y: float) -> None:
         ranges, angles, range_min, range_max, points = inputs
@@ -651,8 +704,8 @@ class TopoMap:
             item = {"u": int(u), "v": int(v), "length": round(float(d["length"]), 4),
                     "cost": round(float(d["cost"]), 4), "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
             if d.get("via"):
-                # the way round (from the place to the frontier), when the edge is no straight line
-                a = u if self.graph.nodes[u]["kind"] == PLACE else v
+                # the way round (from the place to the frontier, or as driven), when the edge is no straight line
+                a = d.get("via_from", u if self.graph.nodes[u]["kind"] == PLACE else v)
                 item["via_from"] = int(a)
                 item["via"] = [[round(x, 3), round(y, 3)] for x, y in d["via"]]
             edges.append(item)
@@ -718,6 +771,11 @@ class TopoMap:
                 tm.graph.add_edge(u, v, length=float(item.get("length", math.dist(tm.position(u), tm.position(v)))),
                                   cost=float(item["cost"]), kind=str(item.get("kind", TRAVEL)),
                                   traversals=int(item.get("traversals", 0)))
+                via = item.get("via")
+                if via and item.get("via_from") in (u, v):
+                    edge = tm.graph.edges[u, v]
+                    edge["via"] = [(float(px), float(py)) for px, py in via]
+                    edge["via_from"] = int(item["via_from"])
             cur = data.get("current_node")
             tm.current_node = int(cur) if cur is not None and int(cur) in tm.graph else None
             stamp = data.get("stamp")
