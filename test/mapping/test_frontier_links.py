@@ -105,3 +105,51 @@ def test_default_inflation_closes_a_gap_the_robot_cannot_take_and_keeps_a_door()
     g.logodds[row[0] + 25:row[0] + 35, wc[0]] = -1.0  # 1.0 m door
     g.version += 1
     assert g.free_space_paths(src, dst, inflate, 50.0)[0][0] == 0
+
+
+def _room_with_a_door_and_unknown_beyond() -> TopoMap:
+    """4 x 4 m known free, closed on three sides, a wall at x = 2 with a door at y 3..4; unknown past x = 4."""
+    tm = TopoMap()
+    g = tm.occupancy
+    g.ensure(-1.0, -1.0, 7.0, 5.0)
+    col, row = g.world_to_cell(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    g.logodds[row[0]:row[1], col[0]:col[1]] = -1.0
+    g.logodds[row[0] - 1, col[0]:col[1]] = 2.0
+    g.logodds[row[1], col[0]:col[1]] = 2.0
+    g.logodds[row[0]:row[1], col[0] - 1] = 2.0
+    wc, _ = g.world_to_cell(np.array([[2.0, 0.0]]))
+    g.logodds[row[0]:row[1], wc[0]] = 2.0
+    g.logodds[row[0] + 30:row[0] + 40, wc[0]] = -1.0
+    g._box = (row[0] - 5, row[1] + 5, col[0] - 5, col[1] + 5)
+    return tm
+
+
+def test_a_kept_frontier_is_joined_again_to_a_nearer_new_place() -> None:
+    """A frontier joined through the door to the first place must move its link to a place made later that
+    is nearer by way (maze 1000001: the stale link sent the graph path back down the corridor and the
+    sub-goal flipped between behind and ahead of the robot for 30 s)."""
+    tm = _room_with_a_door_and_unknown_beyond()
+    first = tm.add_place(0.5, 0.5)
+    tm.refresh_frontiers(0.0)
+    (fid,) = tm.frontier_nodes()
+    assert list(tm.graph.adj[fid]) == [first]
+    near = tm.add_place(0.5, 3.7)
+    assert not tm.occupancy.line_of_sight(tm.position(near), tm.position(fid))  # joined by way, not by sight
+    tm.refresh_frontiers(1.0)
+    assert tm.frontier_nodes() == [fid], "the frontier itself is kept"
+    assert list(tm.graph.adj[fid]) == [near]
+    way = tm.graph.edges[fid, near]["via"]
+    assert len(way) >= 1 and all(p[1] > 2.9 for p in way), "the way goes through the door"
+    tm.refresh_frontiers(2.0)  # nothing new: the link stays
+    assert list(tm.graph.adj[fid]) == [near]
+
+
+def test_a_new_place_that_sees_a_kept_frontier_gets_a_link() -> None:
+    tm = _room_with_a_door_and_unknown_beyond()
+    first = tm.add_place(0.5, 0.5)
+    tm.refresh_frontiers(0.0)
+    (fid,) = tm.frontier_nodes()
+    sees = tm.add_place(3.0, 2.0)
+    tm.refresh_frontiers(1.0)
+    assert set(tm.graph.adj[fid]) == {first, sees}
+    assert "via" not in tm.graph.edges[fid, sees]

@@ -90,6 +90,7 @@ class TopoMap:
         # the way to link a new place when the match it passed through proves false (see _link_past_revisit)
         self._trail_from: int | None = None
         self._trail: list[tuple[float, float]] = []
+        self._linked_places: set[int] = set()  # the places that existed at the last frontier refresh
         self._last_pose: tuple[float, float, float] | None = None
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
@@ -111,6 +112,7 @@ class TopoMap:
         self._revisited = False
         self._trail_from = None
         self._trail = []
+        self._linked_places = set()
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
@@ -509,6 +511,9 @@ class TopoMap:
                 matched[i] = old_ids[j]
         changed = False
         keep_ids = set(matched.values())
+        places = set(self.place_nodes())
+        new_places = [p for p in places if p not in self._linked_places]
+        self._linked_places = places
         for fid in old_ids:
             if fid not in keep_ids:
                 self.graph.remove_node(fid)
@@ -532,6 +537,8 @@ class TopoMap:
                     self.graph.remove_edges_from(list(self.graph.edges(fid)))
                     changed = True
                 elif self.graph.degree(fid) > 0:
+                    if new_places and self._relink_for_new_places(fid, new_places):
+                        changed = True
                     continue
                 else:
                     px, py = node["x"], node["y"]
@@ -548,6 +555,28 @@ class TopoMap:
         if changed:
             self._touch()
         return changed
+
+    def _relink_for_new_places(self, fid: int, new_places: list[int]) -> bool:
+        """Offer a kept frontier the places made since it was linked; True when its links changed.
+
+        A kept frontier keeps its checked links (that saves the line-of-sight checks), but a place made
+        since may be much nearer: in maze 1000001 (issue 14) a frontier seen through a gap stayed linked
+        to a place 3 m back down the corridor, by a way that ran past the robot's new place; the graph path
+        went back to the old place and forward again, and the sub-goal flipped between behind and ahead
+        for 30 s. New places get a line-of-sight link when they see the frontier; a frontier joined by
+        free-space links only (``via``) is unlinked and joined again to the nearest place by way.
+        """
+        px, py = self._frontiers.get(fid, self.position(fid))
+        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
+        seen = [p for p in new_places if p in self.graph and math.dist((px, py), self.position(p)) <= reach
+                and self.occupancy.line_of_sight((px, py), self.position(p), 0.0)]
+        for pid in seen:
+            self.add_edge(fid, pid, FRONTIER)
+        ways = [(fid, nb) for nb, d in self.graph.adj[fid].items() if "via" in d]
+        if not seen and ways and len(ways) == self.graph.degree(fid):
+            self.graph.remove_edges_from(ways)  # degree 0: _link_by_free_space joins it again
+            return True
+        return bool(seen)
 
     def _link_frontier(self, fid: int, px: float, py: float) -> None:
         # a frontier lies within a beam's reach of where the robot was, which is near some place
