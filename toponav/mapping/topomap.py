@@ -368,7 +368,7 @@ class TopoMap:
         driven way, so sub-goals along it go round the door frame instead of through it.
         """
         a = self._trail_from
-        if a is None or a == cur or a not in self.graph or self.graph.nodes[a]["kind"] != PLACE:
+        if a is None or a == cur or a not in self.graph:  # a: a place (frontiers are never current), maybe merged away
             return False
         way = [self.position(a), *self._trail, self.position(cur)]
         length = float(sum(math.dist(p, q) for p, q in itertools.pairwise(way)))
@@ -566,24 +566,30 @@ class TopoMap:
         for 30 s. New places get a line-of-sight link when they see the frontier; a frontier joined by
         free-space links only (``via``) is unlinked and joined again to the nearest place by way.
         """
-        px, py = self._frontiers.get(fid, self.position(fid))
-        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
-        seen = [p for p in new_places if p in self.graph and math.dist((px, py), self.position(p)) <= reach
-                and self.occupancy.line_of_sight((px, py), self.position(p), 0.0)]
-        for pid in seen:
-            self.add_edge(fid, pid, FRONTIER)
+        px, py = self.position(fid)
+        near = [p for p in new_places if math.dist((px, py), self.position(p)) <= self._frontier_reach]
+        seen = self._link_in_sight(fid, px, py, near)
         ways = [(fid, nb) for nb, d in self.graph.adj[fid].items() if "via" in d]
         if not seen and ways and len(ways) == self.graph.degree(fid):
             self.graph.remove_edges_from(ways)  # degree 0: _link_by_free_space joins it again
             return True
         return bool(seen)
 
+    @property
+    def _frontier_reach(self) -> float:
+        """How far from a place its frontiers can lie: a beam's reach from where the robot was, near a place."""
+        return self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
+
+    def _link_in_sight(self, fid: int, px: float, py: float, pids: list[int]) -> list[int]:
+        """Link frontier ``fid`` at (px, py) to those of ``pids`` that see it in a straight line; returns them."""
+        seen = [p for p in pids if self.occupancy.line_of_sight((px, py), self.position(p), 0.0)]
+        for pid in seen:
+            self.add_edge(fid, pid, FRONTIER)
+        return seen
+
     def _link_frontier(self, fid: int, px: float, py: float) -> None:
-        # a frontier lies within a beam's reach of where the robot was, which is near some place
-        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
-        for _, pid in self._places.nearest(px, py, self.cfg.frontier_connect_k, reach):
-            if self.occupancy.line_of_sight((px, py), self.position(pid), 0.0):
-                self.add_edge(fid, pid, FRONTIER)
+        near = [pid for _, pid in self._places.nearest(px, py, self.cfg.frontier_connect_k, self._frontier_reach)]
+        self._link_in_sight(fid, px, py, near)
 
     def _link_by_free_space(self, fids: list[int]) -> None:
         """Link each frontier in ``fids`` to the nearest place through seen free space, with the way as ``via``.
@@ -600,7 +606,7 @@ class TopoMap:
         pids = self.place_nodes()
         pxy = np.array([self.position(p) for p in pids], dtype=np.float64)
         fxy = np.array([self._frontiers[f] for f in fids], dtype=np.float64)
-        reach = self.cfg.grid.max_free_range + max(self.cfg.node_distance, self.cfg.revisit_radius) + 1.0
+        reach = self._frontier_reach
         found = self.occupancy.free_space_paths(pxy, fxy, self.cfg.frontier_link_inflation, 2.0 * reach)
         for fid, (j, way, length) in zip(fids, found, strict=True):
             if j < 0:
