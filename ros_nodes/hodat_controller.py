@@ -78,7 +78,9 @@ class HodatControllerNode(Node):
         else:
             for st in streams:
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
-            self.timer = self.create_timer(1.0 / self.config.rate, self._tick)
+            # a callback with a parameter is handed a TimerInfo by rclpy's EventsExecutor: _tick's dt must not
+            # receive it
+            self.timer = self.create_timer(1.0 / self.config.rate, lambda: self._tick())
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
