@@ -6,7 +6,9 @@ Every node uses these so that QoS, parameter validation and shutdown behave the 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -23,6 +25,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
+from rclpy.signals import SignalHandlerOptions
 
 from toponav import config as cfgmod
 
@@ -119,22 +122,20 @@ EXECUTOR_ENV = "TOPONAV_EXECUTOR"
 EXECUTORS = ("events", "single")
 
 
-def make_executor() -> tuple[Executor, bool]:
-    """The executor a node process spins, and whether it must be driven by ``spin_once`` (see ``run_node``).
+def executor_choice() -> str:
+    """The executor every node process spins, from ``TOPONAV_EXECUTOR``: ``events`` (default) or ``single``.
 
     rclpy's ``EventsExecutor`` (C++, shipped with Kilted as ``rclpy.experimental``) is the default: the Python
     ``SingleThreadedExecutor`` rebuilds its wait set in Python for every callback, which was about a third of
-    each node's CPU in the lockstep stack (py-spy, 2026-12-02). Side by side on one world, the five processes
-    took 0.25 instead of 0.45 CPU s per sim s and the trajectory was identical. ``TOPONAV_EXECUTOR=single``
-    goes back to the Python executor (for a ROS distribution whose rclpy lacks the events executor).
+    each node's CPU in the lockstep stack (py-spy, 2026-12-02). Side by side (``bench stack --quick``) the
+    stack ran at 5.3x instead of 4.0x real time, 0.24 instead of 0.37 CPU s per sim s, same outcomes.
+    ``single`` goes back to the Python executor (for an rclpy without the events executor).
     """
     choice = os.environ.get(EXECUTOR_ENV, "events").strip().lower() or "events"
     if choice not in EXECUTORS:
         raise cfgmod.ConfigError(f"{EXECUTOR_ENV} (environment)",
                                  f"{EXECUTOR_ENV}={choice!r} is not one of {', '.join(EXECUTORS)}")
-    if choice == "single":
-        return SingleThreadedExecutor(), False
-    return EventsExecutor(), True
+    return choice
 
 
 def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
@@ -142,19 +143,32 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
 
     Returns a process exit code: 0 on a normal stop, 2 when the node refused its parameters.
     """
-    rclpy.init(args=list(sys.argv if args is None else args))
+    try:
+        by_spin_once = executor_choice() == "events"
+    except cfgmod.ConfigError as exc:
+        print(f"[node] refused to start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    # With the events executor the node stops between callbacks: SIGINT/SIGTERM set a flag that the spin loop
+    # reads, and the context is shut down only after the loop. rclpy's own handler shuts the context down at
+    # once, so a callback in flight (the sim publishing a scan) raised "publisher's context is invalid", which
+    # the C++ executor logs as FATAL on every normal Ctrl-C.
+    stop = threading.Event()
+    rclpy.init(args=list(sys.argv if args is None else args),
+               signal_handler_options=SignalHandlerOptions.NO if by_spin_once else SignalHandlerOptions.ALL)
+    if by_spin_once:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
     node: Node | None = None
     code = 0
     try:
         node = factory()
-        executor, by_spin_once = make_executor()
+        executor: Executor = EventsExecutor() if by_spin_once else SingleThreadedExecutor()
         executor.add_node(node)
         if by_spin_once:
             # EventsExecutor.spin() in this rclpy never fires timers (measured: 0 calls of a 10 Hz timer in
-            # 2 s, while spin_once fires them all); the context's shutdown wakes spin_once, so SIGINT still
-            # ends the loop at once
-            while rclpy.ok():
-                executor.spin_once(timeout_sec=0.5)
+            # 2 s, while spin_once fires them all), so it is driven here; a stop is seen within 0.2 s
+            while rclpy.ok() and not stop.is_set():
+                executor.spin_once(timeout_sec=0.2)
         else:
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
