@@ -144,7 +144,7 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     Returns a process exit code: 0 on a normal stop, 2 when the node refused its parameters.
     """
     try:
-        by_spin_once = executor_choice() == "events"
+        events = executor_choice() == "events"
     except cfgmod.ConfigError as exc:
         print(f"[node] refused to start: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -152,19 +152,19 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     # reads, and the context is shut down only after the loop. rclpy's own handler shuts the context down at
     # once, so a callback in flight (the sim publishing a scan) raised "publisher's context is invalid", which
     # the C++ executor logs as FATAL on every normal Ctrl-C.
-    stop = threading.Event()
     rclpy.init(args=list(sys.argv if args is None else args),
-               signal_handler_options=SignalHandlerOptions.NO if by_spin_once else SignalHandlerOptions.ALL)
-    if by_spin_once:
+               signal_handler_options=SignalHandlerOptions.NO if events else SignalHandlerOptions.ALL)
+    stop = threading.Event()
+    if events:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     node: Node | None = None
     code = 0
     try:
         node = factory()
-        executor: Executor = EventsExecutor() if by_spin_once else SingleThreadedExecutor()
+        executor: Executor = EventsExecutor() if events else SingleThreadedExecutor()
         executor.add_node(node)
-        if by_spin_once:
+        if events:
             # EventsExecutor.spin() in this rclpy never fires timers (measured: 0 calls of a 10 Hz timer in
             # 2 s, while spin_once fires them all), so it is driven here; a stop is seen within 0.2 s
             while rclpy.ok() and not stop.is_set():

@@ -4,6 +4,7 @@ spin with the chosen executor, fire their timers and stop cleanly on SIGINT."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -77,9 +78,12 @@ def test_node_process_fires_timers_and_stops_cleanly_on_sigint(executor: str, do
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     ticks = 0
-    while ticks < 3 and time.monotonic() < deadline:
-        if proc.stdout.readline().strip() == "tick":
-            ticks += 1
+    # select bounds each read: a process that never ticks (the regression) fails here, it does not hang
+    while ticks < 3 and select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        line = proc.stdout.readline()
+        if not line:
+            break  # the process exited
+        ticks += line.strip() == "tick"
     proc.send_signal(signal.SIGINT)
     code = proc.wait(timeout=20)
     err = proc.stderr.read() if proc.stderr else ""
