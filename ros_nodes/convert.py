@@ -148,6 +148,25 @@ def grid_to_occupancy_msg(values: np.ndarray, resolution: float, origin: tuple[f
     return msg
 
 
+def occupancy_msg_to_grid(msg: OccupancyGrid) -> tuple[np.ndarray, tuple[float, float], float]:
+    """nav_msgs/OccupancyGrid -> ((H, W) int8 values, origin (x, y), resolution), the inverse of
+    :func:`grid_to_occupancy_msg`; raises ConversionError naming the fault (size mismatch, bad resolution or origin,
+    a rotated origin, which this stack does not use)."""
+    info = msg.info
+    h, w, res = int(info.height), int(info.width), float(info.resolution)
+    if not (math.isfinite(res) and res > 0):
+        raise ConversionError(f"map resolution must be finite and > 0, got {res}")
+    data = np.frombuffer(memoryview(msg.data).cast("B"), dtype=np.int8) if len(msg.data) else np.zeros(0, np.int8)
+    if h * w == 0 or data.size != h * w:
+        raise ConversionError(f"map data has {data.size} cells for {w} x {h}")
+    x, y, yaw = pose_to_xyyaw(info.origin)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ConversionError(f"map origin must be finite, got ({x}, {y})")
+    if abs(yaw) > 1e-6:
+        raise ConversionError(f"map origin is rotated by {yaw:.3f} rad; only axis-aligned maps are supported")
+    return data.reshape(h, w), (x, y), res
+
+
 def color(r: float, g: float, b: float, a: float = 1.0):
     from std_msgs.msg import ColorRGBA
 

@@ -2,6 +2,7 @@
 :class:`toponav.planning.SubgoalPlanner`).
 
 Subscribes  /topo_graph (std_msgs/String JSON, latched), /odom (nav_msgs/Odometry), /goal_pose (PoseStamped),
+            /map (nav_msgs/OccupancyGrid, latched: known walls for the optimistic goal distance),
             /world_info (the sim's latched world bounds -> exploration boundary; ``boundary_from_world_info``)
 Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latched),
             /toponav/status (diagnostic_msgs/DiagnosticArray: mode, state, coverage, graph size)
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
-from nav_msgs.msg import Odometry, Path
+from nav_msgs.msg import OccupancyGrid, Odometry, Path
 from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
@@ -35,6 +36,7 @@ from toponav.lockstep import StepMsg, Ticker
 from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
 from toponav.planning.scorers import HeuristicScorer, make_scorer
 from toponav.ros_nodes.common import COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.convert import occupancy_msg_to_grid
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, header_key, lockstep_enabled, string_key
 
 
@@ -74,7 +76,8 @@ class SubgoalPlannerNode(Node):
         streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
                    Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
                    Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
-                          wait_publisher=False)]
+                          wait_publisher=False),
+                   Stream("map", "/map", OccupancyGrid, LATCHED_QOS, self._on_map, header_key)]
         if self.config.boundary_from_world_info and not self.config.planner.boundary:
             streams.append(Stream("world_info", "/world_info", String, LATCHED_QOS, self._on_world_info, string_key))
         on, input_timeout = lockstep_enabled(self)
@@ -122,7 +125,7 @@ class SubgoalPlannerNode(Node):
     # -- lockstep -------------------------------------------------------------------------------------
     def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
         self._ticking = self._ticker.due(step.stamp)
-        return ("topo_graph", "odom", "goal_pose", "world_info") if self._ticking else ()
+        return ("topo_graph", "odom", "goal_pose", "world_info", "map") if self._ticking else ()
 
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:
         if not self._ticking:
@@ -152,6 +155,13 @@ class SubgoalPlannerNode(Node):
             return
         self._graph = graph
         self.planner.set_graph(graph)
+
+    def _on_map(self, msg: OccupancyGrid) -> None:
+        """The mapper's grid: known walls for the optimistic goal distance (``planner.goal_distance``)."""
+        try:
+            self.planner.set_map(*occupancy_msg_to_grid(msg))
+        except ValueError as exc:
+            self.get_logger().error(f"ignoring malformed /map: {exc}", throttle_duration_sec=5.0)
 
     def _on_world_info(self, msg: String) -> None:
         """The sim's world bounds become the exploration boundary (once; a reset republishes them)."""

@@ -24,7 +24,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from toponav.lockstep import StepMsg, payload_key
+from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
 from toponav.mapping.geojson import MapError, load_geojson, save_geojson
@@ -184,8 +184,11 @@ class TopoMapperNode(Node):
         grid = self.map.occupancy
         if not grid.empty and grid.version != self._map_version and (
                 force or self._due(self._last_map_pub, self.config.map_period, now)):
+            stamp = sec_to_stamp(now)
             self.map_pub.publish(grid_to_occupancy_msg(grid.to_occupancy_values(), grid.resolution, grid.origin,
-                                                       self.config.frame_id, sec_to_stamp(now)))
+                                                       self.config.frame_id, stamp))
+            if self.lockstep is not None:  # the planner joins /map too (its optimistic goal distance)
+                self._published["map"] = stamp_key(stamp.sec, stamp.nanosec)
             self._map_version = grid.version
             self._last_map_pub = now
 

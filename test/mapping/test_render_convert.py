@@ -16,6 +16,7 @@ from toponav.ros_nodes.convert import (
     grid_to_occupancy_msg,
     laserscan_to_arrays,
     make_pose,
+    occupancy_msg_to_grid,
     odometry_to_pose,
     pointcloud2_to_xyz,
     pose_to_xyyaw,
@@ -98,3 +99,21 @@ def test_occupancy_grid_message_layout():
     assert (msg.info.width, msg.info.height) == (2, 3)
     assert list(msg.data) == [-1, 0, 100, 0, 0, 0]
     assert msg.info.origin.position.x == -1.0 and msg.header.frame_id == "odom"
+
+
+def test_occupancy_grid_message_round_trip_and_refusals():
+    vals = np.array([[-1, 0], [100, 0], [0, 0]], dtype=np.int8)
+    back, origin, res = occupancy_msg_to_grid(grid_to_occupancy_msg(vals, 0.1, (-1.0, 2.0), "odom"))
+    assert np.array_equal(back, vals) and origin == (-1.0, 2.0) and res == pytest.approx(0.1)
+    msg = grid_to_occupancy_msg(vals, 0.1, (0.0, 0.0), "odom")
+    msg.info.width = 3
+    with pytest.raises(ConversionError, match="6 cells for 3 x 3"):
+        occupancy_msg_to_grid(msg)
+    msg = grid_to_occupancy_msg(vals, 0.1, (0.0, 0.0), "odom")
+    msg.info.resolution = float("nan")
+    with pytest.raises(ConversionError, match="resolution"):
+        occupancy_msg_to_grid(msg)
+    msg = grid_to_occupancy_msg(vals, 0.1, (0.0, 0.0), "odom")
+    msg.info.origin = make_pose(0.0, 0.0, 0.5)
+    with pytest.raises(ConversionError, match="rotated"):
+        occupancy_msg_to_grid(msg)

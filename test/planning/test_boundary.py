@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from toponav.planning import Place, PlaceGraph, PlannerConfig, State, SubgoalPlanner
-from toponav.planning.planner import boundary_polygon, inside_polygon
+from toponav.planning.boundary import boundary_polygon, inside_polygon
 
 
 def _graph() -> PlaceGraph:

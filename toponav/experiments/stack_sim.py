@@ -134,6 +134,8 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     scan_every = max(1, round((1.0 / sim_cfg.scan_rate) / dt))
     plan_every = max(1, round(0.5 / dt))
     pub_every = max(1, round(max(map_cfg.publish_period, dt) / dt))
+    map_every = max(1, round(max(map_cfg.map_period, dt) / dt))
+    map_version = -1
     traj = [tuple(sim.pose[:2].tolist())]
     collisions, in_contact = 0, False
     min_clear = math.inf
@@ -159,6 +161,10 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
         if k % pub_every == 0 and dirty:
             planner.set_graph(PlaceGraph.from_json(tm.to_json()))
             dirty = False
+        grid = tm.occupancy
+        if k % map_every == 0 and not grid.empty and grid.version != map_version:  # /map, as the mapper sends it
+            planner.set_map(grid.to_occupancy_values(), grid.origin, grid.resolution)
+            map_version = grid.version
         if k % plan_every == 0:
             planner.set_pose(float(pose[0]), float(pose[1]), float(pose[2]))
             d = planner.step(t_now)

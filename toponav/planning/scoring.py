@@ -25,6 +25,7 @@ constants. Defaults were set by hand on training seeds of the exploration enviro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,22 +87,28 @@ class Candidates:
 def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, float],
                      goal: tuple[float, float] | None, weights: ScoringWeights,
                      novelty: dict[str, float] | None = None, exclude: set[str] | None = None,
-                     include_places: bool = True) -> Candidates:
-    """Features of every reachable frontier (and place, if ``include_places``) except ``exclude``."""
+                     include_places: bool = True, goal_distance: GoalDistance | None = None) -> Candidates:
+    """Features of every reachable frontier (and place, if ``include_places``) except ``exclude``.
+
+    ``goal_distance`` maps (N, 2) points to their distance to ``goal`` (the planner passes the optimistic
+    path length of :class:`toponav.planning.goal_field.GoalField`); by default, and wherever it gives no
+    finite value for the robot, the straight line. A candidate the known walls cut off from the goal (inf)
+    gets the lowest progress.
+    """
     dist, prev = graph.dijkstra(current)
     exclude = exclude or set()
     n_front = sum(1 for p in graph.nodes.values() if p.frontier and p.id in dist)
-    ids, rows, costs = [], [], []
+    keep = [nid for nid in dist
+            if nid not in exclude and (graph.nodes[nid].frontier or include_places)]
     rx, ry = robot_xy
-    d_robot_goal = math.hypot(goal[0] - rx, goal[1] - ry) if goal is not None else 0.0
+    d_goals = _goal_distances(graph, keep, robot_xy, goal, goal_distance)
+    d_robot_goal = d_goals[-1] if goal is not None else 0.0
+    ids, rows, costs = [], [], []
     s = weights.cost_scale
-    for nid, cost in dist.items():
-        p = graph.nodes[nid]
-        if nid in exclude or not (p.frontier or include_places):
-            continue
+    for nid, d_goal in zip(keep, d_goals[:-1].tolist(), strict=True):
+        p, cost = graph.nodes[nid], dist[nid]
         nov = 0.0 if novelty is None else float(novelty.get(nid, 0.0))
         if goal is not None:
-            d_goal = math.hypot(goal[0] - p.x, goal[1] - p.y)
             progress = float(np.clip((d_robot_goal - d_goal) / s, -3, 3))
             goal_dist = min(d_goal / s, 3.0)
         else:
@@ -126,6 +133,24 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
     feats = np.column_stack([np.asarray(rows, dtype=np.float32).reshape(-1, FEATURE_DIM - 1),
                              _place_density(graph, ids, weights.density_radius)])
     return Candidates(ids, feats, np.asarray(costs, dtype=np.float64), prev, current)
+
+
+GoalDistance = Callable[[np.ndarray], np.ndarray]
+
+
+def _goal_distances(graph: PlaceGraph, ids: list[str], robot_xy: tuple[float, float],
+                    goal: tuple[float, float] | None, goal_distance: GoalDistance | None) -> np.ndarray:
+    """Distance to the goal of each candidate, then of the robot (last entry); zeros without a goal."""
+    xy = np.asarray([(graph.nodes[i].x, graph.nodes[i].y) for i in ids] + [robot_xy], dtype=np.float64)
+    if goal is None:
+        return np.zeros(len(xy))
+    straight = np.hypot(xy[:, 0] - goal[0], xy[:, 1] - goal[1])
+    if goal_distance is None:
+        return straight
+    d = np.asarray(goal_distance(xy), dtype=np.float64).reshape(-1)
+    if d.shape != straight.shape or not math.isfinite(d[-1]):
+        return straight  # no field, or the robot itself off it: the straight line for everyone
+    return np.where(np.isnan(d), straight, d)
 
 
 def _place_density(graph: PlaceGraph, ids: list[str], radius: float) -> np.ndarray:
