@@ -547,6 +547,10 @@ class TopoMap:
         # no place sees it in a straight line: link it to the nearest place joined to it through seen free
         # space (the robot saw it around a corner or through a door from a pose that is no place)
         self._link_by_free_space([f for f in self._frontiers if self.graph.degree(f) == 0])
+        unlinked = [f for f in self._frontiers if self.graph.degree(f) == 0]
+        if unlinked and len(unlinked) == len(self._frontiers) and self.cfg.frontier_tight_inflation > 0:
+            # not one frontier has a clear way: rather than end exploration, take the tight ways (dearer)
+            self._link_by_free_space(unlinked, self.cfg.frontier_tight_inflation, self.cfg.frontier_tight_cost_factor)
         # frontiers no place can reach through seen free space are not useful sub-goals
         for fid in [f for f in self._frontiers if self.graph.degree(f) == 0]:
             self.graph.remove_node(fid)
@@ -591,28 +595,29 @@ class TopoMap:
         near = [pid for _, pid in self._places.nearest(px, py, self.cfg.frontier_connect_k, self._frontier_reach)]
         self._link_in_sight(fid, px, py, near)
 
-    def _link_by_free_space(self, fids: list[int]) -> None:
+    def _link_by_free_space(self, fids: list[int], inflate: float | None = None, cost_factor: float = 1.0) -> None:
         """Link each frontier in ``fids`` to the nearest place through seen free space, with the way as ``via``.
 
         Dropping every frontier without a straight line of sight to a place ended exploration early:
         in a maze the robot sees a room through a door from a pose beside the place it is localised
         to, and the line from that place to the frontier cuts the door frame (issue 14, maze seeds).
-        The edge follows the shortest way through known-free cells kept ``frontier_link_inflation``
-        from obstacles; its points go on the edge as ``via`` (place -> frontier) so the planner's
-        sub-goals follow the way round instead of a straight line through the wall.
+        The edge follows the shortest way through known-free cells kept ``inflate`` (default
+        ``frontier_link_inflation``) from obstacles, at ``cost_factor`` times the usual cost; its points go on
+        the edge as ``via`` (place -> frontier) so the planner's sub-goals follow the way round instead of a
+        straight line through the wall.
         """
         if not fids or not len(self._places):
             return
         pids = self.place_nodes()
         pxy = np.array([self.position(p) for p in pids], dtype=np.float64)
         fxy = np.array([self._frontiers[f] for f in fids], dtype=np.float64)
-        reach = self._frontier_reach
-        found = self.occupancy.free_space_paths(pxy, fxy, self.cfg.frontier_link_inflation, 2.0 * reach)
+        inflate = self.cfg.frontier_link_inflation if inflate is None else inflate
+        found = self.occupancy.free_space_paths(pxy, fxy, inflate, 2.0 * self._frontier_reach)
         for fid, (j, way, length) in zip(fids, found, strict=True):
             if j < 0:
                 continue
             pid = pids[j]
-            self.add_edge(fid, pid, FRONTIER, cost=length * self.cfg.frontier_cost_factor)
+            self.add_edge(fid, pid, FRONTIER, cost=length * self.cfg.frontier_cost_factor * cost_factor)
             data = self.graph.edges[fid, pid]
             data["length"] = length
             data["via"] = way[::-1][1:-1]  # from the place to the frontier, end points left out
