@@ -26,7 +26,7 @@ from trajectory_msgs.msg import JointTrajectory
 from toponav.config import param
 from toponav.manipulation import kinematics as kin
 from toponav.manipulation.obs import BASE_POSITION
-from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import CLOCK_PUB_QOS, COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config, run_node
 from toponav.sim.arm.scene import ArmScene, SceneConfig
 from toponav.sim.arm.tasks import make_sampler
 
@@ -63,9 +63,9 @@ class ArmSimNode(Node):
         self.paused = False
         self.sim_time = 0.0
         self.trajectory: list[tuple[float, np.ndarray]] = []  # (sim time, 9 joint targets)
-        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", SENSOR_QOS)
-        self.object_pub = self.create_publisher(PoseStamped, "/object_pose", SENSOR_QOS)
+        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_PUB_QOS)
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", STATE_QOS)
+        self.object_pub = self.create_publisher(PoseStamped, "/object_pose", STATE_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, "/target_pose", LATCHED_QOS)
         self.create_subscription(JointTrajectory, cfg.command_topic, self._on_trajectory, COMMAND_QOS)
         self.create_subscription(PoseStamped, "/target_pose", self._on_target, LATCHED_QOS)

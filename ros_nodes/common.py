@@ -1,4 +1,4 @@
-"""Shared ROS plumbing: named QoS profiles, parameters from config dataclasses, and the node runner.
+"""Shared ROS plumbing: rclpy QoS profiles (from toponav/qos.py), parameters from config dataclasses, node runner.
 
 Every node uses these so that QoS, parameter validation and shutdown behave the same everywhere.
 """
@@ -23,48 +23,41 @@ from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_sensor_data,
 )
 from rclpy.signals import SignalHandlerOptions
 
 from toponav import config as cfgmod
+from toponav import qos
 
 T = TypeVar("T")
 
-#: Sensor streams (/scan, /odom, /points): best effort, keep last 5 (rclpy's sensor-data profile).
-SENSOR_QOS: QoSProfile = qos_profile_sensor_data
-#: Maps and graphs (/map, /topo_graph, markers): reliable + transient local so late joiners get the last one.
-LATCHED_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-#: Commands (/cmd_vel, /subgoal, /goal_pose, arm commands): reliable, only the newest matters.
-COMMAND_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
-#: Events and status that must not be dropped (collisions, diagnostics): reliable, deeper queue.
-EVENT_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
-#: /clock as published by simulators.
-CLOCK_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
-    durability=DurabilityPolicy.VOLATILE,
-)
+def qos_profile(spec: qos.QosSpec) -> QoSProfile:
+    """The rclpy profile of a :class:`toponav.qos.QosSpec` (keep last)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=spec.depth,
+        reliability=ReliabilityPolicy.RELIABLE if spec.reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if spec.transient_local else DurabilityPolicy.VOLATILE,
+    )
 
+
+# rclpy profiles of the specs in toponav/qos.py (the one place that says which topic gets which, and why).
+#: /scan, /points publishers, and every subscriber of a sensor or state stream (/scan, /odom, ...): best effort.
+SENSOR_QOS: QoSProfile = qos_profile(qos.SENSOR)
+#: /odom, /ground_truth/pose, /joint_states, /object_pose publishers: reliable (default-QoS tools get them).
+STATE_QOS = qos_profile(qos.STATE)
+#: /clock publishers (sim, bag player): reliable.
+CLOCK_PUB_QOS = qos_profile(qos.CLOCK_PUB)
+#: /clock subscribers: best effort, newest only (what rclpy's own time source asks for).
+CLOCK_QOS = qos_profile(qos.CLOCK_SUB)
+#: Maps and graphs (/map, /topo_graph, markers): reliable + transient local so late joiners get the last one.
+LATCHED_QOS = qos_profile(qos.LATCHED)
+#: Commands (/cmd_vel, /subgoal, /goal_pose, arm commands): reliable, only the newest matters.
+COMMAND_QOS = qos_profile(qos.COMMAND)
+#: Events and status that must not be dropped (collisions, diagnostics): reliable, deeper queue.
+EVENT_QOS = qos_profile(qos.EVENT)
 #: Lockstep protocol (toponav.lockstep): steps sim -> nodes and acks nodes -> sim must all arrive.
-LOCKSTEP_STEP_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
-LOCKSTEP_ACK_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
+LOCKSTEP_STEP_QOS = qos_profile(qos.LOCKSTEP_STEP)
+LOCKSTEP_ACK_QOS = qos_profile(qos.LOCKSTEP_ACK)
 
 
 def _ros_value(value: Any) -> Any:

@@ -54,13 +54,14 @@ from toponav.lockstep import (
     stamp_key,
 )
 from toponav.ros_nodes.common import (
-    CLOCK_QOS,
+    CLOCK_PUB_QOS,
     COMMAND_QOS,
     EVENT_QOS,
     LATCHED_QOS,
     LOCKSTEP_ACK_QOS,
     LOCKSTEP_STEP_QOS,
     SENSOR_QOS,
+    STATE_QOS,
     declare_config,
     run_node,
 )
@@ -103,8 +104,8 @@ class _RobotIO:
         pre = f"/{self.ns}" if self.ns else ""
         self.frame = (lambda f: f"{self.ns}/{f}") if self.ns else (lambda f: f)
         self.scan_pub = node.create_publisher(LaserScan, f"{pre}/scan", SENSOR_QOS)
-        self.odom_pub = node.create_publisher(Odometry, f"{pre}/odom", SENSOR_QOS)
-        self.gt_pub = node.create_publisher(PoseStamped, f"{pre}/ground_truth/pose", SENSOR_QOS)
+        self.odom_pub = node.create_publisher(Odometry, f"{pre}/odom", STATE_QOS)
+        self.gt_pub = node.create_publisher(PoseStamped, f"{pre}/ground_truth/pose", STATE_QOS)
         self.points_pub = node.create_publisher(PointCloud2, f"{pre}/points", SENSOR_QOS)
         self.collision_pub = node.create_publisher(String, f"{pre}/collision", EVENT_QOS)
         node.create_subscription(Twist, f"{pre}/cmd_vel", self._on_cmd, COMMAND_QOS)
@@ -164,7 +165,7 @@ class SimNode(Node):
         self.sim = self._make_sim(self.world, cfg, len(names))
         self.robots = [_RobotIO(self, ns) for ns in names]
         self._starts = self.sim.start_poses()
-        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_PUB_QOS)
         self.world_pub = self.create_publisher(String, "/world_info", LATCHED_QOS)
         self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS) if cfg.send_goal else None
