@@ -55,7 +55,7 @@ class ArmSimNode(Node):
         if self.has_parameter("use_sim_time") and self.get_parameter("use_sim_time").value:
             self.get_logger().warn("use_sim_time is ignored: this node is the clock source")
             self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
-        self.config: ArmSimConfig = declare_config(self, ArmSimConfig)
+        self.config: ArmSimConfig = declare_config(self, ArmSimConfig, live=("frame_id",))  # the rest: at start
         cfg = self.config
         self.scene = ArmScene(cfg.scene, gui=not cfg.headless)
         self.sampler = make_sampler(cfg.task)

@@ -18,13 +18,14 @@ from sensor_msgs.msg import LaserScan
 
 from toponav.geometry import quaternion_to_yaw
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, periodic, run_node
 
 
 class GoalController(Node):
     def __init__(self) -> None:
         super().__init__("goal_controller")
-        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig)
+        # every setting is read on each tick, so all are live; a rate change re-creates the timer
+        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig, on_change=self._on_params)
         self.pose: tuple[float, float, float] | None = None
         self.pose_time = None
         self.goal: tuple[float, float] | None = None
@@ -37,7 +38,11 @@ class GoalController(Node):
         self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
         self.create_subscription(LaserScan, "/scan", self.on_scan, SENSOR_QOS)
         self.create_subscription(PoseStamped, "/goal_pose", self.on_goal, COMMAND_QOS)
-        self.timer = self.create_timer(1.0 / self.config.rate, self.on_timer)
+        self.timer = periodic(self, self.config.rate, self.on_timer)
+
+    def _on_params(self, old: GoalSeekConfig, new: GoalSeekConfig) -> None:
+        if new.rate != old.rate:
+            self.timer = periodic(self, new.rate, self.on_timer, self.timer)
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

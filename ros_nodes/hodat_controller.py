@@ -32,18 +32,22 @@ from rclpy.time import Time
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 
+from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
 from toponav.geometry import quaternion_to_yaw
 from toponav.lockstep import StepMsg, Ticker
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, periodic, run_node
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
 
 class HodatControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("hodat_controller")
-        self.config: HodatConfig = declare_config(self, HodatConfig)
+        # the controller core is rebuilt from the config on the next tick after a change, so every setting is
+        # live except goal_fallback, which decides at start whether /goal_pose is subscribed
+        live = [n for n in cfgmod.flatten(HodatConfig()) if n != "goal_fallback"]
+        self.config: HodatConfig = declare_config(self, HodatConfig, live=live, on_change=self._on_params)
         self._applied: HodatConfig | None = None
         self.controller: HodatController | None = None
         self._build_controller()
@@ -80,11 +84,20 @@ class HodatControllerNode(Node):
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
             # a callback with a parameter is handed a TimerInfo by rclpy's EventsExecutor: _tick's dt must not
             # receive it
-            self.timer = self.create_timer(1.0 / self.config.rate, lambda: self._tick())
+            self.timer = periodic(self, self.config.rate, lambda: self._tick())
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
     # -- setup --------------------------------------------------------------------------------------
+    def _on_params(self, old: HodatConfig, new: HodatConfig) -> None:
+        """A new ``rate`` changes how often the node ticks (timer, or the lockstep ticker), not only its dt."""
+        if new.rate == old.rate:
+            return
+        if self.lockstep is not None:
+            self._ticker = Ticker(1.0 / new.rate)
+        else:
+            self.timer = periodic(self, new.rate, lambda: self._tick(), self.timer)
+
     def _build_controller(self) -> None:
         """(Re)build the core from ``self.config``; learned mode loads the policy or falls back to DWA."""
         cfg = self.config

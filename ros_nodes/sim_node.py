@@ -96,6 +96,10 @@ def _num(x: float) -> float | None:
     return round(float(x), 3) if math.isfinite(x) else None
 
 
+
+#: sim_node parameters that take effect while running; every other one is read-only.
+SIM_LIVE = ("real_time_factor", "scan_rate", "odom_rate", "cmd_timeout", "odometry", "camera.rate")
+
 class _RobotIO:
     """Publishers, subscriptions and command state of one robot (namespace ``ns``)."""
 
@@ -154,7 +158,9 @@ class SimNode(Node):
 
     def __init__(self) -> None:
         super().__init__("sim_node")
-        self.config: SimConfig = declare_config(self, SimConfig)
+        # the world, robots, physics and lockstep set-up are built once: read-only; the pacing and the publishing
+        # rates, read on every step, stay live
+        self.config: SimConfig = declare_config(self, SimConfig, live=SIM_LIVE)
         cfg = self.config
         names = list(cfg.robots) or [""]
         if len({n.strip("/") for n in names}) != len(names):

@@ -44,10 +44,16 @@ from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 _EDGE_COLOURS = {"travel": (0.9, 0.9, 0.9), "los": (0.4, 0.6, 1.0), "frontier": (0.2, 0.9, 0.3)}
 
 
+#: topo_mapper parameters that take effect while running; every other one is read-only.
+MAPPER_LIVE = ("publish_period", "map_period", "max_odom_age", "publish_markers", "graph_path")
+
+
 class TopoMapperNode(Node):
     def __init__(self) -> None:
         super().__init__("topo_mapper")
-        self.config: TopoMapperConfig = declare_config(self, TopoMapperConfig)
+        # the mapper core copies its settings at start (node_distance, grid, descriptor, ...): those are read-only;
+        # what the node itself reads on every message stays live
+        self.config: TopoMapperConfig = declare_config(self, TopoMapperConfig, live=MAPPER_LIVE)
         self.map = TopoMap(self.config)
         self.map.descriptors.warm_up()
         self._odom: deque[tuple[float, float, float, float]] = deque(maxlen=200)  # (stamp, x, y, yaw)

@@ -35,7 +35,8 @@ class WorldModelControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("world_model_controller")
         self.declare_parameter("command_topic", "/arm_controller/joint_trajectory")
-        self.config: ControllerConfig = declare_config(self, ControllerConfig)
+        # the controller (model, planner, mode) is built once: only the staleness limit is read live
+        self.config: ControllerConfig = declare_config(self, ControllerConfig, live=("stale_timeout",))
         topic = str(self.get_parameter("command_topic").value)
         self.cmd_pub = self.create_publisher(JointTrajectory, topic, COMMAND_QOS)
         self.status_pub = self.create_publisher(DiagnosticArray, "/world_model/status", EVENT_QOS)
