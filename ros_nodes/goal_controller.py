@@ -34,10 +34,10 @@ class GoalController(Node):
         self.scan_time = None
         self.last_status = ""
         self.blocked_sign = 0.0
-        self.pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
-        self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
-        self.create_subscription(LaserScan, "/scan", self.on_scan, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/goal_pose", self.on_goal, COMMAND_QOS)
+        self.pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
+        self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_QOS)
+        self.create_subscription(LaserScan, "scan", self.on_scan, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "goal_pose", self.on_goal, COMMAND_QOS)
         self.timer = periodic(self, self.config.rate, self.on_timer)
 
     def _on_params(self, old: GoalSeekConfig, new: GoalSeekConfig) -> None:

@@ -90,12 +90,12 @@ class SubgoalPlannerNode(Node):
         self._held = False
         self._chosen: tuple[str, float, float] | None = None  # the target last logged
         self._published: dict[str, int] = {}
-        streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
-                   Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
-                   Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
+        streams = [Stream("topo_graph", "topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
+                   Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
+                   Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
                           wait_publisher=False)]
         if self.config.boundary_from_world_info and not self.config.planner.boundary:
-            streams.append(Stream("world_info", "/world_info", String, LATCHED_QOS, self._on_world_info, string_key))
+            streams.append(Stream("world_info", "world_info", String, LATCHED_QOS, self._on_world_info, string_key))
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
         if on:
@@ -104,9 +104,9 @@ class SubgoalPlannerNode(Node):
         else:
             for st in streams:
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
-        self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
-        self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
-        self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
+        self.pub_subgoal = self.create_publisher(PoseStamped, "subgoal", COMMAND_QOS)
+        self.pub_plan = self.create_publisher(Path, "plan", LATCHED_QOS)
+        self.pub_status = self.create_publisher(DiagnosticArray, "toponav/status", EVENT_QOS)
         self.create_service(SetBool, "~/explore", self._on_explore)
         self.create_service(Trigger, "~/return_home", self._on_return_home)
         if self.lockstep is None:

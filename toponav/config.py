@@ -204,7 +204,9 @@ def load_ros_params(path: str | Path, node_name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("params_file", f"{path} must hold a mapping of node names")
     merged: dict[str, Any] = {}
-    for key in ("/**", "**", node_name, f"/{node_name}"):
+    # as rcl matches them for a node in the root namespace: wildcards first, then the node's own sections
+    # ("/**/name" is how toponav's files key a node so that they apply in any namespace)
+    for key in ("/**", "**", f"/**/{node_name}", node_name, f"/{node_name}"):
         section = data.get(key)
         if isinstance(section, dict):
             merged.update(_flatten_mapping(section.get("ros__parameters", {}) or {}))
