@@ -73,6 +73,7 @@ OFFERED: dict[str, QosSpec] = {
     "world_info": LATCHED,
     "target_pose": LATCHED,
     "lockstep/status": LATCHED,
+    "e_stop": LATCHED,  # the state a (re)started controller must know; hodat_controller also hears volatile
     "collision": EVENT,
     "toponav/status": EVENT,
     "world_model/status": EVENT,

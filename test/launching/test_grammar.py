@@ -10,7 +10,8 @@ Real launch is not installable here (not on PyPI), so its rules are encoded belo
 * ``X-sep`` splits the *raw* attribute text of ``X`` before any substitution is parsed
   (``Entity.get_attr``: ``value = attrib[name].split(sep)``), then each piece is YAML-typed;
 * a parameter value without ``value-sep`` is substituted, then YAML-typed (a YAML list stays a list);
-* ``$(optenv)`` is ROS 1; ROS 2 has ``$(env NAME [DEFAULT])``.
+* ``$(optenv)`` is ROS 1; ROS 2 has ``$(env NAME [DEFAULT])``;
+* ``respawn`` and ``respawn_delay`` are read typed (bool, float), so they take literals, not substitutions.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def test_shipped_file_is_in_both_grammars(path: Path) -> None:
         assert set(el.attrs) <= REAL[el.tag] & _ALLOWED[el.tag], f"{where}: {sorted(el.attrs)}"
         for key, text in el.attrs.items():
             assert "$(optenv" not in text, where
+            # launch_xml reads these typed (get_attr(data_type=bool/float)): a substitution stays a string there
+            # and respawn_delay's "< 0.0" check fails on it
+            assert key not in ("respawn", "respawn_delay") or "$(" not in text, f"{where}: {key} must be literal"
             if key.endswith("-sep"):
                 assert "$(" not in el.attrs[key[:-4]], (
                     f"{where}: {key} splits the raw text before substitution under real launch; pass a YAML list")
