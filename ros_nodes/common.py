@@ -166,6 +166,22 @@ def periodic(node: Node, rate_hz: float, callback: Callable[[], None], old: Time
     return node.create_timer(1.0 / rate_hz, callback)
 
 
+def on_rate_change(node: Node, callback: Callable[[], None]) -> Callable[[Any, Any], None]:
+    """``declare_config(on_change=...)`` for a node with a live ``rate``: a new rate re-creates its node-clock
+    timer (``node.timer``) or, in lockstep, its step ticker (``node._ticker``), so the node runs at it."""
+    from toponav.lockstep import Ticker
+
+    def _changed(old: Any, new: Any) -> None:
+        if new.rate == old.rate:
+            return
+        if getattr(node, "lockstep", None) is not None:
+            node._ticker = Ticker(1.0 / new.rate)  # type: ignore[attr-defined]
+        else:
+            node.timer = periodic(node, new.rate, callback, node.timer)  # type: ignore[attr-defined]
+
+    return _changed
+
+
 #: Environment variable that picks the executor of every toponav node process: ``events`` (default) or ``single``.
 EXECUTOR_ENV = "TOPONAV_EXECUTOR"
 EXECUTORS = ("events", "single")

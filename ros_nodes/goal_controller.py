@@ -18,14 +18,15 @@ from sensor_msgs.msg import LaserScan
 
 from toponav.geometry import quaternion_to_yaw
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, periodic, run_node
+from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, on_rate_change, periodic, run_node
 
 
 class GoalController(Node):
     def __init__(self) -> None:
         super().__init__("goal_controller")
         # every setting is read on each tick, so all are live; a rate change re-creates the timer
-        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig, on_change=self._on_params)
+        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig,
+                                                     on_change=on_rate_change(self, self.on_timer))
         self.pose: tuple[float, float, float] | None = None
         self.pose_time = None
         self.goal: tuple[float, float] | None = None
@@ -39,10 +40,6 @@ class GoalController(Node):
         self.create_subscription(LaserScan, "scan", self.on_scan, SENSOR_QOS)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal, COMMAND_QOS)
         self.timer = periodic(self, self.config.rate, self.on_timer)
-
-    def _on_params(self, old: GoalSeekConfig, new: GoalSeekConfig) -> None:
-        if new.rate != old.rate:
-            self.timer = periodic(self, new.rate, self.on_timer, self.timer)
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

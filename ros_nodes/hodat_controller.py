@@ -37,7 +37,15 @@ from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
 from toponav.geometry import quaternion_to_yaw
 from toponav.lockstep import StepMsg, Ticker
-from toponav.ros_nodes.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, periodic, run_node
+from toponav.ros_nodes.common import (
+    COMMAND_QOS,
+    LATCHED_QOS,
+    SENSOR_QOS,
+    declare_config,
+    on_rate_change,
+    periodic,
+    run_node,
+)
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
 
@@ -47,7 +55,8 @@ class HodatControllerNode(Node):
         # the controller core is rebuilt from the config on the next tick after a change, so every setting is
         # live except goal_fallback, which decides at start whether /goal_pose is subscribed
         live = [n for n in cfgmod.flatten(HodatConfig()) if n != "goal_fallback"]
-        self.config: HodatConfig = declare_config(self, HodatConfig, live=live, on_change=self._on_params)
+        self.config: HodatConfig = declare_config(self, HodatConfig, live=live,
+                                                   on_change=on_rate_change(self, lambda: self._tick()))
         self._applied: HodatConfig | None = None
         self.controller: HodatController | None = None
         self._build_controller()
@@ -95,15 +104,6 @@ class HodatControllerNode(Node):
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
     # -- setup --------------------------------------------------------------------------------------
-    def _on_params(self, old: HodatConfig, new: HodatConfig) -> None:
-        """A new ``rate`` changes how often the node ticks (timer, or the lockstep ticker), not only its dt."""
-        if new.rate == old.rate:
-            return
-        if self.lockstep is not None:
-            self._ticker = Ticker(1.0 / new.rate)
-        else:
-            self.timer = periodic(self, new.rate, lambda: self._tick(), self.timer)
-
     def _build_controller(self) -> None:
         """(Re)build the core from ``self.config``; learned mode loads the policy or falls back to DWA."""
         cfg = self.config

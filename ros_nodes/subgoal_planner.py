@@ -44,6 +44,7 @@ from toponav.ros_nodes.common import (
     LATCHED_QOS,
     SENSOR_QOS,
     declare_config,
+    on_rate_change,
     periodic,
     run_node,
 )
@@ -78,7 +79,7 @@ class SubgoalPlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("subgoal_planner")
         self.config: SubgoalPlannerNodeConfig = declare_config(self, SubgoalPlannerNodeConfig, live=PLANNER_LIVE,
-                                                               on_change=self._on_params)
+                                                               on_change=on_rate_change(self, self._tick))
         import torch
 
         torch.set_num_threads(self.config.torch_threads)
@@ -149,15 +150,6 @@ class SubgoalPlannerNode(Node):
         self._published = {}
         self._tick()
         return self._published, None
-
-    def _on_params(self, old: SubgoalPlannerNodeConfig, new: SubgoalPlannerNodeConfig) -> None:
-        """A new ``rate`` changes how often the planner ticks (timer, or the lockstep ticker)."""
-        if new.rate == old.rate:
-            return
-        if self.lockstep is not None:
-            self._ticker = Ticker(1.0 / new.rate)
-        else:
-            self.timer = periodic(self, new.rate, self._tick, self.timer)
 
     def _apply_params(self) -> None:
         """Live parameter changes (validated by declare_config) reach the planner here, before its next tick."""
