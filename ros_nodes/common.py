@@ -182,6 +182,34 @@ def on_rate_change(node: Node, callback: Callable[[], None]) -> Callable[[Any, A
     return _changed
 
 
+class EStop:
+    """The e-stop input of a velocity controller: std_msgs/Bool on ``e_stop`` (relative to the node's namespace);
+    ``engaged`` from a true until a false. Heard twice: latched (transient local), so a controller that starts or
+    is respawned later gets the state an e-stop publisher last latched, and volatile, so a plain publisher
+    (``ros2 topic pub`` is volatile by default) is not silently ignored. ``on_engage`` runs at once (publish a
+    zero command now, not at the next tick)."""
+
+    def __init__(self, node: Node, on_engage: Callable[[], None]) -> None:
+        from std_msgs.msg import Bool
+
+        self.node = node
+        self.engaged = False
+        self._on_engage = on_engage
+        node.create_subscription(Bool, "e_stop", self._on_msg, LATCHED_QOS)
+        node.create_subscription(Bool, "e_stop", self._on_msg, COMMAND_QOS)
+
+    def _on_msg(self, msg: Any) -> None:
+        if bool(msg.data) == self.engaged:
+            return
+        self.engaged = bool(msg.data)
+        # rclpy refuses one call site logging at two severities: one line each
+        if self.engaged:
+            self.node.get_logger().warning("e-stop ENGAGED: /cmd_vel held at zero")
+            self._on_engage()
+        else:
+            self.node.get_logger().info("e-stop released: driving again")
+
+
 #: Environment variable that picks the executor of every toponav node process: ``events`` (default) or ``single``.
 EXECUTOR_ENV = "TOPONAV_EXECUTOR"
 EXECUTORS = ("events", "single")

@@ -18,7 +18,15 @@ from sensor_msgs.msg import LaserScan
 
 from toponav.geometry import quaternion_to_yaw
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, on_rate_change, periodic, run_node
+from toponav.ros_nodes.common import (
+    COMMAND_QOS,
+    SENSOR_QOS,
+    EStop,
+    declare_config,
+    on_rate_change,
+    periodic,
+    run_node,
+)
 
 
 class GoalController(Node):
@@ -36,6 +44,7 @@ class GoalController(Node):
         self.last_status = ""
         self.blocked_sign = 0.0
         self.pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
+        self.e_stop = EStop(self, lambda: self.pub.publish(Twist()))  # true holds /cmd_vel at zero
         self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_QOS)
         self.create_subscription(LaserScan, "scan", self.on_scan, SENSOR_QOS)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal, COMMAND_QOS)
@@ -75,6 +84,9 @@ class GoalController(Node):
 
     def on_timer(self) -> None:
         cmd = Twist()
+        if self.e_stop.engaged:
+            self.pub.publish(cmd)
+            return
         if self.goal is not None and self.pose is not None and self._fresh(self.pose_time):
             scan_ok = self._fresh(self.scan_time)
             out = goal_seek(self.pose, self.goal, self.ranges if scan_ok else None,

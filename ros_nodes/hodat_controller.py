@@ -30,7 +30,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import LaserScan
-from std_msgs.msg import Bool, String
+from std_msgs.msg import String
 
 from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
@@ -39,8 +39,8 @@ from toponav.geometry import quaternion_to_yaw
 from toponav.lockstep import StepMsg, Ticker
 from toponav.ros_nodes.common import (
     COMMAND_QOS,
-    LATCHED_QOS,
     SENSOR_QOS,
+    EStop,
     declare_config,
     on_rate_change,
     periodic,
@@ -74,12 +74,7 @@ class HodatControllerNode(Node):
         self._last_log: dict[str, float] = {}
 
         self._cmd = (0.0, 0.0)
-        # e-stop (std_msgs/Bool on e_stop): true holds /cmd_vel at zero until a false arrives. Heard twice: latched
-        # (transient local), so a respawned controller starts in the state an e-stop publisher last latched, and
-        # volatile, so a plain publisher (ros2 topic pub, which is volatile by default) is not silently ignored
-        self.e_stop = False
-        self.create_subscription(Bool, "e_stop", self._on_e_stop, LATCHED_QOS)
-        self.create_subscription(Bool, "e_stop", self._on_e_stop, COMMAND_QOS)
+        self.e_stop = EStop(self, lambda: self._publish(np.zeros(2)))  # true holds /cmd_vel at zero
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.status_pub = self.create_publisher(String, "~/status", 10)
         streams = [Stream("subgoal", "subgoal", PoseStamped, COMMAND_QOS, self._on_subgoal)]
@@ -204,16 +199,6 @@ class HodatControllerNode(Node):
             if old is None or np.hypot(*(xy - old)) > 1e-3:
                 self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
 
-    def _on_e_stop(self, msg: Bool) -> None:
-        if bool(msg.data) != self.e_stop:
-            self.e_stop = bool(msg.data)
-            # rclpy refuses one call site logging at two severities: one line each
-            if self.e_stop:
-                self.get_logger().warning("e-stop ENGAGED: /cmd_vel held at zero")
-                self._publish(np.zeros(2))  # at once, not at the next tick
-            else:
-                self.get_logger().info("e-stop released: driving again")
-
     def _on_goal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "goal")
         if xy is not None:
@@ -235,7 +220,7 @@ class HodatControllerNode(Node):
             if self.controller.memory is not None:
                 self.controller.memory.reset()
         self._last_tick = now
-        if self.e_stop:
+        if self.e_stop.engaged:
             self.controller.prev_cmd = np.zeros(2)  # the robot is stopped: accelerate from rest when released
             self._publish(np.zeros(2))
             self._status({"source": "e_stop", "planner": self.controller.planner})
@@ -305,7 +290,7 @@ class HodatControllerNode(Node):
         return max(age, arrival)
 
     def _publish(self, cmd: np.ndarray) -> None:
-        if self.e_stop:
+        if self.e_stop.engaged:
             cmd = np.zeros(2)
         msg = Twist()
         msg.linear.x = float(cmd[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import signal
@@ -27,9 +28,12 @@ pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
 from std_msgs.msg import Bool, String  # noqa: E402
 
-from toponav.ros_nodes.common import COMMAND_QOS, LATCHED_QOS  # noqa: E402
+from toponav.ros_nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS  # noqa: E402
 from toponav.ros_nodes.probe import Probe  # noqa: E402
 
 SHARE = find_package_share("toponav")
@@ -143,3 +147,41 @@ def test_robot_launch_respawn_reload_and_e_stop(tmp_path: Path, domain_id: int) 
     assert sim_code == 0, sim.output()[-2000:]
     codes = [(p.spec.executable, p.exit_codes) for p in launcher.procs]
     assert all(c[-1] == 0 for _, c in codes), codes  # each stopped by the launcher's SIGINT: code 0
+
+
+def test_goal_controller_e_stop(domain_id: int) -> None:
+    """The simple goal_controller (robot.launch.xml controller:=goal) obeys the same e-stop, latched: a controller
+    started after the e-stop was engaged starts stopped."""
+    with Probe(domain_id) as probe:
+        probe.subscribe("/cmd_vel", Twist, 10)
+        probe.publish("/e_stop", Bool(data=True), LATCHED_QOS)  # engaged before the controller exists
+        ctrl = NodeProcess("toponav.ros_nodes.goal_controller", domain_id)
+        try:
+            odom, scan = Odometry(), LaserScan()
+            odom.header.frame_id = "odom"
+            odom.pose.pose.orientation.w = 1.0
+            scan.angle_min, scan.angle_increment, scan.range_min, scan.range_max = -math.pi, math.pi / 180, 0.1, 8.0
+            scan.ranges = [5.0] * 360
+            goal = PoseStamped()
+            goal.header.frame_id = "odom"
+            goal.pose.position.x = 3.0
+
+            def feed(seconds: float) -> list[Twist]:
+                n = probe.count("/cmd_vel")
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    probe.publish("/odom", odom, STATE_QOS)
+                    probe.publish("/scan", scan, qos_profile_sensor_data)
+                    probe.publish("/goal_pose", goal, COMMAND_QOS)
+                    time.sleep(0.05)
+                return probe.all("/cmd_vel")[n:]
+
+            assert wait_for(lambda: "e-stop ENGAGED" in ctrl.output(), timeout=60), ctrl.output()
+            engaged = feed(3.0)
+            assert len(engaged) >= 10 and all(_zero(m) for m in engaged), engaged[:5]
+            probe.publish("/e_stop", Bool(data=False), LATCHED_QOS)
+            released = feed(3.0)
+            assert any(m.linear.x > 0.0 for m in released), ctrl.output()
+        finally:
+            code = ctrl.stop()
+    assert code == 0, ctrl.output()
