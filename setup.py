@@ -29,18 +29,10 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 PACKAGES, PACKAGE_DIR = _packages()
 
-# ROS node executables (installed to lib/toponav by setup.cfg) and the `toponav` CLI.
-NODES = {
-    "sim_node": "toponav.ros_nodes.sim_node:main",
-    "arm_sim_node": "toponav.ros_nodes.arm_sim_node:main",
-    "topo_mapper": "toponav.ros_nodes.topo_mapper:main",
-    "subgoal_planner": "toponav.ros_nodes.subgoal_planner:main",
-    "hodat_controller": "toponav.ros_nodes.hodat_controller:main",
-    "world_model_controller": "toponav.ros_nodes.world_model_controller:main",
-    "goal_controller": "toponav.ros_nodes.goal_controller:main",
-    "bag_recorder": "toponav.ros_nodes.bag_recorder:main",
-    "bag_player": "toponav.ros_nodes.bag_player:main",
-}
+# ROS node executables (installed to lib/toponav by setup.cfg) and the `toponav` CLI. Every node starts through
+# toponav.ros_nodes.entry, which exits 0 on SIGINT even during the node's imports.
+NODES = ("sim_node", "arm_sim_node", "topo_mapper", "subgoal_planner", "hodat_controller", "world_model_controller",
+         "goal_controller", "bag_recorder", "bag_player")  # = toponav.ros_nodes.entry.NODES; started through it
 
 setup(
     name=PACKAGE,
@@ -66,7 +58,7 @@ setup(
     license="Apache-2.0",
     tests_require=["pytest"],
     entry_points={
-        "console_scripts": [f"{name} = {target}" for name, target in NODES.items()]
+        "console_scripts": [f"{name} = toponav.ros_nodes.entry:{name}" for name in NODES]
         + ["toponav = toponav.cli:main"],
     },
 )

@@ -26,7 +26,7 @@ from trajectory_msgs.msg import JointTrajectory
 from toponav.config import param
 from toponav.manipulation import kinematics as kin
 from toponav.manipulation.obs import BASE_POSITION
-from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import CLOCK_PUB_QOS, COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config, run_node
 from toponav.sim.arm.scene import ArmScene, SceneConfig
 from toponav.sim.arm.tasks import make_sampler
 
@@ -42,7 +42,7 @@ class ArmSimConfig:
     task: str = param("push", "task whose cube/goal layout is sampled", choices=("push", "pickplace"))
     seed: int = param(0, "episode seed (each ~/reset uses the next one)")
     real_time_factor: float = param(1.0, "sim seconds per wall second", min=0.05, max=50.0)
-    command_topic: str = param("/arm_controller/joint_trajectory", "JointTrajectory command topic")
+    command_topic: str = param("arm_controller/joint_trajectory", "JointTrajectory command topic")
     publish_goal: bool = param(True, "latch the sampled goal on /target_pose")
     frame_id: str = param("world", "frame of /object_pose and /target_pose (the table frame)")
     headless: bool = param(True, "PyBullet DIRECT mode; false opens the PyBullet GUI window (needs a display)")
@@ -55,7 +55,7 @@ class ArmSimNode(Node):
         if self.has_parameter("use_sim_time") and self.get_parameter("use_sim_time").value:
             self.get_logger().warn("use_sim_time is ignored: this node is the clock source")
             self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
-        self.config: ArmSimConfig = declare_config(self, ArmSimConfig)
+        self.config: ArmSimConfig = declare_config(self, ArmSimConfig, live=("frame_id",))  # the rest: at start
         cfg = self.config
         self.scene = ArmScene(cfg.scene, gui=not cfg.headless)
         self.sampler = make_sampler(cfg.task)
@@ -63,12 +63,12 @@ class ArmSimNode(Node):
         self.paused = False
         self.sim_time = 0.0
         self.trajectory: list[tuple[float, np.ndarray]] = []  # (sim time, 9 joint targets)
-        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", SENSOR_QOS)
-        self.object_pub = self.create_publisher(PoseStamped, "/object_pose", SENSOR_QOS)
-        self.goal_pub = self.create_publisher(PoseStamped, "/target_pose", LATCHED_QOS)
+        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_PUB_QOS)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", STATE_QOS)
+        self.object_pub = self.create_publisher(PoseStamped, "object_pose", STATE_QOS)
+        self.goal_pub = self.create_publisher(PoseStamped, "target_pose", LATCHED_QOS)
         self.create_subscription(JointTrajectory, cfg.command_topic, self._on_trajectory, COMMAND_QOS)
-        self.create_subscription(PoseStamped, "/target_pose", self._on_target, LATCHED_QOS)
+        self.create_subscription(PoseStamped, "target_pose", self._on_target, LATCHED_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self._reset_episode()

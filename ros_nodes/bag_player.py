@@ -16,23 +16,19 @@ from typing import Any
 
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 
-from toponav.bags import BagError, open_bag, qos_for_topic
+from toponav import qos
+from toponav.bags import BagError, open_bag
 from toponav.bags.config import PlayerConfig
 from toponav.ros_nodes.bag_recorder import message_class
-from toponav.ros_nodes.common import CLOCK_QOS, declare_config, run_node
+from toponav.ros_nodes.common import CLOCK_PUB_QOS, declare_config, qos_profile, run_node
 
 
 def rclpy_qos(topic: str) -> QoSProfile:
-    q = qos_for_topic(topic)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=max(1, q.depth),
-        reliability=ReliabilityPolicy.RELIABLE if q.reliability.name == "RELIABLE" else ReliabilityPolicy.BEST_EFFORT,
-        durability=(DurabilityPolicy.TRANSIENT_LOCAL if q.durability.name == "TRANSIENT_LOCAL"
-                    else DurabilityPolicy.VOLATILE),
-    )
+    """Replayed topics are offered as toponav's live publishers offer them (toponav/qos.py)."""
+    return qos_profile(qos.offered(topic))
 
 
 class BagPlayer(Node):
@@ -60,7 +56,7 @@ class BagPlayer(Node):
                 self.get_logger().warning(f"skipping {topic}: message type {info.msgtype} is not installed")
                 continue
             self.pubs[topic] = self.create_publisher(cls, topic, rclpy_qos(topic))
-        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS) if cfg.clock else None
+        self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_PUB_QOS) if cfg.clock else None
         self.published = 0
         self.bag_time_ns = self.bag.start_ns
         self._stop = threading.Event()

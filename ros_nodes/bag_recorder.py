@@ -24,10 +24,11 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from toponav import qos
 from toponav.bags import BagError, BagWriter
 from toponav.bags.config import RecorderConfig
-from toponav.bags.types import DEFAULT_TOPICS, EVENT_TOPICS, LATCHED_TOPICS, SENSOR_TOPICS
-from toponav.ros_nodes.common import CLOCK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.bags.types import DEFAULT_TOPICS
+from toponav.ros_nodes.common import CLOCK_QOS, SENSOR_QOS, declare_config, qos_profile, run_node
 
 
 def message_class(msgtype: str) -> Any:
@@ -37,17 +38,19 @@ def message_class(msgtype: str) -> Any:
 
 
 def known_qos(topic: str) -> QoSProfile | None:
-    if topic in LATCHED_TOPICS:
-        return LATCHED_QOS
-    if topic in SENSOR_TOPICS:
+    """What the recorder asks for on one of toponav's topics: the least that receives what toponav offers
+    there (sensor and state streams best effort, /clock as a time source asks for it, latched topics
+    transient local); None for other topics, whose QoS is adapted to their publishers."""
+    if topic not in DEFAULT_TOPICS and topic.strip("/") not in qos.OFFERED:
+        return None
+    spec = qos.offered(topic)
+    if spec in (qos.SENSOR, qos.STATE):
         return SENSOR_QOS
-    if topic == "/clock":
+    if spec == qos.CLOCK_PUB:
         return CLOCK_QOS
-    if topic in EVENT_TOPICS:
-        return EVENT_QOS
-    if topic in DEFAULT_TOPICS:
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    return None
+    if spec in (qos.LATCHED, qos.EVENT):
+        return qos_profile(spec)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class BagRecorder(Node):

@@ -18,13 +18,23 @@ from sensor_msgs.msg import LaserScan
 
 from toponav.geometry import quaternion_to_yaw
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import (
+    COMMAND_QOS,
+    SENSOR_QOS,
+    EStop,
+    declare_config,
+    on_rate_change,
+    periodic,
+    run_node,
+)
 
 
 class GoalController(Node):
     def __init__(self) -> None:
         super().__init__("goal_controller")
-        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig)
+        # every setting is read on each tick, so all are live; a rate change re-creates the timer
+        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig,
+                                                     on_change=on_rate_change(self, self.on_timer))
         self.pose: tuple[float, float, float] | None = None
         self.pose_time = None
         self.goal: tuple[float, float] | None = None
@@ -33,11 +43,12 @@ class GoalController(Node):
         self.scan_time = None
         self.last_status = ""
         self.blocked_sign = 0.0
-        self.pub = self.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
-        self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
-        self.create_subscription(LaserScan, "/scan", self.on_scan, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/goal_pose", self.on_goal, COMMAND_QOS)
-        self.timer = self.create_timer(1.0 / self.config.rate, self.on_timer)
+        self.pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
+        self.e_stop = EStop(self, lambda: self.pub.publish(Twist()))  # true holds /cmd_vel at zero
+        self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_QOS)
+        self.create_subscription(LaserScan, "scan", self.on_scan, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "goal_pose", self.on_goal, COMMAND_QOS)
+        self.timer = periodic(self, self.config.rate, self.on_timer)
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -73,6 +84,9 @@ class GoalController(Node):
 
     def on_timer(self) -> None:
         cmd = Twist()
+        if self.e_stop.engaged:
+            self.pub.publish(cmd)
+            return
         if self.goal is not None and self.pose is not None and self._fresh(self.pose_time):
             scan_ok = self._fresh(self.scan_time)
             out = goal_seek(self.pose, self.goal, self.ranges if scan_ok else None,

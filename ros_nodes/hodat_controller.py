@@ -32,18 +32,31 @@ from rclpy.time import Time
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 
+from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
 from toponav.geometry import quaternion_to_yaw
 from toponav.lockstep import StepMsg, Ticker
-from toponav.ros_nodes.common import COMMAND_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import (
+    COMMAND_QOS,
+    SENSOR_QOS,
+    EStop,
+    declare_config,
+    on_rate_change,
+    periodic,
+    run_node,
+)
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
 
 class HodatControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("hodat_controller")
-        self.config: HodatConfig = declare_config(self, HodatConfig)
+        # the controller core is rebuilt from the config on the next tick after a change, so every setting is
+        # live except goal_fallback, which decides at start whether /goal_pose is subscribed
+        live = [n for n in cfgmod.flatten(HodatConfig()) if n != "goal_fallback"]
+        self.config: HodatConfig = declare_config(self, HodatConfig, live=live,
+                                                   on_change=on_rate_change(self, lambda: self._tick()))
         self._applied: HodatConfig | None = None
         self.controller: HodatController | None = None
         self._build_controller()
@@ -61,6 +74,7 @@ class HodatControllerNode(Node):
         self._last_log: dict[str, float] = {}
 
         self._cmd = (0.0, 0.0)
+        self.e_stop = EStop(self, lambda: self._publish(np.zeros(2)))  # true holds /cmd_vel at zero
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.status_pub = self.create_publisher(String, "~/status", 10)
         streams = [Stream("subgoal", "subgoal", PoseStamped, COMMAND_QOS, self._on_subgoal)]
@@ -80,7 +94,7 @@ class HodatControllerNode(Node):
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
             # a callback with a parameter is handed a TimerInfo by rclpy's EventsExecutor: _tick's dt must not
             # receive it
-            self.timer = self.create_timer(1.0 / self.config.rate, lambda: self._tick())
+            self.timer = periodic(self, self.config.rate, lambda: self._tick())
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
@@ -206,6 +220,11 @@ class HodatControllerNode(Node):
             if self.controller.memory is not None:
                 self.controller.memory.reset()
         self._last_tick = now
+        if self.e_stop.engaged:
+            self.controller.prev_cmd = np.zeros(2)  # the robot is stopped: accelerate from rest when released
+            self._publish(np.zeros(2))
+            self._status({"source": "e_stop", "planner": self.controller.planner})
+            return
         stale = self._stale(now)
         if stale:
             self._publish(np.zeros(2))
@@ -271,6 +290,8 @@ class HodatControllerNode(Node):
         return max(age, arrival)
 
     def _publish(self, cmd: np.ndarray) -> None:
+        if self.e_stop.engaged:
+            cmd = np.zeros(2)
         msg = Twist()
         msg.linear.x = float(cmd[0])
         msg.angular.z = float(cmd[1])

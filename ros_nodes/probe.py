@@ -42,10 +42,11 @@ class Probe:
             except Exception:
                 break
 
-    def subscribe(self, topic: str, msg_type: type, qos: QoSProfile | int = 10) -> None:
-        def _cb(msg: Any, topic: str = topic) -> None:
+    def subscribe(self, topic: str, msg_type: type, qos: QoSProfile | int = 10, key: str | None = None) -> None:
+        """Record ``topic`` under ``key`` (default: the topic), so one topic can be heard with two QoS."""
+        def _cb(msg: Any, key: str = key or topic) -> None:
             with self._lock:
-                self.messages[topic].append(msg)
+                self.messages[key].append(msg)
 
         self.node.create_subscription(msg_type, topic, _cb, qos)
 

@@ -1,7 +1,8 @@
 """ROS 2 sim node: a PyBullet AGV world that publishes what a real robot's drivers publish, on sim time.
 
-Per robot (topics under the robot's namespace, frames prefixed with it, e.g. robot2/base_link; the
-``robots`` parameter lists the namespaces, "" = none; all robots share one world and see each other):
+Per robot (relative topic names: under the node's namespace, and under each robot's namespace below it; frames
+prefixed with the robot's, e.g. robot2/base_link; the ``robots`` parameter lists the namespaces, "" = none; all
+robots share one world and see each other):
 Publishes  /clock (rosgraph_msgs/Clock, global), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
 base_link, wheel odometry), /ground_truth/pose (PoseStamped, map; for evaluation only), /points
 (PointCloud2, base_link; when camera.enabled), /collision (String JSON, one event per new contact),
@@ -54,13 +55,14 @@ from toponav.lockstep import (
     stamp_key,
 )
 from toponav.ros_nodes.common import (
-    CLOCK_QOS,
+    CLOCK_PUB_QOS,
     COMMAND_QOS,
     EVENT_QOS,
     LATCHED_QOS,
     LOCKSTEP_ACK_QOS,
     LOCKSTEP_STEP_QOS,
     SENSOR_QOS,
+    STATE_QOS,
     declare_config,
     run_node,
 )
@@ -95,20 +97,27 @@ def _num(x: float) -> float | None:
     return round(float(x), 3) if math.isfinite(x) else None
 
 
+
+#: sim_node parameters that take effect while running; every other one is read-only.
+SIM_LIVE = ("real_time_factor", "scan_rate", "odom_rate", "cmd_timeout", "odometry", "camera.rate")
+
 class _RobotIO:
     """Publishers, subscriptions and command state of one robot (namespace ``ns``)."""
 
     def __init__(self, node: SimNode, ns: str) -> None:
         self.ns = ns.strip("/")
-        pre = f"/{self.ns}" if self.ns else ""
+        # relative names: under the node's namespace (a one-robot sim launched with namespace:=robot1 publishes
+        # /robot1/scan), and each robot of a multi-robot sim one level below it (robots: [robot1, robot2] ->
+        # /robot1/scan, /robot2/scan): one mechanism, ROS namespaces
+        pre = f"{self.ns}/" if self.ns else ""
         self.frame = (lambda f: f"{self.ns}/{f}") if self.ns else (lambda f: f)
-        self.scan_pub = node.create_publisher(LaserScan, f"{pre}/scan", SENSOR_QOS)
-        self.odom_pub = node.create_publisher(Odometry, f"{pre}/odom", SENSOR_QOS)
-        self.gt_pub = node.create_publisher(PoseStamped, f"{pre}/ground_truth/pose", SENSOR_QOS)
-        self.points_pub = node.create_publisher(PointCloud2, f"{pre}/points", SENSOR_QOS)
-        self.collision_pub = node.create_publisher(String, f"{pre}/collision", EVENT_QOS)
-        node.create_subscription(Twist, f"{pre}/cmd_vel", self._on_cmd, COMMAND_QOS)
-        node.create_subscription(PoseStamped, f"{pre}/goal_pose", self._on_goal, COMMAND_QOS)
+        self.scan_pub = node.create_publisher(LaserScan, f"{pre}scan", SENSOR_QOS)
+        self.odom_pub = node.create_publisher(Odometry, f"{pre}odom", STATE_QOS)
+        self.gt_pub = node.create_publisher(PoseStamped, f"{pre}ground_truth/pose", STATE_QOS)
+        self.points_pub = node.create_publisher(PointCloud2, f"{pre}points", SENSOR_QOS)
+        self.collision_pub = node.create_publisher(String, f"{pre}collision", EVENT_QOS)
+        node.create_subscription(Twist, f"{pre}cmd_vel", self._on_cmd, COMMAND_QOS)
+        node.create_subscription(PoseStamped, f"{pre}goal_pose", self._on_goal, COMMAND_QOS)
         self.node = node
         self.cmd = np.zeros(2)
         self.cmd_time = -math.inf
@@ -153,7 +162,9 @@ class SimNode(Node):
 
     def __init__(self) -> None:
         super().__init__("sim_node")
-        self.config: SimConfig = declare_config(self, SimConfig)
+        # the world, robots, physics and lockstep set-up are built once: read-only; the pacing and the publishing
+        # rates, read on every step, stay live
+        self.config: SimConfig = declare_config(self, SimConfig, live=SIM_LIVE)
         cfg = self.config
         names = list(cfg.robots) or [""]
         if len({n.strip("/") for n in names}) != len(names):
@@ -164,10 +175,14 @@ class SimNode(Node):
         self.sim = self._make_sim(self.world, cfg, len(names))
         self.robots = [_RobotIO(self, ns) for ns in names]
         self._starts = self.sim.start_poses()
-        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
-        self.world_pub = self.create_publisher(String, "/world_info", LATCHED_QOS)
+        # /clock is global by ROS convention (every node's time source subscribes /clock), and so is the lockstep
+        # protocol (STEP_TOPIC, ACK_TOPIC, STATUS_TOPIC) the sim runs as the clock source of all its nodes
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_PUB_QOS)
+        self.world_pub = self.create_publisher(String, "world_info", LATCHED_QOS)
         self.status_pub = self.create_publisher(String, STATUS_TOPIC, LATCHED_QOS)
-        self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS) if cfg.send_goal else None
+        first = self.robots[0].ns
+        self.goal_pub = (self.create_publisher(PoseStamped, f"{first}/goal_pose" if first else "goal_pose",
+                                               COMMAND_QOS) if cfg.send_goal else None)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.tf = TransformBroadcaster(self) if TransformBroadcaster is not None else None
@@ -263,9 +278,8 @@ class SimNode(Node):
         b = self.barrier
         if self._step_pub.get_subscription_count() < len(b.seen):
             return False
-        pubs = {"/scan": self.robots[0].scan_pub, "/odom": self.robots[0].odom_pub}
-        if self.goal_pub is not None:
-            pubs["/goal_pose"] = self.goal_pub
+        pubs = {p.topic_name: p for p in (self.robots[0].scan_pub, self.robots[0].odom_pub, self.goal_pub)
+                if p is not None}  # resolved names, as the participants' hellos give them
         return all(pub.get_subscription_count() >= self._inputs.get(topic, 0) for topic, pub in pubs.items())
 
     def _on_lockstep_timer(self) -> None:

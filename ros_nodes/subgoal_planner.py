@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
@@ -30,12 +32,23 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from toponav import config as cfgmod
 from toponav.config import param
 from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
 from toponav.lockstep import StepMsg, Ticker
 from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
+from toponav.planning.planner import RNDSettings
 from toponav.planning.scorers import HeuristicScorer, make_scorer
-from toponav.ros_nodes.common import COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import (
+    COMMAND_QOS,
+    EVENT_QOS,
+    LATCHED_QOS,
+    SENSOR_QOS,
+    declare_config,
+    on_rate_change,
+    periodic,
+    run_node,
+)
 from toponav.ros_nodes.convert import occupancy_msg_to_grid
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, header_key, lockstep_enabled, string_key
 
@@ -58,10 +71,17 @@ _LEVEL = {State.IDLE: DiagnosticStatus.OK, State.EXPLORING: DiagnosticStatus.OK,
           State.NAVIGATING: DiagnosticStatus.OK, State.DONE: DiagnosticStatus.OK, State.STUCK: DiagnosticStatus.WARN}
 
 
+#: Read once at start: the executor threads, whether /world_info is subscribed, the planner's initial state and
+#: its boundary (which /world_info or a params file sets; the planner validates it as a polygon). Read-only.
+PLANNER_READ_ONLY = ("torch_threads", "boundary_from_world_info", "planner.explore_on_start", "planner.boundary")
+PLANNER_LIVE = tuple(n for n in cfgmod.flatten(SubgoalPlannerNodeConfig()) if n not in PLANNER_READ_ONLY)
+
+
 class SubgoalPlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("subgoal_planner")
-        self.config: SubgoalPlannerNodeConfig = declare_config(self, SubgoalPlannerNodeConfig)
+        self.config: SubgoalPlannerNodeConfig = declare_config(self, SubgoalPlannerNodeConfig, live=PLANNER_LIVE,
+                                                               on_change=on_rate_change(self, self._tick))
         import torch
 
         torch.set_num_threads(self.config.torch_threads)
@@ -73,13 +93,13 @@ class SubgoalPlannerNode(Node):
         self._held = False
         self._chosen: tuple[str, float, float] | None = None  # the target last logged
         self._published: dict[str, int] = {}
-        streams = [Stream("topo_graph", "/topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
-                   Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
-                   Stream("goal_pose", "/goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
+        streams = [Stream("topo_graph", "topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
+                   Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
+                   Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
                           wait_publisher=False),
-                   Stream("map", "/map", OccupancyGrid, LATCHED_QOS, self._on_map, header_key)]
+                   Stream("map", "map", OccupancyGrid, LATCHED_QOS, self._on_map, header_key)]
         if self.config.boundary_from_world_info and not self.config.planner.boundary:
-            streams.append(Stream("world_info", "/world_info", String, LATCHED_QOS, self._on_world_info, string_key))
+            streams.append(Stream("world_info", "world_info", String, LATCHED_QOS, self._on_world_info, string_key))
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
         if on:
@@ -88,13 +108,13 @@ class SubgoalPlannerNode(Node):
         else:
             for st in streams:
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
-        self.pub_subgoal = self.create_publisher(PoseStamped, "/subgoal", COMMAND_QOS)
-        self.pub_plan = self.create_publisher(Path, "/plan", LATCHED_QOS)
-        self.pub_status = self.create_publisher(DiagnosticArray, "/toponav/status", EVENT_QOS)
+        self.pub_subgoal = self.create_publisher(PoseStamped, "subgoal", COMMAND_QOS)
+        self.pub_plan = self.create_publisher(Path, "plan", LATCHED_QOS)
+        self.pub_status = self.create_publisher(DiagnosticArray, "toponav/status", EVENT_QOS)
         self.create_service(SetBool, "~/explore", self._on_explore)
         self.create_service(Trigger, "~/return_home", self._on_return_home)
         if self.lockstep is None:
-            self.create_timer(1.0 / self.config.rate, self._tick)
+            self.timer = periodic(self, self.config.rate, self._tick)
         self.get_logger().info(f"sub-goal planner up: mode {self.planner.mode}, {self.config.rate:.1f} Hz")
 
     # -- helpers --------------------------------------------------------------------------------------
@@ -135,16 +155,38 @@ class SubgoalPlannerNode(Node):
         return self._published, None
 
     def _apply_params(self) -> None:
-        """Live parameter changes (validated by declare_config) reach the planner here."""
+        """Live parameter changes (validated by declare_config) reach the planner here, before its next tick."""
         if self.config is self._applied:
             return
         old, new = self._applied.planner, self.config.planner
+        new.boundary = list(self.planner.cfg.boundary)  # read-only, but /world_info may have filled it in
         self.planner.cfg = new
-        if new.mode != old.mode or new.checkpoint != old.checkpoint:
+        if new.mode != old.mode or new.checkpoint != old.checkpoint or new.explore_lite != old.explore_lite:
             self.planner.scorer, self.planner.mode = make_scorer(new, self._log)
         elif isinstance(self.planner.scorer, HeuristicScorer):
             self.planner.scorer.weights = new.weights
+        if new.rnd != old.rnd:
+            self._apply_rnd(old.rnd, new.rnd)
         self._applied = self.config
+
+    def _apply_rnd(self, old: RNDSettings, new: RNDSettings) -> None:
+        """RND settings live: on/off and a new seed (re)make the networks as the planner makes them at start (the
+        predictor starts untrained), a new learning rate goes to the optimiser, a new history length keeps the
+        newest observations; ``batch`` is read on every training step."""
+        p = self.planner
+        if not new.enabled:
+            p._rnd = None
+        elif p._rnd is None or new.seed != old.seed:
+            from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
+
+            p._rnd = RND(FEATURE_DIM, RNDConfig(lr=new.lr, warmup_samples=16), seed=new.seed)
+            p._rng = np.random.default_rng(new.seed)
+        elif new.lr != old.lr:
+            for group in p._rnd.optimizer.param_groups:
+                group["lr"] = new.lr
+        if new.history != old.history:
+            p._history = deque(p._history, maxlen=new.history)
+        self.get_logger().info(f"RND settings now: {new}")
 
     # -- callbacks ------------------------------------------------------------------------------------
     def _on_graph(self, msg: String) -> None:

@@ -16,6 +16,7 @@ import json
 import math
 import traceback
 from collections import deque
+from dataclasses import dataclass
 
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.node import Node
@@ -24,6 +25,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from toponav.config import param
 from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
@@ -44,10 +46,25 @@ from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 _EDGE_COLOURS = {"travel": (0.9, 0.9, 0.9), "los": (0.4, 0.6, 1.0), "frontier": (0.2, 0.9, 0.3)}
 
 
+@dataclass
+class MapperNodeConfig(TopoMapperConfig):
+    """The node's own settings on top of the mapper's (kept here: they are about the process, not the map)."""
+
+    autosave_period: float = param(
+        0.0, "save the graph to graph_path every this many seconds (node clock) and on shutdown; 0 = only on "
+        "~/save. With load_on_start a restarted (respawned) mapper continues from the last save", min=0.0)
+
+
+#: topo_mapper parameters that take effect while running; every other one is read-only.
+MAPPER_LIVE = ("publish_period", "map_period", "max_odom_age", "publish_markers", "graph_path")
+
+
 class TopoMapperNode(Node):
     def __init__(self) -> None:
         super().__init__("topo_mapper")
-        self.config: TopoMapperConfig = declare_config(self, TopoMapperConfig)
+        # the mapper core copies its settings at start (node_distance, grid, descriptor, ...): those are read-only;
+        # what the node itself reads on every message stays live
+        self.config: MapperNodeConfig = declare_config(self, MapperNodeConfig, live=MAPPER_LIVE)
         self.map = TopoMap(self.config)
         self.map.descriptors.warm_up()
         self._odom: deque[tuple[float, float, float, float]] = deque(maxlen=200)  # (stamp, x, y, yaw)
@@ -57,14 +74,14 @@ class TopoMapperNode(Node):
         self._graph_dirty = True
         self._map_version = -1
         self.scans = 0
-        self.graph_pub = self.create_publisher(String, "/topo_graph", LATCHED_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "/topo_graph/markers", LATCHED_QOS)
-        self.map_pub = self.create_publisher(OccupancyGrid, "/map", LATCHED_QOS)
+        self.graph_pub = self.create_publisher(String, "topo_graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "topo_graph/markers", LATCHED_QOS)
+        self.map_pub = self.create_publisher(OccupancyGrid, "map", LATCHED_QOS)
         self._published: dict[str, int] = {}
-        streams = [Stream("odom", "/odom", Odometry, SENSOR_QOS, self._on_odom)]
+        streams = [Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom)]
         if self.config.use_points:
-            streams.append(Stream("points", "/points", PointCloud2, SENSOR_QOS, self._on_points))
-        streams.append(Stream("scan", "/scan", LaserScan, SENSOR_QOS, self._on_scan))
+            streams.append(Stream("points", "points", PointCloud2, SENSOR_QOS, self._on_points))
+        streams.append(Stream("scan", "scan", LaserScan, SENSOR_QOS, self._on_scan))
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
         if on:
@@ -83,6 +100,9 @@ class TopoMapperNode(Node):
                 self.get_logger().info(text)
             else:
                 self.get_logger().warning(text)
+        self._saved_scans = self.scans
+        if self.config.autosave_period > 0:
+            self.create_timer(self.config.autosave_period, self._autosave)
         self._publish(force=True)
         self.get_logger().info(
             f"topo_mapper up: node_distance={self.config.node_distance} m, grid {self.config.grid.resolution} m, "
@@ -253,6 +273,23 @@ class TopoMapperNode(Node):
         resp.message = f"saved {self.map.num_places} places, {len(self.map.frontier_nodes())} frontiers to {path}"
         self.get_logger().info(resp.message)
         return resp
+
+    def _autosave(self) -> None:
+        """Save when scans were integrated since the last save (the write is atomic: a mapper killed mid-save
+        leaves the previous file)."""
+        if self.scans == self._saved_scans or self.map.num_places == 0:
+            return
+        try:
+            save_geojson(self.map, self.config.graph_path)
+        except OSError as exc:
+            self.get_logger().error(f"autosave to {self.config.graph_path} failed: {exc}", throttle_duration_sec=30.0)
+            return
+        self._saved_scans = self.scans
+
+    def close(self) -> None:
+        """Called by run_node on shutdown: the last autosave."""
+        if self.config.autosave_period > 0:
+            self._autosave()
 
     def _load(self, path: str) -> tuple[bool, str]:
         try:

@@ -34,14 +34,15 @@ STATUS_NAME = "world_model_controller"
 class WorldModelControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("world_model_controller")
-        self.declare_parameter("command_topic", "/arm_controller/joint_trajectory")
-        self.config: ControllerConfig = declare_config(self, ControllerConfig)
+        self.declare_parameter("command_topic", "arm_controller/joint_trajectory")
+        # the controller (model, planner, mode) is built once: only the staleness limit is read live
+        self.config: ControllerConfig = declare_config(self, ControllerConfig, live=("stale_timeout",))
         topic = str(self.get_parameter("command_topic").value)
         self.cmd_pub = self.create_publisher(JointTrajectory, topic, COMMAND_QOS)
-        self.status_pub = self.create_publisher(DiagnosticArray, "/world_model/status", EVENT_QOS)
-        self.create_subscription(JointState, "/joint_states", self._on_joints, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/object_pose", self._on_object, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "/target_pose", self._on_target, LATCHED_QOS)
+        self.status_pub = self.create_publisher(DiagnosticArray, "world_model/status", EVENT_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "object_pose", self._on_object, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "target_pose", self._on_target, LATCHED_QOS)
         self.joints: tuple[list[str], list[float], Time] | None = None
         self.object: tuple[np.ndarray, Time] | None = None
         self.target: np.ndarray | None = None

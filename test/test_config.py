@@ -46,5 +46,7 @@ def test_ros_params_yaml(tmp_path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("/**:\n  ros__parameters:\n    rate: 5\nnode:\n  ros__parameters:\n    rnd:\n      int_coef: 2.0\n")
     assert load_ros_params(path, "node") == {"rate": 5, "rnd.int_coef": 2.0}
+    path.write_text("/**:\n  ros__parameters:\n    rate: 5\n/**/node:\n  ros__parameters:\n    rate: 7\n")
+    assert load_ros_params(path, "node") == {"rate": 7}  # the any-namespace key of toponav's config files
     with pytest.raises(ConfigError):
         load_ros_params(tmp_path / "missing.yaml", "node")

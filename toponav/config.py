@@ -57,14 +57,19 @@ def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
 
 def describe(cls: type, prefix: str = "") -> dict[str, str]:
     """Flat parameter name -> help text from field metadata (empty string when none)."""
-    out: dict[str, str] = {}
+    return {name: str(meta.get("help", "")) for name, meta in metadata(cls, prefix).items()}
+
+
+def metadata(cls: type, prefix: str = "") -> dict[str, Mapping[str, Any]]:
+    """Flat parameter name -> the field's metadata (help, min, max, choices), for every leaf field."""
+    out: dict[str, Mapping[str, Any]] = {}
     hints = _field_types(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if _is_dataclass_type(tp):
-            out.update(describe(tp, f"{prefix}{f.name}."))
+            out.update(metadata(tp, f"{prefix}{f.name}."))
         else:
-            out[f"{prefix}{f.name}"] = str(f.metadata.get("help", ""))
+            out[f"{prefix}{f.name}"] = f.metadata
     return out
 
 
@@ -199,7 +204,9 @@ def load_ros_params(path: str | Path, node_name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("params_file", f"{path} must hold a mapping of node names")
     merged: dict[str, Any] = {}
-    for key in ("/**", "**", node_name, f"/{node_name}"):
+    # as rcl matches them for a node in the root namespace: wildcards first, then the node's own sections
+    # ("/**/name" is how toponav's files key a node so that they apply in any namespace)
+    for key in ("/**", "**", f"/**/{node_name}", node_name, f"/{node_name}"):
         section = data.get(key)
         if isinstance(section, dict):
             merged.update(_flatten_mapping(section.get("ros__parameters", {}) or {}))

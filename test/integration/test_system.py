@@ -27,10 +27,11 @@ from toponav.worlds import heldout_seeds, make_world
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 rclpy = pytest.importorskip("rclpy")
-from geometry_msgs.msg import PoseStamped  # noqa: E402
-from nav_msgs.msg import OccupancyGrid  # noqa: E402
-from rclpy.qos import DurabilityPolicy, ReliabilityPolicy  # noqa: E402
+from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
+from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
+from rclpy.qos import DurabilityPolicy, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
@@ -41,10 +42,10 @@ LAUNCH = find_package_share("toponav") / "launch" / "sim_navigation.launch.xml"
 
 #: topic -> (type, reliable, transient_local) as documented in ARCHITECTURE.md / docs
 DOCUMENTED = {
-    "/clock": ("rosgraph_msgs/msg/Clock", False, False),
+    "/clock": ("rosgraph_msgs/msg/Clock", True, False),
     "/scan": ("sensor_msgs/msg/LaserScan", False, False),
-    "/odom": ("nav_msgs/msg/Odometry", False, False),
-    "/ground_truth/pose": ("geometry_msgs/msg/PoseStamped", False, False),
+    "/odom": ("nav_msgs/msg/Odometry", True, False),
+    "/ground_truth/pose": ("geometry_msgs/msg/PoseStamped", True, False),
     "/collision": ("std_msgs/msg/String", True, False),
     "/cmd_vel": ("geometry_msgs/msg/Twist", True, False),
     "/topo_graph": ("std_msgs/msg/String", True, True),
@@ -68,6 +69,23 @@ def _check_topics(probe: Probe, expected: dict[str, tuple[str, bool, bool]]) -> 
             assert (info.qos_profile.reliability == ReliabilityPolicy.RELIABLE) == reliable, topic
             assert (info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL) == latched, topic
 
+
+
+#: topic -> type a subscriber with rclpy's default QoS (reliable, volatile, keep last 10: ros2 topic echo,
+#: RViz's displays, Nav2's controller_server) must receive from the stack; /scan only with sensor-data QoS.
+DEFAULT_QOS_TOPICS = {"/odom": Odometry, "/clock": Clock, "/map": OccupancyGrid, "/topo_graph": String,
+                      "/subgoal": PoseStamped, "/cmd_vel": Twist}
+
+
+def _subscribe_as_a_ros_user(probe: Probe) -> None:
+    for topic, msg_type in DEFAULT_QOS_TOPICS.items():
+        probe.subscribe(topic, msg_type, 10, key="user" + topic)  # 10 = the default profile, depth 10
+    probe.subscribe("/scan", LaserScan, qos_profile_sensor_data, key="user/scan")
+
+
+def _assert_user_received(probe: Probe) -> None:
+    missing = [t for t in [*DEFAULT_QOS_TOPICS, "/scan"] if not probe.count("user" + t)]
+    assert not missing, f"a default-QoS (sensor-data for /scan) subscriber received nothing on {missing}"
 
 
 def _sim_time(probe: Probe) -> float:
@@ -201,10 +219,12 @@ def test_full_stack_reaches_heldout_goal(tmp_path: Path) -> None:
             probe.subscribe("/clock", Clock, CLOCK_QOS)
             probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
             probe.subscribe("/collision", String, EVENT_QOS)
+            _subscribe_as_a_ros_user(probe)
             assert probe.wait("/ground_truth/pose", 1, timeout=90), out.getvalue()[-3000:]
             _check_topics(probe, {**DOCUMENTED, **FULL_STACK_TOPICS})
             reached, took = _drive_to_goal(probe, world.goal, launcher, budget=400.0, listeners=2)
             assert reached, f"full stack did not reach the goal in {took:.1f} s sim\n{out.getvalue()[-4000:]}"
             assert probe.count("/collision") == 0
+            _assert_user_received(probe)
     finally:
         launcher.shutdown()

@@ -55,7 +55,7 @@ def test_arguments_let_group_params_remaps(tmp_path: Path) -> None:
         values.update(src.values)
     assert values == {"use_sim_time": True, "world": "warehouse", "seed": 10, "nest.a": 1.5, "speeds": [0.5, 1.0]}
     cmd = gc.command(tmp_path)
-    assert cmd[1:3] == ["-m", "toponav.ros_nodes.goal_controller"]
+    assert cmd[1:4] == ["-m", "toponav.ros_nodes.entry", "goal_controller"]
     assert "__node:=gc" in cmd and "__ns:=/robot1" in cmd and "/cmd_vel:=/robot/cmd_vel" in cmd
     params_file = Path(cmd[cmd.index("--params-file") + 1])
     written = yaml.safe_load(params_file.read_text())["/**"]["ros__parameters"]

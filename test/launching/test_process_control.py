@@ -151,4 +151,4 @@ def test_cli_reports_bad_file_and_argument(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "toponav.cli", "launch", "toponav", "robot.launch.xml",
                         "controller:=goal", "--print"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "toponav.ros_nodes.goal_controller" in r.stdout and "hodat_controller" not in r.stdout
+    assert "toponav.ros_nodes.entry goal_controller" in r.stdout and "hodat_controller" not in r.stdout

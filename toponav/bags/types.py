@@ -10,6 +10,8 @@ from rosbags.interfaces import Qos
 from rosbags.rosbag2.metadata import QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.typesys import Stores, get_typestore
 
+from toponav import qos
+
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 
 #: The recorder's default topic set -> message type.
@@ -26,13 +28,6 @@ DEFAULT_TOPICS: dict[str, str] = {
     "/toponav/status": "diagnostic_msgs/msg/DiagnosticArray",
     "/world_info": "std_msgs/msg/String",
 }
-
-#: Topics published latched (reliable + transient local, depth 1) in this stack.
-LATCHED_TOPICS = frozenset({"/topo_graph", "/topo_graph/markers", "/map", "/world_info", "/plan"})
-#: Sensor streams (best effort).
-SENSOR_TOPICS = frozenset({"/scan", "/odom", "/points", "/ground_truth/pose"})
-#: Events that must not be dropped (reliable, deeper queue).
-EVENT_TOPICS = frozenset({"/collision", "/toponav/status"})
 
 _ZERO = QosTime(sec=0, nsec=0)
 _INF = QosTime(sec=2147483647, nsec=4294967295)
@@ -54,16 +49,9 @@ def make_qos(*, reliable: bool, transient_local: bool, depth: int) -> Qos:
 
 
 def qos_for_topic(topic: str) -> Qos:
-    """The QoS toponav's nodes offer on ``topic`` (ARCHITECTURE.md), as bag metadata."""
-    if topic in LATCHED_TOPICS:
-        return make_qos(reliable=True, transient_local=True, depth=1)
-    if topic in SENSOR_TOPICS:
-        return make_qos(reliable=False, transient_local=False, depth=5)
-    if topic == "/clock":
-        return make_qos(reliable=False, transient_local=False, depth=1)
-    if topic in EVENT_TOPICS:
-        return make_qos(reliable=True, transient_local=False, depth=50)
-    return make_qos(reliable=True, transient_local=False, depth=10)
+    """The QoS toponav's nodes offer on ``topic`` (toponav/qos.py), as bag metadata."""
+    spec = qos.offered(topic)
+    return make_qos(reliable=spec.reliable, transient_local=spec.transient_local, depth=spec.depth)
 
 
 def ensure_type(msgtype: str, msgdef: str | None = None, fmt: str = "msg") -> bool:

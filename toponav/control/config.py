@@ -113,7 +113,10 @@ class HodatConfig:
     scan_timeout: float = param(0.5, "stop when the newest /scan is older than this (s)", min=0.01)
     odom_timeout: float = param(0.5, "stop when the newest /odom is older than this (s)", min=0.01)
     goal_fallback: bool = param(False, "drive to /goal_pose when no sub-goal was received (lowest priority)")
-    mode: str = param("learned", "local planner: learned policy, DWA baseline, or safety_only pursuit", choices=MODES)
+    # DWA by default: the mode the full stack ran collision-free with in `toponav bench stack` (18/18 runs: 15
+    # held-out worlds + 3 maps, README); the learned policy collided in every full-stack run reported in issue 16
+    # (docs/deployment.md)
+    mode: str = param("dwa", "local planner: learned policy, DWA baseline, or safety_only pursuit", choices=MODES)
     checkpoint: str = param("", "policy checkpoint path; empty = the shipped models/checkpoints/avoidance_policy.pt")
     goal_tolerance: float = param(0.3, "sub-goal counts as reached within this distance (m)", min=0.01)
     progress_timeout: float = param(

@@ -157,29 +157,42 @@ class LaunchDescription:
 
 
 # -- parsing ------------------------------------------------------------------------------------------
+# Every tag and attribute accepted here is one the real launch_xml / launch_ros parsers accept with the same
+# meaning (ros2/launch, ros2/launch_ros; test/launching/test_grammar.py holds their rules), so a file that
+# runs here runs under `ros2 launch`. Real launch accepts more (<executable>, <timer>, launch-prefix, ...):
+# those are refused here, never skipped.
 _COMMON = {"if", "unless"}
 _ALLOWED: dict[str, set[str]] = {
     "launch": {"version"},
     "arg": {"name", "default", "description", "value"},
     "let": {"name", "value"} | _COMMON,
-    "node": {"pkg", "exec", "name", "namespace", "output", "respawn", "respawn_delay", "on_exit", "required",
+    "node": {"pkg", "exec", "name", "namespace", "output", "respawn", "respawn_delay", "on_exit",
              "args", "ros_args", "exec_name"} | _COMMON,
-    "param": {"name", "value", "from", "value-sep", "sep"},
+    "param": {"name", "value", "from", "value-sep"},
     "remap": {"from", "to"},
     "env": {"name", "value"},
-    "group": {"scoped", "namespace"} | _COMMON,
+    "group": {"scoped"} | _COMMON,
     "push-ros-namespace": {"namespace"} | _COMMON,
     "push_ros_namespace": {"namespace"} | _COMMON,
     "set_parameter": {"name", "value"} | _COMMON,
-    "set-parameter": {"name", "value"} | _COMMON,
     "set_remap": {"from", "to"} | _COMMON,
-    "set-remap": {"from", "to"} | _COMMON,
     "set_env": {"name", "value"} | _COMMON,
-    "set-env": {"name", "value"} | _COMMON,
     "include": {"file"} | _COMMON,
     "log": {"message"} | _COMMON,
 }
 _ACTIONS = sorted(t for t in _ALLOWED if t not in ("launch", "param", "remap", "env"))
+#: Constructs of other launch dialects (ROS 1 roslaunch, older toponav) that real launch_xml rejects, with what
+#: to write instead: (tag, attribute or None) -> hint.
+_REFUSED_HINTS: dict[tuple[str, str | None], str] = {
+    ("node", "required"): "'required' is ROS 1 roslaunch; ROS 2 writes on_exit=\"shutdown\"",
+    ("param", "sep"): "'sep' is not a launch_xml attribute; ROS 2 writes value-sep=\",\" (it splits the raw "
+                      "text before substitution) or a YAML list value=\"[a, b]\"",
+    ("group", "namespace"): "<group> has no 'namespace' in launch_xml; put <push_ros_namespace namespace=...> "
+                            "first inside the group",
+    ("set-parameter", None): "launch_ros spells it <set_parameter>",
+    ("set-remap", None): "launch_ros spells it <set_remap>",
+    ("set-env", None): "launch spells it <set_env>",
+}
 
 
 @dataclass
@@ -245,6 +258,12 @@ class _Parser:
         return self.sub(el.attrs[key], scope, path, el.line)
 
     def check(self, el: Element, path: Path) -> None:
+        if (el.tag, None) in _REFUSED_HINTS:
+            raise LaunchError(f"unsupported tag <{el.tag}>: {_REFUSED_HINTS[el.tag, None]}", path, el.line)
+        for key in el.attrs:
+            if (el.tag, key) in _REFUSED_HINTS:
+                raise LaunchError(f"unsupported attribute '{key}' on <{el.tag}>: {_REFUSED_HINTS[el.tag, key]}",
+                                  path, el.line)
         if el.tag not in _ALLOWED:
             raise LaunchError(f"unsupported tag <{el.tag}>; supported actions: {', '.join(_ACTIONS)} "
                               "(see docs/launch.md)", path, el.line)
@@ -289,8 +308,6 @@ class _Parser:
         elif tag == "group":
             inner = scope.copy() if parse_bool(self.attr(el, "scoped", scope, path, "true"),
                                                self.ctx(scope, path, el.line)) else scope
-            if ns := self.attr(el, "namespace", scope, path):
-                inner.namespace = join_namespace(inner.namespace, ns)
             for child in el.children:
                 self.action(child, inner, path, top)
         elif tag == "push_ros_namespace":
@@ -367,7 +384,7 @@ class _Parser:
             output=output,
             respawn=parse_bool(a("respawn", "false"), ctx),
             respawn_delay=delay,
-            required=on_exit == "shutdown" or parse_bool(a("required", "false"), ctx),
+            required=on_exit == "shutdown",
             arguments=_split(a("args", ""), ctx),
             ros_arguments=_split(a("ros_args", ""), ctx),
             env=dict(scope.env),
@@ -411,9 +428,18 @@ class _Parser:
                     raise LaunchError(f"<param> children must be <param>, found <{child.tag}>", path, child.line)
                 self.node_param(child, spec, scope, path, name + ".")
             return
-        text = self.attr(el, "value", scope, path, required=True)
-        sep = el.attrs.get("value-sep", el.attrs.get("sep"))
-        value = [typed_value(v) for v in text.split(sep)] if sep else typed_value(text)
+        if "value" not in el.attrs:
+            raise LaunchError("<param> needs 'value', nested <param> children or 'from'", path, el.line)
+        sep = el.attrs.get("value-sep")
+        if sep is None:
+            value = typed_value(self.attr(el, "value", scope, path))
+        elif not sep:
+            raise LaunchError("value-sep must not be empty", path, el.line)
+        else:
+            # as launch_xml does: the raw attribute text is split first, then each piece is substituted and
+            # typed, so value="$(var list)" value-sep="," is ONE element whatever the argument holds (pass
+            # lists through arguments as YAML: default="[a, b]" and value="$(var list)" without value-sep)
+            value = [typed_value(self.sub(piece, scope, path, el.line)) for piece in el.attrs["value"].split(sep)]
         if not spec.params or spec.params[-1].file is not None:
             spec.params.append(ParamSource())
         spec.params[-1].values[name] = value

@@ -1,7 +1,7 @@
 """Start, supervise and stop the nodes of a :class:`LaunchDescription`, each in its own process.
 
 Behaviour follows ``ros2 launch``: every line a node prints is prefixed with ``[label]``; a node
-marked ``on_exit="shutdown"`` (or ``required``) that exits takes the whole launch down (exit code
+marked ``on_exit="shutdown"`` that exits takes the whole launch down (exit code
 1); ``respawn`` nodes are restarted after ``respawn_delay``; SIGINT/SIGTERM to the launcher is
 forwarded as SIGINT to every node, then escalated to SIGTERM and SIGKILL for anything that hangs.
 Every process gets DDS on loopback and the launch's private ROS_DOMAIN_ID.
@@ -54,7 +54,7 @@ class Launcher:
 
     def __init__(self, description: LaunchDescription, *, domain_id: int | None = None,
                  log_dir: str | Path | None = None, stream: TextIO | None = None,
-                 sigint_timeout: float = 8.0, sigterm_timeout: float = 4.0,
+                 sigint_timeout: float = 5.0, sigterm_timeout: float = 5.0,
                  on_line: Callable[[str, str], None] | None = None) -> None:
         self.description = description
         self.domain_id = default_domain_id() if domain_id is None else int(domain_id)

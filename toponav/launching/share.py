@@ -64,9 +64,10 @@ def find_package_share(package: str) -> Path:
 def find_executable(package: str, executable: str) -> list[str]:
     """Command line that runs ``executable`` of ``package``.
 
-    toponav's own nodes run as ``python -m toponav.ros_nodes.<exec>`` with this interpreter, so the
+    toponav's own nodes run as ``python -m toponav.ros_nodes.entry <exec>`` with this interpreter, so the
     launched code is always the code the launcher itself imports (source tree, venv or install
-    tree alike). Other packages are looked up as ``<prefix>/lib/<package>/<exec>``.
+    tree alike), and a SIGINT during the node's imports still ends it with code 0 (ros_nodes/entry.py).
+    Other packages are looked up as ``<prefix>/lib/<package>/<exec>``.
     """
     if package == "toponav":
         import importlib.util
@@ -77,7 +78,7 @@ def find_executable(package: str, executable: str) -> list[str]:
         except (ImportError, ValueError):
             spec = None
         if spec is not None:
-            return [sys.executable, "-m", module]
+            return [sys.executable, "-m", "toponav.ros_nodes.entry", executable]
         raise LaunchError(f"package 'toponav' has no executable '{executable}' (no module {module})")
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
     for prefix in prefixes:

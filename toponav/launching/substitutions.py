@@ -1,6 +1,6 @@
 """``$(...)`` substitutions of the ROS 2 XML launch format (the subset in docs/launch.md).
 
-Supported: ``$(var NAME)``, ``$(env NAME [DEFAULT])``, ``$(optenv NAME [DEFAULT])``,
+Supported: ``$(var NAME)``, ``$(env NAME [DEFAULT])``,
 ``$(find-pkg-share PKG)``, ``$(dirname)``, ``$(filename)``, ``$(eval EXPR)`` (arithmetic,
 comparisons, boolean logic and string/number literals only; no names, calls or attributes), and
 ``$(not X)``, ``$(and A B)``, ``$(or A B)``, ``$(equals A B)``. Substitutions nest.
@@ -91,7 +91,10 @@ def _evaluate(inner: str, ctx: SubstitutionContext) -> str:
             known = ", ".join(sorted(ctx.configs)) or "none"
             raise ctx.error(f"$(var {key}): launch configuration '{key}' is not set (known: {known})")
         return ctx.configs[key]
-    if name in ("env", "optenv"):
+    if name == "optenv":
+        raise ctx.error("$(optenv ...) is ROS 1 roslaunch; ROS 2 launch writes $(env NAME DEFAULT) "
+                        "(an empty default: $(env NAME '')")
+    if name == "env":
         args = _split_args(body, ctx)
         if not args:
             raise ctx.error(f"$({name}) needs a variable name")
@@ -99,8 +102,6 @@ def _evaluate(inner: str, ctx: SubstitutionContext) -> str:
             return env[args[0]]
         if len(args) > 1:
             return " ".join(args[1:])
-        if name == "optenv":
-            return ""
         raise ctx.error(f"$(env {args[0]}): environment variable '{args[0]}' is not set and has no default")
     if name == "find-pkg-share":
         args = _split_args(body, ctx)
@@ -131,7 +132,7 @@ def _evaluate(inner: str, ctx: SubstitutionContext) -> str:
             return _format(args[0] == args[1])
         a, b = parse_bool(args[0], ctx), parse_bool(args[1], ctx)
         return _format(a and b if name == "and" else a or b)
-    raise ctx.error(f"unsupported substitution $({name} ...); supported: var, env, optenv, find-pkg-share, "
+    raise ctx.error(f"unsupported substitution $({name} ...); supported: var, env, find-pkg-share, "
                     "dirname, filename, eval, not, and, or, equals")
 
 
