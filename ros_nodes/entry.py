@@ -20,14 +20,29 @@ NODES = ("sim_node", "arm_sim_node", "topo_mapper", "subgoal_planner", "hodat_co
          "goal_controller", "bag_recorder", "bag_player")
 
 
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def _exit_quietly(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+def _arm() -> None:
+    """Exit 0 on SIGINT/SIGTERM from now on, then let through a stop that arrived before this point.
+
+    The interpreter itself (site, ``toponav`` and this module) takes a while to start on a loaded machine, and
+    no Python handler can run in that window: a SIGINT 0.1 s after the launcher started the process raised
+    KeyboardInterrupt inside runpy. So the launcher starts these processes with SIGINT/SIGTERM blocked (the mask
+    survives exec; ``toponav.launching.runner.blocked_stop_signals``): a stop sent in the window waits, pending,
+    and is delivered here, to the handler, the moment it is unblocked."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _exit_quietly)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 def start(name: str) -> None:
     """Run node ``name``: exit 0 on SIGINT/SIGTERM from this instant on, then import and run it."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _exit_quietly)
+    _arm()
     if name not in NODES:
         print(f"[entry] unknown toponav node {name!r}; nodes: {', '.join(NODES)}", file=sys.stderr)
         raise SystemExit(2)
@@ -42,8 +57,7 @@ def __getattr__(name: str) -> Callable[[], None]:
 
 
 if __name__ == "__main__":
-    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything else, even the argument check
-        signal.signal(sig, _exit_quietly)
+    _arm()  # before anything else, even the argument check
     if len(sys.argv) < 2:
         print("usage: python -m toponav.ros_nodes.entry <node> [--ros-args ...]", file=sys.stderr)
         raise SystemExit(2)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from toponav.launching import Launcher, find_package_share, parse_launch_file
+from toponav.launching.runner import blocked_stop_signals
 from toponav.ros_env import local_ros_env
 from toponav.testing import NodeProcess, wait_for
 from toponav.worlds import heldout_seeds, make_world
@@ -39,13 +40,15 @@ from toponav.ros_nodes.probe import Probe  # noqa: E402
 SHARE = find_package_share("toponav")
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.6, 1.5, None])
+@pytest.mark.parametrize("delay", [0.01, 0.1, 0.6, 1.5, None])
 def test_sigint_at_any_moment_of_start_up_exits_zero(delay: float | None, domain_id: int) -> None:
-    """SIGINT 0.1 s in (interpreter start / imports), 0.6 and 1.5 s (torch, rclpy imports on a busy machine) and
-    once the node is up. The launcher starts nodes exactly this way (find_executable)."""
+    """SIGINT 0.01 and 0.1 s in (interpreter start: the stop waits, blocked, until entry.py's handler is in), 0.6 and
+    1.5 s (torch, rclpy imports on a busy machine) and once the node is up. The launcher starts nodes exactly this
+    way (find_executable, blocked_stop_signals)."""
     cmd = [sys.executable, "-m", "toponav.ros_nodes.entry", "subgoal_planner"]
-    proc = subprocess.Popen(cmd, env=local_ros_env(domain_id), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    with blocked_stop_signals():  # as the launcher starts its nodes
+        proc = subprocess.Popen(cmd, env=local_ros_env(domain_id), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
     if delay is None:
         lines: list[str] = []
         assert proc.stdout is not None

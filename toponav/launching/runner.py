@@ -17,13 +17,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from toponav.launching.errors import LaunchError
 from toponav.launching.parser import LaunchDescription, NodeSpec
+from toponav.launching.share import ENTRY_MODULE
 from toponav.ros_env import local_ros_env, pick_domain_id
 
 
@@ -124,8 +125,9 @@ class Launcher:
         label = self.labels[index]
         cmd = proc.spec.command(self._param_dir)
         log = open(self.log_dir / f"{label.replace('/', '_')}.log", "a")  # noqa: SIM115 (closed by pump end)
-        popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                                 env=self.env_for(proc.spec), start_new_session=True, errors="replace")
+        with _start_guard(cmd):
+            popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                     env=self.env_for(proc.spec), start_new_session=True, errors="replace")
         proc.popen = popen
         proc.starts += 1
         proc.restart_at = None
@@ -256,6 +258,26 @@ class Launcher:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+@contextlib.contextmanager
+def blocked_stop_signals() -> Iterator[None]:
+    """Block SIGINT/SIGTERM in this thread while a child is started: the child inherits the mask across exec.
+    For toponav's own node processes only (ros_nodes/entry.py unblocks them once its handler is in place, and
+    a stop sent during the interpreter's start-up is then delivered to it); an executable that never unblocks
+    them could not be stopped with SIGINT."""
+    stops = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start_guard(cmd: list[str]) -> contextlib.AbstractContextManager[None]:
+    """Our own node processes (``python -m toponav.ros_nodes.entry``) start with the stop signals blocked
+    (:func:`blocked_stop_signals`); anything else starts with the launcher's mask."""
+    return blocked_stop_signals() if ENTRY_MODULE in cmd else contextlib.nullcontext()
 
 
 def _signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:

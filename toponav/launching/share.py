@@ -19,6 +19,8 @@ from pathlib import Path
 from toponav.launching.errors import LaunchError
 
 _MARKER = Path("share/ament_index/resource_index/packages")
+#: the module toponav's node processes start through (``python -m``; it makes SIGINT at start-up exit 0)
+ENTRY_MODULE = "toponav.ros_nodes.entry"
 
 
 def _prefix_share(prefix: Path, package: str) -> Path | None:
@@ -78,7 +80,7 @@ def find_executable(package: str, executable: str) -> list[str]:
         except (ImportError, ValueError):
             spec = None
         if spec is not None:
-            return [sys.executable, "-m", "toponav.ros_nodes.entry", executable]
+            return [sys.executable, "-m", ENTRY_MODULE, executable]
         raise LaunchError(f"package 'toponav' has no executable '{executable}' (no module {module})")
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
     for prefix in prefixes:
