@@ -61,6 +61,15 @@ class RNDSettings:
 
 
 @dataclass
+class GoalFieldSettings:
+    """The coarse map the optimistic goal distance runs on (``goal_distance: optimistic``; planning/goal_field.py)."""
+
+    cell: float = param(0.2, "cell size of the field (m); the map's cells are pooled into it", min=0.05, max=2.0)
+    inflate: float = param(0.2, "known obstacles grow by this (m) in the field, so a wall seen from afar as a dotted "
+                           "line of lidar hits does not leak; too much closes gaps the robot fits through", min=0.0)
+
+
+@dataclass
 class PlannerConfig:
     """All sub-goal planner settings; the ROS node declares them as parameters (nested names)."""
 
@@ -86,6 +95,7 @@ class PlannerConfig:
         "of /map not known to be blocked (toponav.planning.goal_field; known walls count, unknown space does "
         "not), 'straight' = straight line. Without a /map the straight line is used",
         choices=["optimistic", "straight"])
+    goal_field: GoalFieldSettings = field(default_factory=GoalFieldSettings)
     explore_while_blocked: bool = param(
         True, "while the straight leg to the goal is blacklisted, score frontiers as plain exploration (no pull "
               "toward the goal): in a maze the straight-line pull keeps the robot at frontiers beside the goal's "
@@ -173,8 +183,8 @@ class SubgoalPlanner:
         # hence the same novelty and the same sub-goals, whatever else in the process draws random numbers
         self._rng = np.random.default_rng(self.cfg.rnd.seed)
         self._map: tuple[np.ndarray, tuple[float, float], float] | None = None  # (values, origin, resolution)
-        self._field = GoalField()
-        self._field_for: tuple[int, tuple[float, float], bool] | None = None  # (map version, goal, boundary)
+        self._field = GoalField(self.cfg.goal_field.cell, self.cfg.goal_field.inflate)
+        self._field_for: tuple | None = None  # (map version, goal, boundary, cell, inflate) of the field
         self._map_version = 0
         if self.cfg.rnd.enabled:
             from toponav.models.rnd import FEATURE_DIM, RND, RNDConfig
@@ -200,8 +210,11 @@ class SubgoalPlanner:
         (recomputed when the map, the destination or the boundary changed), or None for the straight line."""
         if dest is None or self._map is None or self.cfg.goal_distance != "optimistic":
             return None
-        key = (self._map_version, (float(dest[0]), float(dest[1])), tuple(self.cfg.boundary))
+        fc = self.cfg.goal_field
+        key = (self._map_version, (float(dest[0]), float(dest[1])), tuple(self.cfg.boundary), fc.cell, fc.inflate)
         if key != self._field_for:
+            if (self._field.cell, self._field.inflate) != (fc.cell, fc.inflate):
+                self._field = GoalField(fc.cell, fc.inflate)
             values, origin, res = self._map
             self._field.update(values, origin, res, dest, self._boundary, extra=self.pose[:2] if self.pose else None)
             self._field_for = key
