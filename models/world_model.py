@@ -37,6 +37,11 @@ class WorldModelConfig:
     num_q: int = 5
     norm_group: int = 8  # latent is normalised in groups of this size (see LatentNorm)
     feature_scale: float = 10.0  # metres -> encoder input units
+    # Where the EE position, achieved goal and desired goal (3 numbers each) start in the flat observation
+    # (toponav.manipulation.goal_env.ObsLayout); the defaults are our scenes' 10-vector.
+    ee_index: int = 0
+    achieved_index: int = 4
+    desired_index: int = 7
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,10 +64,13 @@ def mlp(inp: int, hidden: int, out: int, *, layers: int = 2, final_act: nn.Modul
     return nn.Sequential(*mods)
 
 
-def obs_features(obs: torch.Tensor, scale: float = 10.0) -> torch.Tensor:
-    """The flat observation plus (cube - EE) and (goal - cube), times ``scale`` (metres -> order one)."""
-    ee, obj, goal = obs[..., 0:3], obs[..., 4:7], obs[..., 7:10]
-    return scale * torch.cat([obs, obj - ee, goal - obj], dim=-1)
+def obs_features(obs: torch.Tensor, scale: float = 10.0, ee: int = 0, achieved: int = 4,
+                 desired: int = 7) -> torch.Tensor:
+    """The flat observation plus (object - EE) and (goal - object), times ``scale`` (metres -> order one).
+
+    ``ee``, ``achieved``, ``desired``: start indices of those 3-vectors (defaults: our scenes' layout)."""
+    p, obj, goal = obs[..., ee:ee + 3], obs[..., achieved:achieved + 3], obs[..., desired:desired + 3]
+    return scale * torch.cat([obs, obj - p, goal - obj], dim=-1)
 
 
 class EnsembleLinear(nn.Module):
@@ -125,7 +133,8 @@ class WorldModel(nn.Module):
     # ----- components ---------------------------------------------------------------------
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         """Fixed feature map: obs plus (cube - EE) and (goal - cube), scaled to order one."""
-        return obs_features(obs, self.config.feature_scale)
+        c = self.config
+        return obs_features(obs, c.feature_scale, c.ee_index, c.achieved_index, c.desired_index)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """Observation (..., obs_dim) -> latent (..., latent_dim)."""

@@ -41,3 +41,17 @@ def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:
     assert "world model + MPPI" in table and "SAC (model-free)" in table
     assert (tmp_path / "bench_manip_push.png").is_file()
     assert bench_manip.run(_args(bench_manip, ["--tasks", "stack", "--out", str(tmp_path)])) == 2
+
+
+def test_train_world_model_on_panda_gym_reach(tmp_path) -> None:
+    """The adapter end to end on panda-gym's real PandaReach-v3: demos, BC, updates, MPPI evaluation, checkpoint."""
+    args = _args(train_world_model, ["--env", "panda-gym:PandaReach-v3", "--steps", "100", "--demos", "2",
+                                     "--demo-keep", "successful", "--bc-iters", "20", "--eval-every", "100",
+                                     "--eval-episodes", "1", "--out", str(tmp_path), "--no-progress"])
+    assert train_world_model.run(args) == 0
+    model, meta = load_world_model(tmp_path / "world_model_PandaReach-v3.pt")
+    assert (model.config.obs_dim, model.config.achieved_index, model.config.desired_index) == (12, 6, 9)
+    assert meta["env"] == "panda-gym:PandaReach-v3" and meta["steps"] == 100 and meta["updates"] == 100
+    assert meta["demos"] == 2 and meta["demo_success"] == 1.0
+    assert "--env panda-gym:PandaReach-v3" in meta["command"]
+    assert train_world_model.run(_args(train_world_model, ["--env", "panda-gym:Nope-v0", "--out", str(tmp_path)])) == 2
