@@ -212,9 +212,14 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
 
     do_eval()
     bar = tqdm(total=cfg.steps, desc=tag, disable=not progress, unit="step")
+    # Cost per env step, evaluation excluded: wall and CPU seconds (CPU time is the fairer number on a
+    # shared machine), split into acting (env + policy/MPPI) and model updates.
+    cost = {"act_wall": 0.0, "act_cpu": 0.0, "update_wall": 0.0, "update_cpu": 0.0}
     while step < cfg.steps:
+        w0, c0 = time.perf_counter(), time.process_time()
         agent.begin_episode(step)
         o, a, r, ok = run_episode(env, lambda ob: agent.act(ob, explore=True), seed=cfg.seed * 1_000_003 + episode)
+        w1, c1 = time.perf_counter(), time.process_time()
         replay.add(o, a, r)
         recent.append(ok)
         episode += 1
@@ -227,16 +232,27 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
             batch = replay.sample(batch_size - n_demo, horizon, rng, her_prob=her)
             demo = demos.sample(n_demo, horizon, rng, her_prob=0.0) if n_demo else None
             losses.append(agent.update(batch, demo, step)["total"])
+        w2, c2 = time.perf_counter(), time.process_time()
+        cost["act_wall"] += w1 - w0
+        cost["act_cpu"] += c1 - c0
+        cost["update_wall"] += w2 - w1
+        cost["update_cpu"] += c2 - c1
         bar.set_postfix(train_succ=f"{np.mean(recent[-20:]):.2f}")
         if step // cfg.eval_every != prev // cfg.eval_every or step >= cfg.steps:
             do_eval()
     bar.close()
     env.close()
     final = {f"final_success_{m}": curves[f"success_{m}"][-1] for m in modes}
+    per_step = {f"ms_per_step_{k}": 1e3 * v / max(step, 1) for k, v in cost.items()}
+    per_step["ms_per_step_wall"] = per_step["ms_per_step_act_wall"] + per_step["ms_per_step_update_wall"]
+    per_step["ms_per_step_cpu"] = per_step["ms_per_step_act_cpu"] + per_step["ms_per_step_update_cpu"]
+    log(f"[{tag}] training cost per env step (evaluation excluded): {per_step['ms_per_step_wall']:.1f} ms wall, "
+        f"{per_step['ms_per_step_cpu']:.1f} ms CPU (acting {per_step['ms_per_step_act_cpu']:.1f}, "
+        f"updates {per_step['ms_per_step_update_cpu']:.1f})")
     return {"kind": kind, "task": cfg.task, "env": cfg.env or cfg.task, "seed": cfg.seed, "steps": step,
             "episodes": episode, "updates": len(losses), "demos": demos.size if cfg.demos else 0,
             "demo_attempts": demo_attempts, "demo_success": demo_success, "curves": curves,
-            **final, "wall_s": time.perf_counter() - t_start, "agent": agent}
+            **final, **per_step, "wall_s": time.perf_counter() - t_start, "agent": agent}
 
 
 def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: str) -> Path:
@@ -281,6 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
     parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim, help="MLP hidden size")
+    parser.add_argument("--pi-q-members", type=int, default=d.agent.pi_q_members,
+                        help="Q-functions averaged in the policy-prior loss (random each update)")
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
     parser.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1: shared CPU)")
@@ -296,7 +314,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
                        episode_steps=args.episode_steps,
                        updates_per_step=args.updates_per_step, eval_every=args.eval_every,
-                       eval_episodes=args.eval_episodes, threads=args.threads)
+                       eval_episodes=args.eval_episodes, threads=args.threads,
+                       agent=AgentConfig(pi_q_members=args.pi_q_members))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -318,7 +337,8 @@ def run(args: argparse.Namespace) -> int:
             ("demos", cfg.demos), ("demo_keep", cfg.demo_keep),
             ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("hidden_dim", cfg.hidden_dim),
             ("episode_steps", cfg.episode_steps),
-            ("updates_per_step", cfg.updates_per_step), ("eval_every", cfg.eval_every),
+            ("updates_per_step", cfg.updates_per_step), ("pi_q_members", cfg.agent.pi_q_members),
+            ("eval_every", cfg.eval_every),
             ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}
     save_world_model(ckpt, agent.model, meta)
