@@ -90,7 +90,9 @@ def scripted_policy(env) -> Policy:
     """The scripted demo policy for a :class:`toponav.manipulation.goal_env.FlatGoalEnv`, on its flat obs."""
     from toponav.manipulation.goal_env import OWN_TASKS
 
-    table = POLICIES if env.name in OWN_TASKS else GOAL_ENV_POLICIES
+    if env.name in OWN_TASKS:  # the 10-vector itself (float32 arithmetic: the same demos as before the adapter)
+        return POLICIES[env.task]
+    table = GOAL_ENV_POLICIES
     if env.task not in table:
         raise ValueError(f"no scripted demo policy for env {env.name!r} (known task families: {sorted(table)}); "
                          "use --demos 0")
@@ -107,7 +109,8 @@ def for_layout(policy: Policy, layout, action_dim: int) -> Policy:
     def act(obs: np.ndarray) -> np.ndarray:
         o = np.asarray(obs)
         width = float(o[layout.width]) if layout.width >= 0 else 0.0
-        view = np.concatenate([o[layout.ee:layout.ee + 3], [width], o[layout.achieved_slice], o[layout.desired_slice]])
+        view = np.concatenate([o[layout.ee:layout.ee + 3], [width], o[layout.achieved_slice],
+                               o[layout.desired_slice]]).astype(o.dtype)
         a = np.asarray(policy(view), dtype=float)
         return np.concatenate([a, np.zeros(max(0, action_dim - a.shape[0]))])[:action_dim]
 
