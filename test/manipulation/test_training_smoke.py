@@ -33,14 +33,33 @@ def test_train_world_model_writes_checkpoint_curve_and_summary(tmp_path) -> None
 
 
 def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:
-    args = _args(bench_manip, ["--tasks", "push", "--steps", "20", "--demos", "1", "--bc-iters", "5",
-                               "--episode-steps", "10", "--eval-every", "20", "--eval-episodes", "1",
-                               "--out", str(tmp_path), "--no-progress"])
+    args = _args(bench_manip, ["--tasks", "push", "--learners", "world_model,sac", "--steps", "20", "--demos", "1",
+                               "--bc-iters", "5", "--episode-steps", "10", "--eval-every", "20",
+                               "--eval-episodes", "1", "--out", str(tmp_path), "--no-progress"])
     assert bench_manip.run(args) == 0
     table = (tmp_path / "bench_manip.md").read_text()
-    assert "world model + MPPI" in table and "SAC (model-free)" in table
+    assert "world model + MPPI" in table and "SAC (model-free" in table and "ms / env step" in table
     assert (tmp_path / "bench_manip_push.png").is_file()
     assert bench_manip.run(_args(bench_manip, ["--tasks", "stack", "--out", str(tmp_path)])) == 2
+    assert bench_manip.run(_args(bench_manip, ["--learners", "world_model,ppo", "--out", str(tmp_path)])) == 2
+
+
+def test_bench_manip_runs_sb3_baselines_beside_the_world_model(tmp_path) -> None:
+    """SB3 SAC + HER and TQC + HER on panda-gym's PandaReach-v3, same steps and evaluation as the world model."""
+    args = _args(bench_manip, ["--tasks", "panda-gym:PandaReach-v3", "--steps", "100", "--demos", "1",
+                               "--bc-iters", "5", "--eval-every", "100", "--eval-episodes", "1",
+                               "--learners", "world_model,sb3_sac_her,sb3_tqc_her", "--sb3-batch", "32",
+                               "--sb3-net", "32,32", "--sb3-learning-starts", "50", "--out", str(tmp_path),
+                               "--no-progress"])
+    assert bench_manip.run(args) == 0
+    summary = json.loads((tmp_path / "bench_manip.json").read_text())["PandaReach-v3"]
+    for kind in ("world_model", "sb3_sac_her", "sb3_tqc_her"):
+        assert summary[kind]["steps"] == 100 and summary[kind]["curves"]["step"] == [0, 100]
+        assert summary[kind]["ms_per_step_cpu"] > 0 and summary[kind]["updates"] >= 50
+    assert summary["sb3_sac_her"]["demos"] == 0
+    assert "batch 32, net [32, 32]" in summary["sb3_tqc_her"]["hyperparameters"]
+    table = (tmp_path / "bench_manip.md").read_text()
+    assert "SB3 SAC + HER" in table and "TQC + HER" in table and "world model / SB3 SAC + HER" in table
 
 
 def test_train_world_model_on_panda_gym_reach(tmp_path) -> None:
