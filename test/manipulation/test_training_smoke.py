@@ -33,12 +33,15 @@ def test_train_world_model_writes_checkpoint_curve_and_summary(tmp_path) -> None
 
 
 def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:
-    args = _args(bench_manip, ["--tasks", "push", "--learners", "world_model,sac", "--steps", "20", "--demos", "1",
+    args = _args(bench_manip, ["--tasks", "push", "--learners", "world_model,world_model_ref,sac", "--steps", "20",
+                               "--demos", "1", "--updates-per-step", "0.5",
                                "--bc-iters", "5", "--episode-steps", "10", "--eval-every", "20",
                                "--eval-episodes", "1", "--out", str(tmp_path), "--no-progress"])
     assert bench_manip.run(args) == 0
     table = (tmp_path / "bench_manip.md").read_text()
     assert "world model + MPPI" in table and "SAC (model-free" in table and "ms / env step" in table
+    runs = json.loads((tmp_path / "bench_manip.json").read_text())["push"]
+    assert runs["world_model"]["updates"] == 10 and runs["world_model_ref"]["updates"] == 20  # 0.5 vs 1 per step
     assert (tmp_path / "bench_manip_push.png").is_file()
     assert bench_manip.run(_args(bench_manip, ["--tasks", "stack", "--out", str(tmp_path)])) == 2
     assert bench_manip.run(_args(bench_manip, ["--learners", "world_model,ppo", "--out", str(tmp_path)])) == 2

@@ -22,6 +22,7 @@ against the world model. Writes a markdown table, a JSON file and one learning-c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 from pathlib import Path
@@ -34,12 +35,18 @@ from toponav.models.world_model import save_world_model
 #: learner -> (evaluation modes with their table labels)
 LEARNERS: dict[str, tuple[tuple[str, str], ...]] = {
     "world_model": (("mpc", "world model + MPPI"), ("policy", "world model policy prior")),
+    "world_model_ref": (("mpc", "world model + MPPI, earlier settings (1 update/step, policy on 5 Q)"),
+                        ("policy", "its policy prior")),
     "sac": (("policy", "SAC (model-free; our demos, BC, HER)"),),
     "sb3_sac_her": (("policy", "SB3 SAC + HER (no demos)"),),
     "sb3_tqc_her": (("policy", "sb3-contrib TQC + HER (no demos)"),),
 }
 
-SHORT = {"world_model": "world model", "sac": "SAC (ours)", "sb3_sac_her": "SB3 SAC+HER", "sb3_tqc_her": "TQC+HER"}
+#: the world model's learning settings before issue 18's cost cut, for side-by-side runs (not in the default set)
+REFERENCE = {"updates_per_step": 1.0, "pi_q_members": 5}
+DEFAULT_LEARNERS = ("world_model", "sac", "sb3_sac_her", "sb3_tqc_her")
+SHORT = {"world_model": "world model", "world_model_ref": "world model (1 upd/step)", "sac": "SAC (ours)",
+         "sb3_sac_her": "SB3 SAC+HER", "sb3_tqc_her": "TQC+HER"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", default="push",
                         help="comma-separated: push, pickplace (our scenes) or module:EnvId goal-envs, "
                              "e.g. panda-gym:PandaPush-v3")
-    parser.add_argument("--learners", default=",".join(LEARNERS), help=f"comma-separated of {list(LEARNERS)}")
+    parser.add_argument("--learners", default=",".join(DEFAULT_LEARNERS),
+                        help=f"comma-separated of {list(LEARNERS)}; world_model_ref = the world model with "
+                             f"its earlier settings {REFERENCE}")
     parser.add_argument("--steps", type=int, default=20000, help="environment steps per learner")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--demos", type=int, default=d.demos, help="scripted demos (world model and our SAC)")
@@ -115,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
         for kind in learners:
             if kind.startswith("sb3_"):
                 r = train_sb3(cfg, kind.split("_")[1], sb3=sb3)
+            elif kind == "world_model_ref":
+                ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
+                                          agent=AgentConfig(pi_q_members=REFERENCE["pi_q_members"]))
+                r = train(ref, kind="world_model", progress=not args.no_progress)
             else:
                 r = train(cfg, kind=kind, progress=not args.no_progress)
             agent = r.pop("agent")
