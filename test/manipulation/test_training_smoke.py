@@ -45,6 +45,11 @@ def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:
     assert (tmp_path / "bench_manip_push.png").is_file()
     assert bench_manip.run(_args(bench_manip, ["--tasks", "stack", "--out", str(tmp_path)])) == 2
     assert bench_manip.run(_args(bench_manip, ["--learners", "world_model,ppo", "--out", str(tmp_path)])) == 2
+    cost = _args(bench_manip, ["--tasks", "push", "--cost-episodes", "1", "--episode-steps", "6", "--demos", "1",
+                               "--updates-per-step", "0.5", "--out", str(tmp_path)])
+    assert bench_manip.run(cost) == 0
+    text = (tmp_path / "bench_manip_cost_push.md").read_text()
+    assert "reference / current" in text and "updates_per_step 0.5" in text
 
 
 def test_bench_manip_runs_sb3_baselines_beside_the_world_model(tmp_path) -> None:

@@ -23,11 +23,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import platform
+import time
 from pathlib import Path
 
-from toponav.experiments.train_world_model import AgentConfig, TrainConfig, plot_curves, run_name, train
+import numpy as np
+import torch
+
+from toponav.experiments.train_world_model import (
+    AgentConfig,
+    TrainConfig,
+    collect_demos,
+    make_agent,
+    make_env,
+    plot_curves,
+    run_episode,
+    run_name,
+    train,
+)
 from toponav.manipulation.goal_env import make_goal_env
 from toponav.manipulation.sb3_baselines import SB3Config, train_sb3
 from toponav.models.world_model import save_world_model
@@ -78,12 +93,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cost-episodes", type=int, default=0,
+                        help="instead of training: the world model's cost per env step, current settings against "
+                             "world_model_ref's, interleaved episode by episode (MPPI acting + updates), N each")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_manip"))
     parser.add_argument("--no-progress", action="store_true")
 
 
 def _fmt_ms(r: dict) -> str:
     return f"{r['ms_per_step_wall']:.1f} / {r['ms_per_step_cpu']:.1f}"
+
+
+def measure_cost(cfg: TrainConfig, episodes: int, log=print) -> dict[str, dict[str, float]]:
+    """ms per env step of the world model with the current settings and with REFERENCE's, measured side by side.
+
+    Both agents act with MPPI on every step (the steady state after the agency schedule) and update at their
+    own rate on the same demo data, alternating episode by episode so the machine's load hits both alike."""
+    torch.set_num_threads(cfg.threads)
+    env = make_env(cfg)
+    demos, _, _ = collect_demos(env, max(cfg.demos, 1), cfg.demo_noise, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
+                              agent=AgentConfig(pi_q_members=REFERENCE["pi_q_members"]))
+    runs = {"current": cfg, "reference": ref}
+    agents = {k: make_agent(c, "world_model", env)[0] for k, c in runs.items()}
+    cost = {k: dict.fromkeys(("act_wall", "act_cpu", "update_wall", "update_cpu", "steps"), 0.0) for k in runs}
+    credit = dict.fromkeys(runs, 0.0)
+    for ep in range(episodes):
+        for k, c in runs.items():
+            agent = agents[k]
+            agent.begin_episode(0, eval_mode=True, mode="mpc")
+            w0, c0 = time.perf_counter(), time.process_time()
+            run_episode(env, functools.partial(agent.act, explore=True), seed=30_000_000 + ep)
+            w1, c1 = time.perf_counter(), time.process_time()
+            credit[k] += env.max_steps * c.updates_per_step
+            while credit[k] >= 1.0:
+                credit[k] -= 1.0
+                agent.update(demos.sample(c.agent.batch_size, c.agent.horizon, rng, her_prob=0.5), None, 0)
+            w2, c2 = time.perf_counter(), time.process_time()
+            for key, v in (("act_wall", w1 - w0), ("act_cpu", c1 - c0), ("update_wall", w2 - w1),
+                           ("update_cpu", c2 - c1), ("steps", env.max_steps)):
+                cost[k][key] += v
+    env.close()
+    out = {}
+    for k, c in cost.items():
+        n = c.pop("steps")
+        out[k] = {f"ms_{key}": 1e3 * v / n for key, v in c.items()}
+        out[k]["ms_wall"] = out[k]["ms_act_wall"] + out[k]["ms_update_wall"]
+        out[k]["ms_cpu"] = out[k]["ms_act_cpu"] + out[k]["ms_update_cpu"]
+    return out
+
+
+def run_cost(args: argparse.Namespace, cfg: TrainConfig, name: str) -> int:
+    res = measure_cost(cfg, args.cost_episodes)
+    cur, ref = res["current"], res["reference"]
+    lines = [f"# toponav bench manip --cost-episodes {args.cost_episodes} ({name}, world model, MPPI acting on "
+             f"every step; {platform.processor() or platform.machine()}, {cfg.threads} torch thread(s))", "",
+             "| settings | acting ms / step (wall / CPU) | updates ms / step (wall / CPU) | total wall | total CPU |",
+             "|---|---|---|---|---|"]
+    for label, r in ((f"reference: {REFERENCE}", ref),
+                     (f"current: updates_per_step {cfg.updates_per_step}, pi_q_members {cfg.agent.pi_q_members}",
+                      cur)):
+        lines.append(f"| {label} | {r['ms_act_wall']:.1f} / {r['ms_act_cpu']:.1f} | {r['ms_update_wall']:.1f} / "
+                     f"{r['ms_update_cpu']:.1f} | {r['ms_wall']:.1f} | {r['ms_cpu']:.1f} |")
+    lines.append(f"| reference / current | | | {ref['ms_wall'] / cur['ms_wall']:.2f}x | "
+                 f"{ref['ms_cpu'] / cur['ms_cpu']:.2f}x |")
+    table = "\n".join(lines)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"bench_manip_cost_{name}.md").write_text(table + "\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
                           eval_every=args.eval_every, eval_episodes=args.eval_episodes, threads=args.threads,
                           agent=AgentConfig(pi_q_members=args.pi_q_members))
         name = run_name(cfg)
+        if args.cost_episodes > 0:
+            run_cost(args, cfg, name)
+            continue
         results[name] = {}
         for kind in learners:
             if kind.startswith("sb3_"):
@@ -141,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
                 save_world_model(out / f"world_model_{name}.pt", agent.model, dict(r) | {"command": command})
         plot_curves({SHORT[kind]: results[name][kind]["curves"] for kind in learners},
                     out / f"bench_manip_{name}.png", f"{name}: learners side by side (seed {args.seed})")
+    if args.cost_episodes > 0:
+        return 0
     lines = [f"# toponav bench manip (seed {args.seed}, {args.steps} env steps, {args.demos} demos "
              f"({args.demo_keep}) for the world model and our SAC, {args.eval_episodes} eval episodes; SB3: "
              f"{sb3.describe()}; {platform.processor() or platform.machine()})", "",
