@@ -8,7 +8,7 @@ Learners (``--learners``, all by default, one after the other):
   term, HER, updates per env step): it isolates what the model and planner add for equal information;
 * ``sb3_sac_her`` / ``sb3_tqc_her``: stable-baselines3 SAC + HER and sb3-contrib TQC + HER, the baselines
   the field uses (rl-baselines3-zoo Panda settings sized for this CPU, no demos; see
-  :mod:`toponav.manipulation.sb3_baselines`).
+  :mod:`toponav.experiments.sb3_baselines`).
 
 Every learner trains on the same env (seeded the same), for the same env steps, and is evaluated by the
 same function on the same fixed evaluation seeds at the same steps. The table prints each learner's
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toponav.experiments.sb3_baselines import SB3Config, train_sb3
 from toponav.experiments.train_world_model import (
     AgentConfig,
     TrainConfig,
@@ -43,9 +44,8 @@ from toponav.experiments.train_world_model import (
     run_name,
     train,
 )
-from toponav.manipulation.goal_env import make_goal_env
-from toponav.manipulation.sb3_baselines import SB3Config, train_sb3
 from toponav.models.world_model import save_world_model
+from toponav.sim.arm.goal_envs import make_goal_env
 
 #: learner -> (evaluation modes with their table labels)
 LEARNERS: dict[str, tuple[tuple[str, str], ...]] = {

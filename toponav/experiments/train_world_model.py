@@ -28,9 +28,10 @@ from toponav.config import param
 from toponav.manipulation.agent import Agent, AgentConfig, agency
 from toponav.manipulation.buffer import EpisodeBuffer
 from toponav.manipulation.demos import noisy, scripted_policy
-from toponav.manipulation.goal_env import FlatGoalEnv, make_goal_env
+from toponav.manipulation.goal_env import FlatGoalEnv
 from toponav.manipulation.sac import SACAgent, SACConfig
 from toponav.models.world_model import WorldModelConfig, save_world_model
+from toponav.sim.arm.goal_envs import make_goal_env
 
 
 @dataclass

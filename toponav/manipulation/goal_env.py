@@ -4,10 +4,11 @@ A goal-env observes ``{"observation", "achieved_goal", "desired_goal"}`` and def
 through ``compute_reward(achieved, desired, info)`` (panda-gym: 0 at the goal, -1 elsewhere; our own
 scenes: 1 / 0). The learners want one flat float vector and must know where in it the end effector,
 the achieved goal and the desired goal lie (features, hindsight relabelling, scripted demos). That
-is :class:`ObsLayout`. :func:`make_goal_env` builds either of our own scenes (``push``,
-``pickplace``; their 10-vector layout, which the shipped checkpoint and the ROS node use) or any
-registered goal-env named ``module:EnvId`` (``panda-gym:PandaPush-v3`` imports ``panda_gym`` and
-makes ``PandaPush-v3``), flattened as ``[observation, achieved_goal, desired_goal]``.
+is :class:`ObsLayout`. :func:`toponav.sim.arm.goal_envs.make_goal_env` builds either of our own scenes
+(``push``, ``pickplace``; their 10-vector layout, which the shipped checkpoints and the ROS node use) or
+any registered goal-env named ``module:EnvId`` (``panda-gym:PandaPush-v3`` imports ``panda_gym`` and
+makes ``PandaPush-v3``), flattened as ``[observation, achieved_goal, desired_goal]``. This module holds
+only the layout and the wrappers (core code takes observations as data and builds no simulator).
 
 Episodes have a fixed length (the env's own time limit, 50 for panda-gym) and ignore the env's
 ``terminated``: panda-gym ends an episode the moment the object first touches the goal, our scenes
@@ -18,7 +19,6 @@ own success-at-termination). The reward stays the env's own.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,49 +124,3 @@ class FlatGoalEnv(gym.ObservationWrapper):
     def dict_env(self) -> FixedLengthGoalEnv:
         """The same env with dict observations (for SB3's HER), sharing its state."""
         return self.env
-
-
-def _concat(observation: dict[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.ravel(observation[k]) for k in ("observation", "achieved_goal", "desired_goal")])
-
-
-#: Known panda-gym tasks -> (our task family for scripted demos, index of the finger width or -1).
-PANDA_GYM_TASKS = {"PandaReach": ("reach", -1), "PandaPush": ("push", -1), "PandaSlide": ("slide", -1),
-                   "PandaPickAndPlace": ("pickplace", 6)}
-
-
-def task_family(env_id: str) -> str:
-    """Our name of the task an env id poses (selects the scripted demo policy); '' when unknown."""
-    base = env_id.split("-")[0]
-    return PANDA_GYM_TASKS.get(base, ("", -1))[0]
-
-
-def make_goal_env(name: str, *, max_steps: int | None = None) -> FlatGoalEnv:
-    """``push`` / ``pickplace`` (our scenes) or ``module:EnvId`` (any registered goal-env), flattened."""
-    if name in OWN_TASKS:
-        from toponav.sim.arm import make_env
-        from toponav.sim.arm.env import flatten
-
-        inner = make_env(name, flat=False, max_steps=max_steps)
-        return FlatGoalEnv(FixedLengthGoalEnv(inner, inner.max_steps), OWN_LAYOUT, flatten, name, name)
-    module, sep, env_id = name.partition(":")
-    if not sep or not module or not env_id:
-        raise ValueError(f"env {name!r}: use one of {OWN_TASKS} or 'module:EnvId' (e.g. panda-gym:PandaPush-v3)")
-    try:
-        importlib.import_module(module.replace("-", "_"))
-    except ImportError as exc:
-        raise ValueError(f"env {name!r}: cannot import {module!r} ({exc})") from None
-    try:
-        inner = gym.make(env_id)
-    except gym.error.Error as exc:
-        raise ValueError(f"env {name!r}: {exc}") from None
-    width = PANDA_GYM_TASKS.get(env_id.split("-")[0], ("", -1))[1]
-    try:
-        layout = concat_layout(inner.observation_space, width=width)
-    except ValueError as exc:
-        inner.close()
-        raise ValueError(f"env {name!r}: {exc}") from None
-    T = max_steps or (inner.spec.max_episode_steps if inner.spec else None)
-    if not T:
-        raise ValueError(f"env {name!r} has no time limit: give max_steps")
-    return FlatGoalEnv(FixedLengthGoalEnv(inner, T), layout, _concat, name, task_family(env_id))

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from toponav.config import param
-from toponav.manipulation.goal_env import FlatGoalEnv, make_goal_env
+from toponav.manipulation.goal_env import FlatGoalEnv
+from toponav.sim.arm.goal_envs import make_goal_env
 
 ALGOS = ("sac", "tqc")
 
