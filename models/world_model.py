@@ -37,6 +37,11 @@ class WorldModelConfig:
     num_q: int = 5
     norm_group: int = 8  # latent is normalised in groups of this size (see LatentNorm)
     feature_scale: float = 10.0  # metres -> encoder input units
+    # Where the EE position, achieved goal and desired goal (3 numbers each) start in the flat observation
+    # (toponav.manipulation.goal_env.ObsLayout); the defaults are our scenes' 10-vector.
+    ee_index: int = 0
+    achieved_index: int = 4
+    desired_index: int = 7
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,10 +64,13 @@ def mlp(inp: int, hidden: int, out: int, *, layers: int = 2, final_act: nn.Modul
     return nn.Sequential(*mods)
 
 
-def obs_features(obs: torch.Tensor, scale: float = 10.0) -> torch.Tensor:
-    """The flat observation plus (cube - EE) and (goal - cube), times ``scale`` (metres -> order one)."""
-    ee, obj, goal = obs[..., 0:3], obs[..., 4:7], obs[..., 7:10]
-    return scale * torch.cat([obs, obj - ee, goal - obj], dim=-1)
+def obs_features(obs: torch.Tensor, scale: float = 10.0, ee: int = 0, achieved: int = 4,
+                 desired: int = 7) -> torch.Tensor:
+    """The flat observation plus (object - EE) and (goal - object), times ``scale`` (metres -> order one).
+
+    ``ee``, ``achieved``, ``desired``: start indices of those 3-vectors (defaults: our scenes' layout)."""
+    p, obj, goal = obs[..., ee:ee + 3], obs[..., achieved:achieved + 3], obs[..., desired:desired + 3]
+    return scale * torch.cat([obs, obj - p, goal - obj], dim=-1)
 
 
 class EnsembleLinear(nn.Module):
@@ -74,8 +82,11 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(num, inp, out).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(num, 1, out).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``members``: indices of the members to run (x then has len(members) rows in front); None = all."""
+        if members is None:
+            return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(self.bias[members], x, self.weight[members])
 
 
 def ensemble_mlp(num: int, inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -125,7 +136,8 @@ class WorldModel(nn.Module):
     # ----- components ---------------------------------------------------------------------
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         """Fixed feature map: obs plus (cube - EE) and (goal - cube), scaled to order one."""
-        return obs_features(obs, self.config.feature_scale)
+        c = self.config
+        return obs_features(obs, c.feature_scale, c.ee_index, c.achieved_index, c.desired_index)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """Observation (..., obs_dim) -> latent (..., latent_dim)."""
@@ -139,12 +151,18 @@ class WorldModel(nn.Module):
         """Predicted reward (..., 1) of taking ``a`` in ``z``."""
         return self._reward(torch.cat([z, a], dim=-1))
 
-    def Q(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:  # noqa: N802 (TD-MPC2's name)
-        """All ensemble members' Q-values, shape (num_q, ..., 1)."""
+    def Q(self, z: torch.Tensor, a: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N802
+        """The ensemble members' Q-values (TD-MPC2's name), shape (num_q, ..., 1).
+
+        ``members`` (indices): run only those, shape (len(members), ..., 1): the TD target needs two
+        random members, and computing all five to keep two cost 3/5 of its Q time for nothing."""
         za = torch.cat([z, a], dim=-1)
         lead = za.shape[:-1]
-        x = za.reshape(1, -1, za.shape[-1]).expand(self.config.num_q, -1, -1)
-        return self._qs(x).reshape(self.config.num_q, *lead, 1)
+        n = self.config.num_q if members is None else len(members)
+        x = za.reshape(1, -1, za.shape[-1]).expand(n, -1, -1)
+        for layer in self._qs:
+            x = layer(x, members) if isinstance(layer, EnsembleLinear) else layer(x)
+        return x.reshape(n, *lead, 1)
 
     def pi(self, z: torch.Tensor, *, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Policy prior: (action in [-1, 1], mean action, log-probability of the action)."""

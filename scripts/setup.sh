@@ -37,7 +37,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   }
   pipi -r requirements.lock || { echo "[setup] pip install -r requirements.lock failed" >&2; exit 1; }
   pipi --no-deps --no-build-isolation -e . || { echo "[setup] pip install -e . failed" >&2; exit 1; }
-  .venv/bin/python -c "import rclpy, torch, pybullet, open3d, networkx, rosbags, gymnasium, toponav" \
+  .venv/bin/python -c "import rclpy, torch, pybullet, open3d, networkx, rosbags, gymnasium, panda_gym, stable_baselines3, sb3_contrib, toponav" \
     || { echo "[setup] import check failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

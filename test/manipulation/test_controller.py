@@ -80,3 +80,16 @@ def test_corrupt_or_missing_checkpoint_raises_clear_error(tmp_path) -> None:
 def test_default_checkpoint_path_is_inside_the_package() -> None:
     assert default_checkpoint().name == "world_model_push.pt"
     assert default_checkpoint().parent.name == "checkpoints"
+
+
+def test_checkpoint_of_another_observation_layout_is_refused(tmp_path) -> None:
+    """A panda-gym PandaPush-v3 model (24-number observation) cannot drive the node's 10-vector scene."""
+    from toponav.manipulation.goal_env import concat_layout
+    from toponav.sim.arm.goal_envs import make_goal_env
+
+    env = make_goal_env("panda-gym:PandaPush-v3")
+    lay = concat_layout(env.dict_env.observation_space)
+    env.close()
+    path = save_world_model(tmp_path / "pg.pt", WorldModel(WorldModelConfig(**lay.model_indices())))
+    with pytest.raises(CheckpointError, match=r"observation layout .*obs_dim': 24.* trained on another env"):
+        WorldModelController(ControllerConfig(checkpoint=str(path)))

@@ -104,3 +104,23 @@ def test_checkpoint_roundtrip_and_corrupt_file(tmp_path) -> None:
         load_world_model(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_world_model(tmp_path / "missing.pt")
+
+
+def test_q_of_chosen_members_equals_those_rows_of_the_full_ensemble() -> None:
+    m = WorldModel(WorldModelConfig(num_q=5))
+    with torch.no_grad():
+        m._qs[-1].weight.normal_()
+    z, a = m.encode(torch.randn(6, 10) * 0.1), torch.rand(6, 3) * 2 - 1
+    pick = torch.tensor([3, 1])
+    torch.testing.assert_close(m.Q(z, a, members=pick), m.Q(z, a)[pick])
+
+
+def test_policy_step_leaves_the_q_functions_without_gradients() -> None:
+    """The policy loss only needs dQ/da; Q weight gradients would be wasted work (and must stay trainable)."""
+    for members in (5, 2):
+        agent = Agent(WorldModelConfig(), AgentConfig(batch_size=64, pi_q_members=members), seed=0)
+        z = agent.model.encode(torch.randn(3, 16, 10) * 0.1).detach()
+        before = [p.detach().clone() for p in agent.model._pi.parameters()]
+        agent._policy_update(z, torch.zeros(3, 16, 3), 0, 0)
+        assert all(p.grad is None and p.requires_grad for p in agent.model._qs.parameters())
+        assert any(not torch.equal(b, p) for b, p in zip(before, agent.model._pi.parameters()))

@@ -5,6 +5,9 @@ the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`
 periodic evaluation -> learning-curve PNG + checkpoint + JSON summary.
 
     toponav train world-model --task push --steps 50000 --seed 0
+    toponav train world-model --env panda-gym:PandaPush-v3 --steps 50000 --seed 0 --demo-keep successful
+
+Any gymnasium goal-env with dict observations runs through :mod:`toponav.manipulation.goal_env`.
 """
 
 from __future__ import annotations
@@ -24,23 +27,27 @@ from tqdm import tqdm
 from toponav.config import param
 from toponav.manipulation.agent import Agent, AgentConfig, agency
 from toponav.manipulation.buffer import EpisodeBuffer
-from toponav.manipulation.demos import POLICIES, noisy
-from toponav.manipulation.obs import OBS_DIM, TASKS
+from toponav.manipulation.demos import noisy, scripted_policy
+from toponav.manipulation.goal_env import FlatGoalEnv
 from toponav.manipulation.sac import SACAgent, SACConfig
 from toponav.models.world_model import WorldModelConfig, save_world_model
-from toponav.sim.arm import make_env
+from toponav.sim.arm.goal_envs import make_goal_env
 
 
 @dataclass
 class TrainConfig:
     """One training run."""
 
-    task: str = param("push", "arm task", choices=("push", "pickplace"))
+    task: str = param("push", "arm task of our own scene", choices=("push", "pickplace"))
+    env: str = param("", "goal-env to train on instead of our scene: 'module:EnvId' "
+                     "(e.g. panda-gym:PandaPush-v3); empty = our scene's --task")
     seed: int = param(0, "seed for env, torch and numpy")
     steps: int = param(50000, "environment steps of interaction (demos not counted)", min=0)
     episode_steps: int = param(0, "episode length; 0 = the task's own (50)", min=0)
     demos: int = param(10, "scripted demonstrations", min=0)
     demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
+    demo_keep: str = param("all", "which noisy demos to keep: all, or only successful ones (up to 5x the "
+                           "attempts)", choices=("all", "successful"))
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
     pretrain_iters: int = param(0, "world-model updates on demo data only, after BC and before interaction "
                                 "(MoDem-V2's model pre-training; every sample carries the BC term)", min=0)
@@ -54,6 +61,22 @@ class TrainConfig:
     agent: AgentConfig = field(default_factory=AgentConfig)
 
 
+def run_name(cfg: TrainConfig) -> str:
+    """Short name of what a run trains on (file names, log tags): our task, or the goal-env's id."""
+    return cfg.env.partition(":")[2] if cfg.env else cfg.task
+
+
+def make_env(cfg: TrainConfig) -> FlatGoalEnv:
+    return make_goal_env(cfg.env or cfg.task, max_steps=cfg.episode_steps or None)
+
+
+def make_buffer(env: FlatGoalEnv, capacity: int) -> EpisodeBuffer:
+    """Episode replay shaped for ``env``: its layout, episode length and own reward for relabelling."""
+    lay = env.layout
+    return EpisodeBuffer(capacity, env.max_steps, lay.dim, env.action_space.shape[0], achieved=lay.achieved_slice,
+                         desired=lay.desired_slice, reward_fn=env.compute_reward)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -63,8 +86,8 @@ def seed_everything(seed: int) -> None:
 def run_episode(env, act, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Roll one full episode with ``act(obs) -> action``; returns obs (T+1,D), actions, rewards, success."""
     obs, _ = env.reset(seed=seed)
-    T = env.unwrapped.max_steps
-    all_obs = np.zeros((T + 1, OBS_DIM), dtype=np.float32)
+    T = env.max_steps
+    all_obs = np.zeros((T + 1, env.layout.dim), dtype=np.float32)
     all_act = np.zeros((T, env.action_space.shape[0]), dtype=np.float32)
     all_rew = np.zeros(T, dtype=np.float32)
     all_obs[0] = obs
@@ -76,18 +99,25 @@ def run_episode(env, act, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return all_obs, all_act, all_rew, bool(info["is_success"])
 
 
-def collect_demos(env, task: str, n: int, noise: float, seed: int) -> tuple[EpisodeBuffer, float]:
-    """``n`` scripted demos (noisy) into their own buffer; returns it and the demos' success rate."""
-    T = env.unwrapped.max_steps
-    buf = EpisodeBuffer(max(n, 1), T, OBS_DIM, env.action_space.shape[0])
+def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
+                  keep: str = "all") -> tuple[EpisodeBuffer, float, int]:
+    """``n`` scripted demos (noisy) into their own buffer; returns it, the attempts' success rate and attempts.
+
+    ``keep="successful"`` stores only demos that succeed, trying up to ``5 n`` episodes (MoDem's demos
+    are successful ones); fewer than ``n`` are kept if the script fails that often."""
+    buf = make_buffer(env, max(n, 1))
+    if n == 0:
+        return buf, 0.0, 0
     rng = np.random.default_rng(seed + 7919)
-    policy = noisy(POLICIES[task], noise, rng)
-    wins = 0
-    for i in range(n):
-        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + i)
-        buf.add(o, a, r)
+    policy = noisy(scripted_policy(env), noise, rng)
+    wins = attempts = 0
+    while buf.size < n and attempts < (5 * n if keep == "successful" else n):
+        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
+        attempts += 1
         wins += ok
-    return buf, wins / max(n, 1)
+        if ok or keep == "all":
+            buf.add(o, a, r)
+    return buf, wins / attempts, attempts
 
 
 def evaluate(env, agent, episodes: int, seed: int, mode: str) -> float:
@@ -114,12 +144,13 @@ def behaviour_clone(agent, demos: EpisodeBuffer, iters: int, rng: np.random.Gene
     return losses
 
 
-def make_agent(cfg: TrainConfig, kind: str):
+def make_agent(cfg: TrainConfig, kind: str, env: FlatGoalEnv):
     """The learner, its training-rollout horizon and its evaluation modes."""
-    spec = TASKS[cfg.task]
+    action_dim = env.action_space.shape[0]
+    lay = env.layout
     if kind == "world_model":
-        model_cfg = WorldModelConfig(action_dim=spec.action_dim, latent_dim=cfg.latent_dim,
-                                     hidden_dim=cfg.hidden_dim)
+        model_cfg = WorldModelConfig(action_dim=action_dim, latent_dim=cfg.latent_dim,
+                                     hidden_dim=cfg.hidden_dim, **lay.model_indices())
         agent = Agent(model_cfg, cfg.agent, seed=cfg.seed)
         return agent, cfg.agent.horizon, ("mpc", "policy")
     if kind == "sac":
@@ -127,7 +158,8 @@ def make_agent(cfg: TrainConfig, kind: str):
         sac_cfg = SACConfig(batch_size=a.batch_size, hidden_dim=cfg.hidden_dim, discount=a.discount,
                             bc_coef=a.bc_coef, bc_decay_steps=a.bc_decay_steps, her_prob=a.her_prob,
                             demo_ratio=a.demo_ratio)
-        return SACAgent(OBS_DIM, spec.action_dim, sac_cfg, seed=cfg.seed), 1, ("policy",)
+        return (SACAgent(lay.dim, action_dim, sac_cfg, seed=cfg.seed, index=(lay.ee, lay.achieved, lay.desired)),
+                1, ("policy",))
     raise ValueError(f"unknown agent kind {kind!r}; valid: world_model, sac")
 
 
@@ -135,21 +167,22 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     """The whole run for one learner; returns curves, final numbers and the trained agent (key ``agent``)."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    env = make_env(cfg.task, max_steps=cfg.episode_steps or None)
+    env = make_env(cfg)
     env.reset(seed=cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    agent, horizon, modes = make_agent(cfg, kind)
-    tag = f"{kind}/{cfg.task}"
+    agent, horizon, modes = make_agent(cfg, kind, env)
+    tag = f"{kind}/{run_name(cfg)}"
     t_start = time.perf_counter()
 
-    demos, demo_success = collect_demos(env, cfg.task, cfg.demos, cfg.demo_noise, cfg.seed)
-    log(f"[{tag}] {cfg.demos} scripted demos, success {demo_success:.0%}")
+    demos, demo_success, demo_attempts = collect_demos(env, cfg.demos, cfg.demo_noise, cfg.seed, cfg.demo_keep)
+    log(f"[{tag}] {demos.size if cfg.demos else 0} scripted demos kept ({cfg.demo_keep}) of {demo_attempts}, "
+        f"success {demo_success:.0%}")
     bc_losses = behaviour_clone(agent, demos, cfg.bc_iters, rng)
     if bc_losses:
         log(f"[{tag}] behaviour cloning: loss {bc_losses[0]:.3f} -> {bc_losses[-1]:.3f}")
 
-    T = env.unwrapped.max_steps
-    replay = EpisodeBuffer(max(cfg.steps // T + 1, 1), T, OBS_DIM, env.action_space.shape[0])
+    T = env.max_steps
+    replay = make_buffer(env, max(cfg.steps // T + 1, 1))
     curves: dict[str, list] = {"step": [], "train_success": [], "agency": [], "loss": [], "time_s": []}
     curves |= {f"success_{m}": [] for m in modes}
     c = cfg.agent
@@ -180,9 +213,14 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
 
     do_eval()
     bar = tqdm(total=cfg.steps, desc=tag, disable=not progress, unit="step")
+    # Cost per env step, evaluation excluded: wall and CPU seconds (CPU time is the fairer number on a
+    # shared machine), split into acting (env + policy/MPPI) and model updates.
+    cost = {"act_wall": 0.0, "act_cpu": 0.0, "update_wall": 0.0, "update_cpu": 0.0}
     while step < cfg.steps:
+        w0, c0 = time.perf_counter(), time.process_time()
         agent.begin_episode(step)
         o, a, r, ok = run_episode(env, lambda ob: agent.act(ob, explore=True), seed=cfg.seed * 1_000_003 + episode)
+        w1, c1 = time.perf_counter(), time.process_time()
         replay.add(o, a, r)
         recent.append(ok)
         episode += 1
@@ -195,15 +233,27 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
             batch = replay.sample(batch_size - n_demo, horizon, rng, her_prob=her)
             demo = demos.sample(n_demo, horizon, rng, her_prob=0.0) if n_demo else None
             losses.append(agent.update(batch, demo, step)["total"])
+        w2, c2 = time.perf_counter(), time.process_time()
+        cost["act_wall"] += w1 - w0
+        cost["act_cpu"] += c1 - c0
+        cost["update_wall"] += w2 - w1
+        cost["update_cpu"] += c2 - c1
         bar.set_postfix(train_succ=f"{np.mean(recent[-20:]):.2f}")
         if step // cfg.eval_every != prev // cfg.eval_every or step >= cfg.steps:
             do_eval()
     bar.close()
     env.close()
     final = {f"final_success_{m}": curves[f"success_{m}"][-1] for m in modes}
-    return {"kind": kind, "task": cfg.task, "seed": cfg.seed, "steps": step, "episodes": episode,
-            "updates": len(losses), "demos": cfg.demos, "demo_success": demo_success, "curves": curves,
-            **final, "wall_s": time.perf_counter() - t_start, "agent": agent}
+    per_step = {f"ms_per_step_{k}": 1e3 * v / max(step, 1) for k, v in cost.items()}
+    per_step["ms_per_step_wall"] = per_step["ms_per_step_act_wall"] + per_step["ms_per_step_update_wall"]
+    per_step["ms_per_step_cpu"] = per_step["ms_per_step_act_cpu"] + per_step["ms_per_step_update_cpu"]
+    log(f"[{tag}] training cost per env step (evaluation excluded): {per_step['ms_per_step_wall']:.1f} ms wall, "
+        f"{per_step['ms_per_step_cpu']:.1f} ms CPU (acting {per_step['ms_per_step_act_cpu']:.1f}, "
+        f"updates {per_step['ms_per_step_update_cpu']:.1f})")
+    return {"kind": kind, "task": cfg.task, "env": cfg.env or cfg.task, "seed": cfg.seed, "steps": step,
+            "episodes": episode, "updates": len(losses), "demos": demos.size if cfg.demos else 0,
+            "demo_attempts": demo_attempts, "demo_success": demo_success, "curves": curves,
+            **final, **per_step, "wall_s": time.perf_counter() - t_start, "agent": agent}
 
 
 def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: str) -> Path:
@@ -234,16 +284,22 @@ def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    parser.add_argument("--task", choices=("push", "pickplace"), default=d.task)
+    parser.add_argument("--task", choices=("push", "pickplace"), default=d.task, help="our own scene's task")
+    parser.add_argument("--env", default=d.env, help="any gymnasium goal-env as module:EnvId instead of --task, "
+                        "e.g. panda-gym:PandaPush-v3 (Reach, Push, Slide, PickAndPlace)")
     parser.add_argument("--steps", type=int, default=d.steps, help="environment steps of interaction")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--demos", type=int, default=d.demos, help="scripted demonstrations")
+    parser.add_argument("--demo-keep", choices=("all", "successful"), default=d.demo_keep,
+                        help="keep all noisy demos or only successful ones")
     parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
     parser.add_argument("--pretrain-iters", type=int, default=d.pretrain_iters,
                         help="world-model updates on demos only before interaction")
     parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
     parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
     parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim, help="MLP hidden size")
+    parser.add_argument("--pi-q-members", type=int, default=d.agent.pi_q_members,
+                        help="Q-functions averaged in the policy-prior loss (random each update)")
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
     parser.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1: shared CPU)")
@@ -254,32 +310,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(task=args.task, seed=args.seed, steps=args.steps, demos=args.demos, bc_iters=args.bc_iters,
+    return TrainConfig(task=args.task, env=args.env, seed=args.seed, steps=args.steps, demos=args.demos,
+                       demo_keep=args.demo_keep, bc_iters=args.bc_iters,
                        pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
                        episode_steps=args.episode_steps,
                        updates_per_step=args.updates_per_step, eval_every=args.eval_every,
-                       eval_episodes=args.eval_episodes, threads=args.threads)
+                       eval_episodes=args.eval_episodes, threads=args.threads,
+                       agent=AgentConfig(pi_q_members=args.pi_q_members))
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    try:
+        make_env(cfg).close()
+    except ValueError as exc:
+        print(f"--env: {exc}")
+        return 2
     result = train(cfg, progress=not args.no_progress)
     agent = result.pop("agent")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = args.checkpoint or out / f"world_model_{cfg.task}.pt"
+    name = run_name(cfg)
+    ckpt = args.checkpoint or out / f"world_model_{name}.pt"
     command = "toponav train world-model " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (
-            ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed), ("demos", cfg.demos),
+            ("env", cfg.env) if cfg.env else ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed),
+            ("demos", cfg.demos), ("demo_keep", cfg.demo_keep),
             ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("hidden_dim", cfg.hidden_dim),
             ("episode_steps", cfg.episode_steps),
-            ("updates_per_step", cfg.updates_per_step), ("eval_every", cfg.eval_every),
+            ("updates_per_step", cfg.updates_per_step), ("pi_q_members", cfg.agent.pi_q_members),
+            ("eval_every", cfg.eval_every),
             ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}
     save_world_model(ckpt, agent.model, meta)
-    plot_curves({"world model": result["curves"]}, out / f"world_model_{cfg.task}_curve.png",
-                f"Panda {cfg.task}: world model + MPPI (seed {cfg.seed})")
-    (out / f"world_model_{cfg.task}.json").write_text(json.dumps(meta, indent=2))
+    plot_curves({"world model": result["curves"]}, out / f"world_model_{name}_curve.png",
+                f"{name}: world model + MPPI (seed {cfg.seed})")
+    (out / f"world_model_{name}.json").write_text(json.dumps(meta, indent=2))
     print(f"final success: mpc {result['final_success_mpc']:.0%}, policy {result['final_success_policy']:.0%} "
           f"after {result['steps']} env steps ({result['wall_s']:.0f} s); checkpoint {ckpt}")
     return 0

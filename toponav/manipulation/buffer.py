@@ -8,17 +8,30 @@ samples are recomputed with the task's own success rule, never invented. numpy s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from toponav.manipulation.obs import GOAL, OBJ, SUCCESS_DISTANCE
 
+RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def success_reward(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """Our scenes' sparse reward: 1 within SUCCESS_DISTANCE of the goal, else 0."""
+    return (np.linalg.norm(achieved - desired, axis=-1) < SUCCESS_DISTANCE).astype(np.float32)
+
 
 class EpisodeBuffer:
     """Fixed-capacity ring of equal-length episodes."""
 
-    def __init__(self, capacity: int, episode_len: int, obs_dim: int, action_dim: int) -> None:
+    def __init__(self, capacity: int, episode_len: int, obs_dim: int, action_dim: int, *,
+                 achieved: slice = OBJ, desired: slice = GOAL, reward_fn: RewardFn = success_reward) -> None:
+        """``achieved`` / ``desired``: where the goals lie in an observation; ``reward_fn(achieved, desired)``
+        the env's own sparse reward for batches (used for relabelled samples)."""
         self.capacity, self.T = int(capacity), int(episode_len)
+        self.achieved, self.desired, self.reward_fn = achieved, desired, reward_fn
         self.obs = np.zeros((self.capacity, self.T + 1, obs_dim), dtype=np.float32)
         self.act = np.zeros((self.capacity, self.T, action_dim), dtype=np.float32)
         self.rew = np.zeros((self.capacity, self.T), dtype=np.float32)
@@ -41,8 +54,8 @@ class EpisodeBuffer:
         self._next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch: int, horizon: int, rng: np.random.Generator, *, her_prob: float = 0.0,
-               success_distance: float = SUCCESS_DISTANCE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(self, batch: int, horizon: int, rng: np.random.Generator, *,
+               her_prob: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Subsequences: obs (H+1, B, D), actions (H, B, A), rewards (H, B)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty buffer")
@@ -57,10 +70,10 @@ class EpisodeBuffer:
             if relabel.any():
                 rows = np.nonzero(relabel)[0]
                 future = rng.integers(t0[rows] + 1, self.T + 1)
-                goals = self.obs[ep[rows], future][:, OBJ]
-                obs[rows, :, GOAL] = goals[:, None, :]
-                dist = np.linalg.norm(obs[rows, 1:, OBJ] - goals[:, None, :], axis=-1)
-                rew[rows] = (dist < success_distance).astype(np.float32)
+                goals = self.obs[ep[rows], future][:, self.achieved]
+                obs[rows, :, self.desired] = goals[:, None, :]
+                future_goals = np.broadcast_to(goals[:, None, :], (len(rows), horizon, goals.shape[-1]))
+                rew[rows] = self.reward_fn(obs[rows, 1:, self.achieved], future_goals)
         return (torch.from_numpy(obs).transpose(0, 1).contiguous(),
                 torch.from_numpy(np.ascontiguousarray(act)).transpose(0, 1).contiguous(),
                 torch.from_numpy(rew).transpose(0, 1).contiguous())

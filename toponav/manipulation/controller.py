@@ -91,6 +91,19 @@ def check_point(name: str, p: np.ndarray, margin: float) -> np.ndarray:
     return p
 
 
+def check_layout(model_config, path: Path) -> None:
+    """Refuse a checkpoint trained on another observation layout (e.g. a panda-gym env): the node builds
+    our scenes' 10-vector, and a model reading other numbers at those places would act blindly."""
+    from toponav.manipulation.goal_env import OWN_LAYOUT
+    from toponav.models.checkpoint import CheckpointError
+
+    got = {k: getattr(model_config, k) for k in OWN_LAYOUT.model_indices()}
+    if got != OWN_LAYOUT.model_indices():
+        raise CheckpointError(path, f"observation layout {got} is not this node's {OWN_LAYOUT.model_indices()} "
+                              "([EE, finger width, cube, target]): it was trained on another env "
+                              "(use a checkpoint from `toponav train world-model --task push|pickplace`)")
+
+
 class WorldModelController:
     """Loads a world model and turns observations into joint targets, one control step at a time."""
 
@@ -102,6 +115,7 @@ class WorldModelController:
         path = Path(config.checkpoint) if config.checkpoint else default_checkpoint()
         self.model, self.meta = load_world_model(path)
         self.path = path
+        check_layout(self.model.config, path)
         self.action_dim = self.model.config.action_dim
         self.planner = MPPI(config.mppi, self.action_dim)
         self.generator = torch.Generator().manual_seed(config.seed)

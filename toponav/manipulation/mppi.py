@@ -88,26 +88,27 @@ class MPPI:
         c = self.config
         H, A = c.horizon, self.action_dim
         z = z.reshape(1, -1)
+        # One batched rollout of the policy prior: num_pi_samples sampled sequences and, in the last
+        # row, its mean plan (the sampling centre), so the two cost one pass of H model steps.
+        P = c.num_pi_samples
+        mean = torch.zeros(H, A)
         pi_actions = torch.empty(H, 0, A)
-        if c.num_pi_samples > 0:
-            zp = z.expand(c.num_pi_samples, -1)
+        if P > 0 or c.policy_centred:
+            zp = z.expand(P + 1, -1)
             seq = []
             for _ in range(H):
-                a, _, _ = model.pi(zp)
+                a, mu, _ = model.pi(zp)
+                a = torch.cat([a[:P], mu[P:]])
                 seq.append(a)
                 zp = model.next(zp, a)
-            pi_actions = torch.stack(seq)
+            rolled = torch.stack(seq)
+            pi_actions = rolled[:, :P]
+            if c.policy_centred:
+                mean = rolled[:, P].clone()
         # Sampling is centred on the policy prior's mean plan, so an immature model refines the
         # demo-cloned behaviour locally instead of drifting; the previous plan (shifted by one step)
         # warm-starts the search as a fixed set of candidates. Without policy centring the previous
         # plan becomes the sampling mean (TD-MPC2's warm start).
-        mean = torch.zeros(H, A)
-        if c.policy_centred:
-            zm = z
-            for t in range(H):
-                a = model.pi(zm, deterministic=True)[1]
-                mean[t] = a[0]
-                zm = model.next(zm, a)
         fixed = [pi_actions]
         if self._prev_mean is not None:
             shifted = torch.cat([self._prev_mean[1:], mean[-1:]])
@@ -125,7 +126,7 @@ class MPPI:
         for _ in range(c.iterations):
             noise = torch.randn(H, c.num_samples, A, generator=generator)
             actions = torch.cat([(mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1), fixed_actions], dim=1)
-            value = self.estimate(model, zs, actions)
+            value = self.estimate(model, zs, actions)  # (scoring the fixed candidates once costs more calls than rows)
             value = torch.nan_to_num(value, nan=-1e6)
             elite_value, idx = torch.topk(value, num_elites)
             elite_actions = actions[:, idx]

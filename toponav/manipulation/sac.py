@@ -37,12 +37,13 @@ class SACConfig:
 
 
 class Actor(nn.Module):
-    def __init__(self, obs_dim: int, action_dim: int, hidden: int) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int, index: tuple[int, int, int] = (0, 4, 7)) -> None:
         super().__init__()
         self.net = mlp(obs_dim + 6, hidden, 2 * action_dim)
+        self.index = index  # start of EE, achieved goal, desired goal (the world model's feature map)
 
     def forward(self, obs: torch.Tensor, deterministic: bool = False):
-        mu, log_std = self.net(obs_features(obs)).chunk(2, dim=-1)
+        mu, log_std = self.net(obs_features(obs, 10.0, *self.index)).chunk(2, dim=-1)
         log_std = -5.0 + 3.0 * (torch.tanh(log_std) + 1.0)
         mean = torch.tanh(mu)
         if deterministic:
@@ -55,23 +56,26 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self, obs_dim: int, action_dim: int, hidden: int) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int, index: tuple[int, int, int] = (0, 4, 7)) -> None:
         super().__init__()
         self.q1 = mlp(obs_dim + 6 + action_dim, hidden, 1)
         self.q2 = mlp(obs_dim + 6 + action_dim, hidden, 1)
+        self.index = index
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([obs_features(obs), action], dim=-1)
+        x = torch.cat([obs_features(obs, 10.0, *self.index), action], dim=-1)
         return self.q1(x), self.q2(x)
 
 
 class SACAgent:
     """Actor, twin critic, targets, temperature; ``act``/``update``/``bc_update`` like the world-model agent."""
 
-    def __init__(self, obs_dim: int, action_dim: int, config: SACConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, config: SACConfig | None = None, seed: int = 0,
+                 index: tuple[int, int, int] = (0, 4, 7)) -> None:
+        """``index``: start of the EE position, achieved goal and desired goal in the flat observation."""
         self.config = c = config or SACConfig()
-        self.actor = Actor(obs_dim, action_dim, c.hidden_dim)
-        self.critic = Critic(obs_dim, action_dim, c.hidden_dim)
+        self.actor = Actor(obs_dim, action_dim, c.hidden_dim, index)
+        self.critic = Critic(obs_dim, action_dim, c.hidden_dim, index)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(0.1), requires_grad=True)
         self.target_entropy = -float(action_dim)
