@@ -33,38 +33,48 @@ class GridGraph:
         self.shape = (h, w)
         self.resolution = float(resolution)
         idx = np.arange(h * w).reshape(h, w)
-        src, dst, length = [], [], []
+        src, dst, length, side_a, side_b = [], [], [], [], []
         for dr, dc, step in NEIGHBOURS:
             r0, r1, c0, c1 = max(0, -dr), h - max(0, dr), max(0, -dc), w - max(0, dc)
             a = idx[r0:r1, c0:c1].ravel()
             src.append(a)
             dst.append(idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc].ravel())
             length.append(np.full(len(a), step * self.resolution))
+            # the two cells a diagonal step passes between (for a straight step: its own ends)
+            side_a.append(idx[r0 + dr : r1 + dr, c0:c1].ravel())
+            side_b.append(idx[r0:r1, c0 + dc : c1 + dc].ravel())
         src, dst, length = np.concatenate(src), np.concatenate(dst), np.concatenate(length)
         # CSR order sorts edges by (source, destination); remember where each edge lands so weights can be
         # written straight into the data array of a copy of this structure.
         order = np.lexsort((dst, src))
         self._src, self._dst, self._length = src[order], dst[order], length[order]
+        self._side_a, self._side_b = np.concatenate(side_a)[order], np.concatenate(side_b)[order]
         self._indptr = np.searchsorted(self._src, np.arange(h * w + 1)).astype(np.int32)
         self._indices = self._dst.astype(np.int32)
 
-    def graph(self, free: np.ndarray) -> csr_matrix:
-        """The grid graph with only edges between two ``free`` cells open (the others weigh +inf)."""
+    def graph(self, free: np.ndarray, cut_corners: bool = True) -> csr_matrix:
+        """The grid graph with only edges between two ``free`` cells open (the others weigh +inf).
+
+        ``cut_corners=False`` also closes a diagonal step between two blocked cells that touch at a corner: a
+        wall running diagonally across the grid is then a wall, not a row of gaps."""
         flat = np.asarray(free, dtype=bool).reshape(-1)
         if flat.size != self.shape[0] * self.shape[1]:
             raise ValueError(f"free mask has {flat.size} cells, the grid {self.shape}")
-        weights = np.where(flat[self._src] & flat[self._dst], self._length, np.inf)
+        ok = flat[self._src] & flat[self._dst]
+        if not cut_corners:
+            ok &= flat[self._side_a] | flat[self._side_b]
+        weights = np.where(ok, self._length, np.inf)
         n = flat.size
         return csr_matrix((weights, self._indices, self._indptr), shape=(n, n))
 
     def distances(self, free: np.ndarray, source: tuple[int, int], limit: float = np.inf,
-                  graph: csr_matrix | None = None) -> np.ndarray:
+                  graph: csr_matrix | None = None, cut_corners: bool = True) -> np.ndarray:
         """(H, W) metres from cell ``source`` (row, col) along free cells; inf where unreachable or beyond ``limit``.
 
         Pass ``graph`` (from :meth:`graph`) to reuse it when the free mask has not changed.
         """
         r, c = (int(v) for v in source)
-        g = self.graph(free) if graph is None else graph
+        g = self.graph(free, cut_corners) if graph is None else graph
         d = dijkstra(g, directed=True, indices=r * self.shape[1] + c, limit=limit)
         return d.reshape(self.shape)
 

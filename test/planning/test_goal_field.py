@@ -61,6 +61,18 @@ def test_a_dotted_wall_seen_from_afar_does_not_leak() -> None:
     assert math.isinf(f.distance(np.array([[1.0, 5.0]]))[0])
 
 
+@pytest.mark.parametrize("inflate", [0.0, 0.2])
+def test_a_diagonal_wall_does_not_leak_between_cells_touching_at_a_corner(inflate: float) -> None:
+    """A wall from (0, 10) to (10, 0): its coarse cells touch only at corners, and an 8-connected step between
+    two of them would cross it."""
+    v = np.full((100, 100), -1, dtype=np.int8)
+    i = np.arange(100)
+    v[99 - i, i] = 100  # one map cell per row: the anti-diagonal
+    f = GoalField(inflate=inflate)
+    f.update(v, (0.0, 0.0), RES, goal=(9.0, 9.0), boundary=BOX)
+    assert math.isinf(f.distance(np.array([[1.0, 1.0]]))[0])
+
+
 def test_goal_inside_a_known_obstacle_gives_no_field() -> None:
     v = np.full((100, 100), 100, dtype=np.int8)
     f = GoalField()

@@ -13,9 +13,11 @@ corrected for the walls already seen.
 
 The field is computed on a coarse copy of the map (``cell``, 0.2 m by default) so a building-sized map stays
 cheap (a 60 x 60 m floor is 90,000 cells, a few tens of ms): a coarse cell is blocked when any map cell in
-it is occupied, and blocked cells are grown by ``inflate`` so the dotted line of lidar hits along a wall
-seen from afar does not leak. Outside the exploration boundary (the world's bounds in simulation) every
-cell is blocked; beyond the map's extent, cells are unknown, hence free.
+it is occupied, which joins the lidar hits along a wall seen from afar into a line, and no diagonal step
+passes between two blocked cells that touch at a corner (a diagonal wall is a wall). Blocked cells can be
+grown by ``inflate``; the planner leaves it at 0, because growing them closes the narrow but passable gaps
+between desks. Outside the exploration boundary (the world's bounds in simulation) every cell is blocked;
+beyond the map's extent, cells are unknown, hence free.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ OCCUPIED = 50
 class GoalField:
     """Shortest optimistic distance (m) to one goal point over a coarse copy of an occupancy grid."""
 
-    def __init__(self, cell: float = 0.2, inflate: float = 0.2, margin: float = 3.0) -> None:
+    def __init__(self, cell: float = 0.2, inflate: float = 0.0, margin: float = 3.0) -> None:
         if not (cell > 0 and inflate >= 0 and margin >= 0):
             raise ValueError(f"GoalField needs cell > 0, inflate >= 0, margin >= 0; got {cell}, {inflate}, {margin}")
         self.cell, self.inflate, self.margin = float(cell), float(inflate), float(margin)
@@ -86,7 +88,7 @@ class GoalField:
         if src is None:  # the goal lies in known obstacles or outside the boundary: no field
             self.dist, self.goal = None, None
             return
-        self.dist = grid_graph((ch, cw), c).distances(free, src)
+        self.dist = grid_graph((ch, cw), c).distances(free, src, cut_corners=False)
         gx, gy = goal
         # from the goal point itself to the centre of its cell
         sx, sy = x0 + (src[1] + 0.5) * c, y0 + (src[0] + 0.5) * c
