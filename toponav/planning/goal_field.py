@@ -54,7 +54,7 @@ class GoalField:
         """
         from scipy import ndimage
 
-        occ = np.asarray(values).reshape(np.shape(values)) >= OCCUPIED
+        occ = np.asarray(values) >= OCCUPIED
         h, w = occ.shape
         ox, oy = float(origin[0]), float(origin[1])
         if boundary is not None:

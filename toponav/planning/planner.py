@@ -36,7 +36,7 @@ from toponav.planning.explore_lite import ExploreLiteSettings
 from toponav.planning.goal_field import GoalField
 from toponav.planning.graph import PlaceGraph
 from toponav.planning.scorers import Scorer, make_scorer
-from toponav.planning.scoring import Candidates, GoalDistance, ScoringWeights, build_candidates
+from toponav.planning.scoring import Candidates, GoalDistance, ScoringWeights, build_candidates, distances_to
 
 Logger = Callable[[str, str], None]  # (level, message)
 
@@ -499,12 +499,12 @@ class SubgoalPlanner:
             # 4 m from the goal behind a known wall is as far as the way round, and the straight leg is not tried
             # from it (held-out maze 1000001 lost 12 s per such try).
             places = [n for n in dist if not g.nodes[n].frontier]
-            front_ids = [c for c, f in zip(cands.ids, cands.features) if f[2] > 0]
-            d_all = self._to_dest([g.nodes[n] for n in places + front_ids], dest)
+            front = [c for c, f in zip(cands.ids, cands.features) if f[2] > 0]
+            d_all = distances_to([(g.nodes[n].x, g.nodes[n].y) for n in places + front], dest,
+                                 self.goal_distance(dest))
             i_near = int(np.argmin(d_all[:len(places)]))
             near, d_near = places[i_near], float(d_all[i_near])
-            front = front_ids
-            d_front = float(d_all[len(places):].min()) if front_ids else math.inf
+            d_front = float(d_all[len(places):].min()) if front else math.inf
             gx, gy = (g.nodes[near].x, g.nodes[near].y) if near != current else dest
             close = d_near <= self.cfg.goal_direct_radius and d_near <= d_front
             # while the straight leg is blacklisted, frontiers come first: driving to the place nearest the goal
@@ -550,16 +550,6 @@ class SubgoalPlanner:
             return False
         scores = self.scorer.score(cands) if not hasattr(self.scorer, "peek") else self.scorer.peek(cands)
         return bool(np.max(scores) > scores[cands.ids.index(t.id)] + self.cfg.switch_margin)
-
-    def _to_dest(self, nodes: list, dest: tuple[float, float]) -> np.ndarray:
-        """Distance of each node to ``dest``: the optimistic field when there is one, else the straight line."""
-        xy = np.asarray([(p.x, p.y) for p in nodes], dtype=np.float64).reshape(-1, 2)
-        straight = np.hypot(xy[:, 0] - dest[0], xy[:, 1] - dest[1])
-        field = self.goal_distance(dest)
-        if field is None or len(xy) == 0:
-            return straight
-        d = field(xy)
-        return np.where(np.isnan(d), straight, d)
 
     def _pull(self, dest: tuple[float, float] | None, kind: str, now: float) -> tuple[float, float] | None:
         """The point candidates are scored toward: the destination, or none (plain exploration) while the

@@ -70,6 +70,10 @@ class ScoringWeights:
     density_radius: float = param(6.0, "radius (m) in which places count toward place_density", min=0.0)
 
 
+#: (N, 2) points -> (N,) distances to the goal (the planner's optimistic field; NaN where it has no value).
+GoalDistance = Callable[[np.ndarray], np.ndarray]
+
+
 @dataclass
 class Candidates:
     """The candidate set of one decision, aligned arrays."""
@@ -135,7 +139,15 @@ def build_candidates(graph: PlaceGraph, current: str, robot_xy: tuple[float, flo
     return Candidates(ids, feats, np.asarray(costs, dtype=np.float64), prev, current)
 
 
-GoalDistance = Callable[[np.ndarray], np.ndarray]
+def distances_to(xy: np.ndarray, goal: tuple[float, float], goal_distance: GoalDistance | None) -> np.ndarray:
+    """(N,) distance of each point to ``goal``: ``goal_distance`` where it gives a value (inf = cut off by known
+    walls), the straight line where it gives NaN (not covered) or when there is none."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    straight = np.hypot(xy[:, 0] - goal[0], xy[:, 1] - goal[1])
+    if goal_distance is None or len(xy) == 0:
+        return straight
+    d = np.asarray(goal_distance(xy), dtype=np.float64).reshape(-1)
+    return np.where(np.isnan(d), straight, d)
 
 
 def _goal_distances(graph: PlaceGraph, ids: list[str], robot_xy: tuple[float, float],
@@ -144,13 +156,10 @@ def _goal_distances(graph: PlaceGraph, ids: list[str], robot_xy: tuple[float, fl
     xy = np.asarray([(graph.nodes[i].x, graph.nodes[i].y) for i in ids] + [robot_xy], dtype=np.float64)
     if goal is None:
         return np.zeros(len(xy))
-    straight = np.hypot(xy[:, 0] - goal[0], xy[:, 1] - goal[1])
-    if goal_distance is None:
-        return straight
-    d = np.asarray(goal_distance(xy), dtype=np.float64).reshape(-1)
-    if d.shape != straight.shape or not math.isfinite(d[-1]):
-        return straight  # no field, or the robot itself off it: the straight line for everyone
-    return np.where(np.isnan(d), straight, d)
+    d = distances_to(xy, goal, goal_distance)
+    if not math.isfinite(d[-1]):
+        return distances_to(xy, goal, None)  # the robot itself off the field: the straight line for everyone
+    return d
 
 
 def _place_density(graph: PlaceGraph, ids: list[str], radius: float) -> np.ndarray:
