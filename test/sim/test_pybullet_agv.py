@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import math
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
 from toponav.robot import AgvParams, LidarParams
-from toponav.sim import envs
-from toponav.sim.agv_env import AgvNavEnv
 from toponav.sim.pybullet_agv import AgvSim, CameraParams, obstacle_mesh
 from toponav.sim.twin import VecAgvTwin
-from toponav.sim.twin_env import VecAgvNav
 from toponav.worlds import Terrain, World, make_world
 
 WALL = World(name="wall", family="test", seed=0, bounds=(0, 0, 10, 10), start=(2, 5, 0), goal=(8, 5),
@@ -154,71 +150,6 @@ def test_obstacle_mesh_is_closed_prisms() -> None:
     assert len(t) > 200 * 16
 
 
-def test_env_determinism_same_seed_same_actions() -> None:
-    envs.register()
-    lidar = LidarParams(noise_std=0.01)
-    actions = np.random.default_rng(0).uniform([-0.2, -1.5], [1.0, 1.5], size=(25, 2))
-
-    def roll(seed: int) -> np.ndarray:
-        env = gym.make("toponav/AgvNav", world="forest", world_seed=3, lidar=lidar)
-        obs, _ = env.reset(seed=seed)
-        out = [obs]
-        for a in actions:
-            obs, *_ = env.step(a)
-            out.append(obs)
-        env.close()
-        return np.array(out)
-
-    a, b, c = roll(5), roll(5), roll(6)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-
-
-def test_env_sparse_reward_goal_and_collision() -> None:
-    env = AgvNavEnv(world="empty", world_seed=0)
-    obs, info = env.reset(seed=0)
-    assert obs.shape == env.observation_space.shape == (LidarParams().beams + 4,)
-    assert env.observation_space.contains(obs)
-    total, steps = 0.0, 0
-    while True:
-        bearing = obs[-3]
-        obs, r, term, trunc, info = env.step(np.array([1.0, 2.0 * bearing], dtype=np.float32))
-        total += r
-        steps += 1
-        assert r == 0.0 or term
-        if term or trunc:
-            break
-    assert term and info["success"] and total == 1.0 and steps < 120
-    env.close()
-    hit = AgvNavEnv(world=str(_save(WALL)), max_steps=100)
-    hit.reset(seed=0)
-    for _ in range(100):
-        _, r, term, trunc, info = hit.step(np.array([1.0, 0.0], dtype=np.float32))
-        if term or trunc:
-            break
-    assert term and info["collided"] and r == 0.0
-    hit.close()
-
-
-def _save(world: World):
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp()) / "wall.json"
-    world.save(path)
-    return path
-
-
-def test_vec_twin_env_matches_spaces_and_autoresets() -> None:
-    env = VecAgvNav([WALL], 4, max_steps=5)
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (4, LidarParams().beams + 4)
-    for _ in range(5):
-        obs, _, _, trunc, info = env.step(np.zeros((4, 2)))
-    assert trunc.all() and "final_obs" in info
-    assert (env.steps == 0).all()
-
-
 def test_several_robots_share_one_world() -> None:
     world = make_world("empty", 0)
     sim = AgvSim(world, num_robots=3)
@@ -242,15 +173,6 @@ def test_several_robots_share_one_world() -> None:
     assert events and events[0].obstacle == "robot:0"
     assert sim.state(2).odom_pose[0] > starts[2][0] + 0.5  # the third robot drove on independently
     sim.close()
-
-
-def test_register_makes_every_toponav_env() -> None:
-    ids = envs.register()
-    assert ids[0] == "toponav/AgvNav" and envs.register() == ids  # idempotent
-    assert {"toponav/PandaPush", "toponav/PandaPickPlace"} <= set(ids)
-    env = gym.make("toponav/AgvNav", world="empty")
-    assert env.observation_space.shape == (LidarParams().beams + 4,)
-    env.close()
 
 
 def test_drive_wheels_stay_on_uneven_ground() -> None:
