@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from toponav.cli import main as cli
-from toponav.experiments.avoidance_task import GeoField, occupancy
-from toponav.experiments.bench_barn import barn_score, parse_worlds
+from toponav.evaluation.metrics import barn_score
+from toponav.experiments.bench_barn import parse_worlds
+from toponav.learning.avoidance_task import GeoField, occupancy
 from toponav.worlds import World, make_world
 
 
@@ -102,7 +103,7 @@ def test_scan_carrot_leads_around_a_seen_wall() -> None:
 
 def _wall_task(**cfg):
     from toponav.control.config import ObservationConfig
-    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+    from toponav.learning.avoidance_task import AvoidanceTask, Stage, TaskConfig
 
     world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 3.0, 0.0),
                   goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))
@@ -146,7 +147,7 @@ def test_bench_barn_under_bench_all_writes_its_table(tmp_path) -> None:
 
 def test_carrot_episodes_observe_the_carrot_but_are_paid_for_the_route() -> None:
     from toponav.control.config import ObservationConfig
-    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+    from toponav.learning.avoidance_task import AvoidanceTask, Stage, TaskConfig
 
     world = World(name="w", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(3.5, 3.0, 0.0),
                   goal=(8.0, 3.0), boxes=((5.0, 2.0, 0.1, 2.0, 0.0),))  # wall from y=0 to y=4 at x=5
@@ -170,7 +171,7 @@ def test_carrot_episodes_observe_the_carrot_but_are_paid_for_the_route() -> None
 
 def test_mixed_stage_draws_both_kinds() -> None:
     from toponav.control.config import ObservationConfig
-    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
+    from toponav.learning.avoidance_task import AvoidanceTask, Stage, TaskConfig
 
     world = make_world("barn:3")
     task = AvoidanceTask(Stage("t", [world], "hier"), 64, TaskConfig(), ObservationConfig(), seed=0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from toponav.experiments.explore_agents import run_nearest_frontier, run_random_walk, run_toponav
+from toponav.learning.explore_agents import run_nearest_frontier, run_random_walk, run_toponav
+from toponav.learning.explore_env import ExploreEnv
 from toponav.planning import PlannerConfig
-from toponav.planning.explore_env import ExploreEnv
 from toponav.worlds.model import World
 
 torch.set_num_threads(1)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import torch
 
+from toponav.learning.explore_env import ExploreEnv
 from toponav.mapping import TopoMap
 from toponav.planning import PlaceGraph, PlannerConfig, State, SubgoalPlanner
-from toponav.planning.explore_env import ExploreEnv
 from toponav.worlds.model import World
 
 torch.set_num_threads(1)

@@ -17,42 +17,52 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from toponav.config import param
+from toponav.evaluation.metrics import barn_reference_time, barn_score
+from toponav.learning.cli import add_dataclass_arguments
 
 METHODS = ("learned", "learned_fallback", "dwa", "safety_only")
 LEARNED = ("learned", "learned_fallback")  # the methods that drive the policy (and get a ratio to DWA)
 
 
+@dataclass
+class BarnArgs:
+    """``toponav bench barn`` options (``--help`` lists them with these texts); ``--quiet`` is a plain switch."""
+
+    worlds: str = param("heldout", "'all' (300), 'heldout' (the 50 held-out worlds, every 6th index), 'train', "
+                                   "'A-B' (index range, inclusive), 'every:K' (every K-th of 300), or '0,5,7'")
+    methods: str = param("learned,learned_fallback,dwa",
+                         "comma list of learned (the policy alone), learned_fallback (the policy with its "
+                         "no-progress recovery: DWA drives for a while when the robot stops getting closer to the "
+                         "goal, see --fallback-after), dwa, safety_only")
+    fallback_after: float = param(5.0, "learned_fallback: seconds without 0.3 m of progress toward the goal before "
+                                       "DWA takes over for 4 s")
+    checkpoint: str = param("", "policy checkpoint (empty: the shipped one)")
+    timeout: float = param(100.0, "seconds of sim time per run (BARN: 100)")
+    goal_radius: float = param(0.5, "success when within this of the goal (m)")
+    beams: int = param(128, "lidar beams (360 deg)")
+    dt: float = param(0.1, "control period (s)")
+    subgoals: str = param("scan,goal",
+                          "comma list of sub-goal sources, each run side by side for every method: scan = both "
+                          "methods get the same carrot sub-goals, 2 m along a path planned on the lidar hits seen "
+                          "so far (the hierarchy: a sub-goal level above the local planner, as move_base's "
+                          "global planner is above DWA in BARN's baseline); goal = the BARN goal itself is the "
+                          "only sub-goal (no planner above the local one)")
+    pose: str = param("truth", "pose the controller gets: truth (localisation is not what BARN measures; "
+                               "PyBullet's wheel odometry drifts ~0.5 m over a 10 m run) or odom (wheel odometry)",
+                      choices=("truth", "odom"))
+    seed: int = param(0, "sim noise seed")
+    threads: int = param(1, "torch threads (the machine is shared)")
+    json: str = param("", "write per-run results and the summary to this JSON file (empty: none)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--worlds", default="heldout",
-                        help="'all' (300), 'heldout' (the 50 held-out worlds, every 6th index; default), "
-                             "'train', 'A-B' (index range, inclusive), 'every:K' (every K-th of 300), or '0,5,7'")
-    parser.add_argument("--methods", default="learned,learned_fallback,dwa",
-                        help="comma list of learned (the policy alone), learned_fallback (the policy with its "
-                             "no-progress recovery: DWA drives for a while when the robot stops getting closer to the "
-                             "goal, see --fallback-after), dwa, safety_only")
-    parser.add_argument("--fallback-after", type=float, default=5.0,
-                        help="learned_fallback: seconds without 0.3 m of progress toward the goal before DWA takes "
-                             "over for 4 s")
-    parser.add_argument("--checkpoint", default="", help="policy checkpoint (default: the shipped one)")
-    parser.add_argument("--timeout", type=float, default=100.0, help="seconds of sim time per run (BARN: 100)")
-    parser.add_argument("--goal-radius", type=float, default=0.5, help="success when within this of the goal (m)")
-    parser.add_argument("--beams", type=int, default=128, help="lidar beams (360 deg)")
-    parser.add_argument("--dt", type=float, default=0.1, help="control period (s)")
-    parser.add_argument("--subgoals", default="scan,goal",
-                        help="comma list of sub-goal sources, each run side by side for every method: scan = both "
-                             "methods get the same carrot sub-goals, 2 m along a path planned on the lidar hits seen "
-                             "so far (the hierarchy: a sub-goal level above the local planner, as move_base's "
-                             "global planner is above DWA in BARN's baseline); goal = the BARN goal itself is the "
-                             "only sub-goal (no planner above the local one)")
-    parser.add_argument("--pose", default="truth", choices=("truth", "odom"),
-                        help="pose the controller gets: truth (localisation is not what BARN measures; PyBullet's "
-                             "wheel odometry drifts ~0.5 m over a 10 m run) or odom (wheel odometry)")
-    parser.add_argument("--seed", type=int, default=0, help="sim noise seed")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    parser.add_argument("--json", default="", help="write per-run results and the summary to this JSON file")
+    add_dataclass_arguments(parser, BarnArgs)
     parser.add_argument("--quiet", action="store_true", help="no per-world lines")
 
 
@@ -77,16 +87,6 @@ def parse_worlds(spec: str) -> list[int]:
     if bad:
         raise ValueError(f"BARN indices out of range 0..{n - 1}: {bad}")
     return out
-
-
-def reference_time(world) -> float:
-    """OT: reference path length (start -> path -> goal) at 2 m/s."""
-    path = np.asarray([world.start[:2], *world.reference_path, world.goal], dtype=np.float64)
-    return float(np.hypot(*np.diff(path, axis=0).T).sum()) / 2.0
-
-
-def barn_score(ot: float, success: bool, time_s: float) -> float:
-    return float(success) * ot / float(np.clip(time_s, 2 * ot, 8 * ot))
 
 
 def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: str) -> dict:
@@ -140,7 +140,7 @@ def run_episode(world, method: str, policy, args: argparse.Namespace, subgoals: 
             result["timeout"] = True
     finally:
         sim.close()
-    ot = reference_time(world)
+    ot = barn_reference_time(world)
     result["ot"] = round(ot, 3)
     result["score"] = round(barn_score(ot, result["success"], result["time"]), 4)
     result["safety_rate"] = round(interventions / max(1, round(result["time"] / args.dt)), 3)

@@ -12,7 +12,8 @@ toponav heuristic scorer, toponav learned meta-controller (shipped checkpoint).
 The flat PPO baselines are trained at the start of the run on training seeds (``--flat-moves`` each); the
 meta-controller is loaded from its checkpoint (``toponav train meta``). Prints a markdown table, writes it
 with JSON results and a PNG of learning curves (flat PPO training, meta-controller training, explored area vs
-steps) into ``--out``. Environment: :class:`toponav.planning.explore_env.ExploreEnv` (documented abstraction).
+steps) into ``--out``. Environment: :class:`toponav.learning.explore_env.ExploreEnv` (documented abstraction, the
+env that trained ``meta_controller.pt``); agents and baselines: :mod:`toponav.learning.explore_agents`.
 """
 
 from __future__ import annotations
@@ -21,21 +22,25 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from toponav.experiments.explore_agents import (
+from toponav.config import param
+from toponav.experiments.flat_ppo import PPOArgs, train_flat_ppo
+from toponav.learning.cli import add_dataclass_arguments
+from toponav.learning.explore_agents import (
     Episode,
     run_flat,
     run_nearest_frontier,
     run_random_walk,
     run_toponav,
 )
-from toponav.experiments.flat_ppo import PPOArgs, train_flat_ppo
+from toponav.learning.explore_env import ExploreEnv
+from toponav.learning.seeding import seed_everything
 from toponav.planning import PlannerConfig
-from toponav.planning.explore_env import ExploreEnv
 from toponav.planning.scorers import HeuristicScorer, make_scorer
 from toponav.worlds import heldout_seeds, make_world, train_seeds
 
@@ -43,18 +48,25 @@ METHODS = ["random walk", "nearest frontier", "flat PPO (sparse)", "flat PPO + R
            "toponav learned"]
 
 
+@dataclass
+class ExploreBenchArgs:
+    """``toponav bench explore`` options (``--help`` lists them with these texts)."""
+
+    families: str = param("warehouse,maze,forest", "world families (comma separated)")
+    seeds: int = param(5, "held-out worlds per family for exploration")
+    budget: int = param(600, "control steps (0.1 s) per exploration episode")
+    goal_mazes: int = param(10, "unseen mazes for sparse goal reaching")
+    goal_budget: int = param(2000, "control steps per goal episode")
+    flat_moves: int = param(60000, "training moves of each flat PPO baseline")
+    flat_train_worlds: int = param(8, "training worlds per family for flat PPO")
+    checkpoint: str = param("", "meta-controller checkpoint (empty: the shipped one)")
+    out: str = param("runs/bench_explore", "output folder (table, JSON, PNG)")
+    seed: int = param(0, "seed of numpy's global state, torch, the flat PPO baselines and the random walk")
+    threads: int = param(1, "torch CPU threads")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--families", default="warehouse,maze,forest", help="world families (comma separated)")
-    parser.add_argument("--seeds", type=int, default=5, help="held-out worlds per family for exploration")
-    parser.add_argument("--budget", type=int, default=600, help="control steps (0.1 s) per exploration episode")
-    parser.add_argument("--goal-mazes", type=int, default=10, help="unseen mazes for sparse goal reaching")
-    parser.add_argument("--goal-budget", type=int, default=2000, help="control steps per goal episode")
-    parser.add_argument("--flat-moves", type=int, default=60000, help="training moves of each flat PPO baseline")
-    parser.add_argument("--flat-train-worlds", type=int, default=8, help="training worlds per family for flat PPO")
-    parser.add_argument("--checkpoint", default="", help="meta-controller checkpoint (default: shipped)")
-    parser.add_argument("--out", default="runs/bench_explore", help="output folder (table, JSON, PNG)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_dataclass_arguments(parser, ExploreBenchArgs)
 
 
 def _mean_curve(eps: list[Episode], budget: int, n: int = 41) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +82,7 @@ def _mean_curve(eps: list[Episode], budget: int, n: int = 41) -> tuple[np.ndarra
 
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    rng = seed_everything(args.seed, python=False)  # the random walk's moves; Python's random is not drawn from
     t0 = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,8 +109,6 @@ def run(args: argparse.Namespace) -> int:
         from toponav.planning.scorers import default_checkpoint
 
         meta_curve = load_checkpoint(args.checkpoint or default_checkpoint()).meta.get("curve", [])
-
-    rng = np.random.default_rng(args.seed)
 
     def episode(method: str, env: ExploreEnv, budget: int, goal) -> Episode:
         if method == "random walk":

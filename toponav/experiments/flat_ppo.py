@@ -1,8 +1,8 @@
 """Flat PPO baselines for ``toponav bench explore``: PPO with the sparse reward, and PPO + RND.
 
 "Flat" = no topological map and no sub-goals: the policy maps the local observation (scan descriptor, pose
-encoding, goal vector, local visit count; :func:`toponav.experiments.explore_agents.flat_observation`) to one
-of 8 primitive moves in :class:`toponav.planning.explore_env.ExploreEnv`, as the RND-PPO AGV paper
+encoding, goal vector, local visit count; :func:`toponav.learning.explore_agents.flat_observation`) to one
+of 8 primitive moves in :class:`toponav.learning.explore_env.ExploreEnv`, as the RND-PPO AGV paper
 (arXiv 2404.12594) does with its discrete actions. A compact CleanRL-style PPO lives here because the
 control helper's PPO trains the continuous low-level policy on the twin, a different action space.
 
@@ -21,9 +21,11 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from toponav.experiments.explore_agents import FLAT_OBS_DIM, flat_observation
+from toponav.learning.explore_agents import FLAT_OBS_DIM, flat_observation
+from toponav.learning.explore_env import ExploreEnv
+from toponav.learning.gae import gae
+from toponav.learning.seeding import seed_everything
 from toponav.models.rnd import RND, RNDConfig
-from toponav.planning.explore_env import ExploreEnv
 from toponav.worlds.model import World
 
 N_ACTIONS = 8
@@ -90,22 +92,8 @@ class TrainLog:
     wall_s: float = 0.0
 
 
-def _gae(r: np.ndarray, v: np.ndarray, v_last: np.ndarray, done: np.ndarray, gamma: float, lam: float) -> np.ndarray:
-    T = len(r)
-    adv = np.zeros_like(r)
-    last = 0.0
-    for t in reversed(range(T)):
-        nv = v_last if t == T - 1 else v[t + 1]
-        nonterm = 1.0 - done[t]
-        delta = r[t] + gamma * nv * nonterm - v[t]
-        last = delta + gamma * lam * nonterm * last
-        adv[t] = last
-    return adv
-
-
 def train_flat_ppo(worlds: list[World], args: PPOArgs, log_every: int = 0) -> tuple[ActorCritic, TrainLog]:
-    rng = np.random.default_rng(args.seed)
-    torch.manual_seed(args.seed)
+    rng = seed_everything(args.seed, python=False, numpy=False)  # numpy's global state belongs to the caller
     envs_by_world = [ExploreEnv(w) for w in worlds]
     net = ActorCritic()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, eps=1e-5)
@@ -157,10 +145,10 @@ def train_flat_ppo(worlds: list[World], args: PPOArgs, log_every: int = 0) -> tu
         log.moves += T * N
         with torch.no_grad():
             _, ve_last, vi_last = net(torch.as_tensor(obs))
-        adv = _gae(b_rew, b_vext, ve_last.numpy(), b_done, args.gamma, args.lam)
+        adv = gae(b_rew, b_vext, ve_last.numpy(), b_done, args.gamma, args.lam)  # b_done: ended with step t
         ret_ext = adv + b_vext
         if rnd is not None:
-            adv_i = _gae(b_rint, b_vint, vi_last.numpy(), np.zeros_like(b_done), args.gamma_int, args.lam)
+            adv_i = gae(b_rint, b_vint, vi_last.numpy(), np.zeros_like(b_done), args.gamma_int, args.lam)
             ret_int = adv_i + b_vint
             adv = args.ext_coef * adv + args.int_coef * adv_i
         else:

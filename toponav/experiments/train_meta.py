@@ -1,7 +1,9 @@
 """``toponav train meta``: train the h-DQN sub-goal meta-controller in the fast exploration environment.
 
-Reads top to bottom: Args -> worlds -> networks -> episodes (collect SMDP transitions) -> DQN update -> log ->
-evaluate against the heuristic scorer on held-out seeds -> checkpoint + model card.
+Reads top to bottom: Args (``--help`` shows every field's text through :mod:`toponav.learning.cli`) -> env
+(:class:`toponav.learning.explore_env.ExploreEnv` on training worlds, the env of ``meta_controller.pt``) ->
+networks -> episodes (collect SMDP transitions) -> DQN update -> log -> evaluate against the heuristic scorer on
+held-out seeds -> checkpoint + model card.
 
 * **Decisions** (h-DQN's meta level): each time the planner replans it asks the scorer to rank the candidate
   sub-goals; the meta-controller's Q-network ranks them (epsilon-greedy while training).
@@ -19,7 +21,7 @@ import argparse
 import dataclasses
 import json
 import math
-import random
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -29,12 +31,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from toponav.experiments.explore_agents import REPLAN_DISTANCE, run_toponav
+from toponav.config import ConfigError, param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.learning.explore_agents import REPLAN_DISTANCE, run_toponav
+from toponav.learning.explore_env import ExploreEnv
+from toponav.learning.seeding import seed_everything
 from toponav.models.meta_controller import MetaController, save_meta_controller
 from toponav.models.rnd import FEATURE_DIM as RND_DIM
 from toponav.models.rnd import RND, RNDConfig, observation_features, scan_descriptor
 from toponav.planning import FEATURE_DIM, FEATURE_NAMES, PlannerConfig, State, SubgoalPlanner
-from toponav.planning.explore_env import ExploreEnv
 from toponav.planning.scorers import HeuristicScorer, LearnedScorer
 from toponav.planning.scoring import Candidates, heuristic_scores
 from toponav.worlds import heldout_seeds, make_world, train_seeds
@@ -44,48 +49,37 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "
 
 @dataclass
 class Args:
-    """Meta-controller training settings (values are ours)."""
+    """Meta-controller training settings (values are ours; ``--help`` lists them with these texts)."""
 
-    seed: int = 0
-    """seed of python, numpy, torch and the world order"""
-    families: str = "warehouse,maze,forest"
-    """world families to train on (training seeds only)"""
-    train_worlds: int = 24
-    """training worlds per family"""
-    time_budget: float = 300.0
-    """wall-clock seconds of data collection + learning (the stop criterion)"""
-    max_episodes: int = 100000
-    """hard cap on episodes"""
-    explore_budget: int = 600
-    """control steps of an exploration episode"""
-    goal_budget: int = 2000
-    """control steps of a goal episode"""
-    goal_fraction: float = 0.5
-    """fraction of episodes with a goal (sparse extrinsic reward)"""
-    goal_reward: float = 10.0
-    area_coef: float = 1.0
-    rnd_coef: float = 0.1
-    gamma: float = 0.98
-    """discount per simulated second"""
-    lr: float = 5e-4
-    batch: int = 64
-    buffer: int = 20000
-    hidden: int = 64
-    max_candidates: int = 48
-    eps_start: float = 0.3
-    eps_end: float = 0.05
-    eps_decay_decisions: int = 2500
-    target_every: int = 250
-    warm_start_steps: int = 1500
-    eval_worlds: int = 4
-    """held-out worlds per family for the final comparison with the heuristic"""
-    threads: int = 1
-    out: str = str(DEFAULT_OUT)
+    seed: int = param(0, "seed of python, numpy, torch and the world order")
+    families: str = param("warehouse,maze,forest", "world families to train on (training seeds only)")
+    train_worlds: int = param(24, "training worlds per family", min=1)
+    time_budget: float = param(300.0, "wall-clock seconds of data collection + learning (the stop criterion)")
+    max_episodes: int = param(100000, "hard cap on episodes")
+    explore_budget: int = param(600, "control steps of an exploration episode")
+    goal_budget: int = param(2000, "control steps of a goal episode")
+    goal_fraction: float = param(0.5, "fraction of episodes with a goal (sparse extrinsic reward)", min=0.0, max=1.0)
+    goal_reward: float = param(10.0, "extrinsic reward for reaching the goal")
+    area_coef: float = param(1.0, "intrinsic reward per 10 m^2 of newly explored area")
+    rnd_coef: float = param(0.1, "weight of the RND intrinsic reward of the observations along an option")
+    gamma: float = param(0.98, "discount per simulated second (SMDP)", min=0.0, max=1.0)
+    lr: float = param(5e-4, "Adam learning rate of the Q-network")
+    batch: int = param(64, "DQN minibatch size (transitions)", min=1)
+    buffer: int = param(20000, "replay buffer capacity (transitions)", min=1)
+    hidden: int = param(64, "hidden units of the per-candidate Q-network", min=1)
+    max_candidates: int = param(48, "candidates per decision a batch is padded/truncated to", min=1)
+    eps_start: float = param(0.3, "epsilon-greedy exploration at the first decision", min=0.0, max=1.0)
+    eps_end: float = param(0.05, "epsilon after eps_decay_decisions decisions", min=0.0, max=1.0)
+    eps_decay_decisions: int = param(2500, "decisions over which epsilon decays linearly", min=1)
+    target_every: int = param(250, "gradient updates between target-network copies", min=1)
+    warm_start_steps: int = param(1500, "regression steps onto the heuristic score before DQN", min=0)
+    eval_worlds: int = param(4, "held-out worlds per family for the final comparison with the heuristic")
+    threads: int = param(1, "torch threads (the machine is shared)", min=1)
+    out: str = param(str(DEFAULT_OUT), "checkpoint path (the model card is written next to it)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for f in dataclasses.fields(Args):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    add_dataclass_arguments(parser, Args)
 
 
 # -- scorer used while collecting -------------------------------------------------------------------------
@@ -261,7 +255,7 @@ def write_model_card(path: Path, meta: dict, args: Args, families: list[str]) ->
   the planner's candidate features `{', '.join(FEATURE_NAMES)}`. Used by `subgoal_planner` with
   `planner.mode: learned`; the heuristic scorer remains the fallback and the baseline.
 * **Command**: `{meta['command']}`
-* **Data**: episodes in `toponav.planning.explore_env.ExploreEnv` (abstraction of twin + mapper + controller) on
+* **Data**: episodes in `toponav.learning.explore_env.ExploreEnv` (abstraction of twin + mapper + controller) on
   training seeds 0..{args.train_worlds - 1} of {', '.join(families)} ({args.train_worlds * len(families)} worlds);
   {args.goal_fraction:.0%} of episodes with the world's goal (sparse reward {args.goal_reward}), the rest
   exploration-only ({args.explore_budget} control steps; goal episodes {args.goal_budget}).
@@ -291,12 +285,13 @@ so on the ROS stack the learned scorer is a transfer, not a fit.
 
 
 def run(ns: argparse.Namespace) -> int:
-    args = Args(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
+    try:
+        args = dataclass_from_args(Args, ns)
+    except ConfigError as exc:
+        print(f"toponav train meta: {exc}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    rng = seed_everything(args.seed)
     t_start = time.time()
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]

@@ -1,8 +1,10 @@
 """``toponav train policy``: PPO for the low-level obstacle-avoidance policy, in the vectorised twin.
 
-CleanRL-style and meant to be read top to bottom: Args (every field documented; the CLI help comes
-from it) -> seeding -> curriculum + task (env factory) -> networks -> rollout -> GAE -> PPO update ->
-logging (``charts/`` and ``losses/`` tags, steps per second) -> held-out evaluation -> checkpoint +
+CleanRL-style and meant to be read top to bottom: Args (every field documented; ``--help`` shows them through
+:mod:`toponav.learning.cli`) -> seeding -> env (the curriculum stages and :class:`AvoidanceTask` of
+:mod:`toponav.learning.avoidance_task`, the env that trained the shipped ``avoidance_policy.pt``) -> networks ->
+rollout -> advantages (:func:`toponav.learning.gae.gae`) -> PPO update -> logging (``charts/`` and ``losses/``
+tags, steps per second) -> held-out evaluation (:mod:`toponav.learning.avoidance_eval`) -> checkpoint +
 model-card numbers.
 
 The policy proposes (v, ω); by default the same safety layer that runs on the robot filters it during
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import random
 import sys
 import time
 from collections import deque
@@ -29,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from toponav.config import describe, param
+from toponav.config import ConfigError, param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.learning.seeding import seed_everything
 
 DEFAULT_OUT = "models/checkpoints/avoidance_policy.pt"
 
@@ -86,114 +89,25 @@ class Args:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    helps = describe(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default,
-                                metavar="BOOL", help=f"{helps[f.name]} (default {f.default})")
-        else:
-            tp = {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
-            parser.add_argument(flag, type=tp, default=f.default, help=f"{helps[f.name]} (default {f.default})")
-
-
-# ------------------------------------------------------------------------------------------ curriculum
-def make_stage(name: str, seed: int, forest_worlds: int):
-    """World pools per stage: difficulty grows from sparse forests to the full BARN routes."""
-    from toponav.experiments.avoidance_task import Stage
-    from toponav.worlds import barn_train_indices, make_world, train_seeds
-
-    if name == "forest":
-        return Stage(name, [make_world("forest", s) for s in train_seeds(forest_worlds)], "local")
-    barn = [make_world(f"barn:{i}") for i in barn_train_indices()]
-    # difficulty proxy: obstacles near the straight start-goal line (more = harder)
-    difficulty = [barn_difficulty(w) for w in barn]
-    order = np.argsort(difficulty, kind="stable")
-    if name == "barn_easy":
-        return Stage(name, [barn[i] for i in order[: len(order) // 2]], "local")
-    if name == "barn_all":
-        return Stage(name, barn, "mixed")
-    if name == "barn_hier":
-        return Stage(name, barn, "hier")
-    raise SystemExit(f"unknown curriculum stage {name!r}: use forest, barn_easy, barn_all, barn_hier")
-
-
-def barn_difficulty(world) -> float:
-    """Mean of 1 / clearance along the reference path (narrow passages dominate)."""
-    path = np.asarray(world.reference_path or [world.start[:2], world.goal], dtype=np.float64)
-    return float(np.mean(1.0 / np.maximum(world.clearance(path), 0.05)))
-
-
-# ------------------------------------------------------------------------------------------ evaluation
-def evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, dt: float = 0.1,
-                   timeout_s: float = 100.0, goal_radius: float = 0.5, subgoals: str = "goal") -> list[dict]:
-    """Run every world's own start->goal route once in the twin (batched), deterministic policy.
-
-    ``subgoals``: "goal" = the policy is given the goal itself; "scan" = carrots 2 m along a path planned
-    on the lidar hits seen so far (:class:`toponav.control.carrot.ScanCarrot`).
-    """
-    from toponav.control.carrot import ScanCarrot
-    from toponav.control.safety import SafetyLayer
-    from toponav.control.scan import clean_scan
-    from toponav.sim.twin import VecAgvTwin
-
-    n = len(worlds)
-    twin = VecAgvTwin(worlds, n, robot, lidar, dt, world_index=np.arange(n))
-    layer = SafetyLayer(safety_cfg, robot.radius, robot.max_w)
-    angles = np.asarray(lidar.angles(), dtype=np.float64)
-    goals = np.array([w.goal for w in worlds], dtype=np.float64)
-    active = np.ones(n, dtype=bool)
-    result = [{"world": w.name, "success": False, "collision": False, "timeout": False, "time": timeout_s}
-              for w in worlds]
-    carrots = [ScanCarrot(w.bounds, w.goal, robot.radius) for w in worlds] if subgoals == "scan" else None
-    for k in range(int(timeout_s / dt)):
-        pose = twin.pose
-        scan = clean_scan(twin.scan(), lidar.range_max)
-        targets = goals if carrots is None else np.array(
-            [c.update(pose[i], scan.ranges[i], angles, lidar.range_max) if active[i] else goals[i]
-             for i, c in enumerate(carrots)])
-        dx, dy = (targets - pose[:, :2]).T
-        polar = np.stack([np.hypot(dx, dy), (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi], 1)
-        cmd = policy_fn(scan.ranges, angles, polar, twin.vel)
-        cmd = layer.filter(cmd, scan.ranges, angles, scan.valid, None, lidar.range_max).cmd
-        cmd[~active] = 0.0
-        out = twin.step(cmd)
-        t = (k + 1) * dt
-        dist = np.hypot(*(goals - out.pose[:, :2]).T)
-        for i in np.nonzero(active & (out.collided | (dist <= goal_radius)))[0]:
-            ok = bool(dist[i] <= goal_radius and not out.collided[i])
-            result[i].update(success=ok, collision=not ok, time=t)
-            active[i] = False
-        if not active.any():
-            break
-    for i in np.nonzero(active)[0]:
-        result[i]["timeout"] = True
-    return result
-
-
-def barn_score(world, success: bool, time_s: float) -> float:
-    """BARN metric: success * OT / clip(AT, 2 OT, 8 OT), OT = reference path length / 2 m/s."""
-    path = np.asarray([world.start[:2], *world.reference_path, world.goal], dtype=np.float64)
-    ot = float(np.hypot(*np.diff(path, axis=0).T).sum()) / 2.0
-    return float(success) * ot / float(np.clip(time_s, 2 * ot, 8 * ot))
+    add_dataclass_arguments(parser, Args)
 
 
 # ------------------------------------------------------------------------------------------ training
 def train(args: Args) -> dict:
     import torch
-    from torch import nn, optim
+    from torch import optim
 
     from toponav.control.config import ObservationConfig, SafetyConfig
     from toponav.control.observation import action_to_cmd, obs_dim
-    from toponav.experiments.avoidance_task import AvoidanceTask, TaskConfig
+    from toponav.learning.avoidance_eval import evaluate_policy
+    from toponav.learning.avoidance_task import AvoidanceTask, TaskConfig, make_stage
+    from toponav.learning.gae import ended_after, gae
     from toponav.models.checkpoint import save_checkpoint
     from toponav.models.policy import KIND, AvoidancePolicy, PolicyConfig
     from toponav.robot import AgvParams, LidarParams
 
     # -- seeding: one block ---------------------------------------------------------------------
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    seed_everything(args.seed)
     torch.set_num_threads(args.threads)
 
     # -- env factory ----------------------------------------------------------------------------
@@ -204,7 +118,7 @@ def train(args: Args) -> dict:
                           safety_in_loop=args.safety_in_loop, safety_penalty=args.safety_penalty,
                           action_delay_prob=args.action_delay)
     stage_names = [s.strip() for s in args.curriculum.split(",") if s.strip()]
-    stages = [make_stage(s, args.seed, args.forest_worlds) for s in stage_names]
+    stages = [make_stage(s, args.forest_worlds) for s in stage_names]
     task = AvoidanceTask(stages[0], args.num_envs, task_cfg, obs_cfg, robot, lidar, safety_cfg, seed=args.seed)
 
     # -- networks -------------------------------------------------------------------------------
@@ -269,50 +183,17 @@ def train(args: Args) -> dict:
             for k in range(len(info.get("success", ()))):
                 recent.append({key: float(v[k]) for key, v in info.items()})
 
-        # -- GAE ----------------------------------------------------------------------------------
+        # -- advantages (GAE; done_buf holds CleanRL's "obs t starts an episode" flags) ------------------
         with torch.no_grad():
             next_value = agent.get_value(next_obs).reshape(1, -1)
-            advantages = torch.zeros_like(rew_buf)
-            lastgaelam = torch.zeros(n)
-            for t in reversed(range(t_len)):
-                nextnonterminal = 1.0 - (next_done if t == t_len - 1 else done_buf[t + 1])
-                nextvalues = next_value if t == t_len - 1 else val_buf[t + 1]
-                delta = rew_buf[t] + args.gamma * nextvalues * nextnonterminal - val_buf[t]
-                lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
-                advantages[t] = lastgaelam
+            advantages = gae(rew_buf, val_buf, next_value, ended_after(done_buf, next_done), args.gamma,
+                             args.gae_lambda)
             returns = advantages + val_buf
 
         # -- PPO update ---------------------------------------------------------------------------
         b_obs = obs_buf.reshape(-1, pcfg.obs_dim)
-        b_act = act_buf.reshape(-1, pcfg.act_dim)
-        b_logp, b_adv = logp_buf.reshape(-1), advantages.reshape(-1)
-        b_ret, b_val = returns.reshape(-1), val_buf.reshape(-1)
-        clipfracs = []
-        for _epoch in range(args.update_epochs):
-            perm = torch.randperm(batch_size)
-            for s0 in range(0, batch_size, minibatch):
-                mb = perm[s0 : s0 + minibatch]
-                _, newlogp, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_act[mb])
-                logratio = newlogp - b_logp[mb]
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - logratio).mean()
-                    clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean().item())
-                mb_adv = b_adv[mb]
-                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                pg_loss = torch.max(-mb_adv * ratio,
-                                    -mb_adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)).mean()
-                newvalue = newvalue.view(-1)
-                v_clipped = b_val[mb] + torch.clamp(newvalue - b_val[mb], -args.clip_coef, args.clip_coef)
-                v_loss = 0.5 * torch.max((newvalue - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2).mean()
-                ent = entropy.mean()
-                loss = pg_loss - args.ent_coef * ent + args.vf_coef * v_loss
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
-                optimizer.step()
-            if args.target_kl > 0 and approx_kl > args.target_kl:
-                break
+        losses = ppo_update(agent, optimizer, b_obs, act_buf.reshape(-1, pcfg.act_dim), logp_buf.reshape(-1),
+                            advantages.reshape(-1), returns.reshape(-1), val_buf.reshape(-1), minibatch, args)
         if intrinsic is not None:
             rnd_loss = intrinsic.train_step(b_obs.numpy())
 
@@ -325,10 +206,7 @@ def train(args: Args) -> dict:
         row = {"global_step": global_step, "stage": stages[stage_i].name, "charts/success": round(succ, 3),
                "charts/collision": round(coll, 3), "charts/episodic_return": round(ret, 3),
                "charts/safety_interventions": round(safe, 3), "charts/SPS": sps,
-               "losses/value_loss": round(float(v_loss.detach()), 4),
-               "losses/policy_loss": round(float(pg_loss.detach()), 4),
-               "losses/entropy": round(float(ent.detach()), 3), "losses/approx_kl": round(float(approx_kl), 4),
-               "losses/clipfrac": round(float(np.mean(clipfracs)), 3)}
+               **losses}
         if intrinsic is not None:
             row["losses/rnd_loss"] = round(float(rnd_loss), 5)
             row["charts/intrinsic_reward"] = round(float(int_sum / max(t_len * n, 1)), 4)
@@ -353,7 +231,7 @@ def train(args: Args) -> dict:
     results = {"train_seconds": round(train_seconds, 1), "steps": global_step, "final": history[-1] if history else {}}
 
     # -- held-out evaluation in the twin ----------------------------------------------------------
-    results.update(evaluate(agent, obs_cfg, robot, lidar, safety_cfg, args))
+    results.update(evaluate_policy(agent, obs_cfg, robot, lidar, safety_cfg, args.eval_barn, args.eval_local))
     meta = {"command": "toponav train policy " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "policy"]
             else "toponav train policy", "args": dataclasses.asdict(args), "results": results}
     config = {"policy": dataclasses.asdict(pcfg), "obs": dataclasses.asdict(obs_cfg),
@@ -365,50 +243,47 @@ def train(args: Args) -> dict:
     return results
 
 
-def evaluate(agent, obs_cfg, robot, lidar, safety_cfg, args: Args) -> dict:
-    """Held-out numbers for the model card: BARN held-out routes and forest local sub-goals (twin)."""
-    from toponav.control.observation import action_to_cmd, build_observation
-    from toponav.experiments.avoidance_task import AvoidanceTask, Stage, TaskConfig
-    from toponav.worlds import barn_heldout_indices, heldout_seeds, make_world
+def ppo_update(agent, optimizer, b_obs, b_act, b_logp, b_adv, b_ret, b_val, minibatch: int, args: Args) -> dict:
+    """CleanRL's PPO-clip epochs over one rollout (flattened ``b_*`` tensors); returns the ``losses/`` log tags."""
+    import torch
+    from torch import nn
 
-    def policy_fn(ranges, angles, polar, vel):
-        return action_to_cmd(agent.act(build_observation(obs_cfg, robot, ranges, angles, polar, vel)), robot)
-
-    out: dict = {}
-    if args.eval_barn:
-        worlds = [make_world(f"barn:{i}") for i in barn_heldout_indices()[: args.eval_barn]]
-        for subgoals, key in (("goal", "twin_barn_heldout"), ("scan", "twin_barn_heldout_scan")):
-            res = evaluate_route(policy_fn, worlds, robot, lidar, obs_cfg, safety_cfg, subgoals=subgoals)
-            scores = [barn_score(w, r["success"], r["time"]) for w, r in zip(worlds, res)]
-            out[key] = {
-                "worlds": len(worlds), "subgoals": subgoals, "score": round(float(np.mean(scores)), 4),
-                "success": round(float(np.mean([r["success"] for r in res])), 3),
-                "collision": round(float(np.mean([r["collision"] for r in res])), 3),
-                "timeout": round(float(np.mean([r["timeout"] for r in res])), 3)}
-            print(f"[eval] twin BARN held-out ({len(worlds)} worlds, sub-goals: {subgoals}): {out[key]}", flush=True)
-    if args.eval_local:
-        stage = Stage("forest_heldout", [make_world("forest", s) for s in heldout_seeds(8)], "local")
-        task = AvoidanceTask(stage, 16, TaskConfig(reward="sparse"), obs_cfg, robot, lidar, safety_cfg,
-                             seed=12345)
-        done_eps: list[dict] = []
-        obs = task.observe()
-        while len(done_eps) < args.eval_local:
-            obs, _, _, _, info = task.step(action_to_cmd(agent.act(obs), robot))
-            for k in range(len(info.get("success", ()))):
-                done_eps.append({key: float(v[k]) for key, v in info.items()})
-        done_eps = done_eps[: args.eval_local]
-        out["twin_forest_local_heldout"] = {
-            "episodes": len(done_eps), "success": round(float(np.mean([e["success"] for e in done_eps])), 3),
-            "collision": round(float(np.mean([e["collision"] for e in done_eps])), 3)}
-        print(f"[eval] twin forest held-out local sub-goals: {out['twin_forest_local_heldout']}", flush=True)
-    return out
+    batch_size = len(b_obs)
+    clipfracs = []
+    for _epoch in range(args.update_epochs):
+        perm = torch.randperm(batch_size)
+        for s0 in range(0, batch_size, minibatch):
+            mb = perm[s0 : s0 + minibatch]
+            _, newlogp, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_act[mb])
+            logratio = newlogp - b_logp[mb]
+            ratio = logratio.exp()
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - logratio).mean()
+                clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean().item())
+            mb_adv = b_adv[mb]
+            mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+            pg_loss = torch.max(-mb_adv * ratio,
+                                -mb_adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)).mean()
+            newvalue = newvalue.view(-1)
+            v_clipped = b_val[mb] + torch.clamp(newvalue - b_val[mb], -args.clip_coef, args.clip_coef)
+            v_loss = 0.5 * torch.max((newvalue - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2).mean()
+            ent = entropy.mean()
+            loss = pg_loss - args.ent_coef * ent + args.vf_coef * v_loss
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+            optimizer.step()
+        if args.target_kl > 0 and approx_kl > args.target_kl:
+            break
+    return {"losses/value_loss": round(float(v_loss.detach()), 4),
+            "losses/policy_loss": round(float(pg_loss.detach()), 4),
+            "losses/entropy": round(float(ent.detach()), 3), "losses/approx_kl": round(float(approx_kl), 4),
+            "losses/clipfrac": round(float(np.mean(clipfracs)), 3)}
 
 
 def run(ns: argparse.Namespace) -> int:
-    from toponav.config import ConfigError, build
-
     try:
-        args = build(Args, {f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
+        args = dataclass_from_args(Args, ns)
     except ConfigError as exc:
         print(f"toponav train policy: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,12 @@
 """A fast, faithful *abstraction* of "twin + mapper + low-level controller" for exploration experiments.
 
+The env that trained ``models/checkpoints/meta_controller.pt`` (``toponav train meta``,
+:mod:`toponav.experiments.train_meta`) and the one ``toponav bench explore`` runs every method in, including the
+flat PPO baselines it trains (:mod:`toponav.experiments.flat_ppo`). The meta-controller's input is the deployed
+planner's own candidate features (:class:`toponav.planning.SubgoalPlanner` runs in the loop on :meth:`graph`), the
+code that feeds it on the robot; the graphs themselves come from this abstraction, not the real mapper, and motion
+is abstract (no dynamics, no velocity limits).
+
 Training the meta-controller and benchmarking exploration needs thousands of episodes; running the
 PyBullet sim, the ROS mapper and the low-level controller for each would take hours on two cores. This
 environment keeps what matters to the sub-goal planner and abstracts the rest, on a grid over the same

@@ -1,7 +1,8 @@
-"""Agents for the exploration experiments, all driven on :class:`toponav.planning.explore_env.ExploreEnv`.
+"""Agents and baselines of the exploration experiments, all driven on :class:`toponav.learning.explore_env.ExploreEnv`.
 
 Every agent runs one episode under the same step budget and reports the same numbers, so
-``toponav bench explore`` compares them side by side:
+``toponav bench explore`` compares them side by side (and ``toponav train meta`` trains and evaluates the
+meta-controller through :func:`run_toponav`):
 
 * ``random_walk``       uniformly random primitive moves;
 * ``nearest_frontier``  explore_lite style: go to the frontier minimising
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toponav.learning.explore_env import ExploreEnv
 from toponav.planning import PlannerConfig, State, SubgoalPlanner
-from toponav.planning.explore_env import ExploreEnv
 
 REPLAN_DISTANCE = 3.0  # metres travelled between replans for every graph-based agent (the mapper's update)
 

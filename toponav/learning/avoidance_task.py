@@ -1,4 +1,10 @@
-"""The sub-goal reaching task in the vectorised twin, used to train and evaluate the avoidance policy.
+"""The env that trained ``models/checkpoints/avoidance_policy.pt``: sub-goal reaching in the vectorised twin.
+
+``toponav train policy`` (:mod:`toponav.experiments.train_policy`) runs PPO on :class:`AvoidanceTask` over the
+curriculum stages of :func:`make_stage`; :mod:`toponav.learning.avoidance_eval` measures the result for the
+model card. The policy observes exactly what it gets on the robot: :func:`toponav.control.observation.build_observation`
+on the cleaned scan, the sub-goal and the twin's velocity; commands pass through the robot's safety layer
+(:class:`toponav.control.safety.SafetyLayer`), and the twin applies the velocity and acceleration limits.
 
 Each of N robots gets a world from the current curriculum stage, a start pose and a target:
 
@@ -39,10 +45,11 @@ from toponav.control.config import ObservationConfig, SafetyConfig
 from toponav.control.observation import build_observation
 from toponav.control.safety import CLEAR, SafetyLayer
 from toponav.control.scan import clean_scan
+from toponav.geometry import wrap_angle
 from toponav.grid_graph import grid_graph
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.twin import VecAgvTwin
-from toponav.worlds import World
+from toponav.worlds import World, barn_train_indices, make_world, train_seeds
 
 
 @dataclass
@@ -157,6 +164,12 @@ class GeoField:
     def lookup(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
         r, c = self.cell(xy)
         return field[r, c]
+
+
+def robot_polar(pose: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(N, 2) targets in the frames of N robots at ``pose`` (N, 3): (distance, bearing), the policy's sub-goal input."""
+    dx, dy = (targets - pose[:, :2]).T
+    return np.stack([np.hypot(dx, dy), wrap_angle(np.arctan2(dy, dx) - pose[:, 2])], axis=1)
 
 
 @dataclass
@@ -300,10 +313,7 @@ class AvoidanceTask:
     # -- observation --------------------------------------------------------------------------------
     def subgoal_polar(self) -> np.ndarray:
         """The observed sub-goal (target or carrot) in each robot's frame: (distance, bearing)."""
-        pose = self.twin.pose
-        dx, dy = (self.subgoal - pose[:, :2]).T
-        bearing = (np.arctan2(dy, dx) - pose[:, 2] + np.pi) % (2 * np.pi) - np.pi
-        return np.stack([np.hypot(dx, dy), bearing], axis=1)
+        return robot_polar(self.twin.pose, self.subgoal)
 
     def observe(self) -> np.ndarray:
         """Observation of every robot; carrot episodes first add this scan to their map and move the carrot."""
@@ -363,3 +373,33 @@ class AvoidanceTask:
             }
             self.reset_envs(ids)
         return self.observe(), reward, done, timeout & ~reached & ~collided, info
+
+
+# ------------------------------------------------------------------------------------------ curriculum
+def make_stage(name: str, forest_worlds: int) -> Stage:
+    """World pools per stage: difficulty grows from sparse forests to the full BARN routes.
+
+    ``forest``: ``forest_worlds`` training seeds, local sub-goals; ``barn_easy``: the easier half of the BARN
+    training worlds (:func:`barn_difficulty`), local sub-goals; ``barn_all``: every BARN training world, half
+    local, half the full route; ``barn_hier``: every BARN training world with the deployed hierarchy's carrots
+    most of the time. BARN held-out worlds are never trained on.
+    """
+    if name == "forest":
+        return Stage(name, [make_world("forest", s) for s in train_seeds(forest_worlds)], "local")
+    barn = [make_world(f"barn:{i}") for i in barn_train_indices()]
+    # difficulty proxy: obstacles near the straight start-goal line (more = harder)
+    difficulty = [barn_difficulty(w) for w in barn]
+    order = np.argsort(difficulty, kind="stable")
+    if name == "barn_easy":
+        return Stage(name, [barn[i] for i in order[: len(order) // 2]], "local")
+    if name == "barn_all":
+        return Stage(name, barn, "mixed")
+    if name == "barn_hier":
+        return Stage(name, barn, "hier")
+    raise SystemExit(f"unknown curriculum stage {name!r}: use forest, barn_easy, barn_all, barn_hier")
+
+
+def barn_difficulty(world: World) -> float:
+    """Mean of 1 / clearance along the reference path (narrow passages dominate)."""
+    path = np.asarray(world.reference_path or [world.start[:2], world.goal], dtype=np.float64)
+    return float(np.mean(1.0 / np.maximum(world.clearance(path), 0.05)))
