@@ -7,7 +7,8 @@ localisation is not what BARN measures, and PyBullet's wheel odometry drifts abo
 (``--pose odom`` to use it anyway); success is judged on ground truth. BARN metric per run
 (../shared/benchmarks/barn/README.md):
 ``success * OT / clip(AT, 2 OT, 8 OT)``, OT = reference path length / 2 m/s, 100 s timeout, any
-collision = failure; the best possible score is 0.5. Printed: score, success, collision and timeout
+collision = failure; the best possible score is 0.5 (:func:`toponav.evaluation.metrics.barn_score`, the one
+implementation ``toponav train policy`` also reports). Printed: score, success, collision and timeout
 rates per method and the learned/DWA score ratio.
 """
 

@@ -294,11 +294,13 @@ def run(ns: argparse.Namespace) -> int:
     rng = seed_everything(args.seed)
     t_start = time.time()
 
+    # -- env: the training worlds in the exploration abstraction -------------------------------------------
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     worlds = [make_world(f, s) for f in families for s in train_seeds(args.train_worlds)]
     envs = [ExploreEnv(w) for w in worlds]
     print(f"training worlds: {len(worlds)} ({', '.join(families)}), built in {time.time() - t_start:.1f} s", flush=True)
 
+    # -- networks: Q (warm-started on the heuristic), its target copy, RND for the intrinsic reward -------------
     cfg = PlannerConfig()
     cfg.rnd.enabled = True
     q = MetaController(FEATURE_DIM, args.hidden)
@@ -314,6 +316,7 @@ def run(ns: argparse.Namespace) -> int:
     curve: list[dict] = []
     decisions = updates = episodes = 0
     recent: deque[float] = deque(maxlen=20)
+    # -- rollout (one episode of SMDP transitions) -> DQN updates -> log ---------------------------------------
     while (episodes == 0 or time.time() - t_start < args.time_budget) and episodes < args.max_episodes:
         env = envs[int(rng.integers(0, len(envs)))]
         env.reset()
@@ -344,6 +347,7 @@ def run(ns: argparse.Namespace) -> int:
                   f"explore-coverage(last 20) {np.mean(recent) if recent else float('nan'):.3f} "
                   f"[{time.time() - t_start:.0f} s]", flush=True)
 
+    # -- held-out evaluation against the heuristic, checkpoint, model card --------------------------------------
     q.eval()
     held = [make_world(f, s) for f in families for s in heldout_seeds(args.eval_worlds)]
     mazes = [make_world("maze", s) for s in heldout_seeds(args.eval_worlds)]

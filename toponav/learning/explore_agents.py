@@ -120,14 +120,7 @@ def run_nearest_frontier(env: ExploreEnv, budget: int, goal: tuple[float, float]
 def run_random_walk(env: ExploreEnv, budget: int, goal: tuple[float, float] | None = None,
                     rng: np.random.Generator | None = None) -> Episode:
     rng = rng or np.random.default_rng(0)
-    ep = Episode()
-    while env.steps < budget:
-        if goal is not None and env.at_goal(goal):
-            break
-        if env.steps % 50 < 5:
-            _record(env, ep)
-        env.primitive(int(rng.integers(0, 8)))
-    return _finish(env, ep, goal)
+    return _run_primitives(env, lambda: int(rng.integers(0, 8)), budget, goal)
 
 
 def flat_observation(env: ExploreEnv, goal: tuple[float, float] | None) -> np.ndarray:
@@ -151,11 +144,17 @@ FLAT_OBS_DIM = 16 + 12 + 5
 
 def run_flat(env: ExploreEnv, act: Callable[[np.ndarray], int], budget: int,
              goal: tuple[float, float] | None = None) -> Episode:
+    return _run_primitives(env, lambda: act(flat_observation(env, goal)), budget, goal)
+
+
+def _run_primitives(env: ExploreEnv, choose: Callable[[], int], budget: int,
+                    goal: tuple[float, float] | None) -> Episode:
+    """The flat agents' loop: one primitive move per ``choose()`` until the budget or the goal."""
     ep = Episode()
     while env.steps < budget:
         if goal is not None and env.at_goal(goal):
             break
         if env.steps % 50 < 5:
             _record(env, ep)
-        env.primitive(act(flat_observation(env, goal)))
+        env.primitive(choose())
     return _finish(env, ep, goal)
