@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from toponav.manipulation.demos import scripted_policy
+from toponav.learning.demos import scripted_policy
 from toponav.manipulation.goal_env import OWN_LAYOUT
 from toponav.models.world_model import WorldModel, WorldModelConfig
 from toponav.sim.arm import make_env

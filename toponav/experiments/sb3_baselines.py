@@ -10,7 +10,7 @@ truncation is bootstrapped (SB3's ``handle_timeout_termination``), so time does 
 
 The SB3 learners get **no demonstrations** (as they are used in the field; the world model's demos are
 its MoDem-style bootstrap). They train on the same fixed-length dict env the world model sees
-(:class:`toponav.manipulation.goal_env.FixedLengthGoalEnv`, the env's own sparse reward) and are evaluated by
+(:class:`toponav.learning.flat_goal_env.FixedLengthGoalEnv`, the env's own sparse reward) and are evaluated by
 the same function on the same evaluation seeds.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from toponav.config import param
-from toponav.manipulation.goal_env import FlatGoalEnv
+from toponav.learning.flat_goal_env import FlatGoalEnv
 from toponav.sim.arm.goal_envs import make_goal_env
 
 ALGOS = ("sac", "tqc")

@@ -7,7 +7,7 @@ periodic evaluation -> learning-curve PNG + checkpoint + JSON summary.
     toponav train world-model --task push --steps 50000 --seed 0
     toponav train world-model --env panda-gym:PandaPush-v3 --steps 50000 --seed 0 --demo-keep successful
 
-Any gymnasium goal-env with dict observations runs through :mod:`toponav.manipulation.goal_env`.
+Any gymnasium goal-env with dict observations runs through :mod:`toponav.learning.flat_goal_env`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import torch
 from tqdm import tqdm
 
 from toponav.config import param
-from toponav.manipulation.agent import Agent, AgentConfig, agency
-from toponav.manipulation.buffer import EpisodeBuffer
-from toponav.manipulation.demos import noisy, scripted_policy
-from toponav.manipulation.goal_env import FlatGoalEnv
-from toponav.manipulation.sac import SACAgent, SACConfig
+from toponav.learning.buffer import EpisodeBuffer
+from toponav.learning.demos import noisy, scripted_policy
+from toponav.learning.flat_goal_env import FlatGoalEnv
+from toponav.learning.sac import SACAgent, SACConfig
+from toponav.learning.world_model_agent import Agent, AgentConfig, agency
 from toponav.models.world_model import WorldModelConfig, save_world_model
 from toponav.sim.arm.goal_envs import make_goal_env
 
