@@ -183,6 +183,6 @@ def test_given_world_files_travel_as_absolute_paths(tmp_path: Path, monkeypatch)
 def test_bench_all_includes_stack_with_quick_sizes(tmp_path: Path) -> None:
     from toponav.experiments import bench_all
 
-    assert bench_all.BENCHES["stack"][0] == "toponav.experiments.bench_stack"
+    assert bench_all.BENCHES["stack"].module == "toponav.experiments.bench_stack"
     args = bench_all.bench_args(bs, tmp_path, True, "stack")
     assert args.quick and args.seeds == 1 and args.out == str(tmp_path) and args.worlds == []
