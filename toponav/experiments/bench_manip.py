@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toponav.config import ConfigError, param
+from toponav.config import param
 from toponav.experiments.sb3_baselines import SB3Config, train_sb3
 from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env, plot_curves, run_name, train
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
@@ -165,11 +165,7 @@ def run_cost(args: ManipBenchOptions, cfg: TrainConfig, name: str) -> int:
 
 
 def run(ns: argparse.Namespace) -> int:
-    try:
-        args = dataclass_from_args(ManipBenchOptions, ns)
-    except ConfigError as exc:
-        print(exc)
-        return 2
+    args = dataclass_from_args(ManipBenchOptions, ns)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     learners = [k.strip() for k in args.learners.split(",") if k.strip()]
     bad = [k for k in learners if k not in LEARNERS]
