@@ -1,8 +1,11 @@
 """``toponav train world-model``: demo-bootstrapped TD-MPC2-style training on the Panda tasks.
 
-Reads top to bottom: config -> demos -> behaviour cloning -> interaction loop (agency moves from
-the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`` env steps) ->
-periodic evaluation -> learning-curve PNG + checkpoint + JSON summary.
+Reads top to bottom in CleanRL's order: args (:class:`TrainConfig`, the command's options) -> env
+(:func:`make_env`) -> networks (:func:`make_agent`) -> demos and behaviour cloning -> rollout and update
+(agency moves from the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`` env
+steps) -> periodic evaluation and log (:func:`train`) -> learning-curve PNG + checkpoint + JSON summary
+(:func:`run`). Rollout, demo, BC and evaluation loops shared with the other learners live in
+:mod:`toponav.learning.goal_episodes`.
 
     toponav train world-model --task push --steps 50000 --seed 0
     toponav train world-model --env panda-gym:PandaPush-v3 --steps 50000 --seed 0 --demo-keep successful
