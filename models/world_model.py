@@ -12,6 +12,12 @@ Components (TD-MPC2, Hansen et al. 2023; sizes here are small for a CPU):
 Inputs are the flat 10-vector of :mod:`toponav.manipulation.obs`. The encoder first adds the
 relative vectors (cube - EE, goal - cube) and scales metres to order-one numbers: a fixed feature
 map, no learned normalisation statistics, so a checkpoint needs no extra state.
+
+Who made the shipped checkpoints (``models/checkpoints/world_model_{push,pickplace}.pt``): the learner
+:class:`toponav.learning.world_model_agent.Agent`, driven by ``toponav train world-model`` /
+``toponav bench manip`` (:mod:`toponav.experiments.train_world_model`), on our PyBullet scenes
+``toponav/PandaPush`` and ``toponav/PandaPickPlace`` (:mod:`toponav.sim.arm`). The exact command is in each
+checkpoint's model card (``.md`` beside it) and in its ``meta["command"]``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from toponav.experiments.registry import BENCHES
+
 # (command words) -> (module, one-line help). Nested words become nested subcommands.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("demo",): ("toponav.ros_nodes.demo", "full simulated exploration-and-navigation run (main job)"),
@@ -24,13 +26,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "policy"): ("toponav.experiments.train_policy", "train the PPO obstacle-avoidance policy"),
     ("train", "meta"): ("toponav.experiments.train_meta", "train the h-DQN sub-goal meta-controller"),
     ("train", "world-model"): ("toponav.experiments.train_world_model", "train the manipulation world model"),
-    ("bench", "sim"): ("toponav.experiments.bench_sim", "env steps/s: PyBullet vs vectorised twin"),
-    ("bench", "mapper"): ("toponav.experiments.bench_mapper", "mapper update and path-query latency"),
-    ("bench", "explore"): ("toponav.experiments.bench_explore", "exploration and sparse goal reaching"),
-    ("bench", "barn"): ("toponav.experiments.bench_barn", "BARN worlds: learned policy vs DWA"),
-    ("bench", "eval"): ("toponav.experiments.bench_eval", "bag read + evaluation throughput"),
-    ("bench", "manip"): ("toponav.experiments.bench_manip", "world model vs model-free on arm tasks"),
-    ("bench", "stack"): ("toponav.experiments.bench_stack", "full ROS stack across worlds: toponav vs explore_lite"),
+    # the benches, from their one table
+    **{("bench", name): (b.module, b.summary) for name, b in BENCHES.items()},
     ("bench", "all"): ("toponav.experiments.bench_all", "the full method table and markdown report"),
 }
 

@@ -11,6 +11,10 @@ into joint position targets; the joints track them during the physics substeps.
 Reward: sparse, 1.0 while the cube is within SUCCESS_DISTANCE of the goal, else 0.0.
 Episodes do not terminate on success (the agent must keep the cube there); they are truncated
 after ``max_steps``, and ``info["is_success"]`` at the last step is the success measure.
+
+These two envs trained the shipped world-model checkpoints (``models/checkpoints/world_model_push.pt``,
+``world_model_pickplace.pt``; learner :class:`toponav.learning.world_model_agent.Agent`, command in each
+model card), and ``toponav bench manip`` compares the learners on them.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``make_goal_env("push")`` / ``("pickplace")`` builds our scenes with their 10-vector layout;
 ``make_goal_env("panda-gym:PandaPush-v3")`` imports ``panda_gym`` and makes ``PandaPush-v3``, flattened as
 ``[observation, achieved_goal, desired_goal]``. Both come back as
-:class:`toponav.manipulation.goal_env.FlatGoalEnv` (fixed-length episodes, the env's own reward).
+:class:`toponav.learning.flat_goal_env.FlatGoalEnv` (fixed-length episodes, the env's own reward).
 """
 
 from __future__ import annotations
@@ -13,13 +13,8 @@ import importlib
 import gymnasium as gym
 import numpy as np
 
-from toponav.manipulation.goal_env import (
-    OWN_LAYOUT,
-    OWN_TASKS,
-    FixedLengthGoalEnv,
-    FlatGoalEnv,
-    concat_layout,
-)
+from toponav.learning.flat_goal_env import FixedLengthGoalEnv, FlatGoalEnv, concat_layout
+from toponav.manipulation.goal_env import OWN_LAYOUT, OWN_TASKS
 
 
 def _concat(observation: dict[str, np.ndarray]) -> np.ndarray:

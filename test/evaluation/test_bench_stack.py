@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -183,6 +184,17 @@ def test_given_world_files_travel_as_absolute_paths(tmp_path: Path, monkeypatch)
 def test_bench_all_includes_stack_with_quick_sizes(tmp_path: Path) -> None:
     from toponav.experiments import bench_all
 
-    assert bench_all.BENCHES["stack"][0] == "toponav.experiments.bench_stack"
+    assert bench_all.BENCHES["stack"].module == "toponav.experiments.bench_stack"
     args = bench_all.bench_args(bs, tmp_path, True, "stack")
     assert args.quick and args.seeds == 1 and args.out == str(tmp_path) and args.worlds == []
+
+
+def test_bad_rtf_is_refused_by_name(tmp_path: Path, capsys) -> None:
+    from toponav.ros_nodes.stack_run import FULL_STACK, missing_nodes
+
+    if missing_nodes(FULL_STACK):
+        pytest.skip("the stack's nodes are not installed")
+    parser = argparse.ArgumentParser()
+    bs.add_arguments(parser)
+    assert bs.run(parser.parse_args(["--rtf", "fast", "--out", str(tmp_path)])) == 2  # before any world is run
+    assert "'rtf'" in capsys.readouterr().err

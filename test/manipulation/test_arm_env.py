@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import toponav.sim.arm  # noqa: F401  (registers the envs)
-from toponav.manipulation.demos import POLICIES
+from toponav.learning.demos import POLICIES
 from toponav.manipulation.obs import GOAL, OBJ, OBS_DIM, SUCCESS_DISTANCE
 from toponav.sim.arm import make_env
 

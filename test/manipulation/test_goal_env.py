@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from toponav.manipulation.demos import scripted_policy
+from toponav.learning.demos import scripted_policy
 from toponav.manipulation.goal_env import OWN_LAYOUT
 from toponav.models.world_model import WorldModel, WorldModelConfig
 from toponav.sim.arm import make_env
@@ -87,7 +87,7 @@ def test_scripted_demos_solve_panda_gym_tasks(name: str, need: int) -> None:
 
 
 def test_relabelled_rewards_come_from_the_env() -> None:
-    from toponav.experiments.train_world_model import make_buffer, run_episode
+    from toponav.learning.goal_episodes import make_buffer, run_episode
 
     env = make_goal_env("panda-gym:PandaReach-v3")
     buf = make_buffer(env, 2)

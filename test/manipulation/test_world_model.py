@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from toponav.manipulation.agent import Agent, AgentConfig, agency
-from toponav.manipulation.buffer import EpisodeBuffer
+from toponav.learning.buffer import EpisodeBuffer
+from toponav.learning.world_model_agent import Agent, AgentConfig, agency
 from toponav.manipulation.obs import GOAL, OBJ
 from toponav.models.checkpoint import CheckpointError
 from toponav.models.world_model import WorldModel, WorldModelConfig, load_world_model, save_world_model

@@ -23,32 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-#: name -> (module, what its table shows)
-BENCHES: dict[str, tuple[str, str]] = {
-    "explore": ("toponav.experiments.bench_explore",
-                "exploration and sparse goal reaching: random walk, nearest frontier, flat PPO, flat PPO + RND, "
-                "toponav (heuristic and learned meta-controller) on held-out worlds of each family"),
-    "barn": ("toponav.experiments.bench_barn", "BARN worlds: learned HODAT policy vs DWA (success, BARN metric)"),
-    "sim": ("toponav.experiments.bench_sim", "simulation throughput: PyBullet vs vectorised twin"),
-    "mapper": ("toponav.experiments.bench_mapper", "mapper update and path-query latency"),
-    "eval": ("toponav.experiments.bench_eval", "bag read + evaluation throughput vs rosbags loops"),
-    "manip": ("toponav.experiments.bench_manip", "world model + MPPI vs model-free on arm tasks"),
-    "stack": ("toponav.experiments.bench_stack",
-              "the full ROS stack (launcher, real node processes) on held-out worlds of each family: toponav vs "
-              "the explore_lite baseline (reached, failure reason, time, SPL, collisions, RTF, CPU per sim s)"),
-}
+from toponav.experiments.registry import BENCHES
 
-#: smaller sizes for --quick, per bench; applied only to options the bench actually has
-QUICK: dict[str, dict[str, Any]] = {
-    "explore": {"seeds": 1, "budget": 300, "goal_mazes": 2, "goal_budget": 600, "flat_moves": 4000,
-                "flat_train_worlds": 2},
-    "barn": {"worlds": "0,6,12"},
-    "sim": {"robots": "1,16", "seconds": 1.0},
-    "mapper": {"sizes": [1000, 10000], "updates": 50, "queries": 50},
-    "eval": {"seconds": 120.0, "repeat": 1},
-    "stack": {"quick": True},
-    "*": {"seeds": 1, "episodes": 3, "indices": 3, "worlds": 3},
-}
+#: smaller sizes for --quick for every bench (each bench's own are in its registry entry); applied only to
+#: options the bench actually has, and of the same type
+QUICK_ANY: dict[str, Any] = {"seeds": 1, "episodes": 3, "indices": 3, "worlds": 3}
 
 
 class _Tee(io.TextIOBase):
@@ -81,10 +60,10 @@ def bench_args(module: Any, out_dir: Path, quick: bool, name: str) -> argparse.N
     if "out" in dests:
         args.out = str(out_dir) if name != "eval" else str(out_dir / "bench_eval.json")
     if "json" in dests:
-        args.json = out_dir / f"bench_{name}.json"  # a Path works for open() and Path-typed options alike
+        args.json = str(out_dir / f"bench_{name}.json")
     if quick:
-        specific = QUICK.get(name, {})
-        for key, value in {**QUICK["*"], **specific}.items():
+        specific = BENCHES[name].quick
+        for key, value in {**QUICK_ANY, **specific}.items():
             if key in dests and (key in specific or type(dests[key]) is type(value)):
                 setattr(args, key, value)
     return args
@@ -114,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     sections: list[str] = []
     summary: list[tuple[str, str, float]] = []
     for name in tqdm(chosen, desc="bench all", unit="bench"):
-        module_name, what = BENCHES[name]
+        module_name, what = BENCHES[name].module, BENCHES[name].table
         bench_dir = out / name
         bench_dir.mkdir(exist_ok=True)
         t0 = time.monotonic()
@@ -138,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             log.write("\n" + traceback.format_exc())
         took = time.monotonic() - t0
         summary.append((name, status, took))
-        quick_keys = {**QUICK["*"], **QUICK.get(name, {})}
+        quick_keys = {**QUICK_ANY, **BENCHES[name].quick}
         cmd = f"toponav bench {name}" + ("" if not args.quick else "  # with --quick sizes: " + json.dumps(
             {k: v for k, v in vars(bargs).items() if k in quick_keys}))
         parts = [f"## {name}\n", what + "\n", f"Command: `{cmd}` — {status}, {took:.0f} s\n"]

@@ -20,12 +20,15 @@ import math
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from toponav.bags import TYPESTORE, BagWriter
+from toponav.config import param
 from toponav.evaluation import compute_metrics, load_run
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.worlds import make_world
 
 T = TYPESTORE.types
@@ -122,15 +125,22 @@ def bench_toponav(path: Path) -> tuple[int, float, float, dict]:
     return run.messages, time.perf_counter() - w0, time.process_time() - c0, metrics
 
 
+@dataclass
+class EvalBenchOptions:
+    """``toponav bench eval``'s options."""
+
+    bag: str | None = param(None, "bag to read (None: a synthetic run is written first)")
+    seconds: float = param(1200.0, "sim seconds of the synthetic bag (about 175 messages per second)")
+    repeat: int = param(3, "timing repetitions (best is reported)")
+    out: str | None = param(None, "write the results as JSON here")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bag", default=None, help="bag to read (default: a synthetic run is written first)")
-    parser.add_argument("--seconds", type=float, default=1200.0,
-                        help="sim seconds of the synthetic bag (about 175 messages per second)")
-    parser.add_argument("--repeat", type=int, default=3, help="timing repetitions (best is reported)")
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    add_dataclass_arguments(parser, EvalBenchOptions)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
+    args = dataclass_from_args(EvalBenchOptions, ns)
     make_world("empty", 1000000)  # warm the world cache outside the timed region
     tmp = None
     if args.bag:

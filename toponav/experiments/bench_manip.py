@@ -27,23 +27,17 @@ import functools
 import json
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from toponav.config import param
 from toponav.experiments.sb3_baselines import SB3Config, train_sb3
-from toponav.experiments.train_world_model import (
-    AgentConfig,
-    TrainConfig,
-    collect_demos,
-    make_agent,
-    make_env,
-    plot_curves,
-    run_episode,
-    run_name,
-    train,
-)
+from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env, plot_curves, run_name, train
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.learning.goal_episodes import DEMO_NOISE, collect_demos, run_episode
 from toponav.models.world_model import save_world_model
 from toponav.sim.arm.goal_envs import make_goal_env
 
@@ -64,40 +58,44 @@ SHORT = {"world_model": "world model", "world_model_ref": "world model (1 upd/st
          "sb3_sac_her": "SB3 SAC+HER", "sb3_tqc_her": "TQC+HER"}
 
 
+@dataclass
+class ManipBenchOptions:
+    """``toponav bench manip``'s options (learner settings default to TrainConfig's, apart from the run sizes)."""
+
+    tasks: str = param("push", "comma-separated: push, pickplace (our scenes) or module:EnvId goal-envs, "
+                       "e.g. panda-gym:PandaPush-v3")
+    learners: str = param(",".join(DEFAULT_LEARNERS), f"comma-separated of {list(LEARNERS)}; world_model_ref = "
+                          f"the world model with its earlier settings {REFERENCE}")
+    steps: int = param(20000, "environment steps per learner")
+    seed: int = param(0, "seed of every learner's env, torch and numpy")
+    demos: int = param(TrainConfig.demos, "scripted demos (world model and our SAC)")
+    demo_keep: str = param(TrainConfig.demo_keep, "which noisy demos to keep: all, or only successful ones",
+                           choices=("all", "successful"))
+    bc_iters: int = param(TrainConfig.bc_iters, "behaviour-cloning gradient steps before interaction")
+    pretrain_iters: int = param(TrainConfig.pretrain_iters, "world-model updates on demos only before interaction "
+                                "(SAC has no model to pre-train)")
+    episode_steps: int = param(0, "0 = the task's own length")
+    updates_per_step: float = param(TrainConfig.updates_per_step, "world model and our SAC (SB3: one gradient step "
+                                    "per env step, as the zoo)")
+    pi_q_members: int = param(TrainConfig.pi_q_members, "Q-functions averaged in the world model's policy-prior "
+                              "loss (random each update)")
+    hidden_dim: int = param(TrainConfig.hidden_dim, "MLP hidden size of the world model and our SAC")
+    sb3_batch: int = param(SB3Config.batch_size, "SB3 batch size (zoo: 2048)")
+    sb3_net: str = param(",".join(map(str, SB3Config().net_arch)), "SB3 hidden layers (zoo: 512,512,512)")
+    sb3_learning_starts: int = param(SB3Config.learning_starts, "SB3 random-action env steps before learning")
+    eval_every: int = param(5000, "environment steps between evaluations")
+    eval_episodes: int = param(20, "episodes per evaluation")
+    threads: int = param(1, "torch CPU threads")
+    cost_episodes: int = param(0, "instead of training: the world model's cost per env step, current settings "
+                               "against world_model_ref's, interleaved episode by episode (MPPI acting + updates), "
+                               "N each")
+    out: str = param("runs/bench_manip", "output folder (table, JSON, learning curves, the world model)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    parser.add_argument("--tasks", default="push",
-                        help="comma-separated: push, pickplace (our scenes) or module:EnvId goal-envs, "
-                             "e.g. panda-gym:PandaPush-v3")
-    parser.add_argument("--learners", default=",".join(DEFAULT_LEARNERS),
-                        help=f"comma-separated of {list(LEARNERS)}; world_model_ref = the world model with "
-                             f"its earlier settings {REFERENCE}")
-    parser.add_argument("--steps", type=int, default=20000, help="environment steps per learner")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--demos", type=int, default=d.demos, help="scripted demos (world model and our SAC)")
-    parser.add_argument("--demo-keep", choices=("all", "successful"), default=d.demo_keep)
-    parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
-    parser.add_argument("--pretrain-iters", type=int, default=d.pretrain_iters,
-                        help="world-model updates on demos only before interaction (SAC has no model to pre-train)")
-    parser.add_argument("--episode-steps", type=int, default=0, help="0 = the task's own length")
-    parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step,
-                        help="world model and our SAC (SB3: one gradient step per env step, as the zoo)")
-    parser.add_argument("--pi-q-members", type=int, default=d.agent.pi_q_members)
-    parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim,
-                        help="MLP hidden size of the world model and our SAC")
-    parser.add_argument("--sb3-batch", type=int, default=SB3Config().batch_size, help="SB3 batch size (zoo: 2048)")
-    parser.add_argument("--sb3-net", default=",".join(map(str, SB3Config().net_arch)),
-                        help="SB3 hidden layers (zoo: 512,512,512)")
-    parser.add_argument("--sb3-learning-starts", type=int, default=SB3Config().learning_starts,
-                        help="SB3 random-action env steps before learning")
-    parser.add_argument("--eval-every", type=int, default=5000)
-    parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--cost-episodes", type=int, default=0,
-                        help="instead of training: the world model's cost per env step, current settings against "
-                             "world_model_ref's, interleaved episode by episode (MPPI acting + updates), N each")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_manip"))
-    parser.add_argument("--no-progress", action="store_true")
+    add_dataclass_arguments(parser, ManipBenchOptions)
+    # a plain switch: the helper writes a bool field as "--no-progress BOOL"
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
 def _fmt_ms(r: dict) -> str:
@@ -111,10 +109,10 @@ def measure_cost(cfg: TrainConfig, episodes: int, log=print) -> dict[str, dict[s
     own rate on the same demo data, alternating episode by episode so the machine's load hits both alike."""
     torch.set_num_threads(cfg.threads)
     env = make_env(cfg)
-    demos, _, _ = collect_demos(env, max(cfg.demos, 1), cfg.demo_noise, cfg.seed)
+    demos, _, _ = collect_demos(env, max(cfg.demos, 1), DEMO_NOISE, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
-                              agent=AgentConfig(pi_q_members=REFERENCE["pi_q_members"]))
+                              pi_q_members=REFERENCE["pi_q_members"])
     runs = {"current": cfg, "reference": ref}
     agents = {k: make_agent(c, "world_model", env)[0] for k, c in runs.items()}
     cost = {k: dict.fromkeys(("act_wall", "act_cpu", "update_wall", "update_cpu", "steps"), 0.0) for k in runs}
@@ -144,7 +142,7 @@ def measure_cost(cfg: TrainConfig, episodes: int, log=print) -> dict[str, dict[s
     return out
 
 
-def run_cost(args: argparse.Namespace, cfg: TrainConfig, name: str) -> int:
+def run_cost(args: ManipBenchOptions, cfg: TrainConfig, name: str) -> int:
     res = measure_cost(cfg, args.cost_episodes)
     cur, ref = res["current"], res["reference"]
     lines = [f"# toponav bench manip --cost-episodes {args.cost_episodes} ({name}, world model, MPPI acting on "
@@ -166,7 +164,8 @@ def run_cost(args: argparse.Namespace, cfg: TrainConfig, name: str) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
+    args = dataclass_from_args(ManipBenchOptions, ns)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     learners = [k.strip() for k in args.learners.split(",") if k.strip()]
     bad = [k for k in learners if k not in LEARNERS]
@@ -198,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
                           pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
                           episode_steps=args.episode_steps, updates_per_step=args.updates_per_step,
                           eval_every=args.eval_every, eval_episodes=args.eval_episodes, threads=args.threads,
-                          agent=AgentConfig(pi_q_members=args.pi_q_members))
+                          pi_q_members=args.pi_q_members)
         name = run_name(cfg)
         if args.cost_episodes > 0:
             run_cost(args, cfg, name)
@@ -209,10 +208,10 @@ def run(args: argparse.Namespace) -> int:
                 r = train_sb3(cfg, kind.split("_")[1], sb3=sb3)
             elif kind == "world_model_ref":
                 ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
-                                          agent=AgentConfig(pi_q_members=REFERENCE["pi_q_members"]))
-                r = train(ref, kind="world_model", progress=not args.no_progress)
+                                          pi_q_members=REFERENCE["pi_q_members"])
+                r = train(ref, kind="world_model", progress=not ns.no_progress)
             else:
-                r = train(cfg, kind=kind, progress=not args.no_progress)
+                r = train(cfg, kind=kind, progress=not ns.no_progress)
             agent = r.pop("agent")
             results[name][kind] = r
             if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)

@@ -26,11 +26,14 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
+from toponav.config import param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.mapping import LOS, TRAVEL, MapperConfig, TopoMap
 from toponav.mapping.raycast import cast_scan
 from toponav.robot import LidarParams
@@ -39,14 +42,21 @@ from toponav.worlds.model import World
 NAV2_ROUTE_10K_MS = 0.23  # Nav2 route server documentation, 10k-node graph (quoted reference)
 
 
+@dataclass
+class MapperBenchOptions:
+    """``toponav bench mapper``'s options (``--sizes``, a list, is its own argument: the helper has no lists)."""
+
+    updates: int = param(300, "timed scan updates per size")
+    queries: int = param(200, "timed path queries per size")
+    beams: int = param(360, "lidar beams per scan")
+    spacing: float = param(1.5, "place lattice spacing (m)")
+    seed: int = param(0, "seed of the random scans and query pairs")
+    json: str | None = param(None, "also write the results here")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="graph sizes (places)")
-    parser.add_argument("--updates", type=int, default=300, help="timed scan updates per size")
-    parser.add_argument("--queries", type=int, default=200, help="timed path queries per size")
-    parser.add_argument("--beams", type=int, default=360, help="lidar beams per scan")
-    parser.add_argument("--spacing", type=float, default=1.5, help="place lattice spacing (m)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    add_dataclass_arguments(parser, MapperBenchOptions)
 
 
 def populate(n: int, spacing: float, cfg: MapperConfig | None = None) -> TopoMap:
@@ -151,13 +161,15 @@ def bench_paths(tm: TopoMap, n_queries: int, seed: int) -> dict[str, float]:
             "csr_build_ms": build_ms, "mismatches": mismatches}
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
+    args = dataclass_from_args(MapperBenchOptions, ns)
+    sizes: list[int] = ns.sizes
     load = os.getloadavg()
-    print(f"toponav bench mapper: sizes {args.sizes}, {args.updates} updates x {args.beams} beams, "
+    print(f"toponav bench mapper: sizes {sizes}, {args.updates} updates x {args.beams} beams, "
           f"{args.queries} path queries; load average {load[0]:.2f} on {os.cpu_count()} CPUs (shared machine: "
           "compare ratios within this run)")
     results = []
-    for n in args.sizes:
+    for n in sizes:
         t0 = time.perf_counter()
         tm = populate(n, args.spacing)
         build_s = time.perf_counter() - t0
@@ -205,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     for v in verdicts:
         print(v)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"load_average": load, "results": results, "verdicts": verdicts}, indent=2))
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"load_average": load, "results": results, "verdicts": verdicts}, indent=2))
     return 0

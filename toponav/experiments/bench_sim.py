@@ -15,9 +15,12 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from toponav.config import param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.pybullet_agv import AgvSim
 from toponav.sim.twin import VecAgvTwin, integrate_unicycle
@@ -133,16 +136,24 @@ def bench_distance_field(world: World, n: int, robot: AgvParams, lidar: LidarPar
     return _rate(one, seconds)
 
 
+@dataclass
+class SimBenchOptions:
+    """``toponav bench sim``'s options."""
+
+    worlds: str = param("barn:0,maze,forest", "comma-separated world specs")
+    seed: int = param(1, "world seed for procedural families")
+    robots: str = param("1,16,64", "comma-separated robot counts")
+    beams: int = param(64, "lidar beams")
+    seconds: float = param(2.0, "measuring time per cell")
+    json: str = param("", "also write the results to this JSON file")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--worlds", default="barn:0,maze,forest", help="comma-separated world specs")
-    parser.add_argument("--seed", type=int, default=1, help="world seed for procedural families")
-    parser.add_argument("--robots", default="1,16,64", help="comma-separated robot counts")
-    parser.add_argument("--beams", type=int, default=64, help="lidar beams")
-    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per cell")
-    parser.add_argument("--json", default="", help="also write the results to this JSON file")
+    add_dataclass_arguments(parser, SimBenchOptions)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
+    args = dataclass_from_args(SimBenchOptions, ns)
     robot, lidar = AgvParams(), LidarParams(beams=args.beams)
     counts = [int(c) for c in args.robots.split(",")]
     print(f"toponav bench sim: {lidar.beams}-beam lidar, dt 0.1 s, random actions, {args.seconds:.1f} s per cell")

@@ -49,6 +49,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from toponav.config import ConfigError, param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+
 FAMILIES = ("warehouse", "maze", "forest")
 METHODS = ("toponav", "explore_lite")
 BASELINE = "explore_lite"
@@ -212,31 +215,39 @@ def markdown(rows: Sequence[dict[str, Any]], summary: dict[str, dict[str, Any]],
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class StackBenchOptions:
+    """``toponav bench stack``'s options that the dataclass helper writes (the others: see add_arguments)."""
+
+    seeds: int = param(5, "held-out seeds per family (--quick: 1)")
+    families: str = param(",".join(FAMILIES), "families of the matrix ('' = none)")
+    methods: str = param(",".join(METHODS), f"comma-separated subset of {METHODS}")
+    planner: str = param("heuristic", "toponav's sub-goal scorer (planner.mode)",
+                         choices=("heuristic", "learned", "explore_lite"))
+    controller: str = param("dwa", "toponav's local planner (hodat_controller mode); the baseline always runs DWA",
+                            choices=("dwa", "learned"))
+    odometry: str = param("ground_truth", "sim_node odometry for both methods", choices=("ground_truth", "wheels"))
+    rtf: float | None = param(None, "sim real_time_factor (None: 0 = as fast as the nodes allow, in lockstep; 2 "
+                              "when the launch file has no lockstep)")
+    max_budget: float = param(0.0, "cap on each run's sim-time budget (s, 0 = none; --quick: 300)")
+    tolerance: float = param(0.5, "goal tolerance (m)")
+    params_file: str = param("", "base parameter YAML (empty: the shipped config/sim_navigation.yaml); method "
+                             "overrides are merged on top")
+    out: str = param("runs/bench_stack", "output folder (table, JSON, PNGs, bags)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (parser.description or "") + f". Sim-time budget per world: {BUDGET_RULE}."
+    # Written by hand: a positional list, a flag whose name differs from its field (--worlds -> extra_worlds,
+    # beside the positional worlds), and switches (store_true, --lockstep/--no-lockstep), none of which the
+    # dataclass helper writes (it makes every field a "--name VALUE" option).
     parser.add_argument("worlds", nargs="*", default=[], help="extra worlds: world .json files or map_server "
                         "map.yaml files (anything make_world accepts), run after the family seeds")
     parser.add_argument("--worlds", dest="extra_worlds", default="", help="comma-separated extra worlds (as above)")
-    parser.add_argument("--seeds", type=int, default=5, help="held-out seeds per family (--quick: 1)")
-    parser.add_argument("--families", default=",".join(FAMILIES), help="families of the matrix ('' = none)")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
-    parser.add_argument("--planner", default="heuristic", choices=("heuristic", "learned", "explore_lite"),
-                        help="toponav's sub-goal scorer (planner.mode)")
-    parser.add_argument("--controller", default="dwa", choices=("dwa", "learned"),
-                        help="toponav's local planner (hodat_controller mode); the baseline always runs DWA")
-    parser.add_argument("--odometry", default="ground_truth", choices=("ground_truth", "wheels"),
-                        help="sim_node odometry for both methods")
+    add_dataclass_arguments(parser, StackBenchOptions)
     parser.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
                         help="lockstep simulation when the launch file offers it")
-    parser.add_argument("--rtf", type=float, default=None, help="sim real_time_factor (default: 0 = as fast as "
-                        "the nodes allow, in lockstep; 2 when the launch file has no lockstep)")
-    parser.add_argument("--max-budget", type=float, default=0.0, help="cap on each run's sim-time budget (s, "
-                        "0 = none; --quick: 300)")
-    parser.add_argument("--tolerance", type=float, default=0.5, help="goal tolerance (m)")
-    parser.add_argument("--params-file", default="", help="base parameter YAML (default: the shipped "
-                        "config/sim_navigation.yaml); method overrides are merged on top")
     parser.add_argument("--quick", action="store_true", help="one seed per family, budgets capped at 300 s")
-    parser.add_argument("--out", default="runs/bench_stack", help="output folder (table, JSON, PNGs, bags)")
     parser.add_argument("--verbose", action="store_true", help="show every node's output")
 
 
@@ -253,13 +264,13 @@ def _machine() -> str:
     return machine()
 
 
-def _write(out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, started: datetime, machine: str,
-           lockstep: bool, rtf: float, cap: float, planned: int) -> str:
+def _write(out: Path, rows: list[dict[str, Any]], args: StackBenchOptions, quick: bool, started: datetime,
+           machine: str, lockstep: bool, rtf: float, cap: float, planned: int) -> str:
     """Write bench_stack.md / .json for the rows so far (after every run: an interrupted matrix keeps them)."""
     summary = summarize(rows)
     took = (datetime.now(UTC) - started).total_seconds()
     cmd = "toponav bench stack " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "stack"] else \
-        "toponav bench stack" + (" --quick" if args.quick else "")
+        "toponav bench stack" + (" --quick" if quick else "")
     partial = "" if len(rows) >= planned else f" **Partial: {len(rows)} of {planned} runs so far.**"
     header = (f"## toponav bench stack\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
               f"{took / 60:.1f} min, on {machine}; load average {os.getloadavg()[0]:.2f} at the end. "
@@ -278,44 +289,49 @@ def _write(out: Path, rows: list[dict[str, Any]], args: argparse.Namespace, star
     return md
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
     from toponav.ros_nodes.stack_run import FULL_STACK, default_rtf, missing_nodes, stop_on_signals
 
     missing = missing_nodes(FULL_STACK)
     if missing:
         print(f"[bench stack] cannot run: node(s) {', '.join(missing)} not installed", file=sys.stderr)
         return 3
-    seeds = 1 if args.quick else args.seeds
-    cap = args.max_budget or (300.0 if args.quick else 0.0)
-    extra = list(args.worlds) + [w for w in args.extra_worlds.split(",") if w.strip()]
+    try:  # --rtf is typed here, not by argparse (None or a number): a bad value is refused by name
+        args = dataclass_from_args(StackBenchOptions, ns)
+    except ConfigError as exc:
+        print(f"[bench stack] {exc}", file=sys.stderr)
+        return 2
+    seeds = 1 if ns.quick else args.seeds
+    cap = args.max_budget or (300.0 if ns.quick else 0.0)
+    extra = list(ns.worlds) + [w for w in ns.extra_worlds.split(",") if w.strip()]
     families = [f for f in args.families.split(",") if f.strip()]
     methods = [m for m in args.methods.split(",") if m.strip()]
     for m in methods:
         if m not in METHODS:
             print(f"[bench stack] unknown method {m!r} (choose from {', '.join(METHODS)})", file=sys.stderr)
             return 2
-    lockstep = bool(args.lockstep) and _lockstep_declared()
+    lockstep = bool(ns.lockstep) and _lockstep_declared()
     rtf = default_rtf(args.rtf, lockstep)
     cases = build_matrix(seeds, families, extra)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     machine = _machine()  # includes the load average now, at the start
-    mode = "on" if lockstep else ("off (the launch file has no lockstep argument)" if args.lockstep else "off")
+    mode = "on" if lockstep else ("off (the launch file has no lockstep argument)" if ns.lockstep else "off")
     print(f"[bench stack] {len(cases)} worlds x {len(methods)} methods; lockstep {mode}; rtf {rtf:g}; {BUDGET_RULE}"
           + (f", capped at {cap:.0f} s" if cap else ""))
     rows: list[dict[str, Any]] = []
     with stop_on_signals() as stop:
-        _run_matrix(args, cases, methods, out, rows, started, machine, lockstep, rtf, cap, stop)
-    md = _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
+        _run_matrix(args, ns.verbose, ns.quick, cases, methods, out, rows, started, machine, lockstep, rtf, cap, stop)
+    md = _write(out, rows, args, ns.quick, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
     print(md)
     pngs = sum(bool(r["png"]) for r in rows)
     print(f"[bench stack] wrote {out / 'bench_stack.md'}, {out / 'bench_stack.json'} and {pngs} PNGs")
     return 130 if stop.is_set() else 0
 
 
-def _run_matrix(args: argparse.Namespace, cases: list, methods: list[str], out: Path, rows: list[dict[str, Any]],
-                started: datetime, machine: dict, lockstep: bool, rtf: float, cap: float,
+def _run_matrix(args: StackBenchOptions, verbose: bool, quick: bool, cases: list, methods: list[str], out: Path,
+                rows: list[dict[str, Any]], started: datetime, machine: dict, lockstep: bool, rtf: float, cap: float,
                 stop: threading.Event) -> None:
     """Every world x method in turn; SIGINT/SIGTERM end the run in progress cleanly and stop the matrix."""
     from toponav.evaluation import EvalConfig, compute_metrics, load_run
@@ -352,7 +368,7 @@ def _run_matrix(args: argparse.Namespace, cases: list, methods: list[str], out: 
                                  tag=f"{method} {case.label}")
             if stop.is_set():
                 return
-            res = StackRunner(cfg, console=sys.stdout if args.verbose else None, verbose=args.verbose,
+            res = StackRunner(cfg, console=sys.stdout if verbose else None, verbose=verbose,
                               stop=stop).run()
             outcome = res.to_dict()
             metrics: dict[str, Any] = {}
@@ -373,7 +389,7 @@ def _run_matrix(args: argparse.Namespace, cases: list, methods: list[str], out: 
                                                              default=float))
             row = run_row(method, case, outcome, metrics, budget, png)
             rows.append(row)
-            _write(out, rows, args, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
+            _write(out, rows, args, quick, started, machine, lockstep, rtf, cap, len(cases) * len(methods))
             print(f"[bench stack] {method:12s} {case.label:22s} {'REACHED' if row['reached'] else 'not reached':11s}"
                   f" {row['failure'] or 'ok':16s} t={_f(row['time_to_goal'], '{:.1f}')} s  SPL {_f(row['spl'])}  "
                   f"collisions {row['collisions']}  rtf {_f(row['rtf'])}  wall {res.wall_time:.0f} s")

@@ -10,7 +10,7 @@ truncation is bootstrapped (SB3's ``handle_timeout_termination``), so time does 
 
 The SB3 learners get **no demonstrations** (as they are used in the field; the world model's demos are
 its MoDem-style bootstrap). They train on the same fixed-length dict env the world model sees
-(:class:`toponav.manipulation.goal_env.FixedLengthGoalEnv`, the env's own sparse reward) and are evaluated by
+(:class:`toponav.learning.flat_goal_env.FixedLengthGoalEnv`, the env's own sparse reward) and are evaluated by
 the same function on the same evaluation seeds.
 """
 
@@ -25,7 +25,9 @@ import numpy as np
 import torch
 
 from toponav.config import param
-from toponav.manipulation.goal_env import FlatGoalEnv
+from toponav.learning.flat_goal_env import FlatGoalEnv
+from toponav.learning.goal_episodes import evaluate
+from toponav.learning.seeding import seed_everything
 from toponav.sim.arm.goal_envs import make_goal_env
 
 ALGOS = ("sac", "tqc")
@@ -91,7 +93,7 @@ def train_sb3(cfg, algo: str, *, sb3: SB3Config | None = None, progress: bool = 
 
     ``cfg`` is a :class:`toponav.experiments.train_world_model.TrainConfig` (env, seed, steps, evaluation,
     threads); the result dict has the trainer's keys (curves, final success, cost per env step)."""
-    from toponav.experiments.train_world_model import evaluate, make_env, run_name, seed_everything
+    from toponav.experiments.train_world_model import make_env, run_name
 
     sb3 = sb3 or SB3Config()
     torch.set_num_threads(cfg.threads)

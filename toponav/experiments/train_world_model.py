@@ -1,22 +1,24 @@
 """``toponav train world-model``: demo-bootstrapped TD-MPC2-style training on the Panda tasks.
 
-Reads top to bottom: config -> demos -> behaviour cloning -> interaction loop (agency moves from
-the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`` env steps) ->
-periodic evaluation -> learning-curve PNG + checkpoint + JSON summary.
+Reads top to bottom in CleanRL's order: args (:class:`TrainConfig`, the command's options) -> env
+(:func:`make_env`) -> networks (:func:`make_agent`) -> demos and behaviour cloning -> rollout and update
+(agency moves from the BC policy to MPC on a schedule; one model update every ``1/updates_per_step`` env
+steps) -> periodic evaluation and log (:func:`train`) -> learning-curve PNG + checkpoint + JSON summary
+(:func:`run`). Rollout, demo, BC and evaluation loops shared with the other learners live in
+:mod:`toponav.learning.goal_episodes`.
 
     toponav train world-model --task push --steps 50000 --seed 0
     toponav train world-model --env panda-gym:PandaPush-v3 --steps 50000 --seed 0 --demo-keep successful
 
-Any gymnasium goal-env with dict observations runs through :mod:`toponav.manipulation.goal_env`.
+Any gymnasium goal-env with dict observations runs through :mod:`toponav.learning.flat_goal_env`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,41 +26,61 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from toponav.config import param
-from toponav.manipulation.agent import Agent, AgentConfig, agency
-from toponav.manipulation.buffer import EpisodeBuffer
-from toponav.manipulation.demos import noisy, scripted_policy
-from toponav.manipulation.goal_env import FlatGoalEnv
-from toponav.manipulation.sac import SACAgent, SACConfig
+from toponav.config import ConfigError, param
+from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.learning.flat_goal_env import FlatGoalEnv
+from toponav.learning.goal_episodes import (
+    DEMO_NOISE,
+    behaviour_clone,
+    collect_demos,
+    evaluate,
+    make_buffer,
+    run_episode,
+)
+from toponav.learning.sac import SACAgent, SACConfig
+from toponav.learning.seeding import seed_everything
+from toponav.learning.world_model_agent import Agent, AgentConfig, agency
 from toponav.models.world_model import WorldModelConfig, save_world_model
 from toponav.sim.arm.goal_envs import make_goal_env
 
 
 @dataclass
 class TrainConfig:
-    """One training run."""
+    """One training run (the fields are the command's options, in the order ``--help`` lists them)."""
 
     task: str = param("push", "arm task of our own scene", choices=("push", "pickplace"))
-    env: str = param("", "goal-env to train on instead of our scene: 'module:EnvId' "
-                     "(e.g. panda-gym:PandaPush-v3); empty = our scene's --task")
-    seed: int = param(0, "seed for env, torch and numpy")
+    env: str = param("", "any gymnasium goal-env as 'module:EnvId' to train on instead of our scene's --task, "
+                     "e.g. panda-gym:PandaPush-v3 (Reach, Push, Slide, PickAndPlace); empty = --task")
     steps: int = param(50000, "environment steps of interaction (demos not counted)", min=0)
-    episode_steps: int = param(0, "episode length; 0 = the task's own (50)", min=0)
+    seed: int = param(0, "seed for env, torch and numpy")
     demos: int = param(10, "scripted demonstrations", min=0)
-    demo_noise: float = param(0.2, "action noise in the scripted demos", min=0.0, max=1.0)
     demo_keep: str = param("all", "which noisy demos to keep: all, or only successful ones (up to 5x the "
                            "attempts)", choices=("all", "successful"))
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
     pretrain_iters: int = param(0, "world-model updates on demo data only, after BC and before interaction "
                                 "(MoDem-V2's model pre-training; every sample carries the BC term)", min=0)
+    episode_steps: int = param(0, "episode length; 0 = the task's own length (50)", min=0)
     updates_per_step: float = param(1.0, "model updates per environment step", min=0.0, max=8.0)
+    hidden_dim: int = param(WorldModelConfig.hidden_dim,
+                            "hidden size of the world model's MLPs and of SAC's (both learners get the same)", min=8)
+    pi_q_members: int = param(AgentConfig.pi_q_members, "Q-functions averaged in the policy-prior loss (random "
+                              "each update)", min=1, max=32)
     eval_every: int = param(5000, "environment steps between evaluations", min=1)
     eval_episodes: int = param(20, "episodes per evaluation", min=1)
     threads: int = param(1, "torch CPU threads (the machine is shared)", min=1)
-    latent_dim: int = param(WorldModelConfig.latent_dim, "world-model latent size", min=8)
-    hidden_dim: int = param(WorldModelConfig.hidden_dim,
-                            "hidden size of the world model's MLPs and of SAC's (both learners get the same)", min=8)
-    agent: AgentConfig = field(default_factory=AgentConfig)
+
+    @property
+    def agent(self) -> AgentConfig:
+        """The world-model learner's settings: AgentConfig's defaults with the one this command exposes."""
+        return AgentConfig(pi_q_members=self.pi_q_members)
+
+
+@dataclass
+class TrainCommand(TrainConfig):
+    """``toponav train world-model``'s options: one run's TrainConfig plus where its files go."""
+
+    out: str = param("runs/world_model", "folder for curves + summary")
+    checkpoint: str | None = param(None, "where to write the checkpoint (None: <out>/world_model_<task>.pt)")
 
 
 def run_name(cfg: TrainConfig) -> str:
@@ -70,87 +92,12 @@ def make_env(cfg: TrainConfig) -> FlatGoalEnv:
     return make_goal_env(cfg.env or cfg.task, max_steps=cfg.episode_steps or None)
 
 
-def make_buffer(env: FlatGoalEnv, capacity: int) -> EpisodeBuffer:
-    """Episode replay shaped for ``env``: its layout, episode length and own reward for relabelling."""
-    lay = env.layout
-    return EpisodeBuffer(capacity, env.max_steps, lay.dim, env.action_space.shape[0], achieved=lay.achieved_slice,
-                         desired=lay.desired_slice, reward_fn=env.compute_reward)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def run_episode(env, act, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Roll one full episode with ``act(obs) -> action``; returns obs (T+1,D), actions, rewards, success."""
-    obs, _ = env.reset(seed=seed)
-    T = env.max_steps
-    all_obs = np.zeros((T + 1, env.layout.dim), dtype=np.float32)
-    all_act = np.zeros((T, env.action_space.shape[0]), dtype=np.float32)
-    all_rew = np.zeros(T, dtype=np.float32)
-    all_obs[0] = obs
-    info: dict[str, Any] = {"is_success": False}
-    for t in range(T):
-        a = np.asarray(act(obs), dtype=np.float32)
-        obs, r, _, _, info = env.step(a)
-        all_obs[t + 1], all_act[t], all_rew[t] = obs, a, r
-    return all_obs, all_act, all_rew, bool(info["is_success"])
-
-
-def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
-                  keep: str = "all") -> tuple[EpisodeBuffer, float, int]:
-    """``n`` scripted demos (noisy) into their own buffer; returns it, the attempts' success rate and attempts.
-
-    ``keep="successful"`` stores only demos that succeed, trying up to ``5 n`` episodes (MoDem's demos
-    are successful ones); fewer than ``n`` are kept if the script fails that often."""
-    buf = make_buffer(env, max(n, 1))
-    if n == 0:
-        return buf, 0.0, 0
-    rng = np.random.default_rng(seed + 7919)
-    policy = noisy(scripted_policy(env), noise, rng)
-    wins = attempts = 0
-    while buf.size < n and attempts < (5 * n if keep == "successful" else n):
-        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
-        attempts += 1
-        wins += ok
-        if ok or keep == "all":
-            buf.add(o, a, r)
-    return buf, wins / attempts, attempts
-
-
-def evaluate(env, agent, episodes: int, seed: int, mode: str) -> float:
-    """Success rate of ``mode`` ("mpc" or "policy") over fixed evaluation seeds (no exploration noise)."""
-    wins = 0
-    for i in range(episodes):
-        agent.begin_episode(0, eval_mode=True, mode=mode)
-        *_, ok = run_episode(env, lambda o: agent.act(o, explore=False), seed=20_000_000 + seed * 1000 + i)
-        wins += ok
-    return wins / episodes
-
-
-def behaviour_clone(agent, demos: EpisodeBuffer, iters: int, rng: np.random.Generator) -> list[float]:
-    """BC pre-training of encoder + policy prior on demo transitions."""
-    losses = []
-    n = demos.size * demos.T
-    if n == 0:
-        return losses
-    obs = torch.from_numpy(demos.obs[: demos.size, :-1].reshape(n, -1))
-    act = torch.from_numpy(demos.act[: demos.size].reshape(n, -1))
-    for _ in range(iters):
-        idx = torch.from_numpy(rng.integers(0, n, size=min(agent.config.batch_size, n)))
-        losses.append(agent.bc_update(obs[idx], act[idx]))
-    return losses
-
-
 def make_agent(cfg: TrainConfig, kind: str, env: FlatGoalEnv):
     """The learner, its training-rollout horizon and its evaluation modes."""
     action_dim = env.action_space.shape[0]
     lay = env.layout
     if kind == "world_model":
-        model_cfg = WorldModelConfig(action_dim=action_dim, latent_dim=cfg.latent_dim,
-                                     hidden_dim=cfg.hidden_dim, **lay.model_indices())
+        model_cfg = WorldModelConfig(action_dim=action_dim, hidden_dim=cfg.hidden_dim, **lay.model_indices())
         agent = Agent(model_cfg, cfg.agent, seed=cfg.seed)
         return agent, cfg.agent.horizon, ("mpc", "policy")
     if kind == "sac":
@@ -166,15 +113,14 @@ def make_agent(cfg: TrainConfig, kind: str, env: FlatGoalEnv):
 def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True, log=print) -> dict[str, Any]:
     """The whole run for one learner; returns curves, final numbers and the trained agent (key ``agent``)."""
     torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
+    rng = seed_everything(cfg.seed)
     env = make_env(cfg)
     env.reset(seed=cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     agent, horizon, modes = make_agent(cfg, kind, env)
     tag = f"{kind}/{run_name(cfg)}"
     t_start = time.perf_counter()
 
-    demos, demo_success, demo_attempts = collect_demos(env, cfg.demos, cfg.demo_noise, cfg.seed, cfg.demo_keep)
+    demos, demo_success, demo_attempts = collect_demos(env, cfg.demos, DEMO_NOISE, cfg.seed, cfg.demo_keep)
     log(f"[{tag}] {demos.size if cfg.demos else 0} scripted demos kept ({cfg.demo_keep}) of {demo_attempts}, "
         f"success {demo_success:.0%}")
     bc_losses = behaviour_clone(agent, demos, cfg.bc_iters, rng)
@@ -283,44 +229,17 @@ def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    parser.add_argument("--task", choices=("push", "pickplace"), default=d.task, help="our own scene's task")
-    parser.add_argument("--env", default=d.env, help="any gymnasium goal-env as module:EnvId instead of --task, "
-                        "e.g. panda-gym:PandaPush-v3 (Reach, Push, Slide, PickAndPlace)")
-    parser.add_argument("--steps", type=int, default=d.steps, help="environment steps of interaction")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--demos", type=int, default=d.demos, help="scripted demonstrations")
-    parser.add_argument("--demo-keep", choices=("all", "successful"), default=d.demo_keep,
-                        help="keep all noisy demos or only successful ones")
-    parser.add_argument("--bc-iters", type=int, default=d.bc_iters)
-    parser.add_argument("--pretrain-iters", type=int, default=d.pretrain_iters,
-                        help="world-model updates on demos only before interaction")
-    parser.add_argument("--episode-steps", type=int, default=d.episode_steps, help="0 = the task's own length")
-    parser.add_argument("--updates-per-step", type=float, default=d.updates_per_step)
-    parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim, help="MLP hidden size")
-    parser.add_argument("--pi-q-members", type=int, default=d.agent.pi_q_members,
-                        help="Q-functions averaged in the policy-prior loss (random each update)")
-    parser.add_argument("--eval-every", type=int, default=d.eval_every)
-    parser.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
-    parser.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1: shared CPU)")
-    parser.add_argument("--out", type=Path, default=Path("runs/world_model"), help="folder for curves + summary")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="where to write the checkpoint (default <out>/world_model_<task>.pt)")
+    add_dataclass_arguments(parser, TrainCommand)
+    # a plain switch: the helper writes a bool field as "--no-progress BOOL"
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(task=args.task, env=args.env, seed=args.seed, steps=args.steps, demos=args.demos,
-                       demo_keep=args.demo_keep, bc_iters=args.bc_iters,
-                       pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
-                       episode_steps=args.episode_steps,
-                       updates_per_step=args.updates_per_step, eval_every=args.eval_every,
-                       eval_episodes=args.eval_episodes, threads=args.threads,
-                       agent=AgentConfig(pi_q_members=args.pi_q_members))
-
-
 def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
+    try:
+        cfg = dataclass_from_args(TrainCommand, args)
+    except ConfigError as exc:
+        print(exc)
+        return 2
     try:
         make_env(cfg).close()
     except ValueError as exc:
@@ -328,17 +247,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     result = train(cfg, progress=not args.no_progress)
     agent = result.pop("agent")
-    out = Path(args.out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     name = run_name(cfg)
-    ckpt = args.checkpoint or out / f"world_model_{name}.pt"
+    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else out / f"world_model_{name}.pt"
     command = "toponav train world-model " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (
             ("env", cfg.env) if cfg.env else ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed),
             ("demos", cfg.demos), ("demo_keep", cfg.demo_keep),
             ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("hidden_dim", cfg.hidden_dim),
             ("episode_steps", cfg.episode_steps),
-            ("updates_per_step", cfg.updates_per_step), ("pi_q_members", cfg.agent.pi_q_members),
+            ("updates_per_step", cfg.updates_per_step), ("pi_q_members", cfg.pi_q_members),
             ("eval_every", cfg.eval_every),
             ("eval_episodes", cfg.eval_episodes)))
     meta = {k: v for k, v in result.items() if k != "curves"} | {"command": command, "curves": result["curves"]}

@@ -1,5 +1,6 @@
-"""Manipulation core: arm kinematics, observation layout, scripted demos, world-model agent and MPPI.
+"""Manipulation core, the deployed inference: arm kinematics, the observation layout, MPPI and the controller.
 
-Kept import-light: ``kinematics``, ``obs`` and ``demos`` are numpy-only (the simulator uses them);
-the torch parts (``agent``, ``mppi``, ``buffer``) are imported only where needed.
+Kept import-light: ``kinematics``, ``obs`` and ``goal_env`` are numpy-only (the simulator uses them); the
+torch parts (``mppi``, ``controller``) are imported only where needed. What trains the world model (the
+learner agent, SAC, replay, scripted demos, the goal-env wrappers) lives in :mod:`toponav.learning`.
 """

@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 
+from toponav.manipulation.goal_env import OWN_TASKS
 from toponav.manipulation.obs import ACTION_SCALE, EE, GOAL, OBJ, OBJECT_HALF, WIDTH
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -87,9 +88,7 @@ GOAL_ENV_POLICIES: dict[str, Policy] = {"push": partial(push_policy, speed=0.4),
 
 
 def scripted_policy(env) -> Policy:
-    """The scripted demo policy for a :class:`toponav.manipulation.goal_env.FlatGoalEnv`, on its flat obs."""
-    from toponav.manipulation.goal_env import OWN_TASKS
-
+    """The scripted demo policy for a :class:`toponav.learning.flat_goal_env.FlatGoalEnv`, on its flat obs."""
     if env.name in OWN_TASKS:  # the 10-vector itself (float32 arithmetic: the same demos as before the adapter)
         return POLICIES[env.task]
     table = GOAL_ENV_POLICIES

@@ -23,7 +23,7 @@ from toponav.models.world_model import mlp, obs_features
 
 @dataclass
 class SACConfig:
-    """SAC settings (BC/HER/demo settings mirror :class:`toponav.manipulation.agent.AgentConfig`)."""
+    """SAC settings (BC/HER/demo settings mirror :class:`toponav.learning.world_model_agent.AgentConfig`)."""
 
     lr: float = param(1e-3, "Adam learning rate", min=1e-6, max=1.0)
     batch_size: int = param(128, "samples per update", min=1)

@@ -1,0 +1,92 @@
+"""Whole episodes on a flat goal-env: roll one, collect scripted demos, clone them, measure success.
+
+Every arm learner (the world model, our SAC, the SB3 baselines) is trained and evaluated through these
+functions, so all of them see the same demos and are scored on the same fixed evaluation seeds by the same
+rule (``info["is_success"]`` at the last step of a fixed-length episode, see
+:mod:`toponav.learning.flat_goal_env`). The env is any :class:`toponav.learning.flat_goal_env.FlatGoalEnv`;
+an agent is anything with ``begin_episode(step, eval_mode=, mode=)`` and ``act(obs, explore=)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from toponav.learning.buffer import EpisodeBuffer
+from toponav.learning.demos import noisy, scripted_policy
+from toponav.learning.flat_goal_env import FlatGoalEnv
+
+#: Action noise of the scripted demos (they then cover recovery states; every shipped checkpoint used it).
+DEMO_NOISE = 0.2
+
+
+def make_buffer(env: FlatGoalEnv, capacity: int) -> EpisodeBuffer:
+    """Episode replay shaped for ``env``: its layout, episode length and own reward for relabelling."""
+    lay = env.layout
+    return EpisodeBuffer(capacity, env.max_steps, lay.dim, env.action_space.shape[0], achieved=lay.achieved_slice,
+                         desired=lay.desired_slice, reward_fn=env.compute_reward)
+
+
+def run_episode(env: FlatGoalEnv, act: Callable[[np.ndarray], np.ndarray],
+                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Roll one full episode with ``act(obs) -> action``; returns obs (T+1,D), actions, rewards, success."""
+    obs, _ = env.reset(seed=seed)
+    T = env.max_steps
+    all_obs = np.zeros((T + 1, env.layout.dim), dtype=np.float32)
+    all_act = np.zeros((T, env.action_space.shape[0]), dtype=np.float32)
+    all_rew = np.zeros(T, dtype=np.float32)
+    all_obs[0] = obs
+    info: dict[str, Any] = {"is_success": False}
+    for t in range(T):
+        a = np.asarray(act(obs), dtype=np.float32)
+        obs, r, _, _, info = env.step(a)
+        all_obs[t + 1], all_act[t], all_rew[t] = obs, a, r
+    return all_obs, all_act, all_rew, bool(info["is_success"])
+
+
+def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
+                  keep: str = "all") -> tuple[EpisodeBuffer, float, int]:
+    """``n`` scripted demos (noisy) into their own buffer; returns it, the attempts' success rate and attempts.
+
+    ``keep="successful"`` stores only demos that succeed, trying up to ``5 n`` episodes (MoDem's demos
+    are successful ones); fewer than ``n`` are kept if the script fails that often."""
+    buf = make_buffer(env, max(n, 1))
+    if n == 0:
+        return buf, 0.0, 0
+    rng = np.random.default_rng(seed + 7919)
+    policy = noisy(scripted_policy(env), noise, rng)
+    wins = attempts = 0
+    while buf.size < n and attempts < (5 * n if keep == "successful" else n):
+        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
+        attempts += 1
+        wins += ok
+        if ok or keep == "all":
+            buf.add(o, a, r)
+    return buf, wins / attempts, attempts
+
+
+def evaluate(env: FlatGoalEnv, agent: Any, episodes: int, seed: int, mode: str) -> float:
+    """Success rate of ``mode`` ("mpc" or "policy") over fixed evaluation seeds (no exploration noise)."""
+    wins = 0
+    for i in range(episodes):
+        agent.begin_episode(0, eval_mode=True, mode=mode)
+        *_, ok = run_episode(env, lambda o: agent.act(o, explore=False), seed=20_000_000 + seed * 1000 + i)
+        wins += ok
+    return wins / episodes
+
+
+def behaviour_clone(agent: Any, demos: EpisodeBuffer, iters: int, rng: np.random.Generator) -> list[float]:
+    """BC pre-training of encoder + policy prior on demo transitions."""
+    losses = []
+    n = demos.size * demos.T
+    if n == 0:
+        return losses
+    obs = torch.from_numpy(demos.obs[: demos.size, :-1].reshape(n, -1))
+    act = torch.from_numpy(demos.act[: demos.size].reshape(n, -1))
+    for _ in range(iters):
+        idx = torch.from_numpy(rng.integers(0, n, size=min(agent.config.batch_size, n)))
+        losses.append(agent.bc_update(obs[idx], act[idx]))
+    return losses
