@@ -1,4 +1,4 @@
-"""Gymnasium registration of the arm tasks (called by ``toponav.sim.envs.register()`` and on import of
+"""Gymnasium registration of the arm tasks (on import of
 ``toponav.sim.arm``): ``gymnasium.make("toponav/PandaPush")`` / ``("toponav/PandaPickPlace")``."""
 
 from __future__ import annotations
