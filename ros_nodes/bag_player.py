@@ -157,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from toponav.testing import ros_args
+    from toponav.ros_env import ros_args
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     params: dict[str, Any] = {"bag": args.bag, "rate": args.rate, "start_offset": args.start_offset,

@@ -202,7 +202,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from toponav.testing import ros_args
+    from toponav.ros_env import ros_args
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # DDS stays on loopback here
     params: dict[str, Any] = {"storage": args.storage, "split.max_bytes": args.max_bytes,
