@@ -12,7 +12,6 @@ QoS: toponav's own topics use their documented profiles; other topics adapt to t
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import queue
 import threading
@@ -29,12 +28,7 @@ from toponav.bags import BagError, BagWriter
 from toponav.bags.config import RecorderConfig
 from toponav.bags.types import DEFAULT_TOPICS
 from toponav.ros_nodes.common import CLOCK_QOS, SENSOR_QOS, declare_config, qos_profile, run_node
-
-
-def message_class(msgtype: str) -> Any:
-    """``pkg/msg/Type`` -> the rclpy message class (ImportError/AttributeError when not installed)."""
-    pkg, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+from toponav.ros_nodes.convert import message_class
 
 
 def known_qos(topic: str) -> QoSProfile | None:
