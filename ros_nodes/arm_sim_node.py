@@ -27,6 +27,13 @@ from toponav.config import param
 from toponav.manipulation import kinematics as kin
 from toponav.manipulation.obs import BASE_POSITION
 from toponav.ros_nodes.common import CLOCK_PUB_QOS, COMMAND_QOS, LATCHED_QOS, STATE_QOS, declare_config, run_node
+from toponav.ros_nodes.convert import (
+    duration_to_sec,
+    make_joint_state,
+    make_pose_3d,
+    position_to_array,
+    sec_to_stamp,
+)
 from toponav.sim.arm.scene import ArmScene, SceneConfig
 from toponav.sim.arm.tasks import make_sampler
 
@@ -133,7 +140,7 @@ class ArmSimNode(Node):
             full[idx] = pos
             if np.any(full < LIMITS_LOW - 1e-3) or np.any(full > LIMITS_HIGH + 1e-3):
                 raise ValueError(f"point {k} is outside the joint limits")
-            t = pt.time_from_start.sec + pt.time_from_start.nanosec * 1e-9
+            t = duration_to_sec(pt.time_from_start)
             if t < last_t:
                 raise ValueError("time_from_start must not decrease")
             last_t = t
@@ -141,8 +148,7 @@ class ArmSimNode(Node):
         return [(self.sim_time, current), *out]
 
     def _on_target(self, msg: PoseStamped) -> None:
-        p = msg.pose.position
-        goal = np.array([p.x, p.y, p.z])
+        goal = position_to_array(msg.pose)
         if np.all(np.isfinite(goal)):
             self.scene.set_goal(goal)
 
@@ -167,33 +173,17 @@ class ArmSimNode(Node):
                 self.scene.command(target[:7], float(target[7] + target[8]))
             self.scene.step()
             self.sim_time += self.config.scene.control_dt
-        stamp = self._stamp()
-        clock = Clock()
-        clock.clock = stamp
-        self.clock_pub.publish(clock)
+        stamp = sec_to_stamp(self.sim_time)
+        self.clock_pub.publish(Clock(clock=stamp))
         q, qd, fingers = self.scene.joint_state()
-        js = JointState()
-        js.header.stamp = stamp
-        js.name = list(ALL_JOINTS)
-        js.position = [*map(float, q), *map(float, fingers)]
-        js.velocity = [*map(float, qd), 0.0, 0.0]
-        self.joint_pub.publish(js)
+        self.joint_pub.publish(make_joint_state(ALL_JOINTS, [*q, *fingers], [*qd, 0.0, 0.0], stamp))
         pos, quat = self.scene.object_pose()
         self.object_pub.publish(self._pose(pos, quat))
 
-    def _stamp(self):
-        from builtin_interfaces.msg import Time
-
-        sec = int(self.sim_time)
-        return Time(sec=sec, nanosec=round((self.sim_time - sec) * 1e9) % 1_000_000_000)
-
     def _pose(self, pos: np.ndarray, quat: np.ndarray) -> PoseStamped:
-        msg = PoseStamped()
-        msg.header.stamp = self._stamp()
+        msg = PoseStamped(pose=make_pose_3d(pos, quat))
+        msg.header.stamp = sec_to_stamp(self.sim_time)
         msg.header.frame_id = self.config.frame_id
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, pos)
-        o = msg.pose.orientation
-        o.x, o.y, o.z, o.w = map(float, quat)
         return msg
 
     def close(self) -> None:

@@ -22,8 +22,8 @@ from rosgraph_msgs.msg import Clock
 from toponav import qos
 from toponav.bags import BagError, open_bag
 from toponav.bags.config import PlayerConfig
-from toponav.ros_nodes.bag_recorder import message_class
 from toponav.ros_nodes.common import CLOCK_PUB_QOS, declare_config, qos_profile, run_node
+from toponav.ros_nodes.convert import message_class, ns_to_stamp
 
 
 def rclpy_qos(topic: str) -> QoSProfile:
@@ -72,9 +72,7 @@ class BagPlayer(Node):
     def _publish_clock(self, stamp_ns: int) -> None:
         if self.clock_pub is None:
             return
-        msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = divmod(int(stamp_ns), 1_000_000_000)
-        self.clock_pub.publish(msg)
+        self.clock_pub.publish(Clock(clock=ns_to_stamp(stamp_ns)))
 
     def _clock_loop(self) -> None:
         period = 1.0 / self.config.clock_rate
@@ -157,7 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from toponav.testing import ros_args
+    from toponav.ros_env import ros_args
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     params: dict[str, Any] = {"bag": args.bag, "rate": args.rate, "start_offset": args.start_offset,

@@ -12,7 +12,6 @@ QoS: toponav's own topics use their documented profiles; other topics adapt to t
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import queue
 import threading
@@ -29,12 +28,7 @@ from toponav.bags import BagError, BagWriter
 from toponav.bags.config import RecorderConfig
 from toponav.bags.types import DEFAULT_TOPICS
 from toponav.ros_nodes.common import CLOCK_QOS, SENSOR_QOS, declare_config, qos_profile, run_node
-
-
-def message_class(msgtype: str) -> Any:
-    """``pkg/msg/Type`` -> the rclpy message class (ImportError/AttributeError when not installed)."""
-    pkg, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+from toponav.ros_nodes.convert import message_class
 
 
 def known_qos(topic: str) -> QoSProfile | None:
@@ -202,7 +196,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from toponav.testing import ros_args
+    from toponav.ros_env import ros_args
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # DDS stays on loopback here
     params: dict[str, Any] = {"storage": args.storage, "split.max_bytes": args.max_bytes,

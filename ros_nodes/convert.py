@@ -1,20 +1,26 @@
-"""Message <-> core conversions shared by the nodes (one place, tested without a running graph).
+"""Message <-> core conversions shared by every node (one place, tested without a running graph).
 
 Everything here takes or returns plain numpy / tuples on the core side, and never raises on odd
 sensor data without saying what was wrong: :class:`ConversionError` carries a message for the log.
+A node catches it, logs it (throttled) and keeps the last good value, so every node rejects the same
+inputs for the same reasons: a scan with unusable angle fields, odometry or a twist with non-finite
+values or a zero quaternion, a target pose that is not finite.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
-from sensor_msgs.msg import LaserScan, PointCloud2, PointField
+from sensor_msgs.msg import JointState, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
 
@@ -30,11 +36,30 @@ def stamp_to_sec(stamp: Time) -> float:
     return float(stamp.sec) + float(stamp.nanosec) * 1e-9
 
 
-def sec_to_stamp(t: float) -> Time:
-    t = max(0.0, float(t))
-    sec = math.floor(t)
-    nanosec = min(round((t - sec) * 1e9), 999_999_999)
+def ns_to_stamp(ns: int) -> Time:
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
     return Time(sec=sec, nanosec=nanosec)
+
+
+def sec_to_stamp(t: float) -> Time:
+    """Seconds (clamped at 0) to a stamp rounded to the nanosecond: ticks summed in floating point give
+    0.9999999999 s for a hundred 0.01 s ticks, which must become 1 s 0 ns, not 0 s 999999999 ns (or 0 s 0 ns)."""
+    return ns_to_stamp(round(max(0.0, float(t)) * 1e9))
+
+
+def message_class(msgtype: str) -> Any:
+    """``pkg/msg/Type`` -> the rclpy message class (ImportError/AttributeError when not installed)."""
+    pkg, kind, name = msgtype.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+
+
+def duration_to_sec(d: Duration) -> float:
+    return float(d.sec) + float(d.nanosec) * 1e-9
+
+
+def sec_to_duration(t: float) -> Duration:
+    """Seconds (>= 0) to a Duration, the fraction truncated to the nanosecond."""
+    return Duration(sec=int(t), nanosec=int((t % 1.0) * 1e9))
 
 
 def laserscan_to_arrays(msg: LaserScan) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -71,6 +96,15 @@ def laserscan_to_arrays(msg: LaserScan) -> tuple[np.ndarray, np.ndarray, list[st
     return ranges, angles, warnings
 
 
+def laserscan_range_limits(msg: LaserScan, default_max: float = math.inf) -> tuple[float, float]:
+    """(range_min, range_max) of a scan; an unset or invalid range_max (0, negative, NaN, inf) is
+    ``default_max``, an invalid range_min (negative, NaN) is 0."""
+    rmax = float(msg.range_max)
+    rmin = float(msg.range_min)
+    return (rmin if math.isfinite(rmin) and rmin >= 0 else 0.0,
+            rmax if math.isfinite(rmax) and rmax > 0 else float(default_max))
+
+
 def odometry_to_pose(msg: Odometry) -> tuple[float, float, float, float]:
     """Odometry -> (x, y, yaw, stamp_sec). ConversionError on non-finite values or a zero quaternion."""
     p = msg.pose.pose.position
@@ -83,6 +117,44 @@ def odometry_to_pose(msg: Odometry) -> tuple[float, float, float, float]:
     return float(p.x), float(p.y), quaternion_to_yaw(q.x, q.y, q.z, q.w), stamp_to_sec(msg.header.stamp)
 
 
+def odometry_to_twist(msg: Odometry) -> tuple[float, float]:
+    """Odometry -> (v, w): forward and yaw rate in the child frame; ConversionError when not finite."""
+    v, w = float(msg.twist.twist.linear.x), float(msg.twist.twist.angular.z)
+    if not (math.isfinite(v) and math.isfinite(w)):
+        raise ConversionError(f"Odometry has a non-finite twist (v={v}, w={w})")
+    return v, w
+
+
+def twist_to_vw(msg: Twist) -> tuple[float, float]:
+    """Twist -> (v, w) of a differential drive (linear.x, angular.z); ConversionError when not finite."""
+    v, w = float(msg.linear.x), float(msg.angular.z)
+    if not (math.isfinite(v) and math.isfinite(w)):
+        raise ConversionError(f"Twist is not finite (v={v}, w={w})")
+    return v, w
+
+
+def make_twist(v: float, w: float) -> Twist:
+    """(v, w) -> Twist (linear.x, angular.z; the rest zero)."""
+    msg = Twist()
+    msg.linear.x, msg.angular.z = float(v), float(w)
+    return msg
+
+
+def pose_stamped_to_xy(msg: PoseStamped) -> tuple[float, float]:
+    """A target pose (goal, sub-goal) -> (x, y) in its header's frame; ConversionError when not finite."""
+    x, y = float(msg.pose.position.x), float(msg.pose.position.y)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ConversionError(f"pose ({x}, {y}) is not finite")
+    return x, y
+
+
+def position_to_array(pose: Pose) -> np.ndarray:
+    """A pose's position as a (3,) float array, unchecked: for cores that validate it themselves and say why
+    (the arm controller's InputError)."""
+    p = pose.position
+    return np.array([p.x, p.y, p.z], dtype=np.float64)
+
+
 def quaternion_from_yaw(yaw: float) -> Quaternion:
     x, y, z, w = yaw_to_quaternion(float(yaw))
     return Quaternion(x=x, y=y, z=z, w=w)
@@ -90,6 +162,13 @@ def quaternion_from_yaw(yaw: float) -> Quaternion:
 
 def make_pose(x: float, y: float, yaw: float = 0.0, z: float = 0.0) -> Pose:
     return Pose(position=Point(x=float(x), y=float(y), z=float(z)), orientation=quaternion_from_yaw(yaw))
+
+
+def make_pose_3d(position: Sequence[float], quaternion: Sequence[float]) -> Pose:
+    """A pose from a position (x, y, z) and a quaternion (x, y, z, w), e.g. an object's pose in the arm scene."""
+    (px, py, pz), (qx, qy, qz, qw) = position, quaternion
+    return Pose(position=Point(x=float(px), y=float(py), z=float(pz)),
+                orientation=Quaternion(x=float(qx), y=float(qy), z=float(qz), w=float(qw)))
 
 
 def make_pose_stamped(x: float, y: float, yaw: float, frame_id: str, stamp: Time | None = None) -> PoseStamped:
@@ -131,6 +210,78 @@ def pointcloud2_to_xyz(msg: PointCloud2) -> np.ndarray:
     rec = np.frombuffer(data, dtype=dtype, count=n)
     xyz = np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float64)
     return xyz[np.isfinite(xyz).all(axis=1)]
+
+
+def make_laserscan(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_max: float, frame_id: str,
+                   stamp: Time, scan_time: float = 0.0) -> LaserScan:
+    """Beams (inf = no return, REP 117) at evenly spaced ``angles`` -> LaserScan, the inverse of
+    :func:`laserscan_to_arrays`."""
+    msg = LaserScan()
+    msg.header = Header(stamp=stamp, frame_id=frame_id)
+    msg.angle_min = float(angles[0])
+    msg.angle_max = float(angles[-1])
+    msg.angle_increment = float(angles[1] - angles[0]) if len(angles) > 1 else 0.0
+    msg.time_increment = 0.0
+    msg.scan_time = float(scan_time)
+    msg.range_min = float(range_min)
+    msg.range_max = float(range_max)
+    msg.ranges = np.asarray(ranges).astype(np.float32).tolist()
+    return msg
+
+
+def make_odometry(x: float, y: float, yaw: float, v: float, w: float, frame_id: str, child_frame_id: str,
+                  stamp: Time, var_xy: float = 0.0, var_yaw: float = 0.0) -> Odometry:
+    """A planar pose and twist -> Odometry; ``var_xy`` / ``var_yaw`` go on the covariance diagonals (x, y, yaw
+    of the pose; x, yaw of the twist), the inverse of :func:`odometry_to_pose` / :func:`odometry_to_twist`."""
+    odom = Odometry()
+    odom.header = Header(stamp=stamp, frame_id=frame_id)
+    odom.child_frame_id = child_frame_id
+    odom.pose.pose = make_pose(x, y, yaw)
+    odom.twist.twist.linear.x = float(v)
+    odom.twist.twist.angular.z = float(w)
+    odom.pose.covariance[0] = odom.pose.covariance[7] = var_xy
+    odom.pose.covariance[35] = var_yaw
+    odom.twist.covariance[0] = var_xy
+    odom.twist.covariance[35] = var_yaw
+    return odom
+
+
+def xyz_to_pointcloud2(xyz: np.ndarray, frame_id: str, stamp: Time) -> PointCloud2:
+    """(N, 3) points -> an unorganised, dense float32 PointCloud2 (x, y, z), the inverse of
+    :func:`pointcloud2_to_xyz`."""
+    pts = np.ascontiguousarray(xyz, dtype=np.float32)
+    msg = PointCloud2()
+    msg.header = Header(stamp=stamp, frame_id=frame_id)
+    msg.height, msg.width = 1, len(pts)
+    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
+    msg.is_bigendian = False
+    msg.point_step, msg.row_step = 12, 12 * len(pts)
+    msg.is_dense = True
+    msg.data = pts.tobytes()
+    return msg
+
+
+def make_joint_state(names: Sequence[str], positions: Sequence[float], velocities: Sequence[float],
+                     stamp: Time) -> JointState:
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(names)
+    msg.position = [float(v) for v in positions]
+    msg.velocity = [float(v) for v in velocities]
+    return msg
+
+
+def make_joint_trajectory(names: Sequence[str], positions: Sequence[float], time_from_start: float,
+                          stamp: Time) -> JointTrajectory:
+    """A one-point trajectory: reach ``positions`` ``time_from_start`` seconds from now (an arm command)."""
+    msg = JointTrajectory()
+    msg.header.stamp = stamp
+    msg.joint_names = list(names)
+    point = JointTrajectoryPoint()
+    point.positions = [float(p) for p in positions]
+    point.time_from_start = sec_to_duration(time_from_start)
+    msg.points = [point]
+    return msg
 
 
 def grid_to_occupancy_msg(values: np.ndarray, resolution: float, origin: tuple[float, float], frame_id: str,

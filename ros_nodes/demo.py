@@ -22,6 +22,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 # re-exported: tests and older callers import them from here
 from toponav.ros_nodes.stack_run import (
@@ -59,6 +60,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show every node's output, not only warnings")
 
 
+def choose_controller(requested: str) -> str | None:
+    """The controller to run (``auto``: hodat when its nodes are installed, else goal), or None (said why on
+    stderr) when the nodes it needs are not installed."""
+    missing = missing_nodes(FULL_STACK)
+    basics = missing_nodes(BASICS)
+    if basics:
+        print(f"[demo] cannot run: node(s) {', '.join(basics)} not installed", file=sys.stderr)
+        return None
+    if requested == "auto":
+        if missing:
+            print(f"[demo] full stack unavailable (missing: {', '.join(missing)}): running sim_node + "
+                  "topo_mapper + goal_controller (straight-line goal seeking with a scan stop, no planning)")
+        return "hodat" if not missing else "goal"
+    if requested == "hodat" and missing:
+        print(f"[demo] --controller hodat needs {', '.join(missing)}, which are not installed", file=sys.stderr)
+        return None
+    return requested
+
+
+def print_summary(world: Any, seed: int, controller: str, outcome: dict[str, Any], metrics: dict[str, Any],
+                  res: Any, bag: Path, report: Any, success: bool) -> None:
+    """The demo's closing table (what scripts/demo.sh shows)."""
+    fmt = lambda v, f="{:.2f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    print("\n=== toponav demo summary ===")
+    print(f"world           {world.name} (family {world.family}, held-out seed {seed})")
+    print(f"controller      {controller}")
+    print(f"reached goal    {'YES' if outcome['reached'] else 'NO'}  ({outcome['reason']})")
+    print(f"sim time        {fmt(metrics.get('time_to_goal') or outcome['sim_time'], '{:.1f}')} s")
+    print(f"path length     {fmt(metrics.get('path_length'))} m (shortest {fmt(metrics.get('shortest_path'))} m, "
+          f"SPL {fmt(metrics.get('spl'))})")
+    print(f"explored area   {fmt(metrics.get('explored_area'), '{:.1f}')} m² (lidar coverage)"
+          + (f", mapper {fmt(metrics.get('mapper_explored_area'), '{:.1f}')} m²"
+             if metrics.get("mapper_explored_area") is not None else ""))
+    print(f"graph size      {metrics.get('graph_nodes')} nodes, {metrics.get('graph_edges')} edges")
+    print(f"collisions      {metrics.get('collisions')}")
+    print(f"min clearance   {fmt(metrics.get('min_clearance'))} m")
+    print(f"achieved rtf    {fmt(res.rtf)} (sim s per wall s; {'lockstep' if res.lockstep else 'real time'})")
+    print(f"bag             {bag}")
+    print(f"report          {report}")
+    print(f"result          {'SUCCESS' if success else 'FAILURE'}")
+
+
 def run(args: argparse.Namespace) -> int:
     from toponav.evaluation import EvalConfig, compute_metrics, load_run
     from toponav.evaluation.plots import plot_run
@@ -71,19 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except WorldError as exc:
         print(f"[demo] bad world: {exc}", file=sys.stderr)
         return 2
-    controller = args.controller
-    missing = missing_nodes(FULL_STACK)
-    basics = missing_nodes(BASICS)
-    if basics:
-        print(f"[demo] cannot run: node(s) {', '.join(basics)} not installed", file=sys.stderr)
-        return 3
-    if controller == "auto":
-        controller = "hodat" if not missing else "goal"
-        if missing:
-            print(f"[demo] full stack unavailable (missing: {', '.join(missing)}): running sim_node + "
-                  "topo_mapper + goal_controller (straight-line goal seeking with a scan stop, no planning)")
-    elif controller == "hodat" and missing:
-        print(f"[demo] --controller hodat needs {', '.join(missing)}, which are not installed", file=sys.stderr)
+    controller = choose_controller(args.controller)
+    if controller is None:
         return 3
 
     domain = args.domain_id if args.domain_id is not None else find_free_domain()
@@ -117,25 +149,8 @@ def run(args: argparse.Namespace) -> int:
                       title=f"toponav demo: {world.name}, {controller} controller, "
                             f"{'REACHED' if outcome['reached'] else 'NOT reached'}")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
-    fmt = lambda v, f="{:.2f}": "n/a" if v is None else f.format(v)  # noqa: E731
     success = bool(outcome["reached"]) and metrics.get("collisions_before_goal", 0) == 0
-    print("\n=== toponav demo summary ===")
-    print(f"world           {world.name} (family {world.family}, held-out seed {args.seed})")
-    print(f"controller      {controller}")
-    print(f"reached goal    {'YES' if outcome['reached'] else 'NO'}  ({outcome['reason']})")
-    print(f"sim time        {fmt(metrics.get('time_to_goal') or outcome['sim_time'], '{:.1f}')} s")
-    print(f"path length     {fmt(metrics.get('path_length'))} m (shortest {fmt(metrics.get('shortest_path'))} m, "
-          f"SPL {fmt(metrics.get('spl'))})")
-    print(f"explored area   {fmt(metrics.get('explored_area'), '{:.1f}')} m² (lidar coverage)"
-          + (f", mapper {fmt(metrics.get('mapper_explored_area'), '{:.1f}')} m²"
-             if metrics.get("mapper_explored_area") is not None else ""))
-    print(f"graph size      {metrics.get('graph_nodes')} nodes, {metrics.get('graph_edges')} edges")
-    print(f"collisions      {metrics.get('collisions')}")
-    print(f"min clearance   {fmt(metrics.get('min_clearance'))} m")
-    print(f"achieved rtf    {fmt(res.rtf)} (sim s per wall s; {'lockstep' if res.lockstep else 'real time'})")
-    print(f"bag             {bag}")
-    print(f"report          {report}")
-    print(f"result          {'SUCCESS' if success else 'FAILURE'}")
+    print_summary(world, args.seed, controller, outcome, metrics, res, bag, report, success)
     return 0 if success else 1
 
 

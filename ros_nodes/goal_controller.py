@@ -8,15 +8,12 @@ there is no goal, the goal is reached, or odometry/scan is stale.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import LaserScan
 
-from toponav.geometry import quaternion_to_yaw
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
 from toponav.ros_nodes.common import (
     COMMAND_QOS,
@@ -26,6 +23,13 @@ from toponav.ros_nodes.common import (
     on_rate_change,
     periodic,
     run_node,
+)
+from toponav.ros_nodes.convert import (
+    ConversionError,
+    laserscan_to_arrays,
+    make_twist,
+    odometry_to_pose,
+    pose_stamped_to_xy,
 )
 
 
@@ -51,27 +55,27 @@ class GoalController(Node):
         self.timer = periodic(self, self.config.rate, self.on_timer)
 
     def on_odom(self, msg: Odometry) -> None:
-        p, q = msg.pose.pose.position, msg.pose.pose.orientation
-        pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
-        if not all(math.isfinite(v) for v in pose):
-            self.get_logger().warning("ignoring non-finite odometry", throttle_duration_sec=5.0)
+        try:
+            x, y, yaw, _ = odometry_to_pose(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /odom: {exc}", throttle_duration_sec=5.0)
             return
-        self.pose = pose
+        self.pose = (x, y, yaw)
         self.pose_time = self.get_clock().now()
 
     def on_scan(self, msg: LaserScan) -> None:
-        n = len(msg.ranges)
-        if n == 0 or not math.isfinite(msg.angle_increment):
-            self.get_logger().warning("ignoring empty or malformed scan", throttle_duration_sec=5.0)
+        try:
+            self.ranges, self.angles, _ = laserscan_to_arrays(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /scan: {exc}", throttle_duration_sec=5.0)
             return
-        self.ranges = np.asarray(msg.ranges, dtype=np.float64)
-        self.angles = msg.angle_min + msg.angle_increment * np.arange(n)
         self.scan_time = self.get_clock().now()
 
     def on_goal(self, msg: PoseStamped) -> None:
-        goal = (msg.pose.position.x, msg.pose.position.y)
-        if not all(math.isfinite(v) for v in goal):
-            self.get_logger().warning(f"ignoring non-finite goal {goal}")
+        try:
+            goal = pose_stamped_to_xy(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /goal_pose: {exc}", throttle_duration_sec=5.0)
             return
         self.goal = goal
         self.get_logger().info(f"new goal ({goal[0]:.2f}, {goal[1]:.2f}) in frame '{msg.header.frame_id}'")
@@ -83,10 +87,10 @@ class GoalController(Node):
         return -0.5 < age <= self.config.stale_timeout  # a backwards time jump resets freshness
 
     def on_timer(self) -> None:
-        cmd = Twist()
         if self.e_stop.engaged:
-            self.pub.publish(cmd)
+            self.pub.publish(make_twist(0.0, 0.0))
             return
+        v = w = 0.0
         if self.goal is not None and self.pose is not None and self._fresh(self.pose_time):
             scan_ok = self._fresh(self.scan_time)
             out = goal_seek(self.pose, self.goal, self.ranges if scan_ok else None,
@@ -100,11 +104,11 @@ class GoalController(Node):
                 out = type(out)(0.0, self.blocked_sign * abs(out.w), out.status)
             else:
                 self.blocked_sign = 0.0
-            cmd.linear.x, cmd.angular.z = out.v, out.w
+            v, w = out.v, out.w
             if out.status != self.last_status:
                 self.get_logger().info(f"status: {out.status}")
                 self.last_status = out.status
-        self.pub.publish(cmd)
+        self.pub.publish(make_twist(v, w))
 
 
 def main() -> None:

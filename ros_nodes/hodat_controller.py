@@ -35,7 +35,6 @@ from std_msgs.msg import String
 from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
-from toponav.geometry import quaternion_to_yaw
 from toponav.lockstep import StepMsg, Ticker
 from toponav.ros_nodes.common import (
     COMMAND_QOS,
@@ -45,6 +44,15 @@ from toponav.ros_nodes.common import (
     on_rate_change,
     periodic,
     run_node,
+)
+from toponav.ros_nodes.convert import (
+    ConversionError,
+    laserscan_range_limits,
+    laserscan_to_arrays,
+    make_twist,
+    odometry_to_pose,
+    odometry_to_twist,
+    pose_stamped_to_xy,
 )
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
@@ -71,7 +79,6 @@ class HodatControllerNode(Node):
         self.odom_stamp: Time | None = None
         self._last_tick: Time | None = None
         self._last_status = ""
-        self._last_log: dict[str, float] = {}
 
         self._cmd = (0.0, 0.0)
         self.e_stop = EStop(self, lambda: self._publish(np.zeros(2)))  # true holds /cmd_vel at zero
@@ -125,15 +132,14 @@ class HodatControllerNode(Node):
         self._applied = cfg
 
     # -- callbacks ----------------------------------------------------------------------------------
+    # warnings are throttled by rclpy (2 s per call site): a bad publisher must not flood the log
     def _on_scan(self, msg: LaserScan) -> None:
-        n = len(msg.ranges)
-        if n == 0 or not math.isfinite(msg.angle_increment) or not math.isfinite(msg.angle_min):
-            self._warn("bad_scan", f"ignoring a malformed /scan ({n} ranges, angle_increment {msg.angle_increment})")
+        try:
+            ranges, angles, _ = laserscan_to_arrays(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring a malformed /scan: {exc}", throttle_duration_sec=2.0)
             return
-        ranges = np.asarray(msg.ranges, dtype=np.float64)
-        angles = msg.angle_min + msg.angle_increment * np.arange(n)
-        rmax = msg.range_max if math.isfinite(msg.range_max) and msg.range_max > 0 else self.config.scan.range_max
-        rmin = msg.range_min if math.isfinite(msg.range_min) and msg.range_min >= 0 else 0.0
+        rmin, rmax = laserscan_range_limits(msg, self.config.scan.range_max)
         self.scan = (ranges, angles, rmin, rmax)
         self.scan_time = self._received(msg)
         stamp = Time.from_msg(msg.header.stamp, clock_type=self.scan_time.clock_type)
@@ -141,13 +147,14 @@ class HodatControllerNode(Node):
         self._scan_seq += 1
 
     def _on_odom(self, msg: Odometry) -> None:
-        p, q, t = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
-        values = (p.x, p.y, q.x, q.y, q.z, q.w, t.linear.x, t.angular.z)
-        if not all(math.isfinite(v) for v in values):
-            self._warn("bad_odom", "ignoring /odom with non-finite values")
+        try:
+            x, y, yaw, _ = odometry_to_pose(msg)
+            vel = odometry_to_twist(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /odom: {exc}", throttle_duration_sec=2.0)
             return
-        self.pose = (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
-        self.vel = np.array([t.linear.x, t.angular.z])
+        self.pose = (x, y, yaw)
+        self.vel = np.array(vel)
         self.odom_time = self._received(msg)
         stamp = Time.from_msg(msg.header.stamp, clock_type=self.odom_time.clock_type)
         self.odom_stamp = stamp if stamp.nanoseconds > 0 else None
@@ -178,14 +185,15 @@ class HodatControllerNode(Node):
         return {"cmd_vel": step.stamp}, self._cmd
 
     def _target_xy(self, msg: PoseStamped, what: str) -> np.ndarray | None:
-        x, y = msg.pose.position.x, msg.pose.position.y
-        if not (math.isfinite(x) and math.isfinite(y)):
-            self._warn("bad_" + what, f"ignoring a non-finite {what} ({x}, {y})")
+        try:
+            x, y = pose_stamped_to_xy(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring a {what}: {exc}", throttle_duration_sec=2.0)
             return None
         frame = msg.header.frame_id.lstrip("/")
         if frame in ("base_link", "base_footprint"):
             if self.pose is None:
-                self._warn("bad_" + what, f"{what} in {frame} before any /odom: ignored")
+                self.get_logger().warning(f"{what} in {frame} before any /odom: ignored", throttle_duration_sec=2.0)
                 return None
             px, py, yaw = self.pose
             return np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
@@ -229,7 +237,7 @@ class HodatControllerNode(Node):
         if stale:
             self._publish(np.zeros(2))
             self._status({"source": "stale", "reason": stale, "planner": self.controller.planner})
-            self._warn("stale", f"stopping: {stale}")
+            self.get_logger().warning(f"stopping: {stale}", throttle_duration_sec=2.0)
             return
         ranges, angles, rmin, rmax = self.scan
         was_reached, was_unreachable = self.controller.reached, self.controller.unreachable
@@ -257,9 +265,11 @@ class HodatControllerNode(Node):
                 self.get_logger().info("learned policy drives again")
             self._last_planner = decision.planner
         if decision.safety == "blind":
-            self._warn("blind", "scan too invalid (NaN) or too sparse to see the path: stopping")
+            self.get_logger().warning("scan too invalid (NaN) or too sparse to see the path: stopping",
+                                      throttle_duration_sec=2.0)
         elif decision.safety == "stale":
-            self._warn("stale", f"/scan taken more than {self.config.scan_timeout} s ago: stopping")
+            self.get_logger().warning(f"/scan taken more than {self.config.scan_timeout} s ago: stopping",
+                                      throttle_duration_sec=2.0)
         self._status({"source": decision.source, "planner": decision.planner, "safety": decision.safety,
                       "distance": _num(decision.distance), "ttc": _num(decision.ttc),
                       "clearance": _num(decision.clearance)})
@@ -285,16 +295,15 @@ class HodatControllerNode(Node):
             return arrival
         age = (now - stamp).nanoseconds * 1e-9
         if age < -0.1:
-            self._warn("clock" + topic, f"{topic} stamped {-age:.2f} s in the future: using its arrival time")
+            self.get_logger().warning(f"{topic} stamped {-age:.2f} s in the future: using its arrival time",
+                                      throttle_duration_sec=2.0)
             return arrival
         return max(age, arrival)
 
     def _publish(self, cmd: np.ndarray) -> None:
         if self.e_stop.engaged:
             cmd = np.zeros(2)
-        msg = Twist()
-        msg.linear.x = float(cmd[0])
-        msg.angular.z = float(cmd[1])
+        msg = make_twist(cmd[0], cmd[1])
         self.cmd_pub.publish(msg)
         self._cmd = (msg.linear.x, msg.angular.z)
 
@@ -305,15 +314,6 @@ class HodatControllerNode(Node):
         if key != self._last_status:
             self._last_status = key
             self.get_logger().debug(f"status: {text}")
-
-    def _warn(self, key: str, text: str, period: float = 2.0) -> None:
-        """Log at most once per ``period`` seconds (wall time) per kind of problem."""
-        import time
-
-        t = time.monotonic()
-        if t - self._last_log.get(key, -1e9) >= period:
-            self._last_log[key] = t
-            self.get_logger().warning(text)
 
 
 def _num(x: float) -> float | None:

@@ -35,13 +35,11 @@ from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import LaserScan, PointCloud2, PointField
-from std_msgs.msg import Header, String
+from sensor_msgs.msg import LaserScan, PointCloud2
+from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
-from toponav.geometry import yaw_to_quaternion
 from toponav.lockstep import (
     ACK_TOPIC,
     HELLO,
@@ -66,6 +64,16 @@ from toponav.ros_nodes.common import (
     declare_config,
     run_node,
 )
+from toponav.ros_nodes.convert import (
+    ConversionError,
+    make_laserscan,
+    make_odometry,
+    make_pose_stamped,
+    pose_stamped_to_xy,
+    sec_to_stamp,
+    twist_to_vw,
+    xyz_to_pointcloud2,
+)
 from toponav.sim.config import SimConfig
 from toponav.sim.pybullet_agv import AgvSim, CameraParams
 from toponav.worlds import World, WorldError, make_world
@@ -82,14 +90,8 @@ STATUS_PERIOD = 1.0  # wall s between /lockstep/status messages
 RTF_LOG_PERIOD = 30.0  # wall s between achieved-RTF log lines
 
 
-def _stamp(t: float):
-    """Sim time to a stamp rounded to the nanosecond: ticks summed in floating point give 0.0999999999 s for
-    ten 0.01 s ticks, which Time(seconds=...) would truncate to 99999999 ns."""
-    return Time(nanoseconds=round(t * 1e9)).to_msg()
-
-
 def _sec_nsec(t: float) -> tuple[int, int]:
-    s = _stamp(t)
+    s = sec_to_stamp(t)
     return s.sec, s.nanosec
 
 
@@ -124,20 +126,16 @@ class _RobotIO:
         self.in_contact = False
         self.last_contact = -math.inf
         self.collision_count = 0
-        self._last_warn: dict[str, float] = {}
 
-    def _warn(self, key: str, text: str) -> None:
-        now = time.monotonic()
-        if now - self._last_warn.get(key, -math.inf) > 1.0:  # throttled per kind: a bad publisher must not flood
-            self.node.get_logger().warning(text)
-            self._last_warn[key] = now
-
+    # warnings are throttled (rclpy, per call site): a bad publisher must not flood the log
     def _on_cmd(self, msg: Twist) -> None:
         if self.node.lockstep_commands():  # the lockstep controller's ack carries the command for each step
             return
-        v, w = msg.linear.x, msg.angular.z
-        if not (math.isfinite(v) and math.isfinite(w)):
-            self._warn("cmd", f"ignoring non-finite /cmd_vel (v={v}, w={w}) for '{self.ns}'; keeping last command")
+        try:
+            v, w = twist_to_vw(msg)
+        except ConversionError as exc:
+            self.node.get_logger().warning(f"ignoring non-finite /cmd_vel for '{self.ns}' ({exc}); keeping last "
+                                           "command", throttle_duration_sec=1.0)
             return
         self.cmd = np.array([v, w])
         self.cmd_time = self.node.sim.sim_time
@@ -145,16 +143,20 @@ class _RobotIO:
     def _on_goal(self, msg: PoseStamped) -> None:
         # lockstep: the next step names this goal, so every node applies it at the same step
         self.node._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
-        x, y = msg.pose.position.x, msg.pose.position.y
         world = self.node.world
-        if not (math.isfinite(x) and math.isfinite(y)):
-            self._warn("goal", f"goal ({x}, {y}) is not finite")
+        log = self.node.get_logger()
+        try:
+            x, y = pose_stamped_to_xy(msg)
+        except ConversionError as exc:
+            log.warning(f"goal ignored: {exc}", throttle_duration_sec=1.0)
             return
         xmin, ymin, xmax, ymax = world.bounds
         if not (xmin <= x <= xmax and ymin <= y <= ymax):
-            self._warn("goal", f"goal ({x:.2f}, {y:.2f}) is outside world '{world.name}' bounds {world.bounds}")
+            log.warning(f"goal ({x:.2f}, {y:.2f}) is outside world '{world.name}' bounds {world.bounds}",
+                        throttle_duration_sec=1.0)
         elif world.clearance(np.array([[x, y]]))[0] < self.node.config.robot.radius:
-            self._warn("goal", f"goal ({x:.2f}, {y:.2f}) is inside or too close to an obstacle of '{world.name}'")
+            log.warning(f"goal ({x:.2f}, {y:.2f}) is inside or too close to an obstacle of '{world.name}'",
+                        throttle_duration_sec=1.0)
 
 
 class SimNode(Node):
@@ -193,7 +195,7 @@ class SimNode(Node):
         self._sim0 = 0.0
         self._rtf = cfg.real_time_factor
         self.rtf_meter = RtfMeter()
-        self._last_status = self._last_rtf_log = -math.inf
+        self._last_status = -math.inf
         self._keys: dict[str, int] = {}  # lockstep: stream -> key of its newest message
         self.barrier: StepBarrier | None = None
         if cfg.lockstep:
@@ -360,10 +362,7 @@ class SimNode(Node):
 
     def _send_goal(self, t: float) -> None:
         gx, gy = self.world.goal[0], self.world.goal[1]
-        msg = PoseStamped()
-        msg.header = Header(stamp=_stamp(t), frame_id="map")
-        msg.pose.position.x, msg.pose.position.y = float(gx), float(gy)
-        msg.pose.orientation.w = 1.0
+        msg = make_pose_stamped(gx, gy, 0.0, "map", sec_to_stamp(t))
         self.goal_pub.publish(msg)
         self._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
         self.get_logger().info(f"goal ({gx:.2f}, {gy:.2f}) sent on /goal_pose at t={t:.2f} s (send_goal)")
@@ -384,11 +383,10 @@ class SimNode(Node):
                         participants=list(b.participants), active=sorted(b.active), waiting_for=sorted(b.pending),
                         hung=sorted(b.hung), hung_reasons=dict(b.hung), timeout=b.timeout)
         self.status_pub.publish(String(data=json.dumps(data)))
-        if now - self._last_rtf_log >= RTF_LOG_PERIOD and math.isfinite(m.recent):
-            if self._last_rtf_log > -math.inf:
-                self.get_logger().info(f"achieved real-time factor {m.recent:.2f} (last {m.window:.0f} s wall), "
-                                       f"{m.overall:.2f} overall; t={self.sim.sim_time:.1f} s")
-            self._last_rtf_log = now
+        if math.isfinite(m.recent):  # one line per RTF_LOG_PERIOD wall s, the first after a whole period
+            self.get_logger().info(f"achieved real-time factor {m.recent:.2f} (last {m.window:.0f} s wall), "
+                                   f"{m.overall:.2f} overall; t={self.sim.sim_time:.1f} s",
+                                   throttle_duration_sec=RTF_LOG_PERIOD, skip_first=True)
 
     # ------------------------------------------------------------------------------------ setup
     def _load_world(self, spec: str, seed: int) -> World:
@@ -547,7 +545,7 @@ class SimNode(Node):
 
     # --------------------------------------------------------------------------------- publish
     def _publish_clock(self) -> None:
-        self.clock_pub.publish(ClockMsg(clock=_stamp(self.sim.sim_time)))
+        self.clock_pub.publish(ClockMsg(clock=sec_to_stamp(self.sim.sim_time)))
 
     def _publish_world(self) -> None:
         w = self.world
@@ -562,50 +560,22 @@ class SimNode(Node):
 
     def _publish_scan(self, i: int, robot: _RobotIO, t: float) -> None:
         lid = self.config.lidar
-        ranges = self.sim.scan(i)
-        angles = self.sim._angles
-        msg = LaserScan()
-        msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_scan"))
-        msg.angle_min = float(angles[0])
-        msg.angle_max = float(angles[-1])
-        msg.angle_increment = float(angles[1] - angles[0]) if len(angles) > 1 else 0.0
-        msg.time_increment = 0.0
-        msg.scan_time = 1.0 / self.config.scan_rate
-        msg.range_min = float(lid.range_min)
-        msg.range_max = float(lid.range_max)
-        msg.ranges = ranges.astype(np.float32).tolist()  # inf = no return (REP 117)
+        msg = make_laserscan(self.sim.scan(i), self.sim._angles, lid.range_min, lid.range_max,
+                             robot.frame("base_scan"), sec_to_stamp(t), scan_time=1.0 / self.config.scan_rate)
         robot.scan_pub.publish(msg)
         self._keys["scan"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def _publish_odom(self, i: int, robot: _RobotIO, t: float) -> None:
         state = self.sim.state(i)
-        stamp = _stamp(t)
+        stamp = sec_to_stamp(t)
         x, y, yaw = state.odom_pose if self.config.odometry == "wheels" else self.sim.robot_pose(i)
-        odom = Odometry()
-        odom.header = Header(stamp=stamp, frame_id=robot.frame("odom"))
-        odom.child_frame_id = robot.frame("base_link")
-        odom.pose.pose.position.x, odom.pose.pose.position.y = float(x), float(y)
-        qx, qy, qz, qw = yaw_to_quaternion(float(yaw))
-        o = odom.pose.pose.orientation
-        o.x, o.y, o.z, o.w = qx, qy, qz, qw
-        odom.twist.twist.linear.x = float(state.odom_twist[0])
-        odom.twist.twist.angular.z = float(state.odom_twist[1])
-        var_xy = max(self.config.robot.odom_drift_v, 1e-3) ** 2
-        var_yaw = max(self.config.robot.odom_drift_w, 1e-3) ** 2
-        odom.pose.covariance[0] = odom.pose.covariance[7] = var_xy
-        odom.pose.covariance[35] = var_yaw
-        odom.twist.covariance[0] = var_xy
-        odom.twist.covariance[35] = var_yaw
+        odom = make_odometry(x, y, yaw, state.odom_twist[0], state.odom_twist[1], robot.frame("odom"),
+                             robot.frame("base_link"), stamp, var_xy=max(self.config.robot.odom_drift_v, 1e-3) ** 2,
+                             var_yaw=max(self.config.robot.odom_drift_w, 1e-3) ** 2)
         robot.odom_pub.publish(odom)
         self._keys["odom"] = stamp_key(stamp.sec, stamp.nanosec)
         gx, gy, gyaw = self.sim.robot_pose(i)
-        gt = PoseStamped()
-        gt.header = Header(stamp=stamp, frame_id="map")
-        gt.pose.position.x, gt.pose.position.y = float(gx), float(gy)
-        qx, qy, qz, qw = yaw_to_quaternion(float(gyaw))
-        o = gt.pose.orientation
-        o.x, o.y, o.z, o.w = qx, qy, qz, qw
-        robot.gt_pub.publish(gt)
+        robot.gt_pub.publish(make_pose_stamped(gx, gy, gyaw, "map", stamp))
         if self.tf is not None:  # pragma: no cover - tf2_ros not installed here
             tf = TransformStamped()
             tf.header = odom.header
@@ -615,16 +585,7 @@ class SimNode(Node):
             self.tf.sendTransform(tf)
 
     def _publish_points(self, i: int, robot: _RobotIO, t: float) -> None:
-        pts = self.sim.points(i).astype(np.float32)
-        msg = PointCloud2()
-        msg.header = Header(stamp=_stamp(t), frame_id=robot.frame("base_link"))
-        msg.height, msg.width = 1, len(pts)
-        msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
-                      for i, n in enumerate("xyz")]
-        msg.is_bigendian = False
-        msg.point_step, msg.row_step = 12, 12 * len(pts)
-        msg.is_dense = True
-        msg.data = pts.tobytes()
+        msg = xyz_to_pointcloud2(self.sim.points(i), robot.frame("base_link"), sec_to_stamp(t))
         robot.points_pub.publish(msg)
         self._keys["points"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 

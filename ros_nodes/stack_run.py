@@ -1,7 +1,7 @@
 """One full-stack navigation run, as a navigator: bring the stack up, send the goal, watch, report.
 
-:class:`StackRunner` is what ``toponav demo`` and ``toponav bench stack`` share (Nav2's "simple commander"
-role, without an action server):
+:class:`StackRunner` is what ``toponav demo`` and ``toponav bench stack`` share; its :class:`Navigator` plays
+Nav2's "simple commander" role (wait until active, send the goal, follow it), without an action server:
 
 1. brings up launch/sim_navigation.launch.xml through toponav's own launcher (every node its own process) on
    a private ROS_DOMAIN_ID with DDS on loopback, recording a bag; ``lockstep:=true`` is passed when the launch
@@ -16,7 +16,8 @@ role, without an action server):
    cost of each node per sim second can be reported.
 
 The outcome's ``failure`` is one category (:data:`FAILURES`) chosen by :func:`classify_failure`; the metrics
-from the recorded bag (path, SPL, clearance, coverage) are the caller's job (toponav.evaluation).
+from the recorded bag (path, SPL, clearance, coverage) are the caller's job (toponav.evaluation). ROS is
+imported inside the functions that need it, so the pure helpers load (and are unit-tested) without it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ FAILURES = ("node hung", "node died", "stack did not start", "collision", "no fr
 
 #: planner states (/toponav/status "state") after which the planner will not move the robot on its own
 _GAVE_UP = ("done", "stuck")
+
+#: /goal_pose listeners the stack has when it is up: the sim (validation), the planner or goal_controller, and
+#: the recorder
+WANTED_GOAL_SUBSCRIBERS = 3
 
 
 @contextmanager
@@ -301,14 +306,7 @@ class StackRunner:
 
     def run(self) -> StackOutcome:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-        from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import PoseStamped
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from rosgraph_msgs.msg import Clock
-        from std_msgs.msg import String
-
         from toponav.launching import Launcher, LaunchError
-        from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
         from toponav.ros_nodes.probe import Probe
 
         cfg = self.cfg
@@ -321,168 +319,260 @@ class StackRunner:
             res.failure, res.reason = "stack did not start", f"launch file: {exc}"
             return res
         res.lockstep = args.get("lockstep") == "true"
-        sim_sends_goal = args.get("send_goal") == "true"
         domain = cfg.domain_id if cfg.domain_id is not None else find_free_domain()
         res.domain_id = domain
         log = (cfg.out / "launch.log").open("w")
         launcher = Launcher(desc, domain_id=domain, log_dir=cfg.out / "logs",
                             stream=_ConsoleFilter(log, self.console, quiet=not self.verbose))
         probe = None
-        flags = {"started": False, "budget": False, "wall": False, "interrupted": False, "gave_up": ""}
-        launch_reason = ""
-        wall0 = time.monotonic()
-        first_clock: tuple[float, float] | None = None  # (wall, sim) at the first /clock
+        nav = Navigator(cfg, res, launcher, sim_sends_goal=args.get("send_goal") == "true", say=self.say,
+                        stop=self.stop)
         try:
             launcher.start()
             probe = Probe(domain, name="toponav_" + re.sub(r"\W", "_", cfg.tag))
-            probe.subscribe("/clock", Clock, CLOCK_QOS)
-            probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
-            probe.subscribe("/collision", String, EVENT_QOS)
-            probe.subscribe("/topo_graph", String, LATCHED_QOS)
-            probe.subscribe("/toponav/status", DiagnosticArray, EVENT_QOS)
-            if sim_sends_goal:  # only then: our own subscription must not count as a goal listener below
-                probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
-            # best effort + volatile matches any publisher QoS (latched or not)
-            probe.subscribe("/lockstep/status", String, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
-            goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)
-            goal = PoseStamped()
-            goal.header.frame_id = "map"
-            goal.pose.position.x, goal.pose.position.y = float(cfg.goal[0]), float(cfg.goal[1])
-            goal.pose.orientation.w = 1.0
-            wanted_subs = 3  # the sim (validation), the planner or goal_controller, and the recorder
-            gave_up_since: float | None = None
-            last_report = 0.0
-            best_d, improved_at = math.inf, 0.0  # closest approach to the goal so far, and when
-            while True:
-                now = time.monotonic()
-                if self.stop.is_set():
-                    flags["interrupted"], res.reason = True, "interrupted (SIGINT)"
-                    break
-                if not launcher.poll():
-                    launch_reason = launcher.reason or "all nodes exited"
-                    res.reason = f"the launch stopped: {launch_reason}"
-                    break
-                if now - wall0 > cfg.wall_timeout:
-                    flags["wall"], res.reason = True, f"wall-clock limit {cfg.wall_timeout:.0f} s reached"
-                    break
-                clock = probe.last("/clock")
-                sim_t = clock.clock.sec + clock.clock.nanosec * 1e-9 if clock else 0.0
-                if clock is not None and first_clock is None:
-                    first_clock = (now, sim_t)
-                res.sim_time = sim_t
-                status = probe.last("/lockstep/status")
-                if status is not None:
-                    res.lockstep_status = parse_lockstep_status(status.data)
-                    hung = [str(h) for h in res.lockstep_status.get("hung") or []]
-                    if hung:
-                        res.hung = hung
-                        res.reason = f"node hung: {', '.join(hung)}"
-                        break
-                pose = probe.last("/ground_truth/pose")
-                if not flags["started"] and sim_sends_goal:
-                    if pose is not None:  # the sim sent the goal with its first sensors (step 0)
-                        sent = probe.last("/goal_pose")
-                        res.goal_sent_at = (sent.header.stamp.sec + sent.header.stamp.nanosec * 1e-9 if sent
-                                            else (first_clock[1] if first_clock else 0.0))
-                        res.cpu_at_goal = self._cpu(launcher)
-                        flags["started"] = True
-                        last_report = sim_t
-                        self.say(f"[{cfg.tag}] goal sent by the sim at sim t={res.goal_sent_at:.1f} s (lockstep)")
-                    elif now - wall0 > 120.0:
-                        res.reason = "the stack did not come up within 120 s (no /ground_truth/pose)"
-                        break
-                    time.sleep(0.05)
-                    continue
-                if not flags["started"]:
-                    subs = goal_pub.get_subscription_count()
-                    ready = pose is not None and subs >= wanted_subs
-                    if ready or (pose is not None and now - wall0 > 60.0 and subs >= 1):
-                        time.sleep(1.0)  # let the nodes finish their own start-up
-                        goal.header.stamp = clock.clock if clock else goal.header.stamp
-                        goal_pub.publish(goal)
-                        res.goal_sent_at = sim_t
-                        res.cpu_at_goal = self._cpu(launcher)
-                        flags["started"] = True
-                        last_report = sim_t
-                        self.say(f"[{cfg.tag}] goal sent at sim t={sim_t:.1f} s ({subs} goal subscribers)")
-                    elif now - wall0 > 120.0:
-                        res.reason = (f"the stack did not come up within 120 s (pose: {pose is not None}, "
-                                      f"goal subscribers: {subs})")
-                        break
-                    time.sleep(0.05)
-                    continue
-                self._read_planner(probe, res)
-                if pose is not None:
-                    d = math.hypot(pose.pose.position.x - cfg.goal[0], pose.pose.position.y - cfg.goal[1])
-                    if d < best_d - 0.5:
-                        best_d, improved_at = d, sim_t
-                    if d <= cfg.tolerance:
-                        res.reached = True
-                        res.time_to_goal = sim_t - (res.goal_sent_at or 0.0)
-                        res.reason = f"goal reached at sim t={sim_t:.1f} s"
-                        break
-                    if cfg.progress_every > 0 and sim_t - last_report >= cfg.progress_every:
-                        last_report = sim_t
-                        graph = probe.last("/topo_graph")
-                        nodes = len(json.loads(graph.data).get("nodes", [])) if graph is not None else 0
-                        self.say(f"[{cfg.tag}] t={sim_t:6.1f} s  pose ({pose.pose.position.x:5.1f}, "
-                                 f"{pose.pose.position.y:5.1f})  {d:5.1f} m to go  graph {nodes} nodes  "
-                                 f"collisions {probe.count('/collision')}")
-                if res.frontiers_left == 0 and sim_t - max(improved_at, res.goal_sent_at or 0.0) >= cfg.give_up_after:
-                    flags["gave_up"] = "no frontier"
-                    res.reason = (f"no frontier left in the graph and no progress toward the goal for "
-                                  f"{cfg.give_up_after:.0f} s sim (closest {best_d:.1f} m)")
-                    break
-                if res.planner_state in _GAVE_UP:
-                    gave_up_since = sim_t if gave_up_since is None else gave_up_since
-                    if sim_t - gave_up_since >= cfg.give_up_after:
-                        flags["gave_up"] = res.planner_state
-                        res.reason = (f"the planner has reported '{res.planner_state}' for {cfg.give_up_after:.0f} s "
-                                      f"sim ({res.frontiers_left} frontiers left)")
-                        break
-                else:
-                    gave_up_since = None
-                if sim_t - (res.goal_sent_at or 0.0) > cfg.budget:
-                    flags["budget"], res.reason = True, f"sim-time budget {cfg.budget:.0f} s spent"
-                    break
-                time.sleep(0.05)
+            nav.attach(probe)
+            if nav.wait_until_active():
+                nav.follow_goal()
         except LaunchError as exc:
-            launch_reason = str(exc)
+            nav.launch_reason = str(exc)
             res.reason = f"launch error: {exc}"
         finally:
             end = time.monotonic()
-            res.wall_time = end - wall0
-            if first_clock is not None and end > first_clock[0]:
-                res.rtf = (res.sim_time - first_clock[1]) / (end - first_clock[0])
-            res.cpu_seconds = self._cpu(launcher)
+            res.wall_time = end - nav.wall0
+            if nav.first_clock is not None and end > nav.first_clock[0]:
+                res.rtf = (res.sim_time - nav.first_clock[1]) / (end - nav.first_clock[0])
+            res.cpu_seconds = _cpu(launcher)
             if probe is not None:
                 res.live_collisions = probe.count("/collision")
                 probe.close()
             time.sleep(0.5)  # the recorder writes the last messages
             launcher.shutdown()
             log.close()
-        res.failure = classify_failure(
-            reached=res.reached, collisions=res.live_collisions, launch_reason=launch_reason, hung=res.hung,
-            started=flags["started"], planner_gave_up=flags["gave_up"], frontiers_left=res.frontiers_left,
-            budget_spent=flags["budget"], wall_limit=flags["wall"], interrupted=flags["interrupted"])
+        res.failure = nav.failure()
         return res
 
-    @staticmethod
-    def _read_planner(probe: Any, res: StackOutcome) -> None:
-        msg = probe.last("/toponav/status")
-        if msg is None or not msg.status:
-            return
-        values = {kv.key: kv.value for kv in msg.status[0].values}
-        res.planner_state = values.get("state", res.planner_state)
-        if values.get("frontiers", "").isdigit():
-            res.frontiers_left = int(values["frontiers"])
 
-    @staticmethod
-    def _cpu(launcher: Any) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for i, proc in enumerate(launcher.procs):
-            if proc.popen is not None:
-                cpu = process_cpu_seconds(proc.popen.pid)
-                if cpu is not None:
-                    out[launcher.labels[i]] = cpu
-        return out
+def _cpu(launcher: Any) -> dict[str, float]:
+    """CPU seconds so far of every launched process, by its launch label."""
+    out: dict[str, float] = {}
+    for i, proc in enumerate(launcher.procs):
+        if proc.popen is not None:
+            cpu = process_cpu_seconds(proc.popen.pid)
+            if cpu is not None:
+                out[launcher.labels[i]] = cpu
+    return out
+
+
+class Navigator:
+    """The wait / send / track part of a run, as Nav2's simple commander (``BasicNavigator``) splits it:
+    :meth:`wait_until_active` (the stack is up; the goal is sent, or the sim has sent it), then
+    :meth:`follow_goal` (track progress until the goal is reached or the run must end). Both poll the
+    stack through a :class:`~toponav.ros_nodes.probe.Probe` every 50 ms wall time and end the run early when a
+    node dies or hangs, the wall-clock limit is hit or the user interrupts; ``outcome`` gets what was seen."""
+
+    POLL = 0.05  # wall s between looks at the stack
+    START_TIMEOUT = 120.0  # wall s for the stack to come up
+    PATIENCE = 60.0  # wall s after which the goal goes out to at least one listener
+
+    def __init__(self, cfg: StackRunConfig, outcome: StackOutcome, launcher: Any, *, sim_sends_goal: bool,
+                 say: Callable[[str], None], stop: threading.Event) -> None:
+        self.cfg = cfg
+        self.res = outcome
+        self.launcher = launcher
+        self.sim_sends_goal = sim_sends_goal
+        self.say = say
+        self.stop = stop
+        self.probe: Any = None
+        self.goal_pub: Any = None
+        self.started = self.budget_spent = self.wall_limit = self.interrupted = False
+        self.gave_up = ""
+        self.launch_reason = ""
+        self.wall0 = time.monotonic()
+        self.first_clock: tuple[float, float] | None = None  # (wall, sim) at the first /clock
+        self.sim_t = 0.0
+        self.now = self.wall0
+        self.clock: Any = None
+        self.pose: Any = None
+        self._subs = 0  # /goal_pose listeners at the last look
+
+    def attach(self, probe: Any) -> None:
+        """Listen to what the run is judged on, and offer /goal_pose."""
+        from diagnostic_msgs.msg import DiagnosticArray
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rosgraph_msgs.msg import Clock
+        from std_msgs.msg import String
+
+        from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
+
+        self.probe = probe
+        probe.subscribe("/clock", Clock, CLOCK_QOS)
+        probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
+        probe.subscribe("/collision", String, EVENT_QOS)
+        probe.subscribe("/topo_graph", String, LATCHED_QOS)
+        probe.subscribe("/toponav/status", DiagnosticArray, EVENT_QOS)
+        if self.sim_sends_goal:  # only then: our own subscription must not count as a goal listener below
+            probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
+        # best effort + volatile matches any publisher QoS (latched or not)
+        probe.subscribe("/lockstep/status", String, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)
+
+    # -- one look at the stack ----------------------------------------------------------------------------
+    def _look(self) -> bool:
+        """Read the clock, the pose and the sim's status; False (``reason`` set) when the run must end now."""
+        from toponav.ros_nodes.convert import stamp_to_sec
+
+        res, cfg = self.res, self.cfg
+        self.now = time.monotonic()
+        if self.stop.is_set():
+            self.interrupted, res.reason = True, "interrupted (SIGINT)"
+            return False
+        if not self.launcher.poll():
+            self.launch_reason = self.launcher.reason or "all nodes exited"
+            res.reason = f"the launch stopped: {self.launch_reason}"
+            return False
+        if self.now - self.wall0 > cfg.wall_timeout:
+            self.wall_limit, res.reason = True, f"wall-clock limit {cfg.wall_timeout:.0f} s reached"
+            return False
+        self.clock = self.probe.last("/clock")
+        self.sim_t = stamp_to_sec(self.clock.clock) if self.clock else 0.0
+        if self.clock is not None and self.first_clock is None:
+            self.first_clock = (self.now, self.sim_t)
+        res.sim_time = self.sim_t
+        status = self.probe.last("/lockstep/status")
+        if status is not None:
+            res.lockstep_status = parse_lockstep_status(status.data)
+            hung = [str(h) for h in res.lockstep_status.get("hung") or []]
+            if hung:
+                res.hung = hung
+                res.reason = f"node hung: {', '.join(hung)}"
+                return False
+        self.pose = self.probe.last("/ground_truth/pose")
+        return True
+
+    # -- wait, send ---------------------------------------------------------------------------------------
+    def wait_until_active(self) -> bool:
+        """Wait until the stack is up and the goal is out (sent here, or by the sim in lockstep); False when the
+        run ended first (the reason is in the outcome)."""
+        while self._look():
+            if self._goal_out():
+                time.sleep(self.POLL)
+                return True
+            if self.now - self.wall0 > self.START_TIMEOUT:
+                self.res.reason = self._not_up()
+                return False
+            time.sleep(self.POLL)
+        return False
+
+    def _goal_out(self) -> bool:
+        from toponav.ros_nodes.convert import stamp_to_sec
+
+        res = self.res
+        if self.sim_sends_goal:
+            if self.pose is None:
+                return False
+            # the sim sent the goal with its first sensors (step 0)
+            sent = self.probe.last("/goal_pose")
+            res.goal_sent_at = (stamp_to_sec(sent.header.stamp) if sent
+                                else (self.first_clock[1] if self.first_clock else 0.0))
+            self._goal_started()
+            self.say(f"[{self.cfg.tag}] goal sent by the sim at sim t={res.goal_sent_at:.1f} s (lockstep)")
+            return True
+        subs = self._subs = self.goal_pub.get_subscription_count()
+        ready = self.pose is not None and subs >= WANTED_GOAL_SUBSCRIBERS
+        if not (ready or (self.pose is not None and self.now - self.wall0 > self.PATIENCE and subs >= 1)):
+            return False
+        self.send_goal(subs)
+        return True
+
+    def send_goal(self, subscribers: int) -> None:
+        """Publish the goal on /goal_pose, stamped with the last /clock."""
+        from builtin_interfaces.msg import Time
+
+        from toponav.ros_nodes.convert import make_pose_stamped
+
+        clock, sim_t = self.clock, self.sim_t
+        time.sleep(1.0)  # let the nodes finish their own start-up
+        goal = make_pose_stamped(self.cfg.goal[0], self.cfg.goal[1], 0.0, "map", clock.clock if clock else Time())
+        self.goal_pub.publish(goal)
+        self.res.goal_sent_at = sim_t
+        self._goal_started()
+        self.say(f"[{self.cfg.tag}] goal sent at sim t={sim_t:.1f} s ({subscribers} goal subscribers)")
+
+    def _goal_started(self) -> None:
+        self.res.cpu_at_goal = _cpu(self.launcher)
+        self.started = True
+
+    def _not_up(self) -> str:
+        if self.sim_sends_goal:
+            return "the stack did not come up within 120 s (no /ground_truth/pose)"
+        return (f"the stack did not come up within 120 s (pose: {self.pose is not None}, "
+                f"goal subscribers: {self._subs})")
+
+    # -- track ---------------------------------------------------------------------------------------------
+    def follow_goal(self) -> None:
+        """Track the run until the goal is reached or it must end: the sim-time budget is spent, the planner
+        has given up (or no frontier is left and the robot got no closer) for ``give_up_after`` sim seconds."""
+        cfg, res = self.cfg, self.res
+        gave_up_since: float | None = None
+        last_report = self.sim_t
+        best_d, improved_at = math.inf, 0.0  # closest approach to the goal so far, and when
+        while self._look():
+            sim_t, pose = self.sim_t, self.pose
+            _read_planner(self.probe, res)
+            if pose is not None:
+                d = math.hypot(pose.pose.position.x - cfg.goal[0], pose.pose.position.y - cfg.goal[1])
+                if d < best_d - 0.5:
+                    best_d, improved_at = d, sim_t
+                if d <= cfg.tolerance:
+                    res.reached = True
+                    res.time_to_goal = sim_t - (res.goal_sent_at or 0.0)
+                    res.reason = f"goal reached at sim t={sim_t:.1f} s"
+                    return
+                if cfg.progress_every > 0 and sim_t - last_report >= cfg.progress_every:
+                    last_report = sim_t
+                    self._progress(d)
+            if res.frontiers_left == 0 and sim_t - max(improved_at, res.goal_sent_at or 0.0) >= cfg.give_up_after:
+                self.gave_up = "no frontier"
+                res.reason = (f"no frontier left in the graph and no progress toward the goal for "
+                              f"{cfg.give_up_after:.0f} s sim (closest {best_d:.1f} m)")
+                return
+            if res.planner_state in _GAVE_UP:
+                gave_up_since = sim_t if gave_up_since is None else gave_up_since
+                if sim_t - gave_up_since >= cfg.give_up_after:
+                    self.gave_up = res.planner_state
+                    res.reason = (f"the planner has reported '{res.planner_state}' for {cfg.give_up_after:.0f} s "
+                                  f"sim ({res.frontiers_left} frontiers left)")
+                    return
+            else:
+                gave_up_since = None
+            if sim_t - (res.goal_sent_at or 0.0) > cfg.budget:
+                self.budget_spent, res.reason = True, f"sim-time budget {cfg.budget:.0f} s spent"
+                return
+            time.sleep(self.POLL)
+
+    def _progress(self, d: float) -> None:
+        pose = self.pose.pose.position
+        graph = self.probe.last("/topo_graph")
+        nodes = len(json.loads(graph.data).get("nodes", [])) if graph is not None else 0
+        self.say(f"[{self.cfg.tag}] t={self.sim_t:6.1f} s  pose ({pose.x:5.1f}, {pose.y:5.1f})  {d:5.1f} m to go  "
+                 f"graph {nodes} nodes  collisions {self.probe.count('/collision')}")
+
+    def failure(self) -> str:
+        """The run's failure category (:func:`classify_failure`), '' on success."""
+        res = self.res
+        return classify_failure(
+            reached=res.reached, collisions=res.live_collisions, launch_reason=self.launch_reason, hung=res.hung,
+            started=self.started, planner_gave_up=self.gave_up, frontiers_left=res.frontiers_left,
+            budget_spent=self.budget_spent, wall_limit=self.wall_limit, interrupted=self.interrupted)
+
+
+def _read_planner(probe: Any, res: StackOutcome) -> None:
+    """The planner's state and frontier count from its last /toponav/status."""
+    msg = probe.last("/toponav/status")
+    if msg is None or not msg.status:
+        return
+    values = {kv.key: kv.value for kv in msg.status[0].values}
+    res.planner_state = values.get("state", res.planner_state)
+    if values.get("frontiers", "").isdigit():
+        res.frontiers_left = int(values["frontiers"])

@@ -34,7 +34,6 @@ from std_srvs.srv import SetBool, Trigger
 
 from toponav import config as cfgmod
 from toponav.config import param
-from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
 from toponav.lockstep import StepMsg, Ticker
 from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
 from toponav.planning.planner import RNDSettings
@@ -49,7 +48,13 @@ from toponav.ros_nodes.common import (
     periodic,
     run_node,
 )
-from toponav.ros_nodes.convert import occupancy_msg_to_grid
+from toponav.ros_nodes.convert import (
+    ConversionError,
+    make_pose_stamped,
+    occupancy_msg_to_grid,
+    odometry_to_pose,
+    pose_stamped_to_xy,
+)
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, header_key, lockstep_enabled, string_key
 
 
@@ -216,18 +221,23 @@ class SubgoalPlannerNode(Node):
         self.get_logger().info(f"exploration boundary from /world_info: {bounds}")
 
     def _on_odom(self, msg: Odometry) -> None:
-        p = msg.pose.pose
-        yaw = quaternion_to_yaw(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w)
-        if not all(math.isfinite(v) for v in (p.position.x, p.position.y, yaw)):
-            self.get_logger().warning("ignoring /odom with a non-finite pose", throttle_duration_sec=5.0)
+        try:
+            x, y, yaw, _ = odometry_to_pose(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /odom: {exc}", throttle_duration_sec=5.0)
             return
-        if self.planner.set_pose(p.position.x, p.position.y, yaw):
+        if self.planner.set_pose(x, y, yaw):
             self._odom_time = self._now()
 
     def _on_goal(self, msg: PoseStamped) -> None:
         if msg.header.frame_id and msg.header.frame_id not in (self.frame, "map", "odom"):
             self.get_logger().warning(f"goal in frame '{msg.header.frame_id}' taken as '{self.frame}'")
-        if self.planner.set_goal(msg.pose.position.x, msg.pose.position.y):
+        try:
+            x, y = pose_stamped_to_xy(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /goal_pose: {exc}", throttle_duration_sec=5.0)
+            return
+        if self.planner.set_goal(x, y):
             self._held = False
 
     def _on_explore(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
@@ -295,14 +305,7 @@ class SubgoalPlannerNode(Node):
         return 0.0
 
     def _pose(self, stamp, x: float, y: float, yaw: float) -> PoseStamped:
-        msg = PoseStamped()
-        msg.header.frame_id = self.frame
-        msg.header.stamp = stamp
-        msg.pose.position.x, msg.pose.position.y = float(x), float(y)
-        qx, qy, qz, qw = yaw_to_quaternion(yaw)
-        msg.pose.orientation.x, msg.pose.orientation.y = float(qx), float(qy)
-        msg.pose.orientation.z, msg.pose.orientation.w = float(qz), float(qw)
-        return msg
+        return make_pose_stamped(x, y, yaw, self.frame, stamp)
 
     def _publish_status(self, state: State, reason: str, stale: bool = False) -> None:
         g = self._graph

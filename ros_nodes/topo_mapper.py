@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 import traceback
 from collections import deque
 from dataclasses import dataclass
@@ -35,11 +34,13 @@ from toponav.ros_nodes.convert import (
     ConversionError,
     color,
     grid_to_occupancy_msg,
+    laserscan_range_limits,
     laserscan_to_arrays,
     odometry_to_pose,
     pointcloud2_to_xyz,
     points,
     sec_to_stamp,
+    stamp_to_sec,
 )
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
@@ -139,7 +140,7 @@ class TopoMapperNode(Node):
 
     def _on_scan(self, msg: LaserScan) -> None:
         log = self.get_logger()
-        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        t = stamp_to_sec(msg.header.stamp)
         pose = self._odom_at(t)
         if pose is None:
             newest = f"{self._odom[-1][0]:.3f}" if self._odom else "none"
@@ -154,9 +155,9 @@ class TopoMapperNode(Node):
             warnings = []
         for w in warnings:
             log.warning(w, throttle_duration_sec=10.0)
+        range_min, range_max = laserscan_range_limits(msg)
         try:
-            res = self.map.update(pose, ranges, angles, t, range_min=float(msg.range_min),
-                                  range_max=float(msg.range_max) if math.isfinite(msg.range_max) else math.inf,
+            res = self.map.update(pose, ranges, angles, t, range_min=range_min, range_max=range_max,
                                   points=self._cloud)
         except Exception as exc:  # a mapper bug must not take the robot's map offline: log it loudly, go on
             log.error(f"map update failed on the scan at {t:.3f} s, scan dropped: {exc!r}\n"

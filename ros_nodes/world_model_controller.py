@@ -15,18 +15,18 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import JointState
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from toponav.manipulation import kinematics as kin
 from toponav.manipulation.controller import ControllerConfig, InputError, WorldModelController, parse_joint_state
 from toponav.models.checkpoint import CheckpointError
 from toponav.ros_nodes.common import COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.convert import make_joint_trajectory, position_to_array
 
 STATUS_NAME = "world_model_controller"
 
@@ -66,13 +66,12 @@ class WorldModelControllerNode(Node):
         with contextlib.suppress(InputError):  # the last good arm posture is where a hold keeps the arm
             self.hold_q, _ = parse_joint_state(list(msg.name), list(msg.position))
 
+    # poses are not checked here: the controller core refuses a non-finite one with an InputError that names it
     def _on_object(self, msg: PoseStamped) -> None:
-        p = msg.pose.position
-        self.object = (np.array([p.x, p.y, p.z]), self.get_clock().now())
+        self.object = (position_to_array(msg.pose), self.get_clock().now())
 
     def _on_target(self, msg: PoseStamped) -> None:
-        p = msg.pose.position
-        self.target = np.array([p.x, p.y, p.z])
+        self.target = position_to_array(msg.pose)
 
     # ----- loop ---------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -119,15 +118,8 @@ class WorldModelControllerNode(Node):
                      steps=str(self.steps))
 
     def _publish(self, names, positions) -> None:
-        msg = JointTrajectory()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.joint_names = list(names)
-        point = JointTrajectoryPoint()
-        point.positions = [float(p) for p in positions]
-        dt = 1.0 / self.config.rate_hz
-        point.time_from_start = Duration(sec=int(dt), nanosec=int((dt % 1.0) * 1e9))
-        msg.points = [point]
-        self.cmd_pub.publish(msg)
+        self.cmd_pub.publish(make_joint_trajectory(names, positions, 1.0 / self.config.rate_hz,
+                                                   self.get_clock().now().to_msg()))
 
     def _status(self, level: int, message: str, **values: str) -> None:
         arr = DiagnosticArray()

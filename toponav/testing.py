@@ -17,28 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toponav.ros_env import local_ros_env
-
-
-def ros_args(params: dict[str, Any] | None = None, params_file: str | Path | None = None,
-             remaps: dict[str, str] | None = None, name: str | None = None) -> list[str]:
-    """``--ros-args`` command-line tail for parameters, a params file, remaps and a node name."""
-    out = ["--ros-args"]
-    if name:
-        out += ["-r", f"__node:={name}"]
-    if params_file:
-        out += ["--params-file", str(params_file)]
-    for key, value in (params or {}).items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            text = "[" + ",".join(str(v) for v in value) + "]"
-        else:
-            text = str(value)
-        out += ["-p", f"{key}:={text}"]
-    for src, dst in (remaps or {}).items():
-        out += ["-r", f"{src}:={dst}"]
-    return out
+from toponav.ros_env import local_ros_env, ros_args
 
 
 class NodeProcess:

@@ -195,3 +195,20 @@ def test_bench_eval_runs_and_agrees(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     counts = {row["messages"] for row in result.values()}
     assert len(counts) == 1 and counts.pop() > 3000  # every method read every message
+
+
+def test_load_run_closes_the_bag_when_a_decoder_raises(tmp_path: Path, monkeypatch) -> None:
+    from toponav.bags.reader import BagReader
+
+    write_run(tmp_path / "run", collision_times=[])
+    closed: list[bool] = []
+    real_close = BagReader.close
+    monkeypatch.setattr(BagReader, "close", lambda self: (closed.append(True), real_close(self))[1])
+
+    def broken(data: bytes) -> None:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(fastcdr, "laser_scan", broken)
+    with pytest.raises(RuntimeError, match="decoder bug"):
+        load_run(tmp_path / "run")
+    assert closed
