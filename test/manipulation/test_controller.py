@@ -85,7 +85,7 @@ def test_default_checkpoint_path_is_inside_the_package() -> None:
 def test_checkpoint_of_another_observation_layout_is_refused(tmp_path) -> None:
     """A panda-gym PandaPush-v3 model (24-number observation) cannot drive the node's 10-vector scene."""
     from toponav.learning.flat_goal_env import concat_layout
-    from toponav.sim.arm.goal_envs import make_goal_env
+    from toponav.learning.goal_envs import make_goal_env
 
     env = make_goal_env("panda-gym:PandaPush-v3")
     lay = concat_layout(env.dict_env.observation_space)

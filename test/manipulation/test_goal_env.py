@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from toponav.learning.demos import scripted_policy
+from toponav.learning.goal_envs import make_goal_env
 from toponav.manipulation.goal_env import OWN_LAYOUT
 from toponav.models.world_model import WorldModel, WorldModelConfig
 from toponav.sim.arm import make_env
-from toponav.sim.arm.goal_envs import make_goal_env
 
 
 @pytest.mark.parametrize(("name", "dim", "actions"), [("panda-gym:PandaReach-v3", 12, 3),

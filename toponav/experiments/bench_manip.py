@@ -37,9 +37,9 @@ from toponav.config import param
 from toponav.experiments.sb3_baselines import SB3Config, train_sb3
 from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env, plot_curves, run_name, train
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.learning.goal_envs import make_goal_env
 from toponav.learning.goal_episodes import DEMO_NOISE, collect_demos, run_episode
 from toponav.models.world_model import save_world_model
-from toponav.sim.arm.goal_envs import make_goal_env
 
 #: learner -> (evaluation modes with their table labels)
 LEARNERS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -26,9 +26,9 @@ import torch
 
 from toponav.config import param
 from toponav.learning.flat_goal_env import FlatGoalEnv
+from toponav.learning.goal_envs import make_goal_env
 from toponav.learning.goal_episodes import evaluate
 from toponav.learning.seeding import seed_everything
-from toponav.sim.arm.goal_envs import make_goal_env
 
 ALGOS = ("sac", "tqc")
 

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from toponav.config import ConfigError, param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.flat_goal_env import FlatGoalEnv
+from toponav.learning.goal_envs import make_goal_env
 from toponav.learning.goal_episodes import (
     DEMO_NOISE,
     behaviour_clone,
@@ -41,7 +42,6 @@ from toponav.learning.sac import SACAgent, SACConfig
 from toponav.learning.seeding import seed_everything
 from toponav.learning.world_model_agent import Agent, AgentConfig, agency
 from toponav.models.world_model import WorldModelConfig, save_world_model
-from toponav.sim.arm.goal_envs import make_goal_env
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A goal-env defines its sparse reward through ``compute_reward(achieved, desired, info)`` (panda-gym: 0 at
 the goal, -1 elsewhere; our own scenes: 1 / 0). :class:`FlatGoalEnv` shows it as one flat float vector
-laid out by a :class:`toponav.manipulation.goal_env.ObsLayout`. :func:`toponav.sim.arm.goal_envs.make_goal_env`
+laid out by a :class:`toponav.manipulation.goal_env.ObsLayout`. :func:`toponav.learning.goal_envs.make_goal_env`
 builds either of our own scenes (``push``, ``pickplace``; their 10-vector layout, which the shipped
 checkpoints and the ROS node use) or any registered goal-env named ``module:EnvId``
 (``panda-gym:PandaPush-v3`` imports ``panda_gym`` and makes ``PandaPush-v3``), flattened as

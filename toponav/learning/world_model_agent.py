@@ -12,7 +12,7 @@ The trainer (:mod:`toponav.experiments.train_world_model`) owns env, buffers and
 
 This is the learner that made both shipped world-model checkpoints (``models/checkpoints/world_model_push.pt``
 and ``world_model_pickplace.pt``), on our PyBullet scenes ``toponav/PandaPush`` / ``toponav/PandaPickPlace``
-(:class:`toponav.sim.arm.env.PandaTaskEnv`, seen through :func:`toponav.sim.arm.goal_envs.make_goal_env`);
+(:class:`toponav.sim.arm.env.PandaTaskEnv`, seen through :func:`toponav.learning.goal_envs.make_goal_env`);
 each checkpoint's model card and its ``meta["command"]`` give the exact command. Training only: the deployed
 controller (:mod:`toponav.manipulation.controller`) loads the model and plans with MPPI, without this class.
 """
