@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from toponav.config import ConfigError
 from toponav.experiments.registry import BENCHES
 
 # (command words) -> (module, one-line help). Nested words become nested subcommands.
@@ -71,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rest = list(argv)
     for w in prog_words:
         rest.remove(w)
-    return int(module.run(sub.parse_args(rest)) or 0)
+    try:
+        return int(module.run(sub.parse_args(rest)) or 0)
+    except ConfigError as exc:  # a bad option value, refused by name before anything ran
+        print(f"{sub.prog}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -194,7 +193,7 @@ def test_bad_rtf_is_refused_by_name(tmp_path: Path, capsys) -> None:
 
     if missing_nodes(FULL_STACK):
         pytest.skip("the stack's nodes are not installed")
-    parser = argparse.ArgumentParser()
-    bs.add_arguments(parser)
-    assert bs.run(parser.parse_args(["--rtf", "fast", "--out", str(tmp_path)])) == 2  # before any world is run
-    assert "'rtf'" in capsys.readouterr().err
+    from toponav.cli import main
+
+    assert main(["bench", "stack", "--rtf", "fast", "--out", str(tmp_path)]) == 2  # before any world is run
+    assert "toponav bench stack: parameter 'rtf'" in capsys.readouterr().err

@@ -26,12 +26,10 @@ def test_every_option_has_help_text(name: str) -> None:
 
 
 def test_train_world_model_refuses_a_bad_value_by_name(capsys) -> None:
-    from toponav.experiments import train_world_model
+    from toponav.cli import main
 
-    parser = argparse.ArgumentParser()
-    train_world_model.add_arguments(parser)
-    assert train_world_model.run(parser.parse_args(["--steps", "-1"])) == 2  # refused before any env is built
-    assert "'steps'" in capsys.readouterr().out
+    assert main(["train", "world-model", "--steps", "-1"]) == 2  # refused before any env is built
+    assert "toponav train world-model: parameter 'steps'" in capsys.readouterr().err
 
 
 def test_cli_and_bench_all_read_one_bench_table() -> None:

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from toponav.config import ConfigError, param
+from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 
 FAMILIES = ("warehouse", "maze", "forest")
@@ -296,11 +296,7 @@ def run(ns: argparse.Namespace) -> int:
     if missing:
         print(f"[bench stack] cannot run: node(s) {', '.join(missing)} not installed", file=sys.stderr)
         return 3
-    try:  # --rtf is typed here, not by argparse (None or a number): a bad value is refused by name
-        args = dataclass_from_args(StackBenchOptions, ns)
-    except ConfigError as exc:
-        print(f"[bench stack] {exc}", file=sys.stderr)
-        return 2
+    args = dataclass_from_args(StackBenchOptions, ns)  # ConfigError: toponav.cli says it, exit 2
     seeds = 1 if ns.quick else args.seeds
     cap = args.max_budget or (300.0 if ns.quick else 0.0)
     extra = list(ns.worlds) + [w for w in ns.extra_worlds.split(",") if w.strip()]

@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import math
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from toponav.config import ConfigError, param
+from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.explore_agents import REPLAN_DISTANCE, run_toponav
 from toponav.learning.explore_env import ExploreEnv
@@ -285,11 +284,7 @@ so on the ROS stack the learned scorer is a transfer, not a fit.
 
 
 def run(ns: argparse.Namespace) -> int:
-    try:
-        args = dataclass_from_args(Args, ns)
-    except ConfigError as exc:
-        print(f"toponav train meta: {exc}", file=sys.stderr)
-        return 2
+    args = dataclass_from_args(Args, ns)  # ConfigError: toponav.cli says it, exit 2
     torch.set_num_threads(args.threads)
     rng = seed_everything(args.seed)
     t_start = time.time()

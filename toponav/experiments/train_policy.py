@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toponav.config import ConfigError, param
+from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.seeding import seed_everything
 
@@ -282,10 +282,6 @@ def ppo_update(agent, optimizer, b_obs, b_act, b_logp, b_adv, b_ret, b_val, mini
 
 
 def run(ns: argparse.Namespace) -> int:
-    try:
-        args = dataclass_from_args(Args, ns)
-    except ConfigError as exc:
-        print(f"toponav train policy: {exc}", file=sys.stderr)
-        return 2
+    args = dataclass_from_args(Args, ns)  # ConfigError: toponav.cli says it, exit 2
     train(args)
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from toponav.config import ConfigError, param
+from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.flat_goal_env import FlatGoalEnv
 from toponav.learning.goal_envs import make_goal_env
@@ -235,11 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cfg = dataclass_from_args(TrainCommand, args)
-    except ConfigError as exc:
-        print(exc)
-        return 2
+    cfg = dataclass_from_args(TrainCommand, args)  # ConfigError: toponav.cli says it, exit 2
     try:
         make_env(cfg).close()
     except ValueError as exc:
