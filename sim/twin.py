@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
 
@@ -417,5 +418,5 @@ def integrate_unicycle(pose: np.ndarray, v: np.ndarray, w: np.ndarray, dt: float
     dy = np.where(small, v * dt * np.sin(yaw), -v / w_safe * (np.cos(yaw2) - np.cos(yaw)))
     pose[:, 0] += dx
     pose[:, 1] += dy
-    pose[:, 2] = (yaw2 + np.pi) % (2 * np.pi) - np.pi
+    pose[:, 2] = wrap_angle(yaw2)
 

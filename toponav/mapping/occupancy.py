@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from toponav.geometry import wrap_angle
 from toponav.mapping.config import GridConfig
 
 
@@ -488,7 +489,7 @@ _BINS = 2048
 
 def _reach_table(angles: np.ndarray, lengths: np.ndarray, bins: int) -> np.ndarray:
     """Free reach (m) per absolute bearing bin in the sensor frame, bin k centred at -pi + (k+0.5)*2pi/bins."""
-    wrapped = (angles + np.pi) % (2 * np.pi) - np.pi
+    wrapped = wrap_angle(np.asarray(angles))
     order = np.argsort(wrapped)
     a, ln = wrapped[order], lengths[order]
     n = a.size
