@@ -32,7 +32,7 @@ import numpy as np
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
-from toponav.mapping.occupancy import OccupancyGrid, clean_scan
+from toponav.mapping.occupancy import OccupancyGrid, scan_rays
 
 #: Version of the dict/JSON layout produced by :meth:`TopoMap.to_json` (and the /topo_graph topic).
 SCHEMA_VERSION = 1
@@ -272,7 +272,7 @@ class TopoMap:
             elif r.size != a.size:
                 res.skipped = f"scan has {r.size} ranges but {a.size} angles: pose-only update"
             else:
-                rays = clean_scan(r, a, range_min, range_max, self.cfg.grid.max_free_range)
+                rays = scan_rays(r, a, range_min, range_max, self.cfg.grid.max_free_range)
                 if rays.count == 0:
                     res.skipped = "scan has no usable beams (all NaN / out of range): pose-only update"
                     rays = None

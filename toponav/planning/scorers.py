@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from toponav.planning.scoring import FEATURE_NAMES, Candidates, ScoringWeights, heuristic_scores
+from toponav.planning.candidates import FEATURE_NAMES, Candidates, ScoringWeights, heuristic_scores
 
 if TYPE_CHECKING:
     from toponav.planning.planner import PlannerConfig
