@@ -29,6 +29,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from toponav.graph_paths import GraphPaths
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
@@ -68,11 +69,6 @@ class UpdateResult:
 class TopoMap:
     """Incremental topological map. See the module docstring for the update rules."""
 
-    #: bidirectional path search: first cost bound = this x the straight-line lower bound, then x growth
-    #: (1.3 / 1.5 measured best on lattice graphs with 1.0-1.2 cost factors; any values stay exact)
-    PATH_BOUND_START = 1.3
-    PATH_BOUND_GROWTH = 1.5
-
     def __init__(self, cfg: MapperConfig | None = None) -> None:
         self.cfg = cfg or MapperConfig()
         self.descriptors = DescriptorModel(self.cfg.descriptor)
@@ -94,10 +90,7 @@ class TopoMap:
         self._last_pose: tuple[float, float, float] | None = None
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
-        self._csr_cache: tuple[int, Any, np.ndarray, dict[int, int], np.ndarray] | None = None
-        self._sssp: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # source index -> (dist, pred), per version
-        self._max_edge = 0.0
-        self._total_cost = 0.0
+        self._paths_cache: tuple[int, GraphPaths, np.ndarray, dict[int, int], np.ndarray] | None = None
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -120,7 +113,7 @@ class TopoMap:
 
     def _touch(self) -> None:
         self.version += 1
-        self._csr_cache = None
+        self._paths_cache = None
 
     def _new_id(self) -> int:
         nid = self._next_id
@@ -623,83 +616,36 @@ class TopoMap:
             data["via"] = way[::-1][1:-1]  # from the place to the frontier, end points left out
 
     # -- queries ------------------------------------------------------------------------------------
-    def _csr(self) -> tuple[Any, np.ndarray, dict[int, int], np.ndarray]:
-        """(csr matrix, index->id, id->index, xy per index), cached until the graph changes."""
-        if self._csr_cache is not None and self._csr_cache[0] == self.version:
-            return self._csr_cache[1:]  # type: ignore[return-value]
-        import scipy.sparse as sp
-
+    def _csr(self) -> tuple[GraphPaths, np.ndarray, dict[int, int], np.ndarray]:
+        """(path engine on the CSR matrix, index->id, id->index, xy per index), cached until the graph changes."""
+        if self._paths_cache is not None and self._paths_cache[0] == self.version:
+            return self._paths_cache[1:]  # type: ignore[return-value]
         ids = np.fromiter(self.graph.nodes, dtype=np.int64, count=self.graph.number_of_nodes())
         index = {int(n): i for i, n in enumerate(ids.tolist())}
         xy = np.array([(d["x"], d["y"]) for _, d in self.graph.nodes(data=True)], dtype=np.float64).reshape(-1, 2)
-        m = self.graph.number_of_edges()
         lut = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
         lut[ids] = np.arange(len(ids))
         e = np.array(list(self.graph.edges(data="cost")), dtype=np.float64).reshape(-1, 3)
         u, v = lut[e[:, 0].astype(np.int64)], lut[e[:, 1].astype(np.int64)]
-        w = np.maximum(e[:, 2], 1e-9)  # csgraph treats 0 as "no edge"
-        n = len(ids)
-        csr = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n))
-        self._csr_cache = (self.version, csr, ids, index, xy)
-        self._sssp = {}
-        self._max_edge = float(w.max()) if m else 0.0
-        self._total_cost = float(w.sum()) if m else 0.0
-        return csr, ids, index, xy
+        w = np.maximum(e[:, 2], 1e-9)  # a 0-cost edge weighs 1e-9 (as it always has here)
+        paths = GraphPaths(len(ids), u, v, w)
+        self._paths_cache = (self.version, paths, ids, index, xy)
+        return paths, ids, index, xy
 
     def shortest_path(self, a: int, b: int) -> tuple[list[int], float]:
         """Cheapest path a -> b as (node ids, total cost); ``([], inf)`` when b is unreachable.
 
-        Bidirectional Dijkstra on the cached CSR (scipy, C): both ends search up to half a cost
-        bound R (plus the longest edge); the best meeting node is optimal once its cost is <= R.
-        R starts at PATH_BOUND_START x the straight-line lower bound and grows by PATH_BOUND_GROWTH; a full
-        search settles the rest once the two searches cover most of the graph.
-        Two half-radius searches settle about half the nodes one search of radius C would.
+        See :meth:`toponav.graph_paths.GraphPaths.shortest_path`; the lower bound is the straight line times
+        the cheapest cost factor.
         """
-        csr, ids, index, xy = self._csr()
+        paths, ids, index, xy = self._csr()
         if a not in index or b not in index:
             raise MapError(f"unknown node id {a if a not in index else b}")
         ia, ib = index[a], index[b]
-        if ia == ib:
-            return [a], 0.0
-        from scipy.sparse.csgraph import dijkstra
-
-        cached = self._sssp.get(ia)
-        if cached is not None:
-            dist, pred = cached
-            return self._unwind(ids, pred, ia, ib, dist[ib])
-        n = len(ids)
         min_factor = min(self.cfg.travel_cost_factor, self.cfg.los_cost_factor, self.cfg.frontier_cost_factor)
         lower = float(np.hypot(*(xy[ia] - xy[ib]))) * min_factor
-        bound = max(self.PATH_BOUND_START * lower, self._max_edge)
-        while bound < self._total_cost:
-            lim = 0.5 * bound + self._max_edge
-            da, pa = dijkstra(csr, indices=ia, return_predecessors=True, limit=lim)
-            db, pb = dijkstra(csr, indices=ib, return_predecessors=True, limit=lim)
-            total = da + db
-            v = int(np.argmin(total))
-            mu = float(total[v])
-            if mu <= bound:
-                fwd = [v]
-                while fwd[-1] != ia:
-                    fwd.append(int(pa[fwd[-1]]))
-                path = fwd[::-1]
-                while path[-1] != ib:
-                    path.append(int(pb[path[-1]]))
-                return [int(ids[i]) for i in path], mu
-            if n <= 2 * np.count_nonzero(np.isfinite(da)):
-                break  # the searches already cover most of the graph: finish with one full search
-            bound *= self.PATH_BOUND_GROWTH
-        dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
-        return self._unwind(ids, pred, ia, ib, dist[ib])
-
-    @staticmethod
-    def _unwind(ids: np.ndarray, pred: np.ndarray, ia: int, ib: int, cost: float) -> tuple[list[int], float]:
-        if not math.isfinite(cost):
-            return [], math.inf
-        path = [ib]
-        while path[-1] != ia:
-            path.append(int(pred[path[-1]]))
-        return [int(ids[i]) for i in reversed(path)], float(cost)
+        path, cost = paths.shortest_path(ia, ib, lower)
+        return [int(ids[i]) for i in path], cost
 
     def costs_from_array(self, a: int) -> tuple[np.ndarray, np.ndarray]:
         """(node ids, path cost from ``a``) for every node; unreachable nodes cost inf.
@@ -707,17 +653,10 @@ class TopoMap:
         The result (with predecessors) is cached until the graph changes, so a planner that asks for
         all costs from the robot's node and then for paths from it pays one search.
         """
-        csr, ids, index, _ = self._csr()
+        paths, ids, index, _ = self._csr()
         if a not in index:
             raise MapError(f"unknown node id {a}")
-        from scipy.sparse.csgraph import dijkstra
-
-        ia = index[a]
-        if ia not in self._sssp:
-            if len(self._sssp) >= 8:
-                self._sssp.pop(next(iter(self._sssp)))
-            self._sssp[ia] = dijkstra(csr, indices=ia, return_predecessors=True)
-        return ids.copy(), self._sssp[ia][0].copy()
+        return ids.copy(), paths.from_source(index[a])[0].copy()
 
     def costs_from(self, a: int) -> dict[int, float]:
         """Path cost from ``a`` to every reachable node (a itself costs 0)."""

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from toponav.graph_paths import GraphPaths
+
 #: toponav.mapping reports frontier ``size`` in grid cells of its default 0.1 m resolution.
 DEFAULT_FRONTIER_CELL = 0.1
 
@@ -48,11 +50,14 @@ class PlaceGraph:
     #: (a, b) -> intermediate points from a to b, for edges that are no straight line (the mapper's frontier
     #: edges that go round a door frame); both directions are stored
     via: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    _version: int = field(default=0, repr=False, compare=False)  # bumped by every edit: the path engine's key
+    _paths_cache: tuple[int, GraphPaths, dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     # -- construction -------------------------------------------------------------------------------
     def add_node(self, place: Place) -> None:
         self.nodes[place.id] = place
         self.adj.setdefault(place.id, {})
+        self._version += 1
 
     def add_edge(self, a: str, b: str, cost: float | None = None,
                  via: list[tuple[float, float]] | None = None) -> None:
@@ -66,6 +71,7 @@ class PlaceGraph:
             cost = math.hypot(pa.x - pb.x, pa.y - pb.y)
         old = self.adj[a].get(b)
         if old is None or cost < old:
+            self._version += 1
             self.adj[a][b] = float(cost)
             self.adj[b][a] = float(cost)
             if via:
@@ -149,21 +155,47 @@ class PlaceGraph:
         return best
 
     def dijkstra(self, source: str) -> tuple[dict[str, float], dict[str, str]]:
-        """Path costs and predecessors from ``source`` to every reachable node."""
+        """Path costs and predecessors from ``source`` to every reachable node.
+
+        The costs come from :class:`toponav.graph_paths.GraphPaths` (scipy, C). Among equal-cost paths scipy's
+        predecessor is arbitrary, and the planner needs a reproducible one (its sub-goal path) and a
+        reproducible node order (its candidate order), so both are read off the costs by replaying the settle
+        order of a heap Dijkstra over (cost, id) entries: a node enters the heap when a settled neighbour
+        first lies on a cheapest path to it (its predecessor), and the costs are listed in the order the
+        search first reached each node. That is what the planner's own heap Dijkstra gave before.
+        """
+        if not self.adj.get(source):
+            return {source: 0.0}, {}
+        paths, index = self._paths()
+        cost = paths.from_source(index[source])[0].tolist()
         dist: dict[str, float] = {source: 0.0}
         prev: dict[str, str] = {}
+        settled: set[str] = set()
         heap = [(0.0, source)]
         while heap:
-            d, u = heapq.heappop(heap)
-            if d > dist.get(u, math.inf):
-                continue
-            for v, w in self.adj.get(u, {}).items():
-                nd = d + w
-                if nd < dist.get(v, math.inf):
-                    dist[v] = nd
+            du, u = heapq.heappop(heap)
+            settled.add(u)
+            for v, w in self.adj[u].items():
+                if v in settled:
+                    continue
+                dv = dist.setdefault(v, cost[index[v]])
+                if v not in prev and du + w == dv:
                     prev[v] = u
-                    heapq.heappush(heap, (nd, v))
+                    heapq.heappush(heap, (dv, v))
         return dist, prev
+
+    def _paths(self) -> tuple[GraphPaths, dict[str, int]]:
+        """(path engine, id -> index) of this graph, rebuilt after it changed."""
+        if self._paths_cache is None or self._paths_cache[0] != self._version:
+            ids = list(self.adj)
+            index = {n: i for i, n in enumerate(ids)}
+            u = [index[a] for a, nb in self.adj.items() for _ in nb]
+            v = [index[b] for nb in self.adj.values() for b in nb]
+            w = [c for nb in self.adj.values() for c in nb.values()]
+            paths = GraphPaths(len(ids), np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64),
+                               np.asarray(w, dtype=np.float64), both_ways=False)
+            self._paths_cache = (self._version, paths, index)
+        return self._paths_cache[1:]
 
     @staticmethod
     def path_from(prev: dict[str, str], source: str, target: str) -> list[str]:
