@@ -30,20 +30,14 @@ import networkx as nx
 import numpy as np
 
 from toponav.graph_paths import GraphPaths
+from toponav.mapping import serialise
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
 from toponav.mapping.occupancy import OccupancyGrid, scan_rays
-
-#: Version of the dict/JSON layout produced by :meth:`TopoMap.to_json` (and the /topo_graph topic).
-SCHEMA_VERSION = 1
+from toponav.topo_graph import FRONTIER, LOS, PLACE, TRAVEL, TopoGraphError
 
 log = logging.getLogger("toponav.mapping")
-
-PLACE = "place"
-FRONTIER = "frontier"
-TRAVEL = "travel"
-LOS = "los"
 
 
 class MapError(ValueError):
@@ -109,9 +103,10 @@ class TopoMap:
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
-        self._touch()
+        self.touch()
 
-    def _touch(self) -> None:
+    def touch(self) -> None:
+        """Note a change of nodes or edges (cached path queries are rebuilt); graph edits call it themselves."""
         self.version += 1
         self._paths_cache = None
 
@@ -145,19 +140,37 @@ class TopoMap:
 
     # -- graph edits (public so tests, loaders and benchmarks build graphs the same way) -------------
     def add_place(self, x: float, y: float, yaw: float = 0.0, stamp: float = 0.0,
-                  descriptor: np.ndarray | None = None, visits: int = 1, node_id: int | None = None) -> int:
+                  descriptor: np.ndarray | None = None, visits: int = 1, node_id: int | None = None,
+                  last_seen: float | None = None) -> int:
+        """Add a place first seen at ``stamp`` (last seen then too unless ``last_seen`` says otherwise)."""
         nid = self._new_id() if node_id is None else int(node_id)
         self._next_id = max(self._next_id, nid + 1)
         self.graph.add_node(nid, x=float(x), y=float(y), yaw=float(yaw), kind=PLACE, visits=int(visits),
-                            frontier=False, first_seen=float(stamp), last_seen=float(stamp), descriptor=descriptor)
+                            frontier=False, first_seen=float(stamp),
+                            last_seen=float(stamp if last_seen is None else last_seen), descriptor=descriptor)
         self._places.add(nid, x, y)
-        self._touch()
+        self.touch()
         return nid
 
-    def add_edge(self, u: int, v: int, kind: str = TRAVEL, traversals: int = 0, cost: float | None = None) -> None:
-        """Add or upgrade the edge u-v; its cost is length x the kind's cost factor unless given."""
+    def add_frontier(self, x: float, y: float, *, node_id: int, size: int = 0, visits: int = 0,
+                     first_seen: float = 0.0, last_seen: float = 0.0) -> int:
+        """Add a frontier node as a saved map or message has it (updates derive theirs from the grid)."""
+        nid = int(node_id)
+        self.graph.add_node(nid, x=float(x), y=float(y), yaw=0.0, kind=FRONTIER, visits=int(visits), frontier=True,
+                            first_seen=float(first_seen), last_seen=float(last_seen), descriptor=None, size=int(size))
+        self._frontiers[nid] = (float(x), float(y))
+        self._next_id = max(self._next_id, nid + 1)
+        self.touch()
+        return nid
+
+    def add_edge(self, u: int, v: int, kind: str = TRAVEL, traversals: int = 0, cost: float | None = None,
+                 length: float | None = None) -> None:
+        """Add or upgrade the edge u-v; its cost is length x the kind's cost factor unless given.
+
+        ``length`` defaults to the straight line between the two nodes (a saved edge that goes round has its own).
+        """
         (ux, uy), (vx, vy) = self.position(u), self.position(v)
-        length = math.hypot(vx - ux, vy - uy)
+        length = math.hypot(vx - ux, vy - uy) if length is None else float(length)
         if self.graph.has_edge(u, v):
             data = self.graph.edges[u, v]
             if kind == TRAVEL and data["kind"] != TRAVEL:
@@ -169,7 +182,7 @@ class TopoMap:
                 kind, self.cfg.frontier_cost_factor)
             self.graph.add_edge(u, v, length=length, cost=length * factor if cost is None else float(cost),
                                 kind=kind, traversals=int(traversals))
-        self._touch()
+        self.touch()
 
     def merge_nodes(self, keep: int, drop: int) -> None:
         """Fold place ``drop`` into ``keep``: visits add up, times widen, edges move over."""
@@ -188,7 +201,7 @@ class TopoMap:
         self._places.remove(drop)
         if self.current_node == drop:
             self.current_node = keep
-        self._touch()
+        self.touch()
 
     def merge_duplicates(self) -> list[int]:
         """Merge places closer than ``merge_distance`` whose descriptors match (or are missing).
@@ -550,7 +563,7 @@ class TopoMap:
             del self._frontiers[fid]
             changed = True
         if changed:
-            self._touch()
+            self.touch()
         return changed
 
     def _relink_for_new_places(self, fid: int, new_places: list[int]) -> bool:
@@ -664,107 +677,19 @@ class TopoMap:
         ok = np.isfinite(cost)
         return dict(zip(ids[ok].tolist(), cost[ok].tolist()))
 
-    # -- serialisation ------------------------------------------------------------------------------
+    # -- serialisation (the /topo_graph message: toponav.topo_graph, toponav.mapping.serialise) ------------------
     def to_json(self, *, include_descriptors: bool = False, include_grid: bool = False) -> dict[str, Any]:
-        """The /topo_graph layout (see docs/mapping.md): plain JSON types only."""
-        nodes = []
-        for n, d in self.graph.nodes(data=True):
-            item = {"id": int(n), "x": round(d["x"], 4), "y": round(d["y"], 4), "yaw": round(d.get("yaw", 0.0), 4),
-                    "kind": d["kind"], "visits": int(d["visits"]), "frontier": bool(d["frontier"]),
-                    "first_seen": float(d["first_seen"]), "last_seen": float(d["last_seen"])}
-            if d["kind"] == FRONTIER:
-                item["size"] = int(d.get("size", 0))
-                item["frontier_size"] = round(int(d.get("size", 0)) * self.occupancy.resolution, 3)
-            if include_descriptors and d.get("descriptor") is not None:
-                item["descriptor"] = [round(float(v), 5) for v in np.asarray(d["descriptor"]).ravel()]
-            nodes.append(item)
-        edges = []
-        for u, v, d in self.graph.edges(data=True):
-            item = {"u": int(u), "v": int(v), "length": round(float(d["length"]), 4),
-                    "cost": round(float(d["cost"]), 4), "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
-            if d.get("via"):
-                # the way round (from the place to the frontier, or as driven), when the edge is no straight line
-                a = d.get("via_from", u if self.graph.nodes[u]["kind"] == PLACE else v)
-                item["via_from"] = int(a)
-                item["via"] = [[round(x, 3), round(y, 3)] for x, y in d["via"]]
-            edges.append(item)
-        out: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "frame_id": self.cfg.frame_id,
-            "stamp": float(self.stamp) if self.stamp is not None else 0.0,
-            "current_node": self.current_node,
-            "explored_area": round(self.explored_area(), 3),
-            "num_places": self.num_places,
-            "num_frontiers": len(self._frontiers),
-            "descriptor_method": self.cfg.descriptor.method,
-            "nodes": nodes,
-            "edges": edges,
-        }
-        if include_grid and not self.occupancy.empty:
-            out["occupancy"] = self.occupancy.to_dict()
-        return out
-
-    def save_geojson(self, path: Any, **kwargs: Any) -> Any:
-        """Write a Nav2 route-server GeoJSON graph file (see :mod:`toponav.mapping.geojson`)."""
-        from toponav.mapping.geojson import save_geojson
-
-        return save_geojson(self, path, **kwargs)
+        """The /topo_graph message (see docs/mapping.md): plain JSON types only."""
+        return serialise.to_json(self, include_descriptors=include_descriptors, include_grid=include_grid)
 
     @classmethod
-    def load_geojson(cls, path: Any, cfg: MapperConfig | None = None) -> TopoMap:
-        """Read a GeoJSON graph file; MapError on a missing or corrupt file."""
-        from toponav.mapping.geojson import load_geojson
-
-        return load_geojson(path, cfg)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
-        """Rebuild a map from :meth:`to_json` output (e.g. a /topo_graph message). Raises MapError."""
-        if not isinstance(data, dict):
-            raise MapError("topo graph JSON must be an object")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise MapError(f"unsupported topo graph schema_version {version!r} (this build reads {SCHEMA_VERSION})")
+    def from_json(cls, data: str | bytes | dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
+        """Rebuild a map from a /topo_graph message (:meth:`to_json` output). Raises MapError."""
         tm = cls(cfg)
         try:
-            for item in data.get("nodes", []):
-                desc = item.get("descriptor")
-                desc = None if desc is None else np.asarray(desc, dtype=np.float32)
-                nid = int(item["id"])
-                if item.get("kind", PLACE) == FRONTIER:
-                    tm.graph.add_node(nid, x=float(item["x"]), y=float(item["y"]), yaw=0.0, kind=FRONTIER,
-                                      visits=int(item.get("visits", 0)), frontier=True,
-                                      first_seen=float(item.get("first_seen", 0.0)),
-                                      last_seen=float(item.get("last_seen", 0.0)), descriptor=None,
-                                      size=int(item.get("size", 0)))
-                    tm._frontiers[nid] = (float(item["x"]), float(item["y"]))
-                    tm._next_id = max(tm._next_id, nid + 1)
-                else:
-                    tm.add_place(float(item["x"]), float(item["y"]), float(item.get("yaw", 0.0)),
-                                 float(item.get("first_seen", 0.0)), desc, int(item.get("visits", 1)), node_id=nid)
-                    tm.graph.nodes[nid]["last_seen"] = float(item.get("last_seen", item.get("first_seen", 0.0)))
-            for item in data.get("edges", []):
-                u, v = int(item["u"]), int(item["v"])
-                if u not in tm.graph or v not in tm.graph:
-                    raise MapError(f"edge {u}-{v} refers to a missing node")
-                tm.graph.add_edge(u, v, length=float(item.get("length", math.dist(tm.position(u), tm.position(v)))),
-                                  cost=float(item["cost"]), kind=str(item.get("kind", TRAVEL)),
-                                  traversals=int(item.get("traversals", 0)))
-                via = item.get("via")
-                if via and item.get("via_from") in (u, v):
-                    edge = tm.graph.edges[u, v]
-                    edge["via"] = [(float(px), float(py)) for px, py in via]
-                    edge["via_from"] = int(item["via_from"])
-            cur = data.get("current_node")
-            tm.current_node = int(cur) if cur is not None and int(cur) in tm.graph else None
-            stamp = data.get("stamp")
-            tm.stamp = float(stamp) if stamp is not None else None
-            if data.get("occupancy"):
-                grid = OccupancyGrid.from_dict(data["occupancy"], tm.cfg.grid)
-                tm.occupancy = grid
+            serialise.read_into(tm, data)
+        except TopoGraphError as exc:
+            raise MapError(str(exc)) from None
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, MapError):
-                raise
             raise MapError(f"malformed topo graph: {exc}") from None
-        tm._touch()
         return tm
