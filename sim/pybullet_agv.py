@@ -35,7 +35,7 @@ import numpy as np
 import pybullet as p
 from pybullet_utils import bullet_client
 
-from toponav.control.limits import limit_acceleration
+from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
@@ -463,8 +463,8 @@ class AgvSim:
         half, wr = self.robot.wheel_base / 2, self.robot.wheel_radius
         c = self.client
         starts = [r.cmd_vel.copy() for r in self._robots]
-        # the deployed controller's limits (speed clip, then rate limit from each robot's current command)
-        limited = limit_acceleration(cmds, np.array(starts), n * self.physics_dt, self.robot)
+        # speed clip, then a ramp from each robot's current command
+        limited = ramp_velocity(cmds, np.array(starts), n * self.physics_dt, self.robot)
         for i, r in enumerate(self._robots):
             r.cmd_vel = limited[i]
             r.collided = False

