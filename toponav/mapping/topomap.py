@@ -13,9 +13,10 @@ One :meth:`TopoMap.update` per scan:
 5. every ``frontier_period`` updates (and after a new place) frontier nodes are re-derived from the
    grid's free/unknown boundary and linked to places they can see.
 
-Queries (shortest path, cost to every node) run on a cached scipy CSR matrix, rebuilt only after the
-graph changed. The descriptor of the live view is recomputed only after the robot moved
-``descriptor.recompute_distance`` or when a decision needs it.
+Queries (shortest path, cost to every node) run on :class:`toponav.graph_paths.GraphPaths`, rebuilt only after
+the graph changed; the /topo_graph message is written and read by :mod:`toponav.mapping.serialise`. The
+descriptor of the live view is recomputed only after the robot moved ``descriptor.recompute_distance`` or
+when a decision needs it.
 """
 
 from __future__ import annotations
