@@ -127,22 +127,21 @@ class PlaceGraph:
         cost = paths.from_source(index[source])[0].tolist()
         dist: dict[str, float] = {source: 0.0}
         prev: dict[str, str] = {}  # keys in the order the nodes were first reached, as dist
-        queued = {source}
-        settled: set[str] = set()
+        queued = {source}  # nodes whose predecessor is final (every settled node among them)
         heap = [(0.0, source)]
         while heap:
             du, u = heapq.heappop(heap)
-            settled.add(u)
             for v, w in self.adj[u].items():
-                if v in settled:
+                if v in queued:
                     continue
-                if v not in dist:
-                    dist[v] = cost[index[v]]
+                dv = dist.get(v)
+                if dv is None:
+                    dv = dist[v] = cost[index[v]]
                     prev[v] = u
-                if v not in queued and du + w == dist[v]:
+                if du + w == dv:
                     prev[v] = u
                     queued.add(v)
-                    heapq.heappush(heap, (dist[v], v))
+                    heapq.heappush(heap, (dv, v))
         return dist, prev
 
     def _paths(self) -> tuple[GraphPaths, dict[str, int]]:
