@@ -28,6 +28,18 @@ from torch import nn
 FORMAT = "toponav-checkpoint"
 VERSION = 1
 
+#: where the shipped checkpoints live: ``models/checkpoints`` in a source checkout, ``toponav/models/checkpoints``
+#: once installed (this module is ``toponav.models.checkpoint`` in both)
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+def default_checkpoint(kind: str) -> Path:
+    """The shipped checkpoint of one model ``kind`` (``avoidance_policy``, ``meta_controller``, ...).
+
+    One lookup for every loader, so an installed package and a source checkout find the same files.
+    """
+    return CHECKPOINT_DIR / f"{kind}.pt"
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, of the wrong kind or does not fit the module."""

@@ -35,6 +35,7 @@ import numpy as np
 import pybullet as p
 from pybullet_utils import bullet_client
 
+from toponav.control.limits import limit_acceleration
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
@@ -452,16 +453,6 @@ class AgvSim:
         return np.array([lin[0] * math.cos(yaw) + lin[1] * math.sin(yaw), ang[2]])
 
     # -------------------------------------------------------------------------------------- step
-    def limit(self, cmd: np.ndarray, dt: float, i: int = 0) -> np.ndarray:
-        """Clip (v, w) to the speed limits, then rate-limit from robot ``i``'s current command (non-finite -> 0)."""
-        r = self.robot
-        cmd = np.asarray(cmd, dtype=np.float64).reshape(2)
-        cmd = np.where(np.isfinite(cmd), cmd, 0.0)
-        target = np.array([np.clip(cmd[0], r.min_v, r.max_v), np.clip(cmd[1], -r.max_w, r.max_w)])
-        step = np.array([r.max_acc_v, r.max_acc_w]) * dt
-        current = self._robots[i].cmd_vel
-        return current + np.clip(target - current, -step, step)
-
     def step(self, cmd: np.ndarray, dt: float | None = None) -> None:
         """Apply (v, w) — or (R, 2) commands, one per robot — for ``dt`` s (default ``control_dt``) of physics."""
         dt = self.control_dt if dt is None else float(dt)
@@ -472,8 +463,10 @@ class AgvSim:
         half, wr = self.robot.wheel_base / 2, self.robot.wheel_radius
         c = self.client
         starts = [r.cmd_vel.copy() for r in self._robots]
+        # speed clip, then a ramp from each robot's current command
+        limited = limit_acceleration(cmds, np.array(starts), n * self.physics_dt, self.robot)
         for i, r in enumerate(self._robots):
-            r.cmd_vel = self.limit(cmds[i], n * self.physics_dt, i)
+            r.cmd_vel = limited[i]
             r.collided = False
             r.collisions = []
         for k in range(n):

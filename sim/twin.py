@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from toponav.control.limits import limit_acceleration
+from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
 
@@ -196,12 +198,8 @@ class VecAgvTwin:
         """
         r = self.robot
         cmd = np.asarray(cmd, dtype=np.float64).reshape(self.num_envs, 2)
-        cmd = np.where(np.isfinite(cmd), cmd, 0.0)
-        v_t = np.minimum(np.maximum(cmd[:, 0], r.min_v), r.max_v)
-        w_t = np.minimum(np.maximum(cmd[:, 1], -r.max_w), r.max_w)
-        dv, dw = r.max_acc_v * self.dt, r.max_acc_w * self.dt
-        v = self.vel[:, 0] + np.minimum(np.maximum(v_t - self.vel[:, 0], -dv), dv)
-        w = self.vel[:, 1] + np.minimum(np.maximum(w_t - self.vel[:, 1], -dw), dw)
+        vw = limit_acceleration(cmd, self.vel, self.dt, r)  # the deployed limits
+        v, w = vw[:, 0], vw[:, 1]
         prev = self.pose.copy()
         integrate_unicycle(self.pose, v, w, self.dt)
         self.vel[:, 0], self.vel[:, 1] = v, w
@@ -417,5 +415,5 @@ def integrate_unicycle(pose: np.ndarray, v: np.ndarray, w: np.ndarray, dt: float
     dy = np.where(small, v * dt * np.sin(yaw), -v / w_safe * (np.cos(yaw2) - np.cos(yaw)))
     pose[:, 0] += dx
     pose[:, 1] += dy
-    pose[:, 2] = (yaw2 + np.pi) % (2 * np.pi) - np.pi
+    pose[:, 2] = wrap_angle(yaw2)
 

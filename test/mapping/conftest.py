@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
+from toponav.geometry import wrap_angle
 from toponav.mapping import MapperConfig, TopoMap, UpdateResult
 from toponav.mapping.raycast import cast_scan
 from toponav.robot import LidarParams
@@ -72,7 +73,7 @@ def drifted_odometry(poses: Sequence[tuple[float, float, float]], yaw_rate_bias:
     est = [poses[0]]
     for (x0, y0, th0), (x1, y1, th1) in itertools.pairwise(poses):
         dist = math.hypot(x1 - x0, y1 - y0) * scale
-        dth = (th1 - th0 + math.pi) % (2 * math.pi) - math.pi + yaw_rate_bias * dist
+        dth = wrap_angle(th1 - th0) + yaw_rate_bias * dist
         ex, ey, eth = est[-1]
         heading = math.atan2(y1 - y0, x1 - x0) - th0 + eth if dist > 0 else eth
         est.append((ex + dist * math.cos(heading), ey + dist * math.sin(heading), eth + dth))

@@ -114,5 +114,5 @@ def test_missing_file_raises_map_error(tmp_path):
 def test_empty_map_round_trips(tmp_path):
     back = load_geojson(save_geojson(TopoMap(), tmp_path / "empty.geojson"))
     assert back.graph.number_of_nodes() == 0 and back.current_node is None
-    TopoMap().save_geojson(tmp_path / "e2.geojson")
-    assert TopoMap.load_geojson(tmp_path / "e2.geojson").num_places == 0
+    save_geojson(TopoMap(), tmp_path / "e2.geojson")
+    assert load_geojson(tmp_path / "e2.geojson").num_places == 0

@@ -9,7 +9,7 @@ import pytest
 
 from toponav.mapping import FRONTIER, MapperConfig, OccupancyGrid, TopoMap
 from toponav.mapping.config import GridConfig
-from toponav.mapping.occupancy import clean_scan
+from toponav.mapping.occupancy import scan_rays
 
 
 def _classified_centres(grid: OccupancyGrid, mask: np.ndarray) -> np.ndarray:
@@ -48,7 +48,7 @@ def test_vectorised_integration_matches_a_per_beam_reference():
     ranges[::7] = np.inf  # no return: free up to max_free_range
     pose = (0.3, -0.2, 0.4)
     grid = OccupancyGrid(cfg)
-    rays = clean_scan(ranges, angles, 0.05, 8.0, cfg.max_free_range)
+    rays = scan_rays(ranges, angles, 0.05, 8.0, cfg.max_free_range)
     grid.integrate(pose, rays)
     ref = np.zeros_like(grid.logodds)
     hits = []
@@ -77,14 +77,14 @@ def test_grid_grows_keeps_content_and_respects_max_size():
     cfg = GridConfig(initial_size=4.0, grow_margin=2.0, max_size=30.0)
     grid = OccupancyGrid(cfg)
     angles = np.array([0.0])
-    grid.integrate((0.0, 0.0, 0.0), clean_scan(np.array([1.0]), angles, 0.0, 8.0, 8.0))
+    grid.integrate((0.0, 0.0, 0.0), scan_rays(np.array([1.0]), angles, 0.0, 8.0, 8.0))
     hit_before = grid.value_at(np.array([[1.0, 0.0]]))[0]
     assert hit_before > 0
-    grid.integrate((0.0, 0.0, math.pi / 2), clean_scan(np.array([7.0]), angles, 0.0, 8.0, 8.0))
+    grid.integrate((0.0, 0.0, math.pi / 2), scan_rays(np.array([7.0]), angles, 0.0, 8.0, 8.0))
     assert grid.value_at(np.array([[1.0, 0.0]]))[0] == hit_before
     assert grid.value_at(np.array([[0.0, 7.0]]))[0] > 0
     for k in range(20):  # walk far away: the grid stops at max_size, scans beyond are clipped
-        grid.integrate((5.0 * k, 0.0, 0.0), clean_scan(np.array([5.0]), angles, 0.0, 8.0, 8.0))
+        grid.integrate((5.0 * k, 0.0, 0.0), scan_rays(np.array([5.0]), angles, 0.0, 8.0, 8.0))
     h, w = grid.shape
     assert w * grid.resolution <= cfg.max_size + grid.resolution and h * grid.resolution <= cfg.max_size + 1e-6
 

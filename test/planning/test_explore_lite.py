@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from toponav.planning import Place, PlaceGraph, ScoringWeights
+from toponav.planning.candidates import build_candidates
 from toponav.planning.explore_lite import ExploreLiteScorer, ExploreLiteSettings, explore_lite_costs, frontier_sizes
 from toponav.planning.planner import PlannerConfig, SubgoalPlanner
 from toponav.planning.scorers import make_scorer
-from toponav.planning.scoring import build_candidates
 
 
 def _graph(*nodes: tuple[str, float, float, bool, float]) -> PlaceGraph:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from toponav.planning import FEATURE_NAMES, GraphError, Place, PlaceGraph, ScoringWeights
-from toponav.planning.scoring import build_candidates, heuristic_scores
+from toponav.planning.candidates import build_candidates, heuristic_scores
 
 
 def _graph(*nodes: tuple[str, float, float, int, bool, float], edges=()) -> PlaceGraph:

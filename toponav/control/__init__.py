@@ -8,9 +8,9 @@ PPO policy (torch is imported only there).
 
 from toponav.control.config import DwaConfig, HodatConfig, MemoryConfig, ObservationConfig, SafetyConfig, ScanConfig
 from toponav.control.dwa import DwaPlanner
-from toponav.control.hodat import Decision, HodatController
+from toponav.control.hodat import ControlDecision, HodatController
 from toponav.control.memory import ObstacleMemory
 from toponav.control.safety import SafetyLayer, SafetyResult
 
-__all__ = ["Decision", "DwaConfig", "DwaPlanner", "HodatConfig", "HodatController", "MemoryConfig", "ObservationConfig",
-           "ObstacleMemory", "SafetyConfig", "SafetyLayer", "SafetyResult", "ScanConfig"]
+__all__ = ["ControlDecision", "DwaConfig", "DwaPlanner", "HodatConfig", "HodatController", "MemoryConfig",
+           "ObservationConfig", "ObstacleMemory", "SafetyConfig", "SafetyLayer", "SafetyResult", "ScanConfig"]

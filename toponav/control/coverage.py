@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from toponav.geometry import wrap_angle
+
 TWO_PI = 2.0 * np.pi
 BINS = 720  # 0.5° test directions: finer than any gap limit worth setting
 _CENTRES = (np.arange(BINS) + 0.5) * (TWO_PI / BINS)
@@ -74,7 +76,7 @@ def swept_directions(points: np.ndarray, reach: float) -> np.ndarray:
     moved = d > 1e-6
     bearing = np.arctan2(pts[..., 1], pts[..., 0])
     half = np.where(d > reach, np.arcsin(np.clip(reach / np.maximum(d, 1e-9), 0.0, 1.0)), 0.5 * np.pi)
-    rel = np.abs(np.mod(_CENTRES[None, None, :] - bearing[..., None] + np.pi, TWO_PI) - np.pi)  # (N, T, BINS)
+    rel = np.abs(wrap_angle(_CENTRES[None, None, :] - bearing[..., None]))  # (N, T, BINS)
     return ((rel <= half[..., None]) & moved[..., None]).any(axis=1)
 
 

@@ -43,7 +43,7 @@ from toponav.geometry import to_robot_polar
 
 
 @dataclass
-class Decision:
+class ControlDecision:
     """What the controller did this step and why (published as status, logged on changes)."""
 
     cmd: np.ndarray  # (2,) final (v, ω)
@@ -131,7 +131,7 @@ class HodatController:
     # -- one step -----------------------------------------------------------------------------------
     def step(self, pose, vel, ranges, angles, now: float, dt: float, range_min: float = 0.0,
              range_max: float | None = None, scan_age: float = 0.0, scan_new: bool = True,
-             odom_age: float = 0.0) -> Decision:
+             odom_age: float = 0.0) -> ControlDecision:
         """One control step. ``scan_age`` / ``odom_age``: seconds since the scan / the pose were taken (stamp to
         now); ``scan_new``: False when this scan was already given to an earlier step (it is then not added to
         the memory again)."""
@@ -179,7 +179,7 @@ class HodatController:
         if mode != CLEAR and (source in ("subgoal", "goal") or scan.blind[0] or mode == STALE):
             source = "safety"
         self.prev_cmd = final
-        return Decision(final, source, planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
+        return ControlDecision(final, source, planner, MODE_NAMES[mode], float(dist), float(res.ttc[0]),
                         float(res.clearance[0]))
 
     def _watch_progress(self, dist: float, now: float) -> None:

@@ -15,20 +15,6 @@ from toponav.control.config import ObservationConfig
 from toponav.control.observation import action_to_cmd, build_observation, obs_dim
 from toponav.robot import AgvParams
 
-#: The checkpoint shipped with the package.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "avoidance_policy.pt"
-
-
-def default_checkpoint() -> Path:
-    """Shipped checkpoint: next to toponav.models (source tree, installed package)."""
-    import toponav.models
-
-    for base in toponav.models.__path__:
-        cand = Path(base) / "checkpoints" / "avoidance_policy.pt"
-        if cand.is_file():
-            return cand
-    return DEFAULT_CHECKPOINT
-
 
 class LearnedPolicy:
     """A loaded policy plus the observation/action spaces it was trained with."""
@@ -44,12 +30,12 @@ class LearnedPolicy:
         """Load a checkpoint; raises :class:`toponav.models.checkpoint.CheckpointError` on any problem."""
         import torch
 
-        from toponav.models.checkpoint import CheckpointError, load_checkpoint
+        from toponav.models.checkpoint import CheckpointError, default_checkpoint, load_checkpoint
         from toponav.models.policy import KIND, AvoidancePolicy
 
         if num_threads:
             torch.set_num_threads(num_threads)
-        path = Path(path) if path else default_checkpoint()
+        path = Path(path) if path else default_checkpoint(KIND)
         ckpt = load_checkpoint(path, kind=KIND)
         try:
             obs_cfg = ObservationConfig(**ckpt.config.get("obs", {}))

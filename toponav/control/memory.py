@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from toponav.control.config import MemoryConfig
+from toponav.geometry import wrap_angle
 
 NEIGHBOURS = 3  # beams tested on each side of an entry's bearing when clearing
 
@@ -95,7 +96,7 @@ class ObstacleMemory:
         b = len(s)
         k = np.searchsorted(s, bearing)[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)[None, :]
         j = order[np.mod(k, b)]  # (M, K) beam indices, wrapping around the circle
-        rel = np.abs(np.mod(a[j] - bearing[:, None] + np.pi, 2 * np.pi) - np.pi)
+        rel = np.abs(wrap_angle(a[j] - bearing[:, None]))
         lateral = dist[:, None] * np.sin(np.minimum(rel, 0.5 * np.pi))
         through = valid[j] & (rel < 0.5 * np.pi) & (lateral <= c.clear_width) & (
             np.minimum(r[j], range_max) > dist[:, None] + c.clear_beyond)

@@ -38,6 +38,7 @@ import numpy as np
 from toponav.control.config import SafetyConfig
 from toponav.control.coverage import path_blind
 from toponav.control.scan import distances, scan_points
+from toponav.geometry import wrap_angle
 
 CLEAR, SLOWED, STOPPED, TURN_AWAY, BLIND, STALE = 0, 1, 2, 3, 4, 5
 MODE_NAMES = ("clear", "slowed", "stopped", "turn_away", "blind", "stale")
@@ -168,7 +169,7 @@ class SafetyLayer:
         a = np.asarray(angles)
         # weight beams in the front half (or rear half when reversing) by how close they are to the heading
         heading = np.where(forward, 0.0, np.pi)[:, None]
-        rel = (a[None, :] - heading + np.pi) % (2 * np.pi) - np.pi
+        rel = wrap_angle(a[None, :] - heading)
         front = np.abs(rel) < np.pi / 2
         free = np.where(hit, ranges, ranges.max(axis=1, keepdims=True) if ranges.shape[1] else 0.0)
         left = np.where(front & (rel > 0), free, 0.0).sum(1)

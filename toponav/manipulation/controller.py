@@ -18,17 +18,11 @@ from toponav.config import param
 from toponav.manipulation import kinematics as kin
 from toponav.manipulation.mppi import MPPI, MPPIConfig
 from toponav.manipulation.obs import BASE_POSITION, SUCCESS_DISTANCE, action_to_targets, in_workspace, make_obs
+from toponav.models.checkpoint import default_checkpoint
 
 
 class InputError(ValueError):
     """An input (joint state, object pose, target) cannot be used; the message says why."""
-
-
-def default_checkpoint() -> Path:
-    """The shipped push checkpoint (inside the installed ``toponav.models`` package)."""
-    import toponav.models
-
-    return Path(toponav.models.__file__).resolve().parent / "checkpoints" / "world_model_push.pt"
 
 
 @dataclass
@@ -112,7 +106,7 @@ class WorldModelController:
 
         self.config = config
         torch.set_num_threads(config.threads)
-        path = Path(config.checkpoint) if config.checkpoint else default_checkpoint()
+        path = Path(config.checkpoint) if config.checkpoint else default_checkpoint("world_model_push")
         self.model, self.meta = load_world_model(path)
         self.path = path
         check_layout(self.model.config, path)

@@ -10,13 +10,14 @@ Public API (the planner and the ``topo_mapper`` node code against this)::
     tm.shortest_path(a, b)        # ([ids], cost)
     tm.costs_from(a)              # {id: cost}
     tm.explored_area()            # m^2
-    tm.to_json() / TopoMap.from_json(d)   # the /topo_graph layout (docs/mapping.md)
+    tm.to_json() / TopoMap.from_json(d)   # the /topo_graph message (toponav.topo_graph, docs/mapping.md)
     save_geojson(tm, path) / load_geojson(path)   # Nav2 route server graph files
 """
 
 from toponav.mapping.config import DescriptorConfig, GridConfig, MapperConfig
 from toponav.mapping.occupancy import OccupancyGrid
-from toponav.mapping.topomap import FRONTIER, LOS, PLACE, SCHEMA_VERSION, TRAVEL, MapError, TopoMap, UpdateResult
+from toponav.mapping.topomap import MapError, TopoMap, UpdateResult
+from toponav.topo_graph import FRONTIER, LOS, PLACE, SCHEMA_VERSION, TRAVEL
 
 __all__ = [
     "FRONTIER",

@@ -22,7 +22,8 @@ import numpy as np
 
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.occupancy import OccupancyGrid
-from toponav.mapping.topomap import FRONTIER, PLACE, SCHEMA_VERSION, TRAVEL, MapError, TopoMap
+from toponav.mapping.topomap import MapError, TopoMap
+from toponav.topo_graph import FRONTIER, PLACE, SCHEMA_VERSION, TRAVEL
 
 
 def to_geojson(tm: TopoMap, *, include_descriptors: bool = True, include_grid: bool = True) -> dict[str, Any]:
@@ -105,20 +106,15 @@ def from_geojson(data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoM
                 if not (math.isfinite(x) and math.isfinite(y)):
                     raise MapError(f"node {nid} has non-finite coordinates")
                 meta = props.get("metadata") or {}
+                t = float(meta.get("first_seen", 0.0))
                 if meta.get("kind", PLACE) == FRONTIER:
-                    t = float(meta.get("first_seen", 0.0))
-                    tm.graph.add_node(nid, x=x, y=y, yaw=0.0, kind=FRONTIER, visits=int(meta.get("visits", 0)),
-                                      frontier=True, first_seen=t, last_seen=float(meta.get("last_seen", t)),
-                                      descriptor=None, size=int(meta.get("size", 0)))
-                    tm._frontiers[nid] = (x, y)
-                    tm._next_id = max(tm._next_id, nid + 1)
+                    tm.add_frontier(x, y, node_id=nid, size=int(meta.get("size", 0)), visits=int(meta.get("visits", 0)),
+                                    first_seen=t, last_seen=float(meta.get("last_seen", t)))
                 else:
                     desc = meta.get("descriptor")
-                    t = float(meta.get("first_seen", 0.0))
                     tm.add_place(x, y, float(meta.get("yaw", 0.0)), t,
                                  None if desc is None else np.asarray(desc, dtype=np.float32),
-                                 int(meta.get("visits", 1)), node_id=nid)
-                    tm.graph.nodes[nid]["last_seen"] = float(meta.get("last_seen", t))
+                                 int(meta.get("visits", 1)), node_id=nid, last_seen=float(meta.get("last_seen", t)))
             elif geom in ("LineString", "MultiLineString"):
                 edges.append(props)
         for props in edges:
@@ -145,7 +141,7 @@ def from_geojson(data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoM
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise MapError(f"malformed GeoJSON graph: {exc}") from None
-    tm._touch()
+    tm.touch()
     return tm
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from toponav.geometry import wrap_angle
 from toponav.mapping.config import GridConfig
 
 
@@ -32,9 +33,13 @@ class ScanRays:
         return int(self.angles.shape[0])
 
 
-def clean_scan(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_max: float,
+def scan_rays(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_max: float,
                max_free_range: float) -> ScanRays:
-    """Drop NaN / negative / below-minimum beams; no-return beams (inf or >= range_max) clear free space.
+    """The scan as rays for the grid: NaN / negative / below-minimum beams dropped, no-return beams (inf or
+    >= range_max) kept as free-space rays without a hit.
+
+    (The controller's :func:`toponav.control.scan.clean_scan` instead keeps every beam, in place, with a
+    validity mask: its sectors and safety checks need a fixed beam layout.)
 
     ``ranges`` and ``angles`` must have the same length (the caller checks and reports it).
     """
@@ -488,7 +493,7 @@ _BINS = 2048
 
 def _reach_table(angles: np.ndarray, lengths: np.ndarray, bins: int) -> np.ndarray:
     """Free reach (m) per absolute bearing bin in the sensor frame, bin k centred at -pi + (k+0.5)*2pi/bins."""
-    wrapped = (angles + np.pi) % (2 * np.pi) - np.pi
+    wrapped = wrap_angle(np.asarray(angles))
     order = np.argsort(wrapped)
     a, ln = wrapped[order], lengths[order]
     n = a.size

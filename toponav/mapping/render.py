@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from toponav.mapping.geojson import load_geojson
-from toponav.mapping.topomap import FRONTIER, LOS, TRAVEL, MapError, TopoMap
+from toponav.mapping.topomap import MapError, TopoMap
+from toponav.topo_graph import FRONTIER, LOS, TRAVEL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,9 +13,10 @@ One :meth:`TopoMap.update` per scan:
 5. every ``frontier_period`` updates (and after a new place) frontier nodes are re-derived from the
    grid's free/unknown boundary and linked to places they can see.
 
-Queries (shortest path, cost to every node) run on a cached scipy CSR matrix, rebuilt only after the
-graph changed. The descriptor of the live view is recomputed only after the robot moved
-``descriptor.recompute_distance`` or when a decision needs it.
+Queries (shortest path, cost to every node) run on :class:`toponav.graph_paths.GraphPaths`, rebuilt only after
+the graph changed; the /topo_graph message is written and read by :mod:`toponav.mapping.serialise`. The
+descriptor of the live view is recomputed only after the robot moved ``descriptor.recompute_distance`` or
+when a decision needs it.
 """
 
 from __future__ import annotations
@@ -29,20 +30,15 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from toponav.graph_paths import GraphPaths
+from toponav.mapping import serialise
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
-from toponav.mapping.occupancy import OccupancyGrid, clean_scan
-
-#: Version of the dict/JSON layout produced by :meth:`TopoMap.to_json` (and the /topo_graph topic).
-SCHEMA_VERSION = 1
+from toponav.mapping.occupancy import OccupancyGrid, scan_rays
+from toponav.topo_graph import FRONTIER, LOS, PLACE, TRAVEL, TopoGraphError
 
 log = logging.getLogger("toponav.mapping")
-
-PLACE = "place"
-FRONTIER = "frontier"
-TRAVEL = "travel"
-LOS = "los"
 
 
 class MapError(ValueError):
@@ -68,11 +64,6 @@ class UpdateResult:
 class TopoMap:
     """Incremental topological map. See the module docstring for the update rules."""
 
-    #: bidirectional path search: first cost bound = this x the straight-line lower bound, then x growth
-    #: (1.3 / 1.5 measured best on lattice graphs with 1.0-1.2 cost factors; any values stay exact)
-    PATH_BOUND_START = 1.3
-    PATH_BOUND_GROWTH = 1.5
-
     def __init__(self, cfg: MapperConfig | None = None) -> None:
         self.cfg = cfg or MapperConfig()
         self.descriptors = DescriptorModel(self.cfg.descriptor)
@@ -94,10 +85,7 @@ class TopoMap:
         self._last_pose: tuple[float, float, float] | None = None
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
-        self._csr_cache: tuple[int, Any, np.ndarray, dict[int, int], np.ndarray] | None = None
-        self._sssp: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # source index -> (dist, pred), per version
-        self._max_edge = 0.0
-        self._total_cost = 0.0
+        self._paths_cache: tuple[int, GraphPaths, np.ndarray, dict[int, int], np.ndarray] | None = None
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -116,11 +104,12 @@ class TopoMap:
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
-        self._touch()
+        self.touch()
 
-    def _touch(self) -> None:
+    def touch(self) -> None:
+        """Note a change of nodes or edges (cached path queries are rebuilt); graph edits call it themselves."""
         self.version += 1
-        self._csr_cache = None
+        self._paths_cache = None
 
     def _new_id(self) -> int:
         nid = self._next_id
@@ -152,19 +141,37 @@ class TopoMap:
 
     # -- graph edits (public so tests, loaders and benchmarks build graphs the same way) -------------
     def add_place(self, x: float, y: float, yaw: float = 0.0, stamp: float = 0.0,
-                  descriptor: np.ndarray | None = None, visits: int = 1, node_id: int | None = None) -> int:
+                  descriptor: np.ndarray | None = None, visits: int = 1, node_id: int | None = None,
+                  last_seen: float | None = None) -> int:
+        """Add a place first seen at ``stamp`` (last seen then too unless ``last_seen`` says otherwise)."""
         nid = self._new_id() if node_id is None else int(node_id)
         self._next_id = max(self._next_id, nid + 1)
         self.graph.add_node(nid, x=float(x), y=float(y), yaw=float(yaw), kind=PLACE, visits=int(visits),
-                            frontier=False, first_seen=float(stamp), last_seen=float(stamp), descriptor=descriptor)
+                            frontier=False, first_seen=float(stamp),
+                            last_seen=float(stamp if last_seen is None else last_seen), descriptor=descriptor)
         self._places.add(nid, x, y)
-        self._touch()
+        self.touch()
         return nid
 
-    def add_edge(self, u: int, v: int, kind: str = TRAVEL, traversals: int = 0, cost: float | None = None) -> None:
-        """Add or upgrade the edge u-v; its cost is length x the kind's cost factor unless given."""
+    def add_frontier(self, x: float, y: float, *, node_id: int, size: int = 0, visits: int = 0,
+                     first_seen: float = 0.0, last_seen: float = 0.0) -> int:
+        """Add a frontier node as a saved map or message has it (updates derive theirs from the grid)."""
+        nid = int(node_id)
+        self.graph.add_node(nid, x=float(x), y=float(y), yaw=0.0, kind=FRONTIER, visits=int(visits), frontier=True,
+                            first_seen=float(first_seen), last_seen=float(last_seen), descriptor=None, size=int(size))
+        self._frontiers[nid] = (float(x), float(y))
+        self._next_id = max(self._next_id, nid + 1)
+        self.touch()
+        return nid
+
+    def add_edge(self, u: int, v: int, kind: str = TRAVEL, traversals: int = 0, cost: float | None = None,
+                 length: float | None = None) -> None:
+        """Add or upgrade the edge u-v; its cost is length x the kind's cost factor unless given.
+
+        ``length`` defaults to the straight line between the two nodes (a saved edge that goes round has its own).
+        """
         (ux, uy), (vx, vy) = self.position(u), self.position(v)
-        length = math.hypot(vx - ux, vy - uy)
+        length = math.hypot(vx - ux, vy - uy) if length is None else float(length)
         if self.graph.has_edge(u, v):
             data = self.graph.edges[u, v]
             if kind == TRAVEL and data["kind"] != TRAVEL:
@@ -176,7 +183,7 @@ class TopoMap:
                 kind, self.cfg.frontier_cost_factor)
             self.graph.add_edge(u, v, length=length, cost=length * factor if cost is None else float(cost),
                                 kind=kind, traversals=int(traversals))
-        self._touch()
+        self.touch()
 
     def merge_nodes(self, keep: int, drop: int) -> None:
         """Fold place ``drop`` into ``keep``: visits add up, times widen, edges move over."""
@@ -195,7 +202,7 @@ class TopoMap:
         self._places.remove(drop)
         if self.current_node == drop:
             self.current_node = keep
-        self._touch()
+        self.touch()
 
     def merge_duplicates(self) -> list[int]:
         """Merge places closer than ``merge_distance`` whose descriptors match (or are missing).
@@ -272,7 +279,7 @@ class TopoMap:
             elif r.size != a.size:
                 res.skipped = f"scan has {r.size} ranges but {a.size} angles: pose-only update"
             else:
-                rays = clean_scan(r, a, range_min, range_max, self.cfg.grid.max_free_range)
+                rays = scan_rays(r, a, range_min, range_max, self.cfg.grid.max_free_range)
                 if rays.count == 0:
                     res.skipped = "scan has no usable beams (all NaN / out of range): pose-only update"
                     rays = None
@@ -557,7 +564,7 @@ class TopoMap:
             del self._frontiers[fid]
             changed = True
         if changed:
-            self._touch()
+            self.touch()
         return changed
 
     def _relink_for_new_places(self, fid: int, new_places: list[int]) -> bool:
@@ -623,83 +630,36 @@ class TopoMap:
             data["via"] = way[::-1][1:-1]  # from the place to the frontier, end points left out
 
     # -- queries ------------------------------------------------------------------------------------
-    def _csr(self) -> tuple[Any, np.ndarray, dict[int, int], np.ndarray]:
-        """(csr matrix, index->id, id->index, xy per index), cached until the graph changes."""
-        if self._csr_cache is not None and self._csr_cache[0] == self.version:
-            return self._csr_cache[1:]  # type: ignore[return-value]
-        import scipy.sparse as sp
-
+    def _csr(self) -> tuple[GraphPaths, np.ndarray, dict[int, int], np.ndarray]:
+        """(path engine on the CSR matrix, index->id, id->index, xy per index), cached until the graph changes."""
+        if self._paths_cache is not None and self._paths_cache[0] == self.version:
+            return self._paths_cache[1:]  # type: ignore[return-value]
         ids = np.fromiter(self.graph.nodes, dtype=np.int64, count=self.graph.number_of_nodes())
         index = {int(n): i for i, n in enumerate(ids.tolist())}
         xy = np.array([(d["x"], d["y"]) for _, d in self.graph.nodes(data=True)], dtype=np.float64).reshape(-1, 2)
-        m = self.graph.number_of_edges()
         lut = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
         lut[ids] = np.arange(len(ids))
         e = np.array(list(self.graph.edges(data="cost")), dtype=np.float64).reshape(-1, 3)
         u, v = lut[e[:, 0].astype(np.int64)], lut[e[:, 1].astype(np.int64)]
-        w = np.maximum(e[:, 2], 1e-9)  # csgraph treats 0 as "no edge"
-        n = len(ids)
-        csr = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n, n))
-        self._csr_cache = (self.version, csr, ids, index, xy)
-        self._sssp = {}
-        self._max_edge = float(w.max()) if m else 0.0
-        self._total_cost = float(w.sum()) if m else 0.0
-        return csr, ids, index, xy
+        w = np.maximum(e[:, 2], 1e-9)  # a 0-cost edge weighs 1e-9 (as it always has here)
+        paths = GraphPaths(len(ids), u, v, w)
+        self._paths_cache = (self.version, paths, ids, index, xy)
+        return paths, ids, index, xy
 
     def shortest_path(self, a: int, b: int) -> tuple[list[int], float]:
         """Cheapest path a -> b as (node ids, total cost); ``([], inf)`` when b is unreachable.
 
-        Bidirectional Dijkstra on the cached CSR (scipy, C): both ends search up to half a cost
-        bound R (plus the longest edge); the best meeting node is optimal once its cost is <= R.
-        R starts at PATH_BOUND_START x the straight-line lower bound and grows by PATH_BOUND_GROWTH; a full
-        search settles the rest once the two searches cover most of the graph.
-        Two half-radius searches settle about half the nodes one search of radius C would.
+        See :meth:`toponav.graph_paths.GraphPaths.shortest_path`; the lower bound is the straight line times
+        the cheapest cost factor.
         """
-        csr, ids, index, xy = self._csr()
+        paths, ids, index, xy = self._csr()
         if a not in index or b not in index:
             raise MapError(f"unknown node id {a if a not in index else b}")
         ia, ib = index[a], index[b]
-        if ia == ib:
-            return [a], 0.0
-        from scipy.sparse.csgraph import dijkstra
-
-        cached = self._sssp.get(ia)
-        if cached is not None:
-            dist, pred = cached
-            return self._unwind(ids, pred, ia, ib, dist[ib])
-        n = len(ids)
         min_factor = min(self.cfg.travel_cost_factor, self.cfg.los_cost_factor, self.cfg.frontier_cost_factor)
         lower = float(np.hypot(*(xy[ia] - xy[ib]))) * min_factor
-        bound = max(self.PATH_BOUND_START * lower, self._max_edge)
-        while bound < self._total_cost:
-            lim = 0.5 * bound + self._max_edge
-            da, pa = dijkstra(csr, indices=ia, return_predecessors=True, limit=lim)
-            db, pb = dijkstra(csr, indices=ib, return_predecessors=True, limit=lim)
-            total = da + db
-            v = int(np.argmin(total))
-            mu = float(total[v])
-            if mu <= bound:
-                fwd = [v]
-                while fwd[-1] != ia:
-                    fwd.append(int(pa[fwd[-1]]))
-                path = fwd[::-1]
-                while path[-1] != ib:
-                    path.append(int(pb[path[-1]]))
-                return [int(ids[i]) for i in path], mu
-            if n <= 2 * np.count_nonzero(np.isfinite(da)):
-                break  # the searches already cover most of the graph: finish with one full search
-            bound *= self.PATH_BOUND_GROWTH
-        dist, pred = dijkstra(csr, indices=ia, return_predecessors=True)
-        return self._unwind(ids, pred, ia, ib, dist[ib])
-
-    @staticmethod
-    def _unwind(ids: np.ndarray, pred: np.ndarray, ia: int, ib: int, cost: float) -> tuple[list[int], float]:
-        if not math.isfinite(cost):
-            return [], math.inf
-        path = [ib]
-        while path[-1] != ia:
-            path.append(int(pred[path[-1]]))
-        return [int(ids[i]) for i in reversed(path)], float(cost)
+        path, cost = paths.shortest_path(ia, ib, lower)
+        return [int(ids[i]) for i in path], cost
 
     def costs_from_array(self, a: int) -> tuple[np.ndarray, np.ndarray]:
         """(node ids, path cost from ``a``) for every node; unreachable nodes cost inf.
@@ -707,17 +667,10 @@ class TopoMap:
         The result (with predecessors) is cached until the graph changes, so a planner that asks for
         all costs from the robot's node and then for paths from it pays one search.
         """
-        csr, ids, index, _ = self._csr()
+        paths, ids, index, _ = self._csr()
         if a not in index:
             raise MapError(f"unknown node id {a}")
-        from scipy.sparse.csgraph import dijkstra
-
-        ia = index[a]
-        if ia not in self._sssp:
-            if len(self._sssp) >= 8:
-                self._sssp.pop(next(iter(self._sssp)))
-            self._sssp[ia] = dijkstra(csr, indices=ia, return_predecessors=True)
-        return ids.copy(), self._sssp[ia][0].copy()
+        return ids.copy(), paths.from_source(index[a])[0].copy()
 
     def costs_from(self, a: int) -> dict[int, float]:
         """Path cost from ``a`` to every reachable node (a itself costs 0)."""
@@ -725,107 +678,19 @@ class TopoMap:
         ok = np.isfinite(cost)
         return dict(zip(ids[ok].tolist(), cost[ok].tolist()))
 
-    # -- serialisation ------------------------------------------------------------------------------
+    # -- serialisation (the /topo_graph message: toponav.topo_graph, toponav.mapping.serialise) ------------------
     def to_json(self, *, include_descriptors: bool = False, include_grid: bool = False) -> dict[str, Any]:
-        """The /topo_graph layout (see docs/mapping.md): plain JSON types only."""
-        nodes = []
-        for n, d in self.graph.nodes(data=True):
-            item = {"id": int(n), "x": round(d["x"], 4), "y": round(d["y"], 4), "yaw": round(d.get("yaw", 0.0), 4),
-                    "kind": d["kind"], "visits": int(d["visits"]), "frontier": bool(d["frontier"]),
-                    "first_seen": float(d["first_seen"]), "last_seen": float(d["last_seen"])}
-            if d["kind"] == FRONTIER:
-                item["size"] = int(d.get("size", 0))
-                item["frontier_size"] = round(int(d.get("size", 0)) * self.occupancy.resolution, 3)
-            if include_descriptors and d.get("descriptor") is not None:
-                item["descriptor"] = [round(float(v), 5) for v in np.asarray(d["descriptor"]).ravel()]
-            nodes.append(item)
-        edges = []
-        for u, v, d in self.graph.edges(data=True):
-            item = {"u": int(u), "v": int(v), "length": round(float(d["length"]), 4),
-                    "cost": round(float(d["cost"]), 4), "kind": d["kind"], "traversals": int(d.get("traversals", 0))}
-            if d.get("via"):
-                # the way round (from the place to the frontier, or as driven), when the edge is no straight line
-                a = d.get("via_from", u if self.graph.nodes[u]["kind"] == PLACE else v)
-                item["via_from"] = int(a)
-                item["via"] = [[round(x, 3), round(y, 3)] for x, y in d["via"]]
-            edges.append(item)
-        out: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "frame_id": self.cfg.frame_id,
-            "stamp": float(self.stamp) if self.stamp is not None else 0.0,
-            "current_node": self.current_node,
-            "explored_area": round(self.explored_area(), 3),
-            "num_places": self.num_places,
-            "num_frontiers": len(self._frontiers),
-            "descriptor_method": self.cfg.descriptor.method,
-            "nodes": nodes,
-            "edges": edges,
-        }
-        if include_grid and not self.occupancy.empty:
-            out["occupancy"] = self.occupancy.to_dict()
-        return out
-
-    def save_geojson(self, path: Any, **kwargs: Any) -> Any:
-        """Write a Nav2 route-server GeoJSON graph file (see :mod:`toponav.mapping.geojson`)."""
-        from toponav.mapping.geojson import save_geojson
-
-        return save_geojson(self, path, **kwargs)
+        """The /topo_graph message (see docs/mapping.md): plain JSON types only."""
+        return serialise.to_json(self, include_descriptors=include_descriptors, include_grid=include_grid)
 
     @classmethod
-    def load_geojson(cls, path: Any, cfg: MapperConfig | None = None) -> TopoMap:
-        """Read a GeoJSON graph file; MapError on a missing or corrupt file."""
-        from toponav.mapping.geojson import load_geojson
-
-        return load_geojson(path, cfg)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
-        """Rebuild a map from :meth:`to_json` output (e.g. a /topo_graph message). Raises MapError."""
-        if not isinstance(data, dict):
-            raise MapError("topo graph JSON must be an object")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise MapError(f"unsupported topo graph schema_version {version!r} (this build reads {SCHEMA_VERSION})")
+    def from_json(cls, data: str | bytes | dict[str, Any], cfg: MapperConfig | None = None) -> TopoMap:
+        """Rebuild a map from a /topo_graph message (:meth:`to_json` output). Raises MapError."""
         tm = cls(cfg)
         try:
-            for item in data.get("nodes", []):
-                desc = item.get("descriptor")
-                desc = None if desc is None else np.asarray(desc, dtype=np.float32)
-                nid = int(item["id"])
-                if item.get("kind", PLACE) == FRONTIER:
-                    tm.graph.add_node(nid, x=float(item["x"]), y=float(item["y"]), yaw=0.0, kind=FRONTIER,
-                                      visits=int(item.get("visits", 0)), frontier=True,
-                                      first_seen=float(item.get("first_seen", 0.0)),
-                                      last_seen=float(item.get("last_seen", 0.0)), descriptor=None,
-                                      size=int(item.get("size", 0)))
-                    tm._frontiers[nid] = (float(item["x"]), float(item["y"]))
-                    tm._next_id = max(tm._next_id, nid + 1)
-                else:
-                    tm.add_place(float(item["x"]), float(item["y"]), float(item.get("yaw", 0.0)),
-                                 float(item.get("first_seen", 0.0)), desc, int(item.get("visits", 1)), node_id=nid)
-                    tm.graph.nodes[nid]["last_seen"] = float(item.get("last_seen", item.get("first_seen", 0.0)))
-            for item in data.get("edges", []):
-                u, v = int(item["u"]), int(item["v"])
-                if u not in tm.graph or v not in tm.graph:
-                    raise MapError(f"edge {u}-{v} refers to a missing node")
-                tm.graph.add_edge(u, v, length=float(item.get("length", math.dist(tm.position(u), tm.position(v)))),
-                                  cost=float(item["cost"]), kind=str(item.get("kind", TRAVEL)),
-                                  traversals=int(item.get("traversals", 0)))
-                via = item.get("via")
-                if via and item.get("via_from") in (u, v):
-                    edge = tm.graph.edges[u, v]
-                    edge["via"] = [(float(px), float(py)) for px, py in via]
-                    edge["via_from"] = int(item["via_from"])
-            cur = data.get("current_node")
-            tm.current_node = int(cur) if cur is not None and int(cur) in tm.graph else None
-            stamp = data.get("stamp")
-            tm.stamp = float(stamp) if stamp is not None else None
-            if data.get("occupancy"):
-                grid = OccupancyGrid.from_dict(data["occupancy"], tm.cfg.grid)
-                tm.occupancy = grid
+            serialise.read_into(tm, data)
+        except TopoGraphError as exc:
+            raise MapError(str(exc)) from None
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, MapError):
-                raise
             raise MapError(f"malformed topo graph: {exc}") from None
-        tm._touch()
         return tm

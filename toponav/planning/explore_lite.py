@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toponav.config import param
-from toponav.planning.scoring import FEATURE_NAMES, Candidates
+from toponav.planning.candidates import FEATURE_NAMES, Candidates
 
 _FRONTIER = FEATURE_NAMES.index("frontier")
 _LOG_SIZE = FEATURE_NAMES.index("log_frontier_size")

@@ -1,24 +1,23 @@
 """The planner's view of the topological map: places with visit counts and frontier flags, weighted edges.
 
 The planner never touches the mapper's internals: it works from this small structure, built either from
-the /topo_graph JSON the ``topo_mapper`` node publishes (:meth:`PlaceGraph.from_json`), from a live
+the /topo_graph message the ``topo_mapper`` node publishes (:meth:`PlaceGraph.from_json`), from a live
 ``toponav.mapping.TopoMap`` (via its ``to_json()``), or directly by the fast exploration environment.
-Parsing is tolerant of the spelling of optional fields and strict about what the planner needs
-(ids, finite x/y, edges between known nodes); anything else raises :class:`GraphError` naming the fault.
+The message is read by :mod:`toponav.topo_graph` (tolerant of the spelling of optional fields, strict about
+ids, finite x/y and edges between known nodes); its faults reach the planner as :class:`GraphError`.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-#: toponav.mapping reports frontier ``size`` in grid cells of its default 0.1 m resolution.
-DEFAULT_FRONTIER_CELL = 0.1
+from toponav import topo_graph
+from toponav.graph_paths import GraphPaths
 
 
 class GraphError(ValueError):
@@ -48,11 +47,14 @@ class PlaceGraph:
     #: (a, b) -> intermediate points from a to b, for edges that are no straight line (the mapper's frontier
     #: edges that go round a door frame); both directions are stored
     via: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    _version: int = field(default=0, repr=False, compare=False)  # bumped by every edit: the path engine's key
+    _paths_cache: tuple[int, GraphPaths, dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     # -- construction -------------------------------------------------------------------------------
     def add_node(self, place: Place) -> None:
         self.nodes[place.id] = place
         self.adj.setdefault(place.id, {})
+        self._version += 1
 
     def add_edge(self, a: str, b: str, cost: float | None = None,
                  via: list[tuple[float, float]] | None = None) -> None:
@@ -66,6 +68,7 @@ class PlaceGraph:
             cost = math.hypot(pa.x - pb.x, pa.y - pb.y)
         old = self.adj[a].get(b)
         if old is None or cost < old:
+            self._version += 1
             self.adj[a][b] = float(cost)
             self.adj[b][a] = float(cost)
             if via:
@@ -77,64 +80,24 @@ class PlaceGraph:
 
     @classmethod
     def from_json(cls, data: str | bytes | dict[str, Any]) -> PlaceGraph:
-        """Parse the /topo_graph JSON (``{"nodes": [...], "edges": [...]}``; node-link style accepted)."""
-        if isinstance(data, str | bytes):
-            try:
-                data = json.loads(data)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise GraphError(f"not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise GraphError("graph JSON must be an object")
-        nodes = data.get("nodes")
-        edges = data.get("edges", data.get("links", []))
-        if not isinstance(nodes, list) or not isinstance(edges, list):
-            raise GraphError("graph JSON needs lists 'nodes' and 'edges'")
+        """Build the graph from a /topo_graph message (:func:`toponav.topo_graph.read`; node-link style accepted)."""
+        try:
+            msg = topo_graph.read(data)
+        except topo_graph.TopoGraphError as exc:
+            raise GraphError(str(exc)) from None
         g = cls()
-        cell = _float(data.get("resolution", data.get("frontier_cell_size")), None) or DEFAULT_FRONTIER_CELL
-        for i, n in enumerate(nodes):
-            if not isinstance(n, dict) or "id" not in n:
-                raise GraphError(f"node {i} has no id")
-            try:
-                x, y = _xy(n)
-            except (TypeError, ValueError, KeyError):
-                raise GraphError(f"node {n.get('id')!r} has no numeric x/y") from None
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise GraphError(f"node {n.get('id')!r} has a non-finite position")
-            kind = str(n.get("kind", n.get("type", "")))
-            frontier = bool(n.get("frontier", n.get("is_frontier", kind == "frontier")))
-            desc = n.get("descriptor")
-            try:
-                desc = None if desc is None else np.asarray(desc, dtype=np.float32).ravel()
-            except (TypeError, ValueError):
-                desc = None
-            g.add_node(Place(
-                id=str(n["id"]), x=x, y=y,
-                visits=_int(n.get("visits", n.get("visit_count", 0))),
-                frontier=frontier,
-                frontier_size=_frontier_size(n, cell),
-                descriptor=desc,
-            ))
-        for i, e in enumerate(edges):
-            if isinstance(e, dict):
-                a = e.get("source", e.get("u", e.get("a", e.get("from"))))
-                b = e.get("target", e.get("v", e.get("b", e.get("to"))))
-                cost = e.get("cost", e.get("weight", e.get("length")))
-            elif isinstance(e, list | tuple) and len(e) >= 2:
-                a, b = e[0], e[1]
-                cost = e[2] if len(e) > 2 else None
-            else:
-                raise GraphError(f"edge {i} is malformed")
-            if a is None or b is None:
-                raise GraphError(f"edge {i} has no endpoints")
-            via = _via(e) if isinstance(e, dict) else None
-            if via and str(e.get("via_from", a)) == str(b):
+        for n in msg.nodes:
+            g.add_node(Place(id=str(n.id), x=n.x, y=n.y, visits=n.visits or 0, frontier=n.frontier,
+                             frontier_size=n.frontier_size, descriptor=n.descriptor))
+        for e in msg.edges:
+            a, b = str(e.u), str(e.v)
+            via = e.via
+            if via and str(e.u if e.via_from is None else e.via_from) == b:
                 via = via[::-1]  # stored from the other end
-            g.add_edge(str(a), str(b), _float(cost, None), via)
-        area = data.get("explored_area", data.get("explored_area_m2"))
-        g.explored_area = _float(area, None)
-        g.stamp = _float(data.get("stamp"), None)
-        frame = data.get("frame_id")
-        g.frame_id = frame if isinstance(frame, str) else ""
+            g.add_edge(a, b, e.cost, via)
+        g.explored_area = msg.explored_area
+        g.stamp = msg.stamp
+        g.frame_id = msg.frame_id
         return g
 
     # -- queries --------------------------------------------------------------------------------------
@@ -149,21 +112,50 @@ class PlaceGraph:
         return best
 
     def dijkstra(self, source: str) -> tuple[dict[str, float], dict[str, str]]:
-        """Path costs and predecessors from ``source`` to every reachable node."""
+        """Path costs and predecessors from ``source`` to every reachable node.
+
+        The costs come from :class:`toponav.graph_paths.GraphPaths` (scipy, C). Among equal-cost paths scipy's
+        predecessor is arbitrary, and the planner needs a reproducible one (its sub-goal path) and a
+        reproducible node order (its candidate order), so both are read off the costs by replaying the settle
+        order of a heap Dijkstra over (cost, id) entries: a node enters the heap when a settled neighbour
+        first lies on a cheapest path to it (its predecessor), and the costs are listed in the order the
+        search first reached each node. That is what the planner's own heap Dijkstra gave before.
+        """
+        if not self.adj.get(source):
+            return {source: 0.0}, {}
+        paths, index = self._paths()
+        cost = paths.from_source(index[source])[0].tolist()
         dist: dict[str, float] = {source: 0.0}
-        prev: dict[str, str] = {}
+        prev: dict[str, str] = {}  # keys in the order the nodes were first reached, as dist
+        queued = {source}  # nodes whose predecessor is final (every settled node among them)
         heap = [(0.0, source)]
         while heap:
-            d, u = heapq.heappop(heap)
-            if d > dist.get(u, math.inf):
-                continue
-            for v, w in self.adj.get(u, {}).items():
-                nd = d + w
-                if nd < dist.get(v, math.inf):
-                    dist[v] = nd
+            du, u = heapq.heappop(heap)
+            for v, w in self.adj[u].items():
+                if v in queued:
+                    continue
+                dv = dist.get(v)
+                if dv is None:
+                    dv = dist[v] = cost[index[v]]
                     prev[v] = u
-                    heapq.heappush(heap, (nd, v))
+                if du + w == dv:
+                    prev[v] = u
+                    queued.add(v)
+                    heapq.heappush(heap, (dv, v))
         return dist, prev
+
+    def _paths(self) -> tuple[GraphPaths, dict[str, int]]:
+        """(path engine, id -> index) of this graph, rebuilt after it changed."""
+        if self._paths_cache is None or self._paths_cache[0] != self._version:
+            ids = list(self.adj)
+            index = {n: i for i, n in enumerate(ids)}
+            u = [index[a] for a, nb in self.adj.items() for _ in nb]
+            v = [index[b] for nb in self.adj.values() for b in nb]
+            w = [c for nb in self.adj.values() for c in nb.values()]
+            paths = GraphPaths(len(ids), np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64),
+                               np.asarray(w, dtype=np.float64), both_ways=False)
+            self._paths_cache = (self._version, paths, index)
+        return self._paths_cache[1:]
 
     @staticmethod
     def path_from(prev: dict[str, str], source: str, target: str) -> list[str]:
@@ -197,67 +189,12 @@ class PlaceGraph:
         return sum(len(v) for v in self.adj.values()) // 2
 
     def to_json(self) -> dict[str, Any]:
-        """Inverse of :meth:`from_json` (used by tests and the environment's graph snapshots)."""
-        nodes = []
-        for p in self.nodes.values():
-            n = {"id": p.id, "x": p.x, "y": p.y, "visits": p.visits, "frontier": p.frontier,
-                 "frontier_size": p.frontier_size}
-            if p.descriptor is not None:
-                n["descriptor"] = [float(v) for v in p.descriptor]
-            nodes.append(n)
-        edges = []
-        for a, nb in self.adj.items():
-            for b, c in nb.items():
-                if a < b:
-                    e: dict[str, Any] = {"source": a, "target": b, "cost": c}
-                    if (a, b) in self.via:
-                        e["via"] = [list(p) for p in self.via[(a, b)]]
-                        e["via_from"] = a
-                    edges.append(e)
-        out: dict[str, Any] = {"schema_version": 1, "nodes": nodes, "edges": edges}
-        if self.explored_area is not None:
-            out["explored_area"] = self.explored_area
-        return out
-
-
-def _via(e: dict[str, Any]) -> list[tuple[float, float]] | None:
-    """An edge's optional ``via`` points ([[x, y], ...]); malformed or non-finite points drop the whole list."""
-    raw = e.get("via")
-    if not isinstance(raw, list) or not raw:
-        return None
-    try:
-        pts = [(float(p[0]), float(p[1])) for p in raw]
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None
-    return pts if all(math.isfinite(x) and math.isfinite(y) for x, y in pts) else None
-
-
-def _frontier_size(n: dict[str, Any], cell: float) -> float:
-    """Frontier extent in metres: ``frontier_size`` (m) if given, else the mapper's ``size`` (cells) * cell."""
-    if "frontier_size" in n:
-        return _float(n["frontier_size"]) or 0.0
-    return (_float(n.get("size", 0.0)) or 0.0) * cell
-
-
-def _xy(n: dict[str, Any]) -> tuple[float, float]:
-    if "x" in n and "y" in n:
-        return float(n["x"]), float(n["y"])
-    pos = n.get("pos", n.get("position"))
-    if isinstance(pos, dict):
-        return float(pos["x"]), float(pos["y"])
-    return float(pos[0]), float(pos[1])
-
-
-def _float(v: Any, default: float | None = 0.0) -> float | None:
-    try:
-        out = float(v)
-    except (TypeError, ValueError):
-        return default
-    return out if math.isfinite(out) else default
-
-
-def _int(v: Any) -> int:
-    try:
-        return max(0, int(v))
-    except (TypeError, ValueError):
-        return 0
+        """This graph as a /topo_graph message, the inverse of :meth:`from_json` (tests and graph snapshots)."""
+        nodes = [topo_graph.node_item(
+            p.id, p.x, p.y, kind=topo_graph.FRONTIER if p.frontier else topo_graph.PLACE, visits=p.visits,
+            frontier=p.frontier, frontier_size=p.frontier_size,
+            descriptor=None if p.descriptor is None else [float(v) for v in p.descriptor]) for p in self.nodes.values()]
+        edges = [topo_graph.edge_item(a, b, cost=c, via=[list(p) for p in self.via.get((a, b), ())], via_from=a)
+                 for a, nb in self.adj.items() for b, c in nb.items() if a < b]
+        header = {} if self.explored_area is None else {"explored_area": self.explored_area}
+        return topo_graph.message(header, nodes, edges)

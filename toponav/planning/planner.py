@@ -32,11 +32,11 @@ import numpy as np
 
 from toponav.config import param
 from toponav.planning.boundary import boundary_polygon, inside_polygon
+from toponav.planning.candidates import Candidates, GoalDistance, ScoringWeights, build_candidates, distances_to
 from toponav.planning.explore_lite import ExploreLiteSettings
 from toponav.planning.goal_field import GoalField
 from toponav.planning.graph import PlaceGraph
 from toponav.planning.scorers import Scorer, make_scorer
-from toponav.planning.scoring import Candidates, GoalDistance, ScoringWeights, build_candidates, distances_to
 
 Logger = Callable[[str, str], None]  # (level, message)
 
@@ -133,7 +133,10 @@ class PlannerConfig:
 
 
 @dataclass
-class Decision:
+class SubgoalDecision:
+    """What the planner chose this step (sub-goal, path, target) and why; the controller's own step result is
+    :class:`toponav.control.hodat.ControlDecision`."""
+
     state: State
     subgoal: tuple[float, float] | None = None
     path: list[tuple[float, float]] = field(default_factory=list)
@@ -175,7 +178,7 @@ class SubgoalPlanner:
         self.blacklist: dict[tuple[int, int], float] = {}  # key -> time blacklisted
         self._blacklist_for: dict[tuple[int, int], float] = {}  # key -> blacklist duration (0 = for good)
         self._goal_blacklists: dict[tuple[int, int], int] = {}  # goal-point key -> times blacklisted so far
-        self.last = Decision(State.IDLE, reason="waiting for graph and odometry")
+        self.last = SubgoalDecision(State.IDLE, reason="waiting for graph and odometry")
         self.replans = 0
         self._rnd = None
         self._history: deque[np.ndarray] = deque(maxlen=self.cfg.rnd.history)
@@ -340,12 +343,12 @@ class SubgoalPlanner:
         return dict(zip(ids, (err / ref).tolist()))
 
     # -- main step --------------------------------------------------------------------------------------
-    def step(self, now: float) -> Decision:
+    def step(self, now: float) -> SubgoalDecision:
         """Advance the state machine with the latest graph/pose; returns what to publish."""
         g, pose = self.graph, self.pose
         if g is None or pose is None or len(g) == 0:
             missing = "graph" if g is None or len(g) == 0 else "odometry"
-            self.last = Decision(State.IDLE, reason=f"waiting for {missing}")
+            self.last = SubgoalDecision(State.IDLE, reason=f"waiting for {missing}")
             self.state = State.IDLE
             return self.last
         rx, ry = pose[0], pose[1]
@@ -360,11 +363,11 @@ class SubgoalPlanner:
             if self.state != State.DONE:
                 self._log("info", f"{'home' if kind == 'home' else 'goal'} reached at ({dest[0]:.2f}, {dest[1]:.2f})")
             self.state, self.target = State.DONE, None
-            self.last = Decision(State.DONE, reason=f"{kind} reached")
+            self.last = SubgoalDecision(State.DONE, reason=f"{kind} reached")
             return self.last
         if dest is None and not self.exploring:
             self.state, self.target = State.IDLE, None
-            self.last = Decision(State.IDLE, reason="exploration stopped, no goal")
+            self.last = SubgoalDecision(State.IDLE, reason="exploration stopped, no goal")
             return self.last
 
         dist, prev = g.dijkstra(current)
@@ -409,7 +412,7 @@ class SubgoalPlanner:
             self.target, why = self._choose(g, current, (rx, ry), dest, kind, now)
             reason = f"{reason}; {why}" if reason else why
             if self.target is None:
-                self.last = Decision(self.state, reason=reason, replanned=True)
+                self.last = SubgoalDecision(self.state, reason=reason, replanned=True)
                 return self.last
         t = self.target
         if math.isinf(t.best_dist):  # a new target: progress is measured from here
@@ -428,8 +431,8 @@ class SubgoalPlanner:
         # point crosses space the graph knows nothing of, so the controller gets the goal itself and plans
         # that leg around what its lidar sees.
         sub = (t.x, t.y) if t.fixed else self._lookahead(path)
-        self.last = Decision(self.state, subgoal=sub, path=path, target=t.id, reason=reason or "following sub-goal",
-                             replanned=replanned)
+        self.last = SubgoalDecision(self.state, subgoal=sub, path=path, target=t.id,
+                                    reason=reason or "following sub-goal", replanned=replanned)
         return self.last
 
     def _remaining(self, g: PlaceGraph, current: str, robot: tuple[float, float], t: _Target, tid: str | None,

@@ -13,26 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from toponav.planning.scoring import FEATURE_NAMES, Candidates, ScoringWeights, heuristic_scores
+from toponav.planning.candidates import FEATURE_NAMES, Candidates, ScoringWeights, heuristic_scores
 
 if TYPE_CHECKING:
     from toponav.planning.planner import PlannerConfig
-
-#: The checkpoint shipped with the package (``toponav train meta`` writes it).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "meta_controller.pt"
-
-
-def default_checkpoint() -> Path:
-    """Shipped checkpoint: source tree, or the installed ``toponav.models`` package."""
-    if DEFAULT_CHECKPOINT.is_file():
-        return DEFAULT_CHECKPOINT
-    try:
-        import toponav.models as m
-
-        return Path(m.__file__).resolve().parent / "checkpoints" / "meta_controller.pt"
-    except ImportError:
-        return DEFAULT_CHECKPOINT
-
 
 class Scorer(Protocol):
     name: str
@@ -81,9 +65,10 @@ def make_scorer(cfg: PlannerConfig, log: Callable[[str, str], None]) -> tuple[Sc
         return ExploreLiteScorer(cfg.explore_lite), "explore_lite"
     if cfg.mode != "learned":
         return HeuristicScorer(cfg.weights), "heuristic"
-    from toponav.models.meta_controller import CheckpointError
+    from toponav.models.checkpoint import default_checkpoint
+    from toponav.models.meta_controller import KIND, CheckpointError
 
-    path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint()
+    path = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint(KIND)
     try:
         scorer = LearnedScorer.load(path)
     except CheckpointError as exc:
