@@ -12,7 +12,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from toponav.manipulation import kinematics as kin
-from toponav.manipulation.controller import default_checkpoint
+from toponav.models.checkpoint import default_checkpoint
 from toponav.ros_nodes.common import EVENT_QOS, LATCHED_QOS, SENSOR_QOS
 from toponav.ros_nodes.probe import Probe
 from toponav.testing import NodeProcess, wait_for
@@ -32,7 +32,7 @@ def _statuses(probe: Probe) -> list:
     return [m.status[0] for m in probe.all("/world_model/status")]
 
 
-@pytest.mark.skipif(not default_checkpoint().is_file(), reason="shipped checkpoint missing")
+@pytest.mark.skipif(not default_checkpoint("world_model_push").is_file(), reason="shipped checkpoint missing")
 def test_controller_pushes_cube_toward_target(domain_id: int) -> None:
     with Probe(domain_id) as probe:
         probe.subscribe("/object_pose", PoseStamped, SENSOR_QOS)

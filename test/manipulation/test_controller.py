@@ -11,11 +11,10 @@ from toponav.manipulation.controller import (
     ControllerConfig,
     InputError,
     WorldModelController,
-    default_checkpoint,
     parse_joint_state,
 )
 from toponav.manipulation.mppi import MPPIConfig
-from toponav.models.checkpoint import CheckpointError
+from toponav.models.checkpoint import CheckpointError, default_checkpoint
 from toponav.models.world_model import WorldModel, WorldModelConfig, save_world_model
 
 NAMES = list(kin.ARM_JOINTS + kin.FINGER_JOINTS)
@@ -78,8 +77,8 @@ def test_corrupt_or_missing_checkpoint_raises_clear_error(tmp_path) -> None:
 
 
 def test_default_checkpoint_path_is_inside_the_package() -> None:
-    assert default_checkpoint().name == "world_model_push.pt"
-    assert default_checkpoint().parent.name == "checkpoints"
+    assert default_checkpoint("world_model_push").name == "world_model_push.pt"
+    assert default_checkpoint("world_model_push").parent.name == "checkpoints"
 
 
 def test_checkpoint_of_another_observation_layout_is_refused(tmp_path) -> None:

@@ -105,10 +105,9 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
     meta_curve = []
     if learned_mode == "learned":
-        from toponav.models.checkpoint import load_checkpoint
-        from toponav.planning.scorers import default_checkpoint
+        from toponav.models.checkpoint import default_checkpoint, load_checkpoint
 
-        meta_curve = load_checkpoint(args.checkpoint or default_checkpoint()).meta.get("curve", [])
+        meta_curve = load_checkpoint(args.checkpoint or default_checkpoint("meta_controller")).meta.get("curve", [])
 
     def episode(method: str, env: ExploreEnv, budget: int, goal) -> Episode:
         if method == "random walk":

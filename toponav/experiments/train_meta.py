@@ -39,8 +39,8 @@ from toponav.models.meta_controller import MetaController, save_meta_controller
 from toponav.models.rnd import FEATURE_DIM as RND_DIM
 from toponav.models.rnd import RND, RNDConfig, observation_features, scan_descriptor
 from toponav.planning import FEATURE_DIM, FEATURE_NAMES, PlannerConfig, State, SubgoalPlanner
+from toponav.planning.candidates import Candidates, heuristic_scores
 from toponav.planning.scorers import HeuristicScorer, LearnedScorer
-from toponav.planning.scoring import Candidates, heuristic_scores
 from toponav.worlds import heldout_seeds, make_world, train_seeds
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "meta_controller.pt"
