@@ -41,6 +41,7 @@ import numpy as np
 from scipy import ndimage
 
 from toponav.config import param
+from toponav.grid_graph import STEPS, grid_graph
 from toponav.planning.graph import Place, PlaceGraph
 from toponav.worlds.model import World
 
@@ -226,28 +227,11 @@ class ExploreEnv:
 
     # -- motion ---------------------------------------------------------------------------------------
     def _distance_field(self, start: tuple[int, int]) -> np.ndarray:
-        """8-connected BFS step counts through known traversable cells (-1 = unreachable)."""
+        """8-connected breadth-first step counts through known traversable cells (-1 = unreachable)."""
         ok = (self.known == 1) & self.passable
         ok[start] = True
-        dist = np.full(ok.shape, -1, dtype=np.int32)
-        dist[start] = 0
-        front = np.zeros_like(ok)
-        front[start] = True
-        seen = front.copy()
-        k = 0
-        while front.any():
-            k += 1
-            grown = front.copy()
-            grown[1:, :] |= front[:-1, :]
-            grown[:-1, :] |= front[1:, :]
-            g2 = grown.copy()
-            g2[:, 1:] |= grown[:, :-1]
-            g2[:, :-1] |= grown[:, 1:]
-            new = g2 & ok & ~seen
-            dist[new] = k
-            seen |= new
-            front = new
-        return dist
+        steps = grid_graph(ok.shape, 1.0, STEPS).distances(ok, start)
+        return np.where(np.isfinite(steps), steps, -1).astype(np.int32)
 
     def plan(self, x: float, y: float) -> list[tuple[float, float]]:
         """Cell path (as xy) to the reachable known cell nearest (x, y); [] when nothing is reachable."""

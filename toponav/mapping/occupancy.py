@@ -338,29 +338,17 @@ class OccupancyGrid:
         A point in the inflation itself (a place beside a wall) starts from the nearest passable cell
         within three cells. This is how the mapper joins a frontier to a place that saw it round a corner.
         """
-        import scipy.sparse as sp
         from scipy.sparse.csgraph import dijkstra
+
+        from toponav.grid_graph import passable_graph
 
         none: list[tuple[int, list[tuple[float, float]], float]] = [(-1, [], math.inf)] * len(targets)
         mask, (r0, c0) = self.passable(inflate)
         if not mask.any() or len(sources) == 0 or len(targets) == 0:
             return none
         h, w = mask.shape
-        index = np.full(mask.shape, -1, dtype=np.int64)
-        rows, cols = np.nonzero(mask)
-        index[rows, cols] = np.arange(rows.size)
-        us, vs, ws = [], [], []
-        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-            b = index[max(0, dr):h + min(0, dr), max(0, dc):w + min(0, dc)]
-            a = index[max(0, -dr):h - max(0, dr), max(0, -dc):w - max(0, dc)]
-            ok = (a >= 0) & (b >= 0)
-            us.append(a[ok])
-            vs.append(b[ok])
-            ws.append(np.full(int(ok.sum()), math.hypot(dr, dc) * self.resolution))
-        u, v, wt = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
-        n = rows.size
-        graph = sp.csr_matrix((np.concatenate([wt, wt]), (np.concatenate([u, v]), np.concatenate([v, u]))),
-                              shape=(n, n))
+        graph, index = passable_graph(mask, self.resolution)
+        rows, cols = np.nonzero(mask)  # node k of the graph is cell (rows[k], cols[k])
 
         def cells(xy: np.ndarray) -> np.ndarray:
             col, row = self.world_to_cell(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
