@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from toponav.config import param
+from toponav.seeding import seed_everything
 
 
 @dataclass
@@ -87,13 +88,13 @@ class RND(nn.Module):
         super().__init__()
         self.cfg = cfg or RNDConfig()
         self.obs_dim = int(obs_dim)
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        self.target = _mlp(obs_dim, self.cfg.hidden, self.cfg.embed_dim)
-        # A deeper predictor than target (paper): it can fit the target where data is dense.
-        self.predictor = nn.Sequential(_mlp(obs_dim, self.cfg.hidden, self.cfg.hidden), nn.ReLU(),
-                                       nn.Linear(self.cfg.hidden, self.cfg.embed_dim))
-        torch.random.set_rng_state(gen_state)
+        # the networks' initial weights come from ``seed`` alone; the caller's torch random stream is left as it was
+        with torch.random.fork_rng(devices=[]):
+            seed_everything(seed, python=False, numpy=False)
+            self.target = _mlp(obs_dim, self.cfg.hidden, self.cfg.embed_dim)
+            # A deeper predictor than target (paper): it can fit the target where data is dense.
+            self.predictor = nn.Sequential(_mlp(obs_dim, self.cfg.hidden, self.cfg.hidden), nn.ReLU(),
+                                           nn.Linear(self.cfg.hidden, self.cfg.embed_dim))
         for p in self.target.parameters():
             p.requires_grad_(False)
         self.obs_rms = RunningMeanStd((obs_dim,))

@@ -10,7 +10,7 @@ import pytest
 
 from toponav.config import ConfigError, param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
-from toponav.learning.seeding import seed_everything
+from toponav.seeding import seed_everything
 
 
 @dataclasses.dataclass

@@ -39,9 +39,9 @@ from toponav.learning.explore_agents import (
     run_toponav,
 )
 from toponav.learning.explore_env import ExploreEnv
-from toponav.learning.seeding import seed_everything
 from toponav.planning import PlannerConfig
 from toponav.planning.scorers import HeuristicScorer, make_scorer
+from toponav.seeding import seed_everything
 from toponav.worlds import heldout_seeds, make_world, train_seeds
 
 METHODS = ["random walk", "nearest frontier", "flat PPO (sparse)", "flat PPO + RND", "toponav heuristic",

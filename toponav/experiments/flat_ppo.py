@@ -24,8 +24,8 @@ from torch.distributions import Categorical
 from toponav.learning.explore_agents import FLAT_OBS_DIM, flat_observation
 from toponav.learning.explore_env import ExploreEnv
 from toponav.learning.gae import gae
-from toponav.learning.seeding import seed_everything
 from toponav.models.rnd import RND, RNDConfig
+from toponav.seeding import seed_everything
 from toponav.worlds.model import World
 
 N_ACTIONS = 8

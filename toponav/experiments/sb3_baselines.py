@@ -28,7 +28,7 @@ from toponav.config import param
 from toponav.learning.flat_goal_env import FlatGoalEnv
 from toponav.learning.goal_envs import make_goal_env
 from toponav.learning.goal_episodes import evaluate
-from toponav.learning.seeding import seed_everything
+from toponav.seeding import seed_everything
 
 ALGOS = ("sac", "tqc")
 

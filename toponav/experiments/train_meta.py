@@ -34,13 +34,13 @@ from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.explore_agents import REPLAN_DISTANCE, run_toponav
 from toponav.learning.explore_env import ExploreEnv
-from toponav.learning.seeding import seed_everything
 from toponav.models.meta_controller import MetaController, save_meta_controller
 from toponav.models.rnd import FEATURE_DIM as RND_DIM
 from toponav.models.rnd import RND, RNDConfig, observation_features, scan_descriptor
 from toponav.planning import FEATURE_DIM, FEATURE_NAMES, PlannerConfig, State, SubgoalPlanner
 from toponav.planning.candidates import Candidates, heuristic_scores
 from toponav.planning.scorers import HeuristicScorer, LearnedScorer
+from toponav.seeding import seed_everything
 from toponav.worlds import heldout_seeds, make_world, train_seeds
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "meta_controller.pt"

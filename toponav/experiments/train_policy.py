@@ -32,7 +32,7 @@ import numpy as np
 
 from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
-from toponav.learning.seeding import seed_everything
+from toponav.seeding import seed_everything
 
 DEFAULT_OUT = "models/checkpoints/avoidance_policy.pt"
 

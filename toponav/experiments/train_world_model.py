@@ -39,9 +39,9 @@ from toponav.learning.goal_episodes import (
     run_episode,
 )
 from toponav.learning.sac import SACAgent, SACConfig
-from toponav.learning.seeding import seed_everything
 from toponav.learning.world_model_agent import Agent, AgentConfig, agency
 from toponav.models.world_model import WorldModelConfig, save_world_model
+from toponav.seeding import seed_everything
 
 
 @dataclass
