@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
 import pytest
 
 from toponav.config import ConfigError, param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
-from toponav.seeding import seed_everything
 
 
 @dataclasses.dataclass
@@ -52,14 +50,3 @@ def test_bad_values_are_refused() -> None:
         _parser().parse_args(["--mode", "c"])
     with pytest.raises(SystemExit):
         _parser().parse_args(["--fast", "maybe"])
-
-
-def test_seed_everything_repeats_and_respects_flags() -> None:
-    a = seed_everything(3).random(4)
-    first_global = np.random.random()
-    b = seed_everything(3).random(4)
-    assert np.array_equal(a, b) and np.random.random() == first_global
-    np.random.seed(0)
-    before = np.random.get_state()[1].copy()
-    seed_everything(5, numpy=False, torch=False)
-    assert np.array_equal(np.random.get_state()[1], before)

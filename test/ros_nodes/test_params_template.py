@@ -13,7 +13,7 @@ from toponav import config as cfgmod
 from toponav.ros_nodes.params_template import TEMPLATES, main, template_for
 from toponav.testing import NodeProcess, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("node", sorted(TEMPLATES))
