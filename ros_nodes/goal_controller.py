@@ -15,15 +15,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import LaserScan
 
 from toponav.goal_seeking import GoalSeekConfig, goal_seek
-from toponav.ros_nodes.common import (
-    COMMAND_QOS,
-    SENSOR_QOS,
-    EStop,
-    declare_config,
-    on_rate_change,
-    periodic,
-    run_node,
-)
+from toponav.ros_nodes import common
 from toponav.ros_nodes.convert import (
     ConversionError,
     laserscan_to_arrays,
@@ -37,8 +29,8 @@ class GoalController(Node):
     def __init__(self) -> None:
         super().__init__("goal_controller")
         # every setting is read on each tick, so all are live; a rate change re-creates the timer
-        self.config: GoalSeekConfig = declare_config(self, GoalSeekConfig,
-                                                     on_change=on_rate_change(self, self.on_timer))
+        self.config: GoalSeekConfig = common.declare_config(self, GoalSeekConfig,
+                                                     on_change=common.on_rate_change(self, self.on_timer))
         self.pose: tuple[float, float, float] | None = None
         self.pose_time = None
         self.goal: tuple[float, float] | None = None
@@ -47,12 +39,12 @@ class GoalController(Node):
         self.scan_time = None
         self.last_status = ""
         self.blocked_sign = 0.0
-        self.pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
-        self.e_stop = EStop(self, lambda: self.pub.publish(Twist()))  # true holds /cmd_vel at zero
-        self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_QOS)
-        self.create_subscription(LaserScan, "scan", self.on_scan, SENSOR_QOS)
-        self.create_subscription(PoseStamped, "goal_pose", self.on_goal, COMMAND_QOS)
-        self.timer = periodic(self, self.config.rate, self.on_timer)
+        self.pub = self.create_publisher(Twist, "cmd_vel", common.COMMAND_QOS)
+        self.e_stop = common.EStop(self, lambda: self.pub.publish(Twist()))  # true holds /cmd_vel at zero
+        self.create_subscription(Odometry, "odom", self.on_odom, common.SENSOR_QOS)
+        self.create_subscription(LaserScan, "scan", self.on_scan, common.SENSOR_QOS)
+        self.create_subscription(PoseStamped, "goal_pose", self.on_goal, common.COMMAND_QOS)
+        self.timer = common.periodic(self, self.config.rate, self.on_timer)
 
     def on_odom(self, msg: Odometry) -> None:
         try:
@@ -112,7 +104,7 @@ class GoalController(Node):
 
 
 def main() -> None:
-    raise SystemExit(run_node(GoalController))
+    raise SystemExit(common.run_node(GoalController))
 
 
 if __name__ == "__main__":

@@ -36,15 +36,7 @@ from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
 from toponav.lockstep import StepMsg, Ticker
-from toponav.ros_nodes.common import (
-    COMMAND_QOS,
-    SENSOR_QOS,
-    EStop,
-    declare_config,
-    on_rate_change,
-    periodic,
-    run_node,
-)
+from toponav.ros_nodes import common
 from toponav.ros_nodes.convert import (
     ConversionError,
     laserscan_range_limits,
@@ -63,8 +55,8 @@ class HodatControllerNode(Node):
         # the controller core is rebuilt from the config on the next tick after a change, so every setting is
         # live except goal_fallback, which decides at start whether /goal_pose is subscribed
         live = [n for n in cfgmod.flatten(HodatConfig()) if n != "goal_fallback"]
-        self.config: HodatConfig = declare_config(self, HodatConfig, live=live,
-                                                   on_change=on_rate_change(self, lambda: self._tick()))
+        self.config: HodatConfig = common.declare_config(self, HodatConfig, live=live,
+                                                   on_change=common.on_rate_change(self, lambda: self._tick()))
         self._applied: HodatConfig | None = None
         self.controller: HodatController | None = None
         self._build_controller()
@@ -81,15 +73,15 @@ class HodatControllerNode(Node):
         self._last_status = ""
 
         self._cmd = (0.0, 0.0)
-        self.e_stop = EStop(self, lambda: self._publish(np.zeros(2)))  # true holds /cmd_vel at zero
-        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
+        self.e_stop = common.EStop(self, lambda: self._publish(np.zeros(2)))  # true holds /cmd_vel at zero
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", common.COMMAND_QOS)
         self.status_pub = self.create_publisher(String, "~/status", 10)
-        streams = [Stream("subgoal", "subgoal", PoseStamped, COMMAND_QOS, self._on_subgoal)]
+        streams = [Stream("subgoal", "subgoal", PoseStamped, common.COMMAND_QOS, self._on_subgoal)]
         if self.config.goal_fallback:
-            streams.append(Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal,
+            streams.append(Stream("goal_pose", "goal_pose", PoseStamped, common.COMMAND_QOS, self._on_goal,
                                   wait_publisher=False))
-        streams += [Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom),
-                    Stream("scan", "scan", LaserScan, SENSOR_QOS, self._on_scan)]
+        streams += [Stream("odom", "odom", Odometry, common.SENSOR_QOS, self._on_odom),
+                    Stream("scan", "scan", LaserScan, common.SENSOR_QOS, self._on_scan)]
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
         if on:
@@ -101,7 +93,7 @@ class HodatControllerNode(Node):
                 self.create_subscription(st.msg_type, st.topic, st.callback, st.qos)
             # a callback with a parameter is handed a TimerInfo by rclpy's EventsExecutor: _tick's dt must not
             # receive it
-            self.timer = periodic(self, self.config.rate, lambda: self._tick())
+            self.timer = common.periodic(self, self.config.rate, lambda: self._tick())
         self.get_logger().info(f"hodat_controller up: planner={self.controller.planner}, rate={self.config.rate} Hz, "
                                f"scan/odom timeout {self.config.scan_timeout}/{self.config.odom_timeout} s")
 
@@ -321,7 +313,7 @@ def _num(x: float) -> float | None:
 
 
 def main(args=None) -> int:
-    return run_node(lambda: HodatControllerNode(), args)
+    return common.run_node(lambda: HodatControllerNode(), args)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ def test_bench_barn_side_by_side(tmp_path, capsys) -> None:
             assert run["timeout"] and not run["collision"] and run["score"] == 0.0  # 3 s cannot reach a goal 10 m away
     assert "| scan | learned |" in out.with_suffix(".md").read_text()
     assert cli(["bench", "barn", "--worlds", "6", "--subgoals", "carrots"]) == 2
+    assert cli(["bench", "barn", "--worlds", "400"]) == 2  # refused by name before any world runs
 
 
 def test_barn_metric_and_world_selection() -> None:

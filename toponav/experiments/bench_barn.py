@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toponav.config import param
+from toponav.config import ConfigError, param
 from toponav.evaluation.metrics import barn_reference_time, barn_score
 from toponav.learning.cli import add_dataclass_arguments
 
@@ -188,9 +188,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         indices = parse_worlds(args.worlds)
-    except ValueError as exc:
-        print(f"toponav bench barn: --worlds: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # toponav.cli prints it, exit 2
+        raise ConfigError("worlds", str(exc)) from None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:

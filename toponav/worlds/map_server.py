@@ -38,7 +38,7 @@ from scipy import ndimage
 from scipy.sparse.csgraph import dijkstra
 
 from toponav.grid_graph import GridGraph
-from toponav.worlds.model import World, WorldError
+from toponav.worlds.model import World, WorldError, read_document
 from toponav.worlds.reachability import is_reachable
 
 MODES = ("trinary", "scale", "raw")
@@ -111,14 +111,7 @@ def _pose(value: Any, n: tuple[int, ...], key: str, path: Path) -> tuple[float, 
 def read_map_yaml(path: str | Path) -> MapYaml:
     """Parse and validate a map_server YAML file; every error names the offending field."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise WorldError(f"cannot read map file {path}: {exc}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise WorldError(f"map {path} is not valid YAML: {exc}") from None
+    doc = read_document(path, "map file", yaml.safe_load, yaml.YAMLError, "YAML")
     if not isinstance(doc, dict):
         raise WorldError(f"map {path} must be a YAML mapping with keys {list(REQUIRED_KEYS)}")
     missing = [k for k in REQUIRED_KEYS if k not in doc]

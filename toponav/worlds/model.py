@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,19 @@ import numpy as np
 from toponav.worlds.spatial import MIN_OBSTACLES, ClearanceIndex, box_distance, circle_distance
 
 SCHEMA_VERSION = 1
+
+
+def read_document(path: str | Path, what: str, parse: Callable[[str], Any], error: type[Exception],
+                  language: str) -> Any:
+    """Read and parse a text file; a missing/unreadable file or a syntax error is a WorldError naming it."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise WorldError(f"cannot read {what} {path}: {exc}") from None
+    try:
+        return parse(text)
+    except error as exc:
+        raise WorldError(f"{what} {path} is not valid {language}: {exc}") from None
 
 
 class WorldError(ValueError):
@@ -198,15 +212,7 @@ class World:
 
     @classmethod
     def load(cls, path: str | Path) -> World:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise WorldError(f"cannot read world file {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise WorldError(f"world file {path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_document(path, "world file", json.loads, json.JSONDecodeError, "JSON"))
 
 
 def _floats(values: Any, n: int, what: str) -> tuple[float, ...]:
