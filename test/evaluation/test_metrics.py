@@ -118,6 +118,19 @@ def test_hand_computed_metrics(tmp_path: Path) -> None:
     assert not m["partial"] and "barn_metric" not in m
 
 
+def test_barn_metric_uses_the_challenge_optimal_time(tmp_path: Path) -> None:
+    """toponav eval scores a BARN run with bench barn's OT: start -> reference path -> goal (the challenge's run.py)."""
+    import dataclasses
+
+    from toponav.evaluation.metrics import barn_reference_time, barn_score
+
+    world = dataclasses.replace(WORLD, family="barn", reference_path=((1.0, 4.0), (9.0, 4.0)))
+    write_run(tmp_path / "barn", collision_times=[])
+    m = compute_metrics(load_run(tmp_path / "barn", world=world), EvalConfig(goal_tolerance=0.5, robot_radius=0.25))
+    assert m["barn_optimal_time"] == pytest.approx((3.0 + 8.0 + 3.0) / 2.0) == barn_reference_time(world)
+    assert m["barn_metric"] == pytest.approx(barn_score(7.0, True, m["time_to_goal"]))
+
+
 def test_collision_before_goal_fails_spl(tmp_path: Path) -> None:
     write_run(tmp_path / "bump", collision_times=[12.0, 12.05, 23.95])
     m = compute_metrics(load_run(tmp_path / "bump", world=WORLD))
