@@ -35,7 +35,7 @@ import numpy as np
 import pybullet as p
 from pybullet_utils import bullet_client
 
-from toponav.control.limits import limit_acceleration
+from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
@@ -464,7 +464,7 @@ class AgvSim:
         c = self.client
         starts = [r.cmd_vel.copy() for r in self._robots]
         # speed clip, then a ramp from each robot's current command
-        limited = limit_acceleration(cmds, np.array(starts), n * self.physics_dt, self.robot)
+        limited = ramp_velocity(cmds, np.array(starts), n * self.physics_dt, self.robot)
         for i, r in enumerate(self._robots):
             r.cmd_vel = limited[i]
             r.collided = False

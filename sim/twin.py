@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from toponav.control.limits import limit_acceleration
+from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.worlds.model import World
@@ -198,7 +198,7 @@ class VecAgvTwin:
         """
         r = self.robot
         cmd = np.asarray(cmd, dtype=np.float64).reshape(self.num_envs, 2)
-        vw = limit_acceleration(cmd, self.vel, self.dt, r)  # the deployed limits
+        vw = ramp_velocity(cmd, self.vel, self.dt, r)
         v, w = vw[:, 0], vw[:, 1]
         prev = self.pose.copy()
         integrate_unicycle(self.pose, v, w, self.dt)
