@@ -67,6 +67,7 @@ class BagRecorder(Node):
         self.pre_clock: list[tuple[str, bytes]] = []
         self.wanted = [t for t in cfg.topics if t]
         self.subscribed: dict[str, str] = {}
+        self.resolved: dict[str, str] = {}  # wanted topic -> the name its subscription resolved to
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, daemon=True)
         self._thread.start()
@@ -75,6 +76,19 @@ class BagRecorder(Node):
         # discovery runs on wall time: it must work before /clock exists
         self._discovery_timer = self.create_timer(cfg.discovery_period, self._discover,
                                                   clock=Clock(clock_type=ClockType.STEADY_TIME))
+        if cfg.lockstep:
+            from toponav.lockstep import RECORDER
+            from toponav.ros_nodes.lockstep import LockstepObserver
+
+            self.observer = LockstepObserver(self, RECORDER, self._lockstep_ready)
+
+    def _lockstep_ready(self) -> list[str] | None:
+        """The subscribed topics once every wanted topic that has a publisher now is subscribed, else None."""
+        self._discover()
+        advertised = {name for name, _ in self.get_topic_names_and_types()}
+        if any(t in advertised and t not in self.subscribed for t in self.wanted) or not self.resolved:
+            return None
+        return sorted(self.resolved.values())
 
     # -- subscriptions ------------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -127,9 +141,10 @@ class BagRecorder(Node):
             self._enqueue(topic, stamp, data)
 
         try:
-            self.create_subscription(cls, topic, _on_msg, qos, raw=True, event_callbacks=callbacks)
+            sub = self.create_subscription(cls, topic, _on_msg, qos, raw=True, event_callbacks=callbacks)
         except Exception:  # message-lost events unsupported by this RMW
-            self.create_subscription(cls, topic, _on_msg, qos, raw=True)
+            sub = self.create_subscription(cls, topic, _on_msg, qos, raw=True)
+        self.resolved[topic] = sub.topic_name
         self.subscribed[topic] = msgtype
         self.get_logger().info(f"subscribed to {topic} [{msgtype}]")
 

@@ -196,3 +196,29 @@ class LockstepClient:
         outputs, cmd = self._on_step(step)
         self._last_step = step.step
         self._ack_pub.publish(String(data=AckMsg(self.name, step.step, outputs, cmd, late=missing).to_json()))
+
+
+class LockstepObserver:
+    """A node that only watches a lockstep run (the bag recorder): it says hello, listing the topics it has
+    subscribed to, until the first step arrives, so the sim starts only once the observer receives what the
+    run publishes. It never acks a step, so it cannot slow the run down.
+
+    ``ready()`` returns the resolved topic names subscribed so far, or None while the observer is not ready.
+    """
+
+    def __init__(self, node: Node, name: str, ready: Callable[[], list[str] | None]) -> None:
+        self.node, self.name, self._ready = node, name, ready
+        self.stepping = False
+        self._ack_pub = node.create_publisher(String, ACK_TOPIC, LOCKSTEP_ACK_QOS)
+        self._step_sub = node.create_subscription(String, STEP_TOPIC, self._on_step_msg, LOCKSTEP_STEP_QOS)
+        self._timer = node.create_timer(HELLO_PERIOD, self._hello, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _on_step_msg(self, msg: String) -> None:
+        self.stepping = True
+
+    def _hello(self) -> None:
+        if self.stepping:
+            return
+        topics = self._ready()
+        if topics is not None:
+            self._ack_pub.publish(String(data=AckMsg(self.name, HELLO, inputs=topics).to_json()))

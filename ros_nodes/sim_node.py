@@ -43,6 +43,7 @@ from std_srvs.srv import SetBool, Trigger
 from toponav.lockstep import (
     ACK_TOPIC,
     HELLO,
+    RECORDER,
     STATUS_TOPIC,
     STEP_TOPIC,
     AckMsg,
@@ -225,7 +226,8 @@ class SimNode(Node):
             raise ConfigError("step_period", f"must be a multiple of tick ({cfg.tick} s), got {cfg.step_period}")
         self._ticks_per_step = max(1, round(ratio))
         try:
-            self.barrier = StepBarrier(cfg.lockstep_nodes, cfg.lockstep_timeout, cfg.lockstep_startup_timeout)
+            self.barrier = StepBarrier(cfg.lockstep_nodes, cfg.lockstep_timeout, cfg.lockstep_startup_timeout,
+                                       observers=[RECORDER] if cfg.lockstep_recorder else [])
         except ValueError as exc:
             raise ConfigError("lockstep_timeout", str(exc)) from None
         self._outputs: dict[str, int] = {}  # node outputs as named by the acks so far
@@ -247,7 +249,7 @@ class SimNode(Node):
         except (ValueError, KeyError, TypeError) as exc:
             self.get_logger().warning(f"ignoring a malformed lockstep ack: {exc}", throttle_duration_sec=5.0)
             return
-        if ack.node not in b.participants:
+        if ack.node not in b.members:
             return
         if ack.step == HELLO:
             if ack.node not in b.seen:
@@ -289,7 +291,7 @@ class SimNode(Node):
         now = time.monotonic()
         if not b.started:
             waited = now - self._step_wall
-            if len(b.seen) < len(b.participants) and waited < b.startup_timeout:
+            if len(b.seen) < len(b.members) and waited < b.startup_timeout:
                 self._publish_status()
                 return
             if not self._matched() and waited < b.startup_timeout:
@@ -327,7 +329,9 @@ class SimNode(Node):
         self._sim0, self._wall0 = t, time.monotonic()
         self.rtf_meter.reset()
         self._begin_step()
-        self.get_logger().info(f"lockstep started with {', '.join(sorted(self.barrier.active)) or 'no nodes'}")
+        observing = sorted(self.barrier.seen & set(self.barrier.observers))
+        self.get_logger().info(f"lockstep started with {', '.join(sorted(self.barrier.active)) or 'no nodes'}"
+                               + (f" (observed by {', '.join(observing)})" if observing else ""))
 
     def _paced(self) -> bool:
         """With real_time_factor > 0 the next step waits until wall time has caught up (an upper bound)."""

@@ -44,6 +44,8 @@ class SimConfig:
     lockstep_nodes: list[str] = param(  # noqa: RUF009
         ["topo_mapper", "subgoal_planner", "hodat_controller"],
         "node names that take part in the lockstep barrier (their outputs change the run)")
+    lockstep_recorder: bool = param(False, "lockstep: also wait for bag_recorder's hello before the first step, so "
+                                    "the bag holds the run from t=0 (it never acks: recording cannot slow the run)")
     step_period: float = param(0.05, "lockstep: sim seconds per step (the controller period); a multiple of tick",
                                min=0.001, max=1.0)
     lockstep_timeout: float = param(15.0, "lockstep: wall seconds a node may take to ack a step before it is "

@@ -62,6 +62,27 @@ def test_barrier_start_up_waits_for_hellos_bounded_by_the_start_up_timeout() -> 
     assert "subgoal_planner" in b.active and not b.hung
 
 
+def test_barrier_waits_for_an_observer_hello_but_never_for_its_acks() -> None:
+    """The recorder is an observer: stepping starts only after its hello, and no step waits for it."""
+    b = StepBarrier(NODES, timeout=5.0, startup_timeout=30.0, observers=["bag_recorder", "topo_mapper"])
+    assert b.observers == ("bag_recorder",)  # a participant is not also an observer
+    for n in NODES:
+        b.hello(n)
+    assert b.try_start(0.0) is None  # every participant is there, the recorder is not yet
+    b.hello("bag_recorder")
+    assert b.try_start(1.0) == [] and b.active == set(NODES)
+    b.begin(1, 2.0)
+    assert not b.ack("bag_recorder", 1) and b.pending == set(NODES)
+    for n in NODES:
+        b.ack(n, 1)
+    assert b.complete
+    late = StepBarrier(NODES, timeout=5.0, startup_timeout=30.0, observers=["bag_recorder"])
+    for n in NODES:
+        late.hello(n)
+    assert late.try_start(0.0) is None
+    assert late.try_start(31.0) == ["bag_recorder"] and late.active == set(NODES)  # a dead recorder cannot stall
+
+
 def test_barrier_rejects_bad_timeouts() -> None:
     with pytest.raises(ValueError):
         StepBarrier(NODES, timeout=0.0, startup_timeout=1.0)

@@ -28,6 +28,7 @@ ACK_TOPIC = "/lockstep/ack"
 STATUS_TOPIC = "/lockstep/status"
 #: The step number a node's "hello" carries: it is alive and subscribed, but has processed no step yet.
 HELLO = -1
+RECORDER = "bag_recorder"  # the observer name the sim waits for when asked to (sim_node lockstep_recorder)
 
 
 def stamp_key(sec: int, nanosec: int) -> int:
@@ -104,10 +105,16 @@ class StepBarrier:
     seconds have passed (the missing ones are reported as hung, so a node that never starts cannot stall
     the run). A node dropped as hung is re-admitted when it acks the current step or says hello again
     (it was only slow), and is reported as back.
+
+    ``observers`` (the bag recorder) only say hello: stepping waits for them too, so they see the run from its
+    first step, but they never owe an ack and cannot slow the run down.
     """
 
-    def __init__(self, participants: Iterable[str], timeout: float, startup_timeout: float) -> None:
+    def __init__(self, participants: Iterable[str], timeout: float, startup_timeout: float,
+                 observers: Iterable[str] = ()) -> None:
         self.participants = tuple(dict.fromkeys(participants))
+        self.observers = tuple(o for o in dict.fromkeys(observers) if o not in self.participants)
+        self.members = self.participants + self.observers  # every name whose hello stepping waits for
         if timeout <= 0 or startup_timeout <= 0:
             raise ValueError("lockstep timeouts must be > 0")
         self.timeout = timeout
@@ -123,13 +130,13 @@ class StepBarrier:
 
     def hello(self, name: str) -> bool:
         """A participant is alive; True when this re-admits one that had been dropped."""
-        if name not in self.participants:
+        if name not in self.members:
             return False
         self.seen.add(name)
         back = name in self.hung
         if back:
             del self.hung[name]
-        if self.started:
+        if self.started and name in self.participants:
             self.active.add(name)
         return back
 
@@ -139,12 +146,12 @@ class StepBarrier:
             return []
         if self.created is None:
             self.created = wall
-        missing = [p for p in self.participants if p not in self.seen]
+        missing = [p for p in self.members if p not in self.seen]
         if missing and wall - self.created < self.startup_timeout:
             return None
         for p in missing:
             self.hung[p] = f"no hello within {self.startup_timeout:.0f} s of start-up"
-        self.active = set(self.seen)
+        self.active = self.seen & set(self.participants)
         self.started = True
         return missing
 

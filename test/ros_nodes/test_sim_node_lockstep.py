@@ -89,6 +89,48 @@ def test_sim_node_lockstep_barrier_with_the_test_as_participant(domain_id: int) 
         node.stop()
 
 
+def test_lockstep_waits_for_the_recorder_so_the_bag_starts_at_t0(domain_id: int, tmp_path) -> None:
+    """With lockstep_recorder the sim steps only after bag_recorder's hello, however late the recorder starts:
+    the bag then holds the run from sim time 0 (a late recorder had cost bench stack the first seconds)."""
+    from toponav.bags import TYPESTORE, open_bag
+
+    params = {"world": "empty", "lockstep": True, "lockstep_nodes": ["tester"], "lockstep_recorder": True,
+              "real_time_factor": 0.0, "step_period": 0.1, "lockstep_timeout": 5.0, "lidar.beams": 16,
+              "odometry": "ground_truth"}
+    node = NodeProcess(MODULE, domain_id, params=params)
+    recorder = None
+    try:
+        with Probe(domain_id) as probe:
+            probe.subscribe(STEP_TOPIC, String, LOCKSTEP_STEP_QOS)
+            probe.subscribe(STATUS_TOPIC, String, LATCHED_QOS)
+
+            def ack(step: int, **kw) -> None:
+                probe.publish(ACK_TOPIC, String(data=AckMsg("tester", step, **kw).to_json()), LOCKSTEP_ACK_QOS)
+
+            assert wait_for(lambda: _status(probe).get("lockstep"), timeout=60), node.output()
+            for _ in range(6):  # the participant is there, the recorder is not: no step
+                ack(HELLO)
+                time.sleep(0.5)
+            assert not _steps(probe), node.output()
+            recorder = NodeProcess("toponav.ros_nodes.bag_recorder", domain_id,
+                                   params={"output": str(tmp_path / "bag"), "lockstep": True, "use_sim_time": True})
+            assert wait_for(lambda: (ack(HELLO) or bool(_steps(probe))), timeout=60, interval=0.5), recorder.output()
+            assert "observed by bag_recorder" in node.output()
+            for k in range(5):
+                ack(k)
+                assert wait_for(lambda k=k: len(_steps(probe)) >= k + 2, timeout=10), node.output()
+        assert recorder.stop() == 0
+        with open_bag(tmp_path / "bag") as bag:
+            stamps = [TYPESTORE.deserialize_cdr(data, "geometry_msgs/msg/PoseStamped").header.stamp
+                      for _, _, data in bag.messages(["/ground_truth/pose"])]
+        assert stamps and (stamps[0].sec, stamps[0].nanosec) == (0, 0), stamps[:3]  # recorded from the first step
+        assert node.stop() == 0
+    finally:
+        node.stop()
+        if recorder is not None:
+            recorder.stop()
+
+
 def test_sim_node_refuses_a_step_period_that_is_no_multiple_of_the_tick(domain_id: int) -> None:
     node = NodeProcess(MODULE, domain_id, params={"lockstep": True, "step_period": 0.025, "tick": 0.01})
     assert node.proc.wait(60) == 2

@@ -26,6 +26,8 @@ class RecorderConfig:
     discovery_period: float = param(1.0, "how often to look for topics not seen yet (s, wall)", min=0.1)
     world: str = param("", "world spec of the run, stored in metadata (toponav.world) for evaluation")
     seed: int = param(-1, "world seed of the run, stored in metadata (toponav.seed); -1 = not given")
+    lockstep: bool = param(False, "say hello to a lockstep sim (started with lockstep_recorder) once every "
+                           "advertised topic is subscribed, so the bag holds the run from its first step")
     split: SplitConfig = field(default_factory=SplitConfig)
 
 
