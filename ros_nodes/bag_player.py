@@ -5,6 +5,13 @@ Messages go out as the recorded CDR bytes (no decode/re-encode) at
 (``clock_rate`` Hz, and once right before every message, so subscribers on sim time never see a
 message from their future). A recorded /clock is not replayed while the player makes its own.
 The player itself runs on wall time: never give it use_sim_time.
+
+Names: a bag holds full topic names, as rosbag2 records them. A player at the root publishes them unchanged
+(as ``ros2 bag play``); a player in a namespace replays the bag's recording namespace into its own: with
+``toponav.namespace`` ``/`` (or none stored) ``/scan`` goes to ``/robot1/scan`` from a player in ``/robot1``,
+and a bag recorded in ``/robot1`` replays into ``/robot2`` from a player there. ``/clock`` and topics outside
+the recording namespace keep their names. ``topics`` names recorded topics: absolute, or relative to the
+recording namespace.
 """
 
 from __future__ import annotations
@@ -26,6 +33,25 @@ from toponav.ros_nodes.common import CLOCK_PUB_QOS, declare_config, qos_profile,
 from toponav.ros_nodes.convert import message_class, ns_to_stamp
 
 
+def replay_name(topic: str, recorded_ns: str, player_ns: str) -> str:
+    """Where a recorded ``topic`` is published by a player in ``player_ns`` (module docstring)."""
+    rec, own = recorded_ns.rstrip("/"), player_ns.rstrip("/")
+    if not own or topic == "/clock":
+        return topic
+    if rec and not topic.startswith(rec + "/"):
+        return topic
+    return own + topic[len(rec):]
+
+
+def selected(topic: str, wanted: set[str], recorded_ns: str) -> bool:
+    """Whether ``topic`` (a recorded name) is one of ``wanted`` (absolute, or relative to the recording
+    namespace); every topic when ``wanted`` is empty."""
+    if not wanted:
+        return True
+    rec = recorded_ns.rstrip("/")
+    return any(topic == (w if w.startswith("/") else f"{rec}/{w}") for w in wanted)
+
+
 def rclpy_qos(topic: str) -> QoSProfile:
     """Replayed topics are offered as toponav's live publishers offer them (toponav/qos.py)."""
     return qos_profile(qos.offered(topic))
@@ -44,9 +70,10 @@ class BagPlayer(Node):
         for w in self.bag.warnings:
             self.get_logger().warning(w)
         wanted = {t for t in cfg.topics if t}
+        recorded_ns = self.bag.custom_data.get("toponav.namespace", "/")
         self.pubs: dict[str, Any] = {}
         for topic, info in self.bag.topics.items():
-            if wanted and topic not in wanted:
+            if not selected(topic, wanted, recorded_ns):
                 continue
             if topic == "/clock" and cfg.clock:
                 continue
@@ -55,7 +82,8 @@ class BagPlayer(Node):
             except (ImportError, AttributeError, ValueError):
                 self.get_logger().warning(f"skipping {topic}: message type {info.msgtype} is not installed")
                 continue
-            self.pubs[topic] = self.create_publisher(cls, topic, rclpy_qos(topic))
+            self.pubs[topic] = self.create_publisher(cls, replay_name(topic, recorded_ns, self.get_namespace()),
+                                                     rclpy_qos(topic))
         self.clock_pub = self.create_publisher(Clock, "/clock", CLOCK_PUB_QOS) if cfg.clock else None
         self.published = 0
         self.bag_time_ns = self.bag.start_ns

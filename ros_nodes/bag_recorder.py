@@ -5,6 +5,10 @@ Subscriptions take the serialized CDR bytes straight from DDS (``raw=True``, the
 (:class:`toponav.bags.BagWriter`). Messages are never lost silently: a full queue and the DDS
 "message lost" event are both counted per topic, logged, and stored in the bag metadata
 (``toponav.drops``). Timestamps are the node clock at receipt (sim time when use_sim_time is set).
+Names: relative topics resolve in the node's namespace, as ``ros2 bag record`` resolves them (the default set
+is relative: a recorder in ``/robot1`` records ``/robot1/scan``, ``/robot1/odom``, ... and ``/clock``); the
+bag keeps the full names and stores the namespace (``toponav.namespace``) so ``toponav eval`` finds the run's
+topics in it.
 QoS: toponav's own topics use their documented profiles; other topics adapt to their publishers
 (best effort if any publisher is, transient local if all are).
 """
@@ -26,16 +30,16 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from toponav import qos
 from toponav.bags import BagError, BagWriter
 from toponav.bags.config import RecorderConfig
-from toponav.bags.types import DEFAULT_TOPICS
+from toponav.bags.types import default_type
 from toponav.ros_nodes.common import CLOCK_QOS, SENSOR_QOS, declare_config, qos_profile, run_node
 from toponav.ros_nodes.convert import message_class
 
 
-def known_qos(topic: str) -> QoSProfile | None:
+def known_qos(topic: str, namespace: str = "/") -> QoSProfile | None:
     """What the recorder asks for on one of toponav's topics: the least that receives what toponav offers
     there (sensor and state streams best effort, /clock as a time source asks for it, latched topics
     transient local); None for other topics, whose QoS is adapted to their publishers."""
-    if topic not in DEFAULT_TOPICS and topic.strip("/") not in qos.OFFERED:
+    if default_type(topic, namespace) is None and topic.strip("/") not in qos.OFFERED:
         return None
     spec = qos.offered(topic)
     if spec in (qos.SENSOR, qos.STATE):
@@ -53,7 +57,7 @@ class BagRecorder(Node):
         self.config: RecorderConfig = declare_config(self, RecorderConfig, live=False)
         cfg = self.config
         out = cfg.output or f"runs/bag_{datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}"
-        custom = {}
+        custom = {"toponav.namespace": self.get_namespace()}
         if cfg.world:
             custom["toponav.world"] = cfg.world
         if cfg.seed >= 0:
@@ -65,7 +69,8 @@ class BagRecorder(Node):
         self.lost: dict[str, int] = {}
         self.before_clock = 0
         self.pre_clock: list[tuple[str, bytes]] = []
-        self.wanted = [t for t in cfg.topics if t]
+        # resolved once, like ros2 bag record: relative names in this node's namespace (remaps applied)
+        self.wanted = list(dict.fromkeys(self.resolve_topic_name(t) for t in cfg.topics if t))
         self.subscribed: dict[str, str] = {}
         self.resolved: dict[str, str] = {}  # wanted topic -> the name its subscription resolved to
         self._stop = threading.Event()
@@ -77,10 +82,9 @@ class BagRecorder(Node):
         self._discovery_timer = self.create_timer(cfg.discovery_period, self._discover,
                                                   clock=Clock(clock_type=ClockType.STEADY_TIME))
         if cfg.lockstep:
-            from toponav.lockstep import RECORDER
             from toponav.ros_nodes.lockstep import LockstepObserver
 
-            self.observer = LockstepObserver(self, RECORDER, self._lockstep_ready)
+            self.observer = LockstepObserver(self, self._lockstep_ready)
 
     def _lockstep_ready(self) -> list[str] | None:
         """The subscribed topics once every wanted topic that has a publisher now is subscribed, else None."""
@@ -97,7 +101,7 @@ class BagRecorder(Node):
             return
         graph = dict(self.get_topic_names_and_types())
         for topic in missing:
-            msgtype = DEFAULT_TOPICS.get(topic) or (graph.get(topic) or [None])[0]
+            msgtype = default_type(topic, self.get_namespace()) or (graph.get(topic) or [None])[0]
             if msgtype is None:
                 continue
             self._subscribe(topic, msgtype)
@@ -110,7 +114,7 @@ class BagRecorder(Node):
             self.get_logger().warning(f"not recording {topic} ({msgtype}): {exc}")
             self.subscribed[topic] = msgtype  # do not retry every period
             return
-        qos = known_qos(topic) or self._adapted_qos(topic)
+        qos = known_qos(topic, self.get_namespace()) or self._adapted_qos(topic)
         self.drops[topic] = 0
         self.lost[topic] = 0
         callbacks = None

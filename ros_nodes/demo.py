@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a private one)")
     parser.add_argument("--params-file", default="", help="ROS 2 parameter YAML for all nodes "
                         "(default: share/toponav/config/sim_navigation.yaml)")
+    parser.add_argument("--namespace", default="", help="run the stack under this robot namespace (/NS/scan, ...); "
+                        "the bag keeps the full names and toponav eval reads them through it")
     parser.add_argument("--verbose", action="store_true", help="show every node's output, not only warnings")
 
 
@@ -123,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = StackRunConfig(world=args.world, seed=args.seed, out=out, goal=(float(world.goal[0]), float(world.goal[1])),
                          controller=controller, budget=args.timeout, wall_timeout=args.wall_timeout,
                          tolerance=args.tolerance, rtf=default_rtf(args.rtf, lockstep), lockstep=lockstep,
-                         domain_id=domain, params_file=args.params_file, tag="demo")
+                         domain_id=domain, params_file=args.params_file, tag="demo",
+                         namespace=getattr(args, "namespace", ""))
     bag = out / "bag"
     print(f"[demo] world {world.name} (held-out seed {args.seed}): start ({world.start[0]:.1f}, {world.start[1]:.1f})"
           f" -> goal ({world.goal[0]:.1f}, {world.goal[1]:.1f}); controller: {controller}; domain {domain}; "

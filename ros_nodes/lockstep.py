@@ -11,6 +11,11 @@ with what the node has: a lost message must not deadlock the run.
 
 Parameters (declared here, not in the nodes' config dataclasses: they are about the transport, not the
 algorithm): ``lockstep`` (bool, default false), ``lockstep_input_timeout`` (wall s, default 8.0).
+
+Names: a client acks as its node's fully qualified name without the leading "/" (``topo_mapper`` at the root,
+``robot1/topo_mapper`` under robot1), and its streams and outputs go by their resolved topic names
+(``toponav.lockstep.stream_name``): the nodes keep their relative names, and several robots' stacks share the
+sim's one barrier without mixing their streams.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from toponav.lockstep import (
     StepMsg,
     payload_key,
     stamp_key,
+    stream_name,
 )
 from toponav.ros_nodes.common import LOCKSTEP_ACK_QOS, LOCKSTEP_STEP_QOS
 
@@ -102,7 +108,7 @@ class LockstepClient:
                  on_step: Callable[[StepMsg], tuple[dict[str, int], tuple[float, float] | None]],
                  input_timeout: float = 8.0, name: str | None = None) -> None:
         self.node = node
-        self.name = name or node.get_name()
+        self.name = name or stream_name(node.get_fully_qualified_name())
         self.streams = {s.name: s for s in streams}
         self.join = InputJoin(list(self.streams))
         self._needs, self._on_step = needs, on_step
@@ -116,10 +122,13 @@ class LockstepClient:
         self._created = time.monotonic()
         self.late_steps = 0
         topics = []
+        self._wire: dict[str, str] = {}  # stream -> its name in the step messages (resolved topic)
         for s in self.streams.values():
             sub = node.create_subscription(s.msg_type, s.topic, lambda m, s=s: self._on_input(s, m), join_qos(s.qos))
             topics.append(sub.topic_name)
+            self._wire[s.name] = stream_name(sub.topic_name)
         self._topics = topics
+        self._out_names: dict[str, str] = {}
         self._ack_pub = node.create_publisher(String, ACK_TOPIC, LOCKSTEP_ACK_QOS)
         node.create_subscription(String, STEP_TOPIC, self._on_step_msg, LOCKSTEP_STEP_QOS)
         self._wall = Clock(clock_type=ClockType.STEADY_TIME)
@@ -159,7 +168,9 @@ class LockstepClient:
         self._pending = step
         self._pending_since = time.monotonic()
         # asked once per step (the nodes' tick schedules are stateful)
-        self._pending_needs = {s: step.latest[s] for s in self._needs(step) if s in self.streams and s in step.latest}
+        latest = step.latest
+        self._pending_needs = {s: latest[self._wire[s]] for s in self._needs(step)
+                               if s in self.streams and self._wire[s] in latest}
         self._try()
 
     def _inputs_discovered(self) -> bool:
@@ -195,8 +206,16 @@ class LockstepClient:
             self.streams[name].callback(msg)
         outputs, cmd = self._on_step(step)
         self._last_step = step.step
+        outputs = {self._output_name(k): v for k, v in outputs.items()}
         self._ack_pub.publish(String(data=AckMsg(self.name, step.step, outputs, cmd, late=missing).to_json()))
 
+    def _output_name(self, topic: str) -> str:
+        """An output (the node's relative topic name, e.g. ``topo_graph``) as the step messages name it: resolved
+        in the node's namespace with its remaps, like its publisher."""
+        name = self._out_names.get(topic)
+        if name is None:
+            name = self._out_names[topic] = stream_name(self.node.resolve_topic_name(topic))
+        return name
 
 class LockstepObserver:
     """A node that only watches a lockstep run (the bag recorder): it says hello, listing the topics it has
@@ -206,8 +225,9 @@ class LockstepObserver:
     ``ready()`` returns the resolved topic names subscribed so far, or None while the observer is not ready.
     """
 
-    def __init__(self, node: Node, name: str, ready: Callable[[], list[str] | None]) -> None:
-        self.node, self.name, self._ready = node, name, ready
+    def __init__(self, node: Node, ready: Callable[[], list[str] | None], name: str | None = None) -> None:
+        self.node, self._ready = node, ready
+        self.name = name or stream_name(node.get_fully_qualified_name())  # as the sim names its observer
         self.stepping = False
         self._ack_pub = node.create_publisher(String, ACK_TOPIC, LOCKSTEP_ACK_QOS)
         self._step_sub = node.create_subscription(String, STEP_TOPIC, self._on_step_msg, LOCKSTEP_STEP_QOS)

@@ -23,10 +23,12 @@ from toponav.ros_nodes.common import COMMAND_QOS
 class Probe:
     """Subscribe/publish on a private domain from the test process."""
 
-    def __init__(self, domain_id: int, name: str = "toponav_probe") -> None:
+    def __init__(self, domain_id: int, name: str = "toponav_probe", namespace: str = "") -> None:
+        """``namespace``: where relative topic names resolve (a robot's, to watch its stack); absolute names
+        are unaffected. Messages are filed under the name as given."""
         self.context = Context()
         rclpy.init(context=self.context, domain_id=int(domain_id))
-        self.node = Node(name, context=self.context)
+        self.node = Node(name, namespace=namespace or None, context=self.context)
         self.messages: dict[str, list[Any]] = defaultdict(list)
         self._lock = threading.Lock()
         self._executor = SingleThreadedExecutor(context=self.context)

@@ -15,7 +15,9 @@ Services   ~/reset (std_srvs/Trigger: rebuild from the current ``world``/``seed`
 Time: the node itself steps on a wall-clock timer (it is the clock source); each callback advances
 sim time to ``real_time_factor`` x elapsed wall time in ``tick`` steps (0 = as fast as possible).
 With ``lockstep`` the sim instead advances ``step_period`` at a time, and only once every node named in
-``lockstep_nodes`` has acked the step (protocol in docs/simulation.md: /lockstep/step, /lockstep/ack);
+``lockstep_nodes`` has acked the step (protocol in docs/simulation.md: /lockstep/step, /lockstep/ack; names
+relative to the sim's namespace, so with several robots ``robot1/topo_mapper``, ``robot2/topo_mapper``, ...:
+one barrier for all robots, each robot's command taken from the ack that names its ``cmd_vel``);
 ``real_time_factor`` is then an upper bound (0 = as fast as the nodes allow), a node that misses the
 ``lockstep_timeout`` wall-clock deadline is logged as an ERROR, listed under ``hung`` and dropped, and
 the controller's command is the one carried in its ack for the step. /lockstep/status (String JSON,
@@ -52,6 +54,7 @@ from toponav.lockstep import (
     StepMsg,
     payload_key,
     stamp_key,
+    stream_name,
 )
 from toponav.ros_nodes.common import (
     CLOCK_PUB_QOS,
@@ -119,8 +122,14 @@ class _RobotIO:
         self.gt_pub = node.create_publisher(PoseStamped, f"{pre}ground_truth/pose", STATE_QOS)
         self.points_pub = node.create_publisher(PointCloud2, f"{pre}points", SENSOR_QOS)
         self.collision_pub = node.create_publisher(String, f"{pre}collision", EVENT_QOS)
-        node.create_subscription(Twist, f"{pre}cmd_vel", self._on_cmd, COMMAND_QOS)
-        node.create_subscription(PoseStamped, f"{pre}goal_pose", self._on_goal, COMMAND_QOS)
+        cmd_sub = node.create_subscription(Twist, f"{pre}cmd_vel", self._on_cmd, COMMAND_QOS)
+        goal_sub = node.create_subscription(PoseStamped, f"{pre}goal_pose", self._on_goal, COMMAND_QOS)
+        # lockstep stream names: the resolved topic names without the leading "/" ("scan" at the root,
+        # "robot1/scan" under robot1), the names the participants join on (ros_nodes/lockstep.py)
+        self.keys = {name: stream_name(sub.topic_name) for name, sub in (
+            ("scan", self.scan_pub), ("odom", self.odom_pub), ("points", self.points_pub), ("cmd_vel", cmd_sub),
+            ("goal_pose", goal_sub))}
+        self.cmd_owner: str | None = None  # lockstep: the participant whose acks command this robot
         self.node = node
         self.cmd = np.zeros(2)
         self.cmd_time = -math.inf
@@ -130,7 +139,7 @@ class _RobotIO:
 
     # warnings are throttled (rclpy, per call site): a bad publisher must not flood the log
     def _on_cmd(self, msg: Twist) -> None:
-        if self.node.lockstep_commands():  # the lockstep controller's ack carries the command for each step
+        if self.node.lockstep_commands(self):  # the lockstep controller's ack carries the command for each step
             return
         try:
             v, w = twist_to_vw(msg)
@@ -143,7 +152,7 @@ class _RobotIO:
 
     def _on_goal(self, msg: PoseStamped) -> None:
         # lockstep: the next step names this goal, so every node applies it at the same step
-        self.node._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self.node._keys[self.keys["goal_pose"]] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
         world = self.node.world
         log = self.node.get_logger()
         try:
@@ -219,28 +228,43 @@ class SimNode(Node):
     def _setup_lockstep(self, cfg: SimConfig, names: list[str]) -> None:
         from toponav.config import ConfigError
 
-        if len(names) > 1:
-            raise ConfigError("lockstep", "lockstep supports one robot (robots: ['']); the barrier is global")
         ratio = cfg.step_period / cfg.tick
         if abs(ratio - round(ratio)) > 1e-6:
             raise ConfigError("step_period", f"must be a multiple of tick ({cfg.tick} s), got {cfg.step_period}")
         self._ticks_per_step = max(1, round(ratio))
         try:
-            self.barrier = StepBarrier(cfg.lockstep_nodes, cfg.lockstep_timeout, cfg.lockstep_startup_timeout,
-                                       observers=[RECORDER] if cfg.lockstep_recorder else [])
+            self.barrier = StepBarrier([self._participant(n) for n in cfg.lockstep_nodes if n], cfg.lockstep_timeout,
+                                       cfg.lockstep_startup_timeout,
+                                       observers=[self._participant(RECORDER)] if cfg.lockstep_recorder else [])
         except ValueError as exc:
             raise ConfigError("lockstep_timeout", str(exc)) from None
         self._outputs: dict[str, int] = {}  # node outputs as named by the acks so far
         self._inputs: dict[str, int] = {}  # topic -> how many participants said they join on it
-        self._cmd_owner: str | None = None
         self._step_pub = self.create_publisher(String, STEP_TOPIC, LOCKSTEP_STEP_QOS)
         self.create_subscription(String, ACK_TOPIC, self._on_ack, LOCKSTEP_ACK_QOS)
         self._step = HELLO
         self._step_wall = time.monotonic()
 
-    def lockstep_commands(self) -> bool:
-        """True while a live lockstep participant drives the robot through its acks."""
-        return self.barrier is not None and self._cmd_owner in self.barrier.active
+    def _participant(self, name: str) -> str:
+        """A ``lockstep_nodes`` entry as the participant names itself (its fully qualified name without the
+        leading "/"): relative names are in the sim's namespace (``topo_mapper`` of a sim in /robot1 is
+        ``robot1/topo_mapper``), absolute ones as given."""
+        if name.startswith("/"):
+            return name.strip("/")
+        ns = self.get_namespace().strip("/")
+        return f"{ns}/{name}" if ns else name
+
+    def lockstep_commands(self, robot: _RobotIO) -> bool:
+        """True while a live lockstep participant drives ``robot`` through its acks."""
+        return self.barrier is not None and robot.cmd_owner in self.barrier.active
+
+    def _commanded(self, ack: AckMsg) -> _RobotIO | None:
+        """The robot an ack's command is for: the one whose cmd_vel the ack's outputs name (each robot's
+        controller publishes its own); with one robot, that one."""
+        for robot in self.robots:
+            if robot.keys["cmd_vel"] in ack.outputs:
+                return robot
+        return self.robots[0] if len(self.robots) == 1 else None
 
     def _on_ack(self, msg: String) -> None:
         b = self.barrier
@@ -268,11 +292,14 @@ class SimNode(Node):
         if ack.late:
             self.get_logger().warning(f"lockstep: '{ack.node}' ran step {ack.step} without {', '.join(ack.late)} "
                                       "(not received in time)", throttle_duration_sec=5.0)
-        if ack.cmd is not None and all(math.isfinite(c) for c in ack.cmd):
-            robot = self.robots[0]
+        robot = self._commanded(ack) if ack.cmd is not None else None
+        if robot is not None and all(math.isfinite(c) for c in ack.cmd):
             robot.cmd = np.array(ack.cmd)
             robot.cmd_time = self.sim.sim_time
-            self._cmd_owner = ack.node
+            robot.cmd_owner = ack.node
+        elif ack.cmd is not None and robot is None:
+            self.get_logger().warning(f"lockstep: '{ack.node}' sent a command for none of the robots (its outputs "
+                                      f"name no robot's cmd_vel: {sorted(ack.outputs)})", throttle_duration_sec=5.0)
         if b.complete and not self.paused and self._paced():
             self._advance()
 
@@ -282,7 +309,8 @@ class SimNode(Node):
         b = self.barrier
         if self._step_pub.get_subscription_count() < len(b.seen):
             return False
-        pubs = {p.topic_name: p for p in (self.robots[0].scan_pub, self.robots[0].odom_pub, self.goal_pub)
+        robots = [p for r in self.robots for p in (r.scan_pub, r.odom_pub)]
+        pubs = {p.topic_name: p for p in (*robots, self.goal_pub)
                 if p is not None}  # resolved names, as the participants' hellos give them
         return all(pub.get_subscription_count() >= self._inputs.get(topic, 0) for topic, pub in pubs.items())
 
@@ -312,7 +340,7 @@ class SimNode(Node):
             self.get_logger().error(
                 f"lockstep: {', '.join(late)} did not ack step {b.step} (t={self.sim.sim_time:.2f} s) within "
                 f"{b.timeout:.1f} s wall: reported hung in {STATUS_TOPIC} and dropped from the barrier"
-                + ("; the robot stops (cmd_timeout)" if self._cmd_owner in late else ""))
+                + ("; the robot stops (cmd_timeout)" if any(r.cmd_owner in late for r in self.robots) else ""))
             self._publish_status(force=True)
         if b.complete and self._paced():
             self._advance()
@@ -368,7 +396,7 @@ class SimNode(Node):
         gx, gy = self.world.goal[0], self.world.goal[1]
         msg = make_pose_stamped(gx, gy, 0.0, "map", sec_to_stamp(t))
         self.goal_pub.publish(msg)
-        self._keys["goal_pose"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._keys[self.robots[0].keys["goal_pose"]] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
         self.get_logger().info(f"goal ({gx:.2f}, {gy:.2f}) sent on /goal_pose at t={t:.2f} s (send_goal)")
 
     def _publish_status(self, force: bool = False) -> None:
@@ -560,14 +588,15 @@ class SimNode(Node):
                                                                                    strict=True)],
         })
         self.world_pub.publish(String(data=data))
-        self._keys["world_info"] = payload_key(data)  # lockstep: the planner takes its boundary from it
+        # lockstep: the planner takes its boundary from it
+        self._keys[stream_name(self.world_pub.topic_name)] = payload_key(data)
 
     def _publish_scan(self, i: int, robot: _RobotIO, t: float) -> None:
         lid = self.config.lidar
         msg = make_laserscan(self.sim.scan(i), self.sim._angles, lid.range_min, lid.range_max,
                              robot.frame("base_scan"), sec_to_stamp(t), scan_time=1.0 / self.config.scan_rate)
         robot.scan_pub.publish(msg)
-        self._keys["scan"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._keys[robot.keys["scan"]] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def _publish_odom(self, i: int, robot: _RobotIO, t: float) -> None:
         state = self.sim.state(i)
@@ -577,7 +606,7 @@ class SimNode(Node):
                              robot.frame("base_link"), stamp, var_xy=max(self.config.robot.odom_drift_v, 1e-3) ** 2,
                              var_yaw=max(self.config.robot.odom_drift_w, 1e-3) ** 2)
         robot.odom_pub.publish(odom)
-        self._keys["odom"] = stamp_key(stamp.sec, stamp.nanosec)
+        self._keys[robot.keys["odom"]] = stamp_key(stamp.sec, stamp.nanosec)
         gx, gy, gyaw = self.sim.robot_pose(i)
         robot.gt_pub.publish(make_pose_stamped(gx, gy, gyaw, "map", stamp))
         if self.tf is not None:  # pragma: no cover - tf2_ros not installed here
@@ -591,7 +620,7 @@ class SimNode(Node):
     def _publish_points(self, i: int, robot: _RobotIO, t: float) -> None:
         msg = xyz_to_pointcloud2(self.sim.points(i), robot.frame("base_link"), sec_to_stamp(t))
         robot.points_pub.publish(msg)
-        self._keys["points"] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._keys[robot.keys["points"]] = stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def close(self) -> None:
         self.sim.close()

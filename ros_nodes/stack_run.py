@@ -7,7 +7,10 @@ Nav2's "simple commander" role (wait until active, send the goal, follow it), wi
    a private ROS_DOMAIN_ID with DDS on loopback, recording a bag; ``lockstep:=true`` is passed when the launch
    file declares that argument (and the run asks for it), so the runner works with and without lockstep;
 2. sends the world's goal on /goal_pose once the stack listens (in lockstep the sim sends it itself before
-   step 1, ``send_goal:=true``, so the run is reproducible), follows /ground_truth/pose on sim time;
+   step 1, ``send_goal:=true``, so the run is reproducible), follows /ground_truth/pose on sim time; with a
+   ``namespace`` the whole stack runs under it (``namespace:=robot1``) and the runner watches the robot's
+   topics there (/robot1/ground_truth/pose, ...; /clock and /lockstep/status are global), the bag holding them
+   under their full names;
 3. stops when the robot is within ``tolerance`` of the goal, the sim-time budget is spent, a required node
    dies (the launcher says which), the simulator reports a hung node on /lockstep/status, the planner has
    reported for ``give_up_after`` sim seconds that it has nothing left to do (done / stuck), the graph has
@@ -213,6 +216,7 @@ class StackRunConfig:
     give_up_after: float = 90.0  # sim s of the planner reporting done/stuck before the run ends (> the 60 s blacklist)
     progress_every: float = 10.0  # sim s between progress lines (0 = none)
     tag: str = "stack"
+    namespace: str = ""  # launch arg: the robot's namespace ('' = root)
 
 
 @dataclass
@@ -293,6 +297,8 @@ class StackRunner:
         wanted = {"world": cfg.world, "seed": str(cfg.seed), "controller": cfg.controller, "record": "true",
                   "bag": str(bag.resolve()), "real_time_factor": str(cfg.rtf),
                   "lockstep": "true" if cfg.lockstep else "false"}
+        if cfg.namespace:
+            wanted["namespace"] = cfg.namespace
         if cfg.lockstep:  # the sim sends the goal before step 1: the whole run is reproducible
             wanted["send_goal"] = "true"
         if cfg.overrides:
@@ -329,7 +335,7 @@ class StackRunner:
                         stop=self.stop)
         try:
             launcher.start()
-            probe = Probe(domain, name="toponav_" + re.sub(r"\W", "_", cfg.tag))
+            probe = Probe(domain, name="toponav_" + re.sub(r"\W", "_", cfg.tag), namespace=cfg.namespace)
             nav.attach(probe)
             if nav.wait_until_active():
                 nav.follow_goal()
@@ -343,7 +349,7 @@ class StackRunner:
                 res.rtf = (res.sim_time - nav.first_clock[1]) / (end - nav.first_clock[0])
             res.cpu_seconds = _cpu(launcher)
             if probe is not None:
-                res.live_collisions = probe.count("/collision")
+                res.live_collisions = probe.count("collision")
                 probe.close()
             time.sleep(0.5)  # the recorder writes the last messages
             launcher.shutdown()
@@ -406,16 +412,18 @@ class Navigator:
         from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
 
         self.probe = probe
+        # relative names: the probe lives in the robot's namespace (the root for one robot); /clock and the
+        # sim's lockstep status are global
         probe.subscribe("/clock", Clock, CLOCK_QOS)
-        probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
-        probe.subscribe("/collision", String, EVENT_QOS)
-        probe.subscribe("/topo_graph", String, LATCHED_QOS)
-        probe.subscribe("/toponav/status", DiagnosticArray, EVENT_QOS)
+        probe.subscribe("ground_truth/pose", PoseStamped, SENSOR_QOS)
+        probe.subscribe("collision", String, EVENT_QOS)
+        probe.subscribe("topo_graph", String, LATCHED_QOS)
+        probe.subscribe("toponav/status", DiagnosticArray, EVENT_QOS)
         if self.sim_sends_goal:  # only then: our own subscription must not count as a goal listener below
-            probe.subscribe("/goal_pose", PoseStamped, COMMAND_QOS)
+            probe.subscribe("goal_pose", PoseStamped, COMMAND_QOS)
         # best effort + volatile matches any publisher QoS (latched or not)
         probe.subscribe("/lockstep/status", String, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
-        self.goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", COMMAND_QOS)
+        self.goal_pub = probe.node.create_publisher(PoseStamped, "goal_pose", COMMAND_QOS)
 
     # -- one look at the stack ----------------------------------------------------------------------------
     def _look(self) -> bool:
@@ -447,7 +455,7 @@ class Navigator:
                 res.hung = hung
                 res.reason = f"node hung: {', '.join(hung)}"
                 return False
-        self.pose = self.probe.last("/ground_truth/pose")
+        self.pose = self.probe.last("ground_truth/pose")
         return True
 
     # -- wait, send ---------------------------------------------------------------------------------------
@@ -472,7 +480,7 @@ class Navigator:
             if self.pose is None:
                 return False
             # the sim sent the goal with its first sensors (step 0)
-            sent = self.probe.last("/goal_pose")
+            sent = self.probe.last("goal_pose")
             res.goal_sent_at = (stamp_to_sec(sent.header.stamp) if sent
                                 else (self.first_clock[1] if self.first_clock else 0.0))
             self._goal_started()
@@ -553,10 +561,10 @@ class Navigator:
 
     def _progress(self, d: float) -> None:
         pose = self.pose.pose.position
-        graph = self.probe.last("/topo_graph")
+        graph = self.probe.last("topo_graph")
         nodes = len(json.loads(graph.data).get("nodes", [])) if graph is not None else 0
         self.say(f"[{self.cfg.tag}] t={self.sim_t:6.1f} s  pose ({pose.x:5.1f}, {pose.y:5.1f})  {d:5.1f} m to go  "
-                 f"graph {nodes} nodes  collisions {self.probe.count('/collision')}")
+                 f"graph {nodes} nodes  collisions {self.probe.count('collision')}")
 
     def failure(self) -> str:
         """The run's failure category (:func:`classify_failure`), '' on success."""
@@ -569,7 +577,7 @@ class Navigator:
 
 def _read_planner(probe: Any, res: StackOutcome) -> None:
     """The planner's state and frontier count from its last /toponav/status."""
-    msg = probe.last("/toponav/status")
+    msg = probe.last("toponav/status")
     if msg is None or not msg.status:
         return
     values = {kv.key: kv.value for kv in msg.status[0].values}

@@ -40,10 +40,11 @@ class SimConfig:
     robots: list[str] = param([""], "robot namespaces, one robot each ('' = no namespace)")  # noqa: RUF009
     lockstep: bool = param(False, "advance sim time one step only when every node in lockstep_nodes has "
                            "acked the step (reproducible runs, load-independent); real_time_factor is then an "
-                           "upper bound on speed (0 = as fast as the nodes allow). One robot only")
+                           "upper bound on speed (0 = as fast as the nodes allow). One barrier for all robots")
     lockstep_nodes: list[str] = param(  # noqa: RUF009
         ["topo_mapper", "subgoal_planner", "hodat_controller"],
-        "node names that take part in the lockstep barrier (their outputs change the run)")
+        "node names that take part in the lockstep barrier (their outputs change the run), relative to the sim's "
+        "namespace (robot1/topo_mapper for a robot's node under a multi-robot sim) or absolute")
     lockstep_recorder: bool = param(False, "lockstep: also wait for bag_recorder's hello before the first step, so "
                                     "the bag holds the run from t=0 (it never acks: recording cannot slow the run)")
     step_period: float = param(0.05, "lockstep: sim seconds per step (the controller period); a multiple of tick",

@@ -22,13 +22,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Topics of the protocol (absolute: one simulator, one barrier).
+#: Topics of the protocol (absolute: one simulator, one barrier for all its robots; participants and streams are
+#: told apart by their namespaced names).
 STEP_TOPIC = "/lockstep/step"
 ACK_TOPIC = "/lockstep/ack"
 STATUS_TOPIC = "/lockstep/status"
 #: The step number a node's "hello" carries: it is alive and subscribed, but has processed no step yet.
 HELLO = -1
 RECORDER = "bag_recorder"  # the observer name the sim waits for when asked to (sim_node lockstep_recorder)
+
+
+def stream_name(topic: str) -> str:
+    """A stream's name in the protocol (``latest`` of a step, ``outputs`` of an ack): its resolved topic name
+    without the leading "/" (``scan`` at the root, ``robot1/scan`` under robot1), so one barrier serves every
+    robot of a multi-robot sim and a one-robot run keeps the bare names."""
+    return topic.lstrip("/")
 
 
 def stamp_key(sec: int, nanosec: int) -> int:

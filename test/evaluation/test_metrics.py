@@ -66,10 +66,13 @@ def detour(step: float = 0.1) -> np.ndarray:
     return np.array(pts)
 
 
-def write_run(path: Path, collision_times: list[float], *, storage: str = "mcap") -> None:
+def write_run(path: Path, collision_times: list[float], *, storage: str = "mcap", namespace: str = "") -> None:
+    """A run along :func:`detour`; ``namespace`` ("/robot1") records it as a recorder in that namespace does:
+    the topics under it, the namespace in the metadata."""
     pts = detour()
     t0 = 10.0
-    with BagWriter(path, storage=storage) as w:
+    custom = {"toponav.namespace": namespace} if namespace else None
+    with _Prefixed(BagWriter(path, storage=storage, custom_data=custom), namespace) as w:
         for topic, typ in [("/ground_truth/pose", "geometry_msgs/msg/PoseStamped"), ("/goal_pose",
                            "geometry_msgs/msg/PoseStamped"), ("/collision", "std_msgs/msg/String"),
                            ("/topo_graph", "std_msgs/msg/String"), ("/odom", "nav_msgs/msg/Odometry"),
@@ -95,6 +98,46 @@ def write_run(path: Path, collision_times: list[float], *, storage: str = "mcap"
                                                                                   "frontier": True}],
                  "edges": [{"u": 0, "v": 1}, {"u": 1, "v": 2}]}
         w.write("/topo_graph", ns(t0 + 5), ser(string_msg(json.dumps(graph)), "std_msgs/msg/String"))
+
+
+class _Prefixed:
+    """A BagWriter whose topics go under ``namespace``."""
+
+    def __init__(self, writer: BagWriter, namespace: str) -> None:
+        self.writer, self.ns = writer, namespace
+
+    def __enter__(self) -> _Prefixed:
+        self.writer.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.__exit__(*exc)
+
+    def add_topic(self, topic: str, msgtype: str) -> None:
+        self.writer.add_topic(self.ns + topic, msgtype)
+
+    def write(self, topic: str, stamp: int, data: bytes) -> None:
+        self.writer.write(self.ns + topic, stamp, data)
+
+
+def test_a_run_recorded_under_a_namespace_is_read_through_it(tmp_path: Path) -> None:
+    """bag_recorder in /robot1 records /robot1/ground_truth/pose, ...: load_run (and so toponav eval) reads them
+    through the namespace the bag stores, with the same metrics as the run recorded at the root."""
+    write_run(tmp_path / "root", collision_times=[23.95])
+    write_run(tmp_path / "ns", collision_times=[23.95], namespace="/robot1")
+    cfg = EvalConfig(goal_tolerance=0.5, robot_radius=0.25)
+    root = compute_metrics(load_run(tmp_path / "root", world=WORLD), cfg)
+    ns = compute_metrics(load_run(tmp_path / "ns", world=WORLD), cfg)
+    assert ns["path_length"] == pytest.approx(13.5, abs=1e-6) and ns["collisions"] == 1 and ns["graph_nodes"] == 3
+    for key in ("path_length", "time_to_goal", "spl", "min_clearance", "collisions", "graph_edges", "reached"):
+        assert ns[key] == root[key], key
+    # read at the root instead, the bag has no run in it
+    assert len(load_run(tmp_path / "ns", world=WORLD, namespace="/").traj) == 0
+    from toponav.evaluation.run import in_namespace
+
+    # a robot's own topic wins over the root's; global ones (the multi-robot sim's /world_info) come from the root
+    assert in_namespace(["/clock", "/world_info", "/odom", "/robot1/odom", "/robot2/odom"], "robot1") == {
+        "/clock": "/clock", "/world_info": "/world_info", "/robot1/odom": "/odom", "/robot2/odom": "/robot2/odom"}
 
 
 def test_hand_computed_metrics(tmp_path: Path) -> None:

@@ -1,15 +1,18 @@
 """Two robots in one simulated warehouse through launch/multi_robot.launch.xml: one sim_node with robots
-robot1 and robot2, a mapper + planner + controller per robot in its namespace. Their paths cross right after
-the start. Each reaches its own goal with no collision, and each mapper, which saw the other robot standing
-beside it at the start, no longer holds it as an obstacle once it has moved on.
+robot1 and robot2, a mapper + planner + controller per robot in its namespace, all six in the sim's one
+lockstep barrier. Their paths cross right after the start. Each reaches its own goal with no collision, and
+each mapper, which saw the other robot standing beside it at the start, no longer holds it as an obstacle once
+it has moved on.
 
-Free-running on the sim clock (the lockstep barrier serves one robot), so timing varies with the load; the
-budget is generous in sim time and the goals are short.
+In lockstep, so the run does not depend on the machine's load: the sim is paused before its first step, both
+goals go out, and the sim resumes, so both goals are named in the first steps and the run is the same each time
+(sim times, not wall times, are asserted): the test runs it twice and compares the trajectories.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from nav_msgs.msg import OccupancyGrid  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import SetBool  # noqa: E402
 
 from toponav.ros_nodes.common import CLOCK_QOS, COMMAND_QOS, EVENT_QOS, LATCHED_QOS, STATE_QOS  # noqa: E402
 from toponav.ros_nodes.demo import find_free_domain, missing_nodes  # noqa: E402
@@ -34,12 +38,9 @@ from toponav.ros_nodes.probe import Probe  # noqa: E402
 
 LAUNCH = find_package_share("toponav") / "launch" / "multi_robot.launch.xml"
 #: warehouse 1000000 starts robot1 at (1.0, 2.37) and robot2 0.8 m below it at (1.0, 1.57), both facing +x.
-#: robot2 goes first, down-right into the strip under the first shelf row; once it is under way robot1 goes
-#: down through where robot2 stood to a point in the same strip short of robot2's: their paths cross at
-#: (1.5, 1.4). From its goal each robot sees the other's start again (robot2 past the shelf's corner), so each
-#: mapper can clear the robot it saw standing there. (Scenarios where one robot had to drive past the other
-#: still standing, or both set off together, were flaky here: the planner sometimes took the long way round a
-#: standing robot, and runs are free-running, so timing moves with the load.)
+#: robot2 goes down-right into the strip under the first shelf row; robot1 goes down through where robot2 stood
+#: to a point in the same strip short of robot2's: their paths cross. From its goal each robot sees the other's
+#: start again (robot2 past the shelf's corner), so each mapper can clear the robot it saw standing there.
 GOALS = {"robot2": (3.5, 0.5), "robot1": (2.0, 0.5)}
 SEEN_RADIUS = 0.35  # m around the other robot's start: its disc (r 0.25) plus a cell
 
@@ -61,78 +62,100 @@ def _occupied_near(grid: OccupancyGrid, xy: tuple[float, float], radius: float) 
     return int(np.count_nonzero(data[near] >= 50))
 
 
+def _pause(probe: Probe, on: bool) -> None:
+    client = probe.node.create_client(SetBool, "/sim_node/pause")
+    assert client.wait_for_service(timeout_sec=60), "no /sim_node/pause"
+    future = client.call_async(SetBool.Request(data=on))
+    assert wait_for(future.done, timeout=30) and future.result().success
+
+
+def _sim_seconds(msg: Clock) -> float:
+    return msg.clock.sec + msg.clock.nanosec * 1e-9
+
+
 @pytest.mark.skipif(bool(missing_nodes(("hodat_controller", "subgoal_planner", "topo_mapper"))),
                     reason="full stack not installed")
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_two_robots_reach_their_goals_and_clear_each_other(tmp_path: Path) -> None:
+    first = _run(tmp_path / "a")
+    # lockstep: the same run again gives the same trajectories, whatever the machine's load did meanwhile
+    second = _run(tmp_path / "b")
+    for r in GOALS:
+        common = sorted(set(first[r]) & set(second[r]))
+        assert len(common) >= 0.9 * min(len(first[r]), len(second[r])), (len(common), len(first[r]), len(second[r]))
+        diff = [(t, first[r][t], second[r][t]) for t in common if first[r][t] != second[r][t]]
+        assert not diff, f"{r}: the two runs differ first at sim t={diff[0][0] * 1e-9:.2f} s: {diff[0][1:]}"
+
+
+def _run(tmp_path: Path) -> dict[str, dict[int, tuple[float, float]]]:
+    """One run, asserted; each robot's ground-truth poses by stamp (ns)."""
     domain = find_free_domain()
-    desc = parse_launch_file(LAUNCH, {"world": "warehouse", "seed": "1000000"})
+    desc = parse_launch_file(LAUNCH, {"world": "warehouse", "seed": "1000000", "real_time_factor": "0"})
     assert sorted(n.label for n in desc.nodes) == sorted(
         ["sim_node"] + [f"{r}/{n}" for r in ("robot1", "robot2")
                         for n in ("topo_mapper", "subgoal_planner", "hodat_controller")])
     out = io.StringIO()
     launcher = Launcher(desc, domain_id=domain, log_dir=tmp_path / "logs", stream=out)
+    other = {"robot1": "robot2", "robot2": "robot1"}
     try:
         with Probe(domain) as probe:
             probe.subscribe("/clock", Clock, CLOCK_QOS)
-            probe.subscribe("/world_info", String, LATCHED_QOS)
+            probe.subscribe("/lockstep/status", String, LATCHED_QOS)
             for r in GOALS:
                 probe.subscribe(f"/{r}/ground_truth/pose", PoseStamped, STATE_QOS)
                 probe.subscribe(f"/{r}/collision", String, EVENT_QOS)
                 probe.subscribe(f"/{r}/map", OccupancyGrid, LATCHED_QOS)
             launcher.start()
-            assert all(probe.wait(f"/{r}/ground_truth/pose", 1, timeout=120) for r in GOALS), out.getvalue()[-3000:]
-            starts = {r: (probe.last(f"/{r}/ground_truth/pose").pose.position.x,
-                          probe.last(f"/{r}/ground_truth/pose").pose.position.y) for r in GOALS}
-            assert math.dist(starts["robot1"], starts["robot2"]) < 1.0, starts
-            other = {"robot1": "robot2", "robot2": "robot1"}
-
-            # each mapper first sees the other robot standing beside it (before anyone moves)
-            def seen() -> bool:
-                maps = {r: probe.last(f"/{r}/map") for r in GOALS}
-                return all(m is not None and _occupied_near(m, starts[other[r]], SEEN_RADIUS) > 0
-                           for r, m in maps.items())
-
-            assert wait_for(seen, timeout=90), out.getvalue()[-3000:]
-
+            # paused before the first step (the participants take seconds to start): no step runs without goals
+            _pause(probe, True)
             pubs = {r: probe.node.create_publisher(PoseStamped, f"/{r}/goal_pose", COMMAND_QOS) for r in GOALS}
-            assert wait_for(lambda: all(p.get_subscription_count() >= 2 for p in pubs.values()), timeout=60)
-
-            def send_goal(r: str) -> None:
+            # the sim and the planner of each robot listen
+            assert wait_for(lambda: all(p.get_subscription_count() >= 2 for p in pubs.values()), timeout=120), \
+                out.getvalue()[-3000:]
+            for r, (gx, gy) in GOALS.items():
                 msg = PoseStamped()
                 msg.header.frame_id = "map"
-                msg.pose.position.x, msg.pose.position.y = GOALS[r]
+                msg.pose.position.x, msg.pose.position.y = gx, gy
                 msg.pose.orientation.w = 1.0
                 pubs[r].publish(msg)
+            time.sleep(1.0)
+            _pause(probe, False)
 
-            def moved(r: str, d: float) -> bool:
-                p = probe.last(f"/{r}/ground_truth/pose").pose.position
-                return math.hypot(p.x - starts[r][0], p.y - starts[r][1]) >= d
+            def status() -> dict:
+                m = probe.last("/lockstep/status")
+                return json.loads(m.data) if m is not None else {}
 
-            # robot1 starts once robot2 is under way: standing 0.8 m apart, each hides the other's way at first
-            send_goal("robot2")
-            assert wait_for(lambda: moved("robot2", 1.0), timeout=120), out.getvalue()[-3000:]
-            send_goal("robot1")
+            assert wait_for(lambda: status().get("started"), timeout=120), out.getvalue()[-3000:]
+            assert sorted(status()["active"]) == sorted(f"{r}/{n}" for r in GOALS
+                                                        for n in ("topo_mapper", "subgoal_planner", "hodat_controller"))
+            assert wait_for(lambda: all(probe.count(f"/{r}/ground_truth/pose") for r in GOALS), timeout=60)
+            starts = {r: (probe.all(f"/{r}/ground_truth/pose")[0].pose.position.x,
+                          probe.all(f"/{r}/ground_truth/pose")[0].pose.position.y) for r in GOALS}
+            assert math.dist(starts["robot1"], starts["robot2"]) < 1.0, starts
 
             def at_goal(r: str) -> bool:
                 p = probe.last(f"/{r}/ground_truth/pose")
                 return math.hypot(p.pose.position.x - GOALS[r][0], p.pose.position.y - GOALS[r][1]) <= 0.6
 
-            c = probe.last("/clock")
-            t0 = c.clock.sec + c.clock.nanosec * 1e-9
             reached: dict[str, float] = {}
-            deadline = time.monotonic() + 400
+            deadline = time.monotonic() + 700
             while len(reached) < len(GOALS) and time.monotonic() < deadline:
                 assert launcher.poll(), f"launch stopped: {launcher.reason}\n{out.getvalue()[-3000:]}"
-                c = probe.last("/clock")
-                now = c.clock.sec + c.clock.nanosec * 1e-9
+                assert not status().get("hung"), status()
+                now = _sim_seconds(probe.last("/clock"))
                 for r in GOALS:
                     if r not in reached and at_goal(r):
-                        reached[r] = now - t0
-                if now - t0 > 150.0:
+                        reached[r] = now
+                if now > 150.0:
                     break
                 time.sleep(0.1)
             assert set(reached) == set(GOALS), f"reached {reached}\n{out.getvalue()[-4000:]}"
+            # when, by the poses' stamps (sim time; the loop above only samples the clock)
+            arrival = {r: min(_sim_seconds(Clock(clock=m.header.stamp)) for m in probe.all(f"/{r}/ground_truth/pose")
+                              if math.dist((m.pose.position.x, m.pose.position.y), GOALS[r]) <= 0.6) for r in GOALS}
+            at10 = {r: next((round(m.pose.position.x, 4), round(m.pose.position.y, 4))
+                            for m in probe.all(f"/{r}/ground_truth/pose") if m.header.stamp.sec >= 10) for r in GOALS}
+            print(f"reached at sim t = {arrival}; poses at t=10 s {at10}")
             paths = {r: [(m.pose.position.x, m.pose.position.y) for m in probe.all(f"/{r}/ground_truth/pose")[::4]]
                      for r in GOALS}
             gap = _shared_ground(paths["robot1"], paths["robot2"])
@@ -141,10 +164,16 @@ def test_two_robots_reach_their_goals_and_clear_each_other(tmp_path: Path) -> No
             collisions = {r: probe.count(f"/{r}/collision") for r in GOALS}
             assert collisions == {"robot1": 0, "robot2": 0}, (collisions, [probe.all(f"/{r}/collision") for r in GOALS])
 
-            # the other robot was seen, then it left: a newer map holds no wall where it stood
+            # each mapper saw the other robot standing at its start, and after it left a newer map holds no wall
+            # there
+            seen = {r: max(_occupied_near(m, starts[other[r]], SEEN_RADIUS) for m in probe.all(f"/{r}/map"))
+                    for r in GOALS}
+            assert all(seen.values()), f"the other robot was never mapped: {seen}"
             n_maps = {r: probe.count(f"/{r}/map") for r in GOALS}
-            assert wait_for(lambda: all(probe.count(f"/{r}/map") > n_maps[r] for r in GOALS), timeout=60)
+            assert wait_for(lambda: all(probe.count(f"/{r}/map") > n_maps[r] for r in GOALS), timeout=120)
             left = {r: _occupied_near(probe.last(f"/{r}/map"), starts[other[r]], SEEN_RADIUS) for r in GOALS}
             assert left == {"robot1": 0, "robot2": 0}, left
+            return {r: {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: (m.pose.position.x, m.pose.position.y)
+                        for m in probe.all(f"/{r}/ground_truth/pose")} for r in GOALS}
     finally:
         launcher.shutdown()

@@ -1,6 +1,8 @@
 """One robot under a namespace, end to end through launch/sim_navigation.launch.xml with namespace:=robot1
 (lockstep): every node uses relative names, so sim, mapper, planner and controller connect under /robot1; the
-parameter files' "/**/<node>" sections still apply there; the robot reaches the goal without a collision.
+parameter files' "/**/<node>" sections still apply there; the robot reaches the goal without a collision. The
+bag_recorder (record:=true) in /robot1 records the robot's topics under /robot1, and toponav eval reads the run
+from it through the namespace the bag stores.
 Before, the files' bare node-name keys did not match /robot1/<node> and five of the six nodes used absolute
 topics, so nothing connected."""
 
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from toponav.bags import open_bag
+from toponav.evaluation.cli import evaluate
 from toponav.launching import Launcher, find_package_share, parse_launch_file
 from toponav.testing import wait_for
 from toponav.worlds import heldout_seeds, make_world
@@ -48,7 +52,8 @@ def test_single_robot_stack_under_a_namespace(tmp_path: Path) -> None:
     seed = heldout_seeds(1)[0]
     world = make_world("empty", seed)
     desc = parse_launch_file(LAUNCH, {"world": "empty", "seed": str(seed), "namespace": "robot1",
-                                      "real_time_factor": "0", "send_goal": "true"})
+                                      "real_time_factor": "0", "send_goal": "true", "record": "true",
+                                      "bag": str(tmp_path / "bag")})
     assert {n.namespace for n in desc.nodes} == {"/robot1"}
     out = io.StringIO()
     launcher = Launcher(desc, domain_id=domain, log_dir=tmp_path / "logs", stream=out)
@@ -79,3 +84,12 @@ def test_single_robot_stack_under_a_namespace(tmp_path: Path) -> None:
             assert {"/robot1/scan", "/robot1/cmd_vel", "/robot1/map", "/robot1/subgoal", "/clock"} <= topics, topics
     finally:
         launcher.shutdown()
+    bag = open_bag(tmp_path / "bag")
+    recorded = {t for t, info in bag.topics.items() if info.count}
+    assert {"/robot1/scan", "/robot1/odom", "/robot1/ground_truth/pose", "/robot1/topo_graph", "/clock"} <= recorded
+    assert all(t.startswith("/robot1/") or t == "/clock" for t in bag.topics), sorted(bag.topics)
+    assert bag.custom_data["toponav.namespace"] == "/robot1"
+    bag.close()
+    results = evaluate([str(tmp_path / "bag")], tmp_path / "eval", plots=False)
+    assert results[0]["reached"] and results[0]["collisions"] == 0 and results[0]["graph_nodes"] > 0, results
+    assert results[0]["path_length"] > 0.5 * math.dist(world.start[:2], world.goal[:2]), results

@@ -106,3 +106,64 @@ def test_replay_reproduces_timestamps(tmp_path: Path, domain_id: int) -> None:
 def probe_clock_range_ok(received: list[tuple[float, int, int]]) -> bool:
     clocks = [c for _, _, c in received if c >= 0]
     return bool(clocks) and min(clocks) >= 500 * 10**9 - 1 and max(clocks) <= 502 * 10**9
+
+
+def test_recorder_resolves_its_topics_in_its_namespace(tmp_path: Path, domain_id: int) -> None:
+    """A recorder in /robot1 records /robot1/... (its default topics are relative, as `ros2 bag record scan`
+    resolves them), not the root's topics; the bag keeps the full names and the namespace."""
+    bag = tmp_path / "ns"
+    with Probe(domain_id) as probe:
+        rec = NodeProcess("toponav.ros_nodes.bag_recorder", domain_id, params={"output": str(bag)},
+                          remaps={"__ns": "/robot1"})
+        try:
+            pose = PoseStamped()
+            pose.header.frame_id = "map"
+            for topic in ("/robot1/ground_truth/pose", "/ground_truth/pose"):
+                probe.publish(topic, pose, SENSOR_QOS)
+            assert probe.wait_for_subscribers("/robot1/ground_truth/pose", 1, timeout=20), rec.output()
+            time.sleep(0.5)
+            for i in range(20):
+                pose.pose.position.x = float(i)
+                probe.publish("/robot1/ground_truth/pose", pose, SENSOR_QOS)
+                probe.publish("/ground_truth/pose", pose, SENSOR_QOS)
+                time.sleep(0.01)
+            time.sleep(0.5)
+            assert probe._pubs["/ground_truth/pose"].get_subscription_count() == 0
+        finally:
+            code = rec.stop()
+    assert code == 0, rec.log_path.read_text()
+    b = open_bag(bag)
+    assert b.custom_data["toponav.namespace"] == "/robot1"
+    assert b.topics["/robot1/ground_truth/pose"].count >= 15
+    assert "/ground_truth/pose" not in b.topics
+
+
+def test_player_in_a_namespace_replays_into_it(tmp_path: Path, domain_id: int) -> None:
+    """A bag recorded in /robot1 played by a player in /robot2 comes out under /robot2; /clock stays global."""
+    from toponav.ros_nodes.bag_player import replay_name, selected
+
+    assert replay_name("/scan", "/", "/") == "/scan"  # at the root: as recorded (ros2 bag play)
+    assert replay_name("/robot1/scan", "/robot1", "/") == "/robot1/scan"
+    assert replay_name("/scan", "/", "/robot1") == "/robot1/scan"
+    assert replay_name("/clock", "/", "/robot1") == "/clock"
+    assert replay_name("/world_info", "/robot1", "/robot2") == "/world_info"  # outside the recorded namespace
+    assert selected("/robot1/scan", {"scan"}, "/robot1") and selected("/robot1/scan", {"/robot1/scan"}, "/robot1")
+    assert not selected("/robot1/scan", {"/scan"}, "/robot1")
+    Str = TYPESTORE.types["std_msgs/msg/String"]
+    bag = tmp_path / "robot1"
+    with BagWriter(bag, custom_data={"toponav.namespace": "/robot1"}) as w:
+        w.add_topic("/robot1/collision", "std_msgs/msg/String")
+        for i in range(5):
+            w.write("/robot1/collision", (100 + i) * 10**8, bytes(TYPESTORE.serialize_cdr(Str(str(i)),
+                                                                                          "std_msgs/msg/String")))
+    with Probe(domain_id) as probe:
+        probe.subscribe("/robot2/collision", String, EVENT_QOS)
+        probe.subscribe("/clock", Clock, CLOCK_QOS)
+        player = NodeProcess("toponav.ros_nodes.bag_player", domain_id, remaps={"__ns": "/robot2"},
+                             params={"bag": str(bag), "topics": ["collision"], "wait_for_subscribers": 1})
+        try:
+            assert wait_for(lambda: probe.count("/robot2/collision") >= 5, timeout=30), player.output()
+            assert probe.count("/clock") > 0
+        finally:
+            player.stop()
+    assert [m.data for m in probe.all("/robot2/collision")] == ["0", "1", "2", "3", "4"]

@@ -47,9 +47,9 @@ class _Probe:
         t, x, y, status = self.frames[max(self.i, 0)]
         if topic == "/clock":
             return Clock(clock=sec_to_stamp(t))
-        if topic == "/ground_truth/pose":
+        if topic == "ground_truth/pose":
             return make_pose_stamped(x, y, 0.0, "map", sec_to_stamp(t))
-        if topic == "/goal_pose":
+        if topic == "goal_pose":
             return PoseStamped(header=make_pose_stamped(0, 0, 0, "map", sec_to_stamp(0.5)).header)
         if topic == "/lockstep/status":
             return String(data=json.dumps(status)) if status else None

@@ -136,3 +136,55 @@ def test_sim_node_refuses_a_step_period_that_is_no_multiple_of_the_tick(domain_i
     assert node.proc.wait(60) == 2
     assert "step_period" in node.output()
     node.stop()
+
+
+def test_one_barrier_for_several_robots(domain_id: int) -> None:
+    """Two robots, one barrier: the participants are named in the robots' namespaces, a step waits for every
+    robot's participant, the streams carry the robots' names (robot1/scan, robot2/scan), and each ack's command
+    drives the robot whose cmd_vel it names. Before, lockstep refused more than one robot."""
+    params = {"world": "empty", "robots": ["robot1", "robot2"], "lockstep": True,
+              "lockstep_nodes": ["robot1/tester", "robot2/tester"], "real_time_factor": 0.0, "step_period": 0.1,
+              "lockstep_timeout": 5.0, "lidar.beams": 16, "odometry": "ground_truth"}
+    node = NodeProcess(MODULE, domain_id, params=params)
+    try:
+        # two participants, two subscribers of the steps: the sim starts once every participant gets them
+        with Probe(domain_id) as probe, Probe(domain_id, name="second_participant") as second:
+            second.subscribe(STEP_TOPIC, String, LOCKSTEP_STEP_QOS)
+            probe.subscribe(STEP_TOPIC, String, LOCKSTEP_STEP_QOS)
+            probe.subscribe(STATUS_TOPIC, String, LATCHED_QOS)
+            for r in ("robot1", "robot2"):
+                probe.subscribe(f"/{r}/ground_truth/pose", PoseStamped, SENSOR_QOS)
+                probe.subscribe(f"/{r}/scan", LaserScan, SENSOR_QOS)
+
+            def ack(robot: str, step: int, **kw) -> None:
+                probe.publish(ACK_TOPIC, String(data=AckMsg(f"{robot}/tester", step, **kw).to_json()),
+                              LOCKSTEP_ACK_QOS)
+
+            assert wait_for(lambda: _status(probe).get("lockstep"), timeout=60), node.output()
+            assert _status(probe)["participants"] == ["robot1/tester", "robot2/tester"]
+            def hello_then_steps() -> bool:
+                for r in ("robot1", "robot2"):
+                    ack(r, HELLO, inputs=[f"/{r}/scan"])
+                return bool(_steps(probe))
+
+            assert wait_for(hello_then_steps, timeout=30, interval=0.5), node.output()
+            s0 = _steps(probe)[0]
+            assert {"robot1/scan", "robot2/scan", "robot1/odom", "robot2/odom"} <= set(s0.latest), s0.latest
+            assert "scan" not in s0.latest
+            for k in range(10):
+                ack("robot1", k, outputs={"robot1/cmd_vel": k}, cmd=(0.5, 0.0))
+                time.sleep(0.2 if k == 0 else 0.0)
+                assert len(_steps(probe)) == k + 1, "stepped before robot2's participant acked"
+                ack("robot2", k, outputs={"robot2/cmd_vel": k}, cmd=(0.0, 0.0))
+                assert wait_for(lambda k=k: len(_steps(probe)) >= k + 2, timeout=10), node.output()
+            assert [s.step for s in _steps(probe)] == list(range(11))
+            assert wait_for(lambda: probe.last("/robot1/ground_truth/pose").header.stamp.sec >= 1, timeout=10)
+
+            def moved(r: str) -> float:
+                poses = probe.all(f"/{r}/ground_truth/pose")
+                return poses[-1].pose.position.x - poses[0].pose.position.x
+
+            assert moved("robot1") > 0.25 and abs(moved("robot2")) < 0.01, (moved("robot1"), moved("robot2"))
+        assert node.stop() == 0
+    finally:
+        node.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from toponav.bags.types import DEFAULT_TOPICS
+from toponav.bags.types import RECORD_TOPICS
 from toponav.config import param
 
 
@@ -19,7 +19,8 @@ class RecorderConfig:
     """bag_recorder: which topics, where, how to split; metadata stored with the bag."""
 
     output: str = param("", "bag directory to create (default: runs/bag_<UTC timestamp>)")
-    topics: list[str] = param(list(DEFAULT_TOPICS), "topics to record (types found on the graph when not standard)")  # noqa: RUF009
+    topics: list[str] = param(list(RECORD_TOPICS), "topics to record; relative names resolve in the recorder's "  # noqa: RUF009
+                              "namespace, as with ros2 bag record (types found on the graph when not standard)")
     storage: str = param("mcap", "storage plugin", choices=("mcap", "sqlite3"))
     queue_size: int = param(10000, "messages buffered between the callbacks and the writer thread; overflow "
                                    "is counted as drops", min=10)

@@ -29,6 +29,20 @@ DEFAULT_TOPICS: dict[str, str] = {
     "/world_info": "std_msgs/msg/String",
 }
 
+#: What bag_recorder records by default: the same set as relative names (``/clock`` is global), resolved in the
+#: recorder's namespace as ``ros2 bag record`` resolves a relative topic: at the root ``/scan``, ``/odom``, ...;
+#: a recorder in ``/robot1`` records ``/robot1/scan``, ``/robot1/odom``, ... The bag stores the resolved names.
+RECORD_TOPICS: list[str] = [t if t == "/clock" else t.lstrip("/") for t in DEFAULT_TOPICS]
+
+
+def default_type(topic: str, namespace: str = "/") -> str | None:
+    """The message type of one of toponav's topics, by its name relative to ``namespace`` (``/robot1/odom``
+    in ``/robot1`` is ``/odom``'s type); None for other topics."""
+    ns = namespace.rstrip("/")
+    if ns and topic.startswith(ns + "/"):
+        topic = topic[len(ns):]
+    return DEFAULT_TOPICS.get(topic if topic.startswith("/") else "/" + topic)
+
 _ZERO = QosTime(sec=0, nsec=0)
 _INF = QosTime(sec=2147483647, nsec=4294967295)
 

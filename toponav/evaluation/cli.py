@@ -25,12 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="world seed for --world")
     parser.add_argument("--goal-tolerance", type=float, default=EvalConfig().goal_tolerance)
     parser.add_argument("--robot-radius", type=float, default=EvalConfig().robot_radius)
+    parser.add_argument("--namespace", default=None,
+                        help="read the run recorded under this namespace (default: the one the bag stores)")
     parser.add_argument("--tum", action="store_true", help="also write <bag>.tum trajectories (for evo)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 def evaluate(bags: list[str], out: Path, *, world_spec: str | None = None, seed: int | None = None,
-             cfg: EvalConfig | None = None, plots: bool = True, tum: bool = False) -> list[dict]:
+             cfg: EvalConfig | None = None, plots: bool = True, tum: bool = False,
+             namespace: str | None = None) -> list[dict]:
     cfg = cfg or EvalConfig()
     world = resolve_world(world_spec, seed) if world_spec else None
     out.mkdir(parents=True, exist_ok=True)
@@ -38,7 +41,7 @@ def evaluate(bags: list[str], out: Path, *, world_spec: str | None = None, seed:
     for i, bag in enumerate(bags):
         name = f"{i:02d}_{Path(bag).name or 'bag'}"
         try:
-            run = load_run(bag, world=world)
+            run = load_run(bag, world=world, namespace=namespace)
         except BagError as exc:
             results.append({"bag": bag, "error": str(exc), "success": False, "partial": True})
             print(f"[eval] {bag}: ERROR {exc}", file=sys.stderr)
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(goal_tolerance=args.goal_tolerance, robot_radius=args.robot_radius)
     out = Path(args.out)
     results = evaluate(args.bags, out, world_spec=args.world, seed=args.seed, cfg=cfg, plots=not args.no_plots,
-                       tum=args.tum)
+                       tum=args.tum, namespace=args.namespace)
     for r in results:
         if "error" in r:
             print(f"{r['bag']}: ERROR")

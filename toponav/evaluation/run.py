@@ -8,12 +8,17 @@ with wall time (``ros2 bag record`` without --use-sim-time). Which topics are us
   goal        last /goal_pose, else the world's goal                 collisions  /collision events
   graph       /topo_graph JSON (nodes, edges, explored_area)         world  /world_info or bag metadata
   scans       /scan, every ``scan_period`` s (coverage) + min range of every scan
+
+A run recorded under a namespace (bag_recorder in ``/robot1`` records ``/robot1/odom``, ...) is read through
+that namespace: the bag's ``toponav.namespace`` metadata, or ``namespace=`` to pick one robot of a bag that
+holds several. ``/clock`` is global; a topic missing under the namespace (the multi-robot sim's
+``/world_info``) is taken from the root.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,8 +240,22 @@ def _attach_world(run: RunData, world: World | None, custom_data: dict[str, str]
         run.goal = (float(run.world.goal[0]), float(run.world.goal[1]))
 
 
+def in_namespace(recorded: Iterable[str], namespace: str) -> dict[str, str]:
+    """Recorded topic -> the name load_run reads it as: ``/robot1/odom`` -> ``/odom`` in ``/robot1``; a root
+    topic keeps its name unless the namespace has its own."""
+    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    names = list(recorded)
+    out = {t: t for t in names if not ns or not t.startswith(ns + "/")}
+    for t in names:
+        if ns and t.startswith(ns + "/"):
+            local = t[len(ns):]
+            out = {k: v for k, v in out.items() if v != local}
+            out[t] = local
+    return out
+
+
 def load_run(path: str | Path, *, world: World | None = None, scan_period: float = 1.0,
-             graph_period: float = 5.0) -> RunData:
+             graph_period: float = 5.0, namespace: str | None = None) -> RunData:
     """Read a bag into :class:`RunData`. BagError if the bag cannot be opened at all.
 
     The bag is read inside ``with``, so it is closed whatever a decoder raises. A malformed message is
@@ -245,15 +264,19 @@ def load_run(path: str | Path, *, world: World | None = None, scan_period: float
     run = RunData(bag=str(path))
     with open_bag(path) as bag:
         run.warnings.extend(bag.warnings)
-        topics = bag.topics
+        ns = bag.custom_data.get("toponav.namespace", "/") if namespace is None else namespace
+        local = in_namespace(bag.topics, ns)  # recorded name -> the name read here
+        topics = {local[t]: info for t, info in bag.topics.items() if t in local}
         use_gt = "/ground_truth/pose" in topics and topics["/ground_truth/pose"].count > 0
         run.traj_source = "/ground_truth/pose" if use_gt else ("/odom" if "/odom" in topics else "")
         run.collision_topic = "/collision" in topics
         collector = _Collector(run, scan_period, graph_period)
         handlers = collector.handlers(use_gt)
-        wanted = set(handlers) & {t for t, info in topics.items() if info.known}
+        recorded = {name: t for t, name in local.items()}
+        wanted = {recorded[t] for t in set(handlers) & {t for t, info in topics.items() if info.known}}
         bad = 0
-        for topic, stamp, data in bag.messages(wanted):
+        for rec_topic, stamp, data in bag.messages(wanted):
+            topic = local[rec_topic]
             run.messages += 1
             try:
                 handlers[topic](stamp, data)
