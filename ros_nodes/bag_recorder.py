@@ -19,6 +19,7 @@ import argparse
 import json
 import queue
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ def known_qos(topic: str, namespace: str = "/") -> QoSProfile | None:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
+MATCH_WAIT = 10.0  # wall s the lockstep hello waits for DDS to match the recorder to every publisher
+
+
 class BagRecorder(Node):
     def __init__(self) -> None:
         super().__init__("bag_recorder")
@@ -73,6 +77,8 @@ class BagRecorder(Node):
         self.wanted = list(dict.fromkeys(self.resolve_topic_name(t) for t in cfg.topics if t))
         self.subscribed: dict[str, str] = {}
         self.resolved: dict[str, str] = {}  # wanted topic -> the name its subscription resolved to
+        self.subs: dict[str, Any] = {}  # wanted topic -> its subscription
+        self._unmatched_since = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, daemon=True)
         self._thread.start()
@@ -87,11 +93,21 @@ class BagRecorder(Node):
             self.observer = LockstepObserver(self, self._lockstep_ready)
 
     def _lockstep_ready(self) -> list[str] | None:
-        """The subscribed topics once every wanted topic that has a publisher now is subscribed, else None."""
+        """The subscribed topics once every wanted topic that has publishers now is subscribed and matched to
+        all of them (so the first messages, latched graphs included, reach the bag), else None."""
         self._discover()
-        advertised = {name for name, _ in self.get_topic_names_and_types()}
-        if any(t in advertised and t not in self.subscribed for t in self.wanted) or not self.resolved:
-            return None
+        publishers = {t: self.count_publishers(t) for t in self.wanted}
+        if any(n and t not in self.subscribed for t, n in publishers.items()) or not self.resolved:
+            return None  # an advertised topic is not subscribed yet
+        unmatched = [t for t, n in publishers.items()
+                     if n and t in self.subs and self.subs[t].get_publisher_count() < n]
+        if unmatched:
+            now = time.monotonic()
+            self._unmatched_since = self._unmatched_since or now
+            if now - self._unmatched_since < MATCH_WAIT:
+                return None
+            self.get_logger().warning(f"lockstep: still not matched to every publisher of {', '.join(unmatched)} "
+                                      f"after {MATCH_WAIT:.0f} s; starting anyway", once=True)
         return sorted(self.resolved.values())
 
     # -- subscriptions ------------------------------------------------------------------------------
@@ -149,6 +165,7 @@ class BagRecorder(Node):
         except Exception:  # message-lost events unsupported by this RMW
             sub = self.create_subscription(cls, topic, _on_msg, qos, raw=True)
         self.resolved[topic] = sub.topic_name
+        self.subs[topic] = sub
         self.subscribed[topic] = msgtype
         self.get_logger().info(f"subscribed to {topic} [{msgtype}]")
 
