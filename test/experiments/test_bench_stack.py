@@ -117,6 +117,15 @@ def _row(method: str, world: str, reached: bool, t: float | None, spl: float | N
     return bs.run_row(method, case, outcome, metrics, 124.0, f"{method}_{world}.png")
 
 
+def test_time_to_goal_comes_from_the_bag_not_the_runners_poll() -> None:
+    """The runner sees the arrival only when it polls (late on a loaded machine); the row takes the bag's time."""
+    case = bs.WorldCase("w", 1, "w")
+    outcome = {"reached": True, "time_to_goal": 161.6, "sim_time": 161.6}
+    assert bs.run_row("explore_lite", case, outcome, {"time_to_goal": 144.75}, 224.0)["time_to_goal"] == 144.75
+    assert bs.run_row("explore_lite", case, outcome, {}, 224.0)["time_to_goal"] == 161.6  # no bag time: the runner's
+    assert bs.run_row("explore_lite", case, {"reached": False}, {"time_to_goal": 3.0}, 224.0)["time_to_goal"] is None
+
+
 def test_rows_summary_ratios_and_markdown() -> None:
     rows = [_row("toponav", "w1", True, 50.0, 0.8), _row("toponav", "w2", True, 100.0, 0.4, coll=1,
                                                           failure="collision"),
