@@ -240,6 +240,7 @@ class SimNode(Node):
             raise ConfigError("lockstep_timeout", str(exc)) from None
         self._outputs: dict[str, int] = {}  # node outputs as named by the acks so far
         self._inputs: dict[str, int] = {}  # topic -> how many participants said they join on it
+        self._counted: set[str] = set()  # nodes whose hello inputs are in _inputs
         self._step_pub = self.create_publisher(String, STEP_TOPIC, LOCKSTEP_STEP_QOS)
         self.create_subscription(String, ACK_TOPIC, self._on_ack, LOCKSTEP_ACK_QOS)
         self._step = HELLO
@@ -276,7 +277,8 @@ class SimNode(Node):
         if ack.node not in b.members:
             return
         if ack.step == HELLO:
-            if ack.node not in b.seen:
+            if ack.node not in self._counted:  # once per node (an observer's hello may have to come again)
+                self._counted.add(ack.node)
                 for topic in ack.inputs:
                     self._inputs[topic] = self._inputs.get(topic, 0) + 1
             if b.hello(ack.node):

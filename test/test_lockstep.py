@@ -66,10 +66,13 @@ def test_barrier_waits_for_an_observer_hello_but_never_for_its_acks() -> None:
     """The recorder is an observer: stepping starts only after its hello, and no step waits for it."""
     b = StepBarrier(NODES, timeout=5.0, startup_timeout=30.0, observers=["bag_recorder", "topo_mapper"])
     assert b.observers == ("bag_recorder",)  # a participant is not also an observer
+    b.hello("bag_recorder")  # too early: a participant (and its publishers) comes after it
     for n in NODES:
         b.hello(n)
-    assert b.try_start(0.0) is None  # every participant is there, the recorder is not yet
+    assert b.try_start(0.0) is None  # every participant is there, the recorder's hello predates them
+    b.hello(NODES[0])  # a participant's repeated hello does not reset the observer
     b.hello("bag_recorder")
+    b.hello(NODES[1])
     assert b.try_start(1.0) == [] and b.active == set(NODES)
     b.begin(1, 2.0)
     assert not b.ack("bag_recorder", 1) and b.pending == set(NODES)

@@ -115,7 +115,8 @@ class StepBarrier:
     (it was only slow), and is reported as back.
 
     ``observers`` (the bag recorder) only say hello: stepping waits for them too, so they see the run from its
-    first step, but they never owe an ack and cannot slow the run down.
+    first step, but they never owe an ack and cannot slow the run down. An observer's hello counts only when
+    it comes after every participant's first hello (it says hello again every 0.5 s until the first step).
     """
 
     def __init__(self, participants: Iterable[str], timeout: float, startup_timeout: float,
@@ -140,6 +141,10 @@ class StepBarrier:
         """A participant is alive; True when this re-admits one that had been dropped."""
         if name not in self.members:
             return False
+        if name in self.participants and name not in self.seen and not self.started:
+            # a participant's publishers exist from its hello on: an observer must say hello again after it,
+            # once it receives those too
+            self.seen.difference_update(self.observers)
         self.seen.add(name)
         back = name in self.hung
         if back:
