@@ -60,17 +60,27 @@ def describe(cls: type, prefix: str = "") -> dict[str, str]:
     return {name: str(meta.get("help", "")) for name, meta in metadata(cls, prefix).items()}
 
 
-def metadata(cls: type, prefix: str = "") -> dict[str, Mapping[str, Any]]:
-    """Flat parameter name -> the field's metadata (help, min, max, choices), for every leaf field."""
-    out: dict[str, Mapping[str, Any]] = {}
+def _leaves(cls: type, prefix: str = "") -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Flat parameter name -> (annotated type, field) of every leaf field, nested dataclasses walked."""
+    out: dict[str, tuple[Any, dataclasses.Field]] = {}
     hints = _field_types(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if _is_dataclass_type(tp):
-            out.update(metadata(tp, f"{prefix}{f.name}."))
+            out.update(_leaves(tp, f"{prefix}{f.name}."))
         else:
-            out[f"{prefix}{f.name}"] = f.metadata
+            out[f"{prefix}{f.name}"] = (tp, f)
     return out
+
+
+def metadata(cls: type, prefix: str = "") -> dict[str, Mapping[str, Any]]:
+    """Flat parameter name -> the field's metadata (help, min, max, choices), for every leaf field."""
+    return {name: f.metadata for name, (_, f) in _leaves(cls, prefix).items()}
+
+
+def leaf_types(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Flat parameter name -> the field's annotated type, for every leaf field."""
+    return {name: tp for name, (tp, _) in _leaves(cls, prefix).items()}
 
 
 def _coerce(name: str, tp: Any, value: Any) -> Any:

@@ -9,11 +9,9 @@ value is refused naming the option (the same rules as the node parameters).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import typing
 from typing import Any, TypeVar
 
-from toponav.config import build, describe, metadata
+from toponav.config import build, describe, flatten, leaf_types, metadata
 
 T = TypeVar("T")
 
@@ -35,8 +33,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one ``--flag`` per (flattened) field of ``cls``; help = the field's help text and its default."""
     helps = describe(cls)
     metas = metadata(cls)
-    defaults = _flat_defaults(cls)
-    types = _flat_types(cls)
+    defaults = flatten(cls())
+    types = leaf_types(cls)
     for name, default in defaults.items():
         tp = types[name]
         text = helps.get(name, "")
@@ -55,31 +53,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 def dataclass_from_args(cls: type[T], ns: argparse.Namespace) -> T:
     """Build ``cls`` from parsed arguments (fields not on ``ns`` keep their defaults); validated."""
-    values = {name: getattr(ns, name.replace(".", "__")) for name in _flat_defaults(cls)
+    values = {name: getattr(ns, name.replace(".", "__")) for name in leaf_types(cls)
               if hasattr(ns, name.replace(".", "__"))}
     return build(cls, values)
 
-
-def _flat_defaults(cls: type, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    hints = typing.get_type_hints(cls)
-    instance = cls()
-    for f in dataclasses.fields(cls):
-        value = getattr(instance, f.name)
-        if dataclasses.is_dataclass(hints[f.name]):
-            out.update(_flat_defaults(hints[f.name], f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = value
-    return out
-
-
-def _flat_types(cls: type, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            out.update(_flat_types(tp, f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = tp
-    return out
