@@ -76,7 +76,6 @@ class BagRecorder(Node):
         # resolved once, like ros2 bag record: relative names in this node's namespace (remaps applied)
         self.wanted = list(dict.fromkeys(self.resolve_topic_name(t) for t in cfg.topics if t))
         self.subscribed: dict[str, str] = {}
-        self.resolved: dict[str, str] = {}  # wanted topic -> the name its subscription resolved to
         self.subs: dict[str, Any] = {}  # wanted topic -> its subscription
         self._unmatched_since = 0.0
         self._stop = threading.Event()
@@ -97,7 +96,7 @@ class BagRecorder(Node):
         all of them (so the first messages, latched graphs included, reach the bag), else None."""
         self._discover()
         publishers = {t: self.count_publishers(t) for t in self.wanted}
-        if any(n and t not in self.subscribed for t, n in publishers.items()) or not self.resolved:
+        if any(n and t not in self.subscribed for t, n in publishers.items()) or not self.subs:
             return None  # an advertised topic is not subscribed yet
         unmatched = [t for t, n in publishers.items()
                      if n and t in self.subs and self.subs[t].get_publisher_count() < n]
@@ -108,7 +107,7 @@ class BagRecorder(Node):
                 return None
             self.get_logger().warning(f"lockstep: still not matched to every publisher of {', '.join(unmatched)} "
                                       f"after {MATCH_WAIT:.0f} s; starting anyway", once=True)
-        return sorted(self.resolved.values())
+        return sorted(sub.topic_name for sub in self.subs.values())
 
     # -- subscriptions ------------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -164,7 +163,6 @@ class BagRecorder(Node):
             sub = self.create_subscription(cls, topic, _on_msg, qos, raw=True, event_callbacks=callbacks)
         except Exception:  # message-lost events unsupported by this RMW
             sub = self.create_subscription(cls, topic, _on_msg, qos, raw=True)
-        self.resolved[topic] = sub.topic_name
         self.subs[topic] = sub
         self.subscribed[topic] = msgtype
         self.get_logger().info(f"subscribed to {topic} [{msgtype}]")

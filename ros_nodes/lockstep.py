@@ -217,6 +217,7 @@ class LockstepClient:
             name = self._out_names[topic] = stream_name(self.node.resolve_topic_name(topic))
         return name
 
+
 class LockstepObserver:
     """A node that only watches a lockstep run (the bag recorder): it says hello, listing the topics it has
     subscribed to, until the first step arrives, so the sim starts only once the observer receives what the
