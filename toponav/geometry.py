@@ -28,3 +28,32 @@ def to_robot_polar(pose: tuple[float, float, float], target: tuple[float, float]
     """Target point in the robot frame as (distance, bearing)."""
     dx, dy = target[0] - pose[0], target[1] - pose[1]
     return math.hypot(dx, dy), float(wrap_angle(math.atan2(dy, dx) - pose[2]))
+
+
+# -- SE(2) poses (x, y, yaw): one home for composing frames (map <- odom <- base_link, keyframes, loop closures) --
+def se2_compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a ∘ b``: pose ``b`` given in frame ``a``, expressed in ``a``'s parent frame. Broadcasts over (..., 3)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    c, s = np.cos(a[..., 2]), np.sin(a[..., 2])
+    return np.stack([a[..., 0] + c * b[..., 0] - s * b[..., 1], a[..., 1] + s * b[..., 0] + c * b[..., 1],
+                     wrap_angle(a[..., 2] + b[..., 2])], axis=-1)
+
+
+def se2_inverse(a: np.ndarray) -> np.ndarray:
+    """The inverse transform of ``a`` (so ``se2_compose(a, se2_inverse(a))`` is the identity)."""
+    a = np.asarray(a, dtype=np.float64)
+    c, s = np.cos(a[..., 2]), np.sin(a[..., 2])
+    return np.stack([-c * a[..., 0] - s * a[..., 1], s * a[..., 0] - c * a[..., 1], wrap_angle(-a[..., 2])], axis=-1)
+
+
+def se2_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pose of ``b`` in frame ``a`` (``a⁻¹ ∘ b``): the relative motion a -> b, as odometry and loop edges hold it."""
+    return se2_compose(se2_inverse(a), b)
+
+
+def se2_apply(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) points given in frame ``pose`` -> the parent frame."""
+    x, y, yaw = (float(v) for v in np.asarray(pose, dtype=np.float64).ravel()[:3])
+    c, s = math.cos(yaw), math.sin(yaw)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return np.column_stack([x + c * pts[:, 0] - s * pts[:, 1], y + s * pts[:, 0] + c * pts[:, 1]])
