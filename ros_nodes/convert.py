@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Twist
+from geometry_msgs.msg import Point, Pose, PoseStamped, PoseWithCovarianceStamped, Quaternion, Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
 from sensor_msgs.msg import JointState, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
@@ -105,16 +105,38 @@ def laserscan_range_limits(msg: LaserScan, default_max: float = math.inf) -> tup
             rmax if math.isfinite(rmax) and rmax > 0 else float(default_max))
 
 
-def odometry_to_pose(msg: Odometry) -> tuple[float, float, float, float]:
-    """Odometry -> (x, y, yaw, stamp_sec). ConversionError on non-finite values or a zero quaternion."""
-    p = msg.pose.pose.position
-    q = msg.pose.pose.orientation
+def _checked_pose(pose: Pose, what: str) -> tuple[float, float, float]:
+    p, q = pose.position, pose.orientation
     values = (p.x, p.y, q.x, q.y, q.z, q.w)
     if not all(math.isfinite(v) for v in values):
-        raise ConversionError(f"Odometry has non-finite pose values {values}")
+        raise ConversionError(f"{what} has non-finite pose values {values}")
     if q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w < 1e-12:
-        raise ConversionError("Odometry orientation is a zero quaternion")
-    return float(p.x), float(p.y), quaternion_to_yaw(q.x, q.y, q.z, q.w), stamp_to_sec(msg.header.stamp)
+        raise ConversionError(f"{what} orientation is a zero quaternion")
+    return float(p.x), float(p.y), quaternion_to_yaw(q.x, q.y, q.z, q.w)
+
+
+def odometry_to_pose(msg: Odometry) -> tuple[float, float, float, float]:
+    """Odometry -> (x, y, yaw, stamp_sec). ConversionError on non-finite values or a zero quaternion."""
+    return (*_checked_pose(msg.pose.pose, "Odometry"), stamp_to_sec(msg.header.stamp))
+
+
+def pose_with_covariance_to_pose(msg: PoseWithCovarianceStamped) -> tuple[float, float, float, float]:
+    """A localiser's pose (ours on ``pose``, AMCL's ``amcl_pose``) -> (x, y, yaw, stamp_sec); ConversionError
+    on non-finite values or a zero quaternion."""
+    return (*_checked_pose(msg.pose.pose, "PoseWithCovarianceStamped"), stamp_to_sec(msg.header.stamp))
+
+
+def make_pose_with_covariance(x: float, y: float, yaw: float, cov: np.ndarray, frame_id: str,
+                              stamp: Time) -> PoseWithCovarianceStamped:
+    """A planar pose with its (3, 3) x, y, yaw covariance in the message's 6x6 (x, y, z, roll, pitch, yaw) layout;
+    z, roll and pitch are fixed for a ground robot and carry 0, as AMCL writes them."""
+    msg = PoseWithCovarianceStamped(header=Header(frame_id=frame_id, stamp=stamp))
+    msg.pose.pose = make_pose(x, y, yaw)
+    full = np.zeros((6, 6))
+    idx = np.array([0, 1, 5])
+    full[np.ix_(idx, idx)] = np.asarray(cov, dtype=np.float64).reshape(3, 3)
+    msg.pose.covariance = full.ravel().tolist()
+    return msg
 
 
 def odometry_to_twist(msg: Odometry) -> tuple[float, float]:

@@ -11,8 +11,10 @@ With ``local_plan.enabled`` (default) the local planner steers at a carrot on a 
 sub-goal over a rolling grid of lidar hits, so a sub-goal behind a shelf corner is driven around.
 In learned mode DWA also takes over for ``fallback_hold`` s when the robot has made no progress toward
 the goal (the sub-goal without one) for ``fallback_after`` s (logged; ``planner`` in the status says who drives).
-Sub-goals are taken in the odometry frame (``odom``/``map`` are treated alike: the simulator's odometry
-does not drift by default); a ``base_link`` sub-goal is anchored with the pose at reception.
+The controller drives on odometry; sub-goals and goals in ``map`` (the planner's frame) are brought into
+``odom`` through ``map <- odom`` from the corrected poses on ``pose`` (PoseWithCovarianceStamped: the mapper's,
+or AMCL's remapped onto it), and move with it when it changes; until one arrives map and odom coincide.
+``odom`` targets are used as they are; a ``base_link`` target is anchored with the pose at reception.
 Topic names are relative, so a namespaced launch (one controller per robot) picks up that robot's topics.
 With ``lockstep: true`` (the simulated stack's default) the controller computes one command per sim step
 from the scan, odometry and sub-goal the step names (ros_nodes/lockstep.py), judges staleness on the
@@ -25,7 +27,7 @@ import json
 import math
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped, Twist
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.time import Time
@@ -35,6 +37,7 @@ from std_msgs.msg import String
 from toponav import config as cfgmod
 from toponav.control.config import HodatConfig
 from toponav.control.hodat import HodatController
+from toponav.localisation.frames import MapFromOdom
 from toponav.lockstep import StepMsg, Ticker
 from toponav.ros_nodes import common
 from toponav.ros_nodes.convert import (
@@ -45,6 +48,8 @@ from toponav.ros_nodes.convert import (
     odometry_to_pose,
     odometry_to_twist,
     pose_stamped_to_xy,
+    pose_with_covariance_to_pose,
+    stamp_to_sec,
 )
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
 
@@ -69,6 +74,10 @@ class HodatControllerNode(Node):
         self.vel = np.zeros(2)
         self.odom_time: Time | None = None
         self.odom_stamp: Time | None = None
+        # targets come in map (the planner's frame); the controller drives on odometry: map <- odom from the
+        # localiser's corrected poses (identity until one arrives: map and odom start together)
+        self.frames = MapFromOdom()
+        self._targets_map: dict[str, np.ndarray] = {}  # "subgoal" / "goal" as received in map
         self._last_tick: Time | None = None
         self._last_status = ""
 
@@ -81,6 +90,8 @@ class HodatControllerNode(Node):
             streams.append(Stream("goal_pose", "goal_pose", PoseStamped, common.COMMAND_QOS, self._on_goal,
                                   wait_publisher=False))
         streams += [Stream("odom", "odom", Odometry, common.SENSOR_QOS, self._on_odom),
+                    Stream("pose", "pose", PoseWithCovarianceStamped, common.SENSOR_QOS, self._on_pose,
+                           wait_publisher=False),
                     Stream("scan", "scan", LaserScan, common.SENSOR_QOS, self._on_scan)]
         on, input_timeout = lockstep_enabled(self)
         self.lockstep: LockstepClient | None = None
@@ -147,9 +158,29 @@ class HodatControllerNode(Node):
             return
         self.pose = (x, y, yaw)
         self.vel = np.array(vel)
+        self.frames.add_odom(stamp_to_sec(msg.header.stamp), np.array(self.pose))
         self.odom_time = self._received(msg)
         stamp = Time.from_msg(msg.header.stamp, clock_type=self.odom_time.clock_type)
         self.odom_stamp = stamp if stamp.nanoseconds > 0 else None
+
+    def _on_pose(self, msg: PoseWithCovarianceStamped) -> None:
+        """A corrected pose: refresh map <- odom and move the targets held in odom with it."""
+        try:
+            x, y, yaw, t = pose_with_covariance_to_pose(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /pose: {exc}", throttle_duration_sec=2.0)
+            return
+        old = self.frames.transform.copy()
+        if not self.frames.add_map_pose(t, np.array([x, y, yaw])):
+            return
+        if np.hypot(*(self.frames.transform[:2] - old[:2])) > 0.02 or abs(self.frames.transform[2] - old[2]) > 0.005:
+            for what, xy in self._targets_map.items():
+                self._set_target(what, xy)
+
+    def _set_target(self, what: str, xy_map: np.ndarray) -> np.ndarray:
+        xy = self.frames.to_odom(np.array([xy_map[0], xy_map[1], 0.0]))[:2]
+        (self.controller.set_subgoal if what == "subgoal" else self.controller.set_goal)(xy)
+        return xy
 
     def _received(self, msg) -> Time:
         """When a message counts as received: its stamp in lockstep (the same in every run), else now."""
@@ -163,7 +194,7 @@ class HodatControllerNode(Node):
     # -- lockstep -----------------------------------------------------------------------------------
     def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
         self._ticking = self._ticker.due(step.stamp)
-        return ("subgoal", "goal_pose", "odom", "scan") if self._ticking else ()
+        return ("subgoal", "goal_pose", "odom", "pose", "scan") if self._ticking else ()
 
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], tuple[float, float] | None]:
         if not self._ticking:
@@ -188,21 +219,26 @@ class HodatControllerNode(Node):
                 self.get_logger().warning(f"{what} in {frame} before any /odom: ignored", throttle_duration_sec=2.0)
                 return None
             px, py, yaw = self.pose
-            return np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
-        return np.array([x, y])
+            xy = np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
+            return self.frames.to_map(np.array([xy[0], xy[1], 0.0]))[:2]
+        if frame == "odom":
+            return self.frames.to_map(np.array([x, y, 0.0]))[:2]
+        return np.array([x, y])  # map (or unnamed: the planner's frame)
 
     def _on_subgoal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "sub-goal")
         if xy is not None:
             old = self.controller.subgoal
-            self.controller.set_subgoal(xy)
-            if old is None or np.hypot(*(xy - old)) > 1e-3:
+            self._targets_map["subgoal"] = xy
+            new = self._set_target("subgoal", xy)
+            if old is None or np.hypot(*(new - old)) > 1e-3:
                 self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
 
     def _on_goal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "goal")
         if xy is not None:
-            self.controller.set_goal(xy)
+            self._targets_map["goal"] = xy
+            self._set_target("goal", xy)
 
     # -- control loop -------------------------------------------------------------------------------
     def _tick(self, dt: float | None = None) -> None:

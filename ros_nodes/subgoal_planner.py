@@ -2,6 +2,7 @@
 :class:`toponav.planning.SubgoalPlanner`).
 
 Subscribes  /topo_graph (std_msgs/String JSON, latched), /odom (nav_msgs/Odometry), /goal_pose (PoseStamped),
+            /pose (geometry_msgs/PoseWithCovarianceStamped: the mapper's corrected pose, or AMCL's remapped here),
             /map (nav_msgs/OccupancyGrid, latched: known walls for the optimistic goal distance),
             /world_info (the sim's latched world bounds -> exploration boundary; ``boundary_from_world_info``)
 Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latched),
@@ -9,9 +10,10 @@ Publishes   /subgoal (PoseStamped), /plan (nav_msgs/Path along the graph, latche
 Services    ~/explore (std_srvs/SetBool: start/stop exploring), ~/return_home (std_srvs/Trigger)
 
 Parameters mirror :class:`SubgoalPlannerNodeConfig` (``planner.mode``, ``planner.weights.novelty``, ...).
-/subgoal and /plan use the graph's ``frame_id`` (the mapper works in ``odom``), else the ``frame_id``
-parameter; /odom poses are taken in that frame (the mapper builds the graph from the same odometry), and
-goals in ``map`` or ``odom`` are used as given (map = odom in simulation; no TF lookup). On ``done``,
+/subgoal and /plan use the graph's ``frame_id`` (``map``), else the ``frame_id`` parameter. The robot's pose
+in it is the latest odometry through ``map <- odom`` from the corrected poses on /pose (what TF's map -> odom
+is in a full install; identity until the first one, as map and odom start together); goals in ``map`` are used
+as given, goals in ``odom`` go through the same transform. On ``done``,
 ``stuck`` and ``idle`` the node publishes the robot's own position once as the sub-goal, so the low-level
 controller holds still. With ``lockstep: true`` the planner ticks at ``rate`` on sim-step stamps, on the
 graph, odometry and goal the step names (ros_nodes/lockstep.py), so it plans the same in every run.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid, Odometry, Path
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -34,6 +36,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from toponav import config as cfgmod
 from toponav.config import param
+from toponav.localisation.frames import MapFromOdom
 from toponav.lockstep import StepMsg, Ticker
 from toponav.planning import GraphError, PlaceGraph, PlannerConfig, State, SubgoalPlanner
 from toponav.planning.planner import RNDSettings
@@ -54,6 +57,7 @@ from toponav.ros_nodes.convert import (
     occupancy_msg_to_grid,
     odometry_to_pose,
     pose_stamped_to_xy,
+    pose_with_covariance_to_pose,
 )
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, header_key, lockstep_enabled, string_key
 
@@ -94,12 +98,16 @@ class SubgoalPlannerNode(Node):
         self.planner = SubgoalPlanner(self.config.planner, log=self._log)
         self._graph: PlaceGraph | None = None
         self._odom_time: float | None = None
+        self.frames = MapFromOdom()  # map <- odom from the corrected poses on `pose` (identity until one arrives)
+        self._odom_pose: np.ndarray | None = None
         self._last_now: float | None = None
         self._held = False
         self._chosen: tuple[str, float, float] | None = None  # the target last logged
         self._published: dict[str, int] = {}
         streams = [Stream("topo_graph", "topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
                    Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
+                   Stream("pose", "pose", PoseWithCovarianceStamped, SENSOR_QOS, self._on_pose, header_key,
+                          wait_publisher=False),
                    Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
                           wait_publisher=False),
                    Stream("map", "map", OccupancyGrid, LATCHED_QOS, self._on_map, header_key)]
@@ -150,7 +158,7 @@ class SubgoalPlannerNode(Node):
     # -- lockstep -------------------------------------------------------------------------------------
     def _lockstep_needs(self, step: StepMsg) -> tuple[str, ...]:
         self._ticking = self._ticker.due(step.stamp)
-        return ("topo_graph", "odom", "goal_pose", "world_info", "map") if self._ticking else ()
+        return ("topo_graph", "odom", "pose", "goal_pose", "world_info", "map") if self._ticking else ()
 
     def _lockstep_step(self, step: StepMsg) -> tuple[dict[str, int], None]:
         if not self._ticking:
@@ -222,21 +230,36 @@ class SubgoalPlannerNode(Node):
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
-            x, y, yaw, _ = odometry_to_pose(msg)
+            x, y, yaw, t = odometry_to_pose(msg)
         except ConversionError as exc:
             self.get_logger().warning(f"ignoring /odom: {exc}", throttle_duration_sec=5.0)
             return
-        if self.planner.set_pose(x, y, yaw):
+        self._odom_pose = np.array([x, y, yaw])
+        self.frames.add_odom(t, self._odom_pose)
+        if self.planner.set_pose(*self.frames.to_map(self._odom_pose).tolist()):
             self._odom_time = self._now()
 
+    def _on_pose(self, msg: PoseWithCovarianceStamped) -> None:
+        """A corrected pose (the mapper's, or another localiser's remapped here): the graph's frame is map."""
+        try:
+            x, y, yaw, t = pose_with_covariance_to_pose(msg)
+        except ConversionError as exc:
+            self.get_logger().warning(f"ignoring /pose: {exc}", throttle_duration_sec=5.0)
+            return
+        if self.frames.add_map_pose(t, np.array([x, y, yaw])) and self._odom_pose is not None:
+            self.planner.set_pose(*self.frames.to_map(self._odom_pose).tolist())
+
     def _on_goal(self, msg: PoseStamped) -> None:
-        if msg.header.frame_id and msg.header.frame_id not in (self.frame, "map", "odom"):
-            self.get_logger().warning(f"goal in frame '{msg.header.frame_id}' taken as '{self.frame}'")
+        frame = msg.header.frame_id.lstrip("/")
+        if frame and frame not in (self.frame, "map", "odom"):
+            self.get_logger().warning(f"goal in frame '{frame}' taken as '{self.frame}'")
         try:
             x, y = pose_stamped_to_xy(msg)
         except ConversionError as exc:
             self.get_logger().warning(f"ignoring /goal_pose: {exc}", throttle_duration_sec=5.0)
             return
+        if frame == "odom" and self.frame != "odom":
+            x, y = self.frames.to_map(np.array([x, y, 0.0]))[:2].tolist()
         if self.planner.set_goal(x, y):
             self._held = False
 

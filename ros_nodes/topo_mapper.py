@@ -2,9 +2,12 @@
 
 Subscribes /scan and /odom (sensor QoS), optionally /points; publishes /topo_graph (std_msgs/String
 JSON, schema in docs/mapping.md), /topo_graph/markers (MarkerArray) and /map (OccupancyGrid), all
-latched. Services ``~/save`` and ``~/load`` (std_srvs/Trigger) write/read the GeoJSON graph file
-named by the ``graph_path`` parameter. Publishing is throttled on the node clock (sim time honoured);
-a clock that jumps back (sim reset, bag loop) resets the throttle and, in the core, clears the map.
+latched, and, with the pose correction on (``localisation.enabled``), the corrected pose of every scan on
+``pose`` (geometry_msgs/PoseWithCovarianceStamped in ``map``, stamped with the scan; state QoS) and, where
+tf2_msgs is importable, ``map -> odom`` on /tf. Services ``~/save`` and ``~/load`` (std_srvs/Trigger)
+write/read the GeoJSON graph file named by the ``graph_path`` parameter. Publishing is throttled on the node
+clock (sim time honoured); a clock that jumps back (sim reset, bag loop) resets the throttle and, in the core,
+clears the map.
 With ``lockstep: true`` the mapper integrates, per sim step, the scans and odometry the step names, in stamp
 order, and throttles publishing on step stamps (ros_nodes/lockstep.py): the same graph in every run.
 """
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import traceback
 from collections import deque
 from dataclasses import dataclass
 
+from geometry_msgs.msg import PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import LaserScan, PointCloud2
@@ -25,17 +30,19 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from toponav.config import param
+from toponav.geometry import se2_compose, se2_inverse
 from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
 from toponav.mapping.geojson import MapError, load_geojson, save_geojson
-from toponav.ros_nodes.common import LATCHED_QOS, SENSOR_QOS, declare_config, run_node
+from toponav.ros_nodes.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS, declare_config, run_node
 from toponav.ros_nodes.convert import (
     ConversionError,
     color,
     grid_to_occupancy_msg,
     laserscan_range_limits,
     laserscan_to_arrays,
+    make_pose_with_covariance,
     odometry_to_pose,
     pointcloud2_to_xyz,
     points,
@@ -43,6 +50,12 @@ from toponav.ros_nodes.convert import (
     stamp_to_sec,
 )
 from toponav.ros_nodes.lockstep import LockstepClient, Stream, lockstep_enabled
+
+try:  # tf2_msgs is not among the ROS wheels on PyPI: map -> odom goes on /tf only where a full install has it
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+except ImportError:  # pragma: no cover - depends on the install
+    TFMessage = None
 
 _EDGE_COLOURS = {"travel": (0.9, 0.9, 0.9), "los": (0.4, 0.6, 1.0), "frontier": (0.2, 0.9, 0.3)}
 
@@ -78,6 +91,9 @@ class TopoMapperNode(Node):
         self.graph_pub = self.create_publisher(String, "topo_graph", LATCHED_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "topo_graph/markers", LATCHED_QOS)
         self.map_pub = self.create_publisher(OccupancyGrid, "map", LATCHED_QOS)
+        self.pose_pub = self.create_publisher(PoseWithCovarianceStamped, "pose", STATE_QOS)
+        self.tf_pub = self.create_publisher(TFMessage, "/tf", STATE_QOS) \
+            if TFMessage is not None and self.map.localiser is not None else None
         self._published: dict[str, int] = {}
         streams = [Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom)]
         if self.config.use_points:
@@ -164,6 +180,8 @@ class TopoMapperNode(Node):
                       f"{traceback.format_exc()}", throttle_duration_sec=10.0)
             return
         self.scans += 1
+        if self.map.localiser is not None and res.pose is not None and res.covariance is not None:
+            self._publish_pose(msg, pose, res.pose, res.covariance)
         for m in res.messages:
             if res.reset:
                 log.warning(m)
@@ -177,6 +195,22 @@ class TopoMapperNode(Node):
         self._publish()
 
     # -- outputs ------------------------------------------------------------------------------------
+    def _publish_pose(self, scan: LaserScan, odom: tuple[float, float, float], pose: tuple[float, float, float],
+                      cov) -> None:
+        """The scan's corrected pose on ``pose`` (and map -> odom on /tf where tf2_msgs exists)."""
+        frame = self.config.frame_id
+        out = make_pose_with_covariance(*pose, cov, frame, scan.header.stamp)
+        self.pose_pub.publish(out)
+        if self.lockstep is not None:
+            self._published["pose"] = stamp_key(scan.header.stamp.sec, scan.header.stamp.nanosec)
+        if self.tf_pub is not None:
+            x, y, yaw = se2_compose(pose, se2_inverse(odom))
+            tf = TransformStamped()
+            tf.header.stamp, tf.header.frame_id, tf.child_frame_id = scan.header.stamp, frame, "odom"
+            tf.transform.translation.x, tf.transform.translation.y = float(x), float(y)
+            tf.transform.rotation.z, tf.transform.rotation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+            self.tf_pub.publish(TFMessage(transforms=[tf]))
+
     def _now(self) -> float:
         if self.lockstep is not None:  # the step's stamp: throttling on sim time, not arrival; 0 before step 0
             return self.lockstep.now.nanoseconds * 1e-9 if self.lockstep.now is not None else 0.0
@@ -299,10 +333,12 @@ class TopoMapperNode(Node):
             return False, f"load refused, map unchanged: {exc}"
         loaded.stamp = None  # the file's clock is not this run's: no false "time jumped back"
         loaded.current_node = None  # re-localised by the next scan
+        relocalise = loaded.start_relocalisation()
         self.map = loaded
         self._graph_dirty = True
         self._map_version = -1
-        return True, f"loaded {loaded.num_places} places from {path}"
+        return True, (f"loaded {loaded.num_places} places from {path}"
+                      + ("; relocalising in it" if relocalise else ""))
 
     def _on_load(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
         resp.success, resp.message = self._load(self.config.graph_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from toponav.config import param
+from toponav.localisation.localiser import LocalisationConfig
 
 
 @dataclass
@@ -59,7 +60,9 @@ class DescriptorConfig:
 class MapperConfig:
     """Topological mapper: when to create, localise to, merge and connect places."""
 
-    frame_id: str = param("odom", "frame of node poses and the grid (the mapper works in the odometry frame)")
+    frame_id: str = param("map", "frame of node poses, the grid and the corrected pose: 'map' with the correction "
+                          "on (localisation.enabled); with it off, the frame the incoming poses are in ('odom' for raw "
+                          "odometry, 'map' behind AMCL / slam_toolbox)")
     node_distance: float = param(1.5, "create a place when farther than this from every place (m)", min=0.1)
     novelty_min_distance: float = param(0.75, "a novel-looking view only makes a node this far from others (m)",
                                         min=0.0)
@@ -109,6 +112,7 @@ class MapperConfig:
     clear_on_time_jump: bool = param(True, "clear the map when time jumps back (else only log and keep going)")
     grid: GridConfig = field(default_factory=GridConfig)
     descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
+    localisation: LocalisationConfig = field(default_factory=LocalisationConfig)
 
 
 @dataclass

@@ -21,6 +21,7 @@ when a decision needs it.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -30,12 +31,14 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse
 from toponav.graph_paths import GraphPaths
+from toponav.localisation.localiser import Localiser
 from toponav.mapping import serialise
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
-from toponav.mapping.occupancy import OccupancyGrid, scan_rays
+from toponav.mapping.occupancy import OccupancyGrid, ScanRays, scan_rays
 from toponav.topo_graph import FRONTIER, LOS, PLACE, TRAVEL, TopoGraphError
 
 log = logging.getLogger("toponav.mapping")
@@ -59,6 +62,10 @@ class UpdateResult:
     skipped: str | None = None  # why the update (or its scan part) was skipped
     merged: list[int] = field(default_factory=list)  # places merged away
     messages: list[str] = field(default_factory=list)
+    pose: tuple[float, float, float] | None = None  # the pose the scan was used at (corrected, in the map frame)
+    covariance: np.ndarray | None = None  # (3, 3) of ``pose`` when the localiser made it
+    matched: bool = False  # the scan was registered against the map
+    corrected: bool = False  # a loop closure moved the places and rebuilt the grid
 
 
 class TopoMap:
@@ -86,6 +93,11 @@ class TopoMap:
         self._live_desc: np.ndarray | None = None
         self._live_desc_pose: tuple[float, float] | None = None
         self._paths_cache: tuple[int, GraphPaths, np.ndarray, dict[int, int], np.ndarray] | None = None
+        # pose correction (toponav.localisation): off, the incoming poses are used as they are
+        self.localiser = Localiser(self.cfg.localisation) if self.cfg.localisation.enabled else None
+        self._keyframe_rays: dict[int, ScanRays] = {}  # scans kept to rebuild the grid after a loop closure
+        self._relocalise_left = 0
+        self._base_grid: OccupancyGrid | None = None
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -104,6 +116,10 @@ class TopoMap:
         self._last_pose = None
         self._live_desc = None
         self._live_desc_pose = None
+        if self.localiser is not None:
+            self.localiser.clear()
+        self._keyframe_rays = {}
+        self._base_grid = None
         self.touch()
 
     def touch(self) -> None:
@@ -267,7 +283,7 @@ class TopoMap:
         self.stamp = stamp  # follow the clock, also after a time jump with the map kept
         self._updates += 1
 
-        # 1. scan -> grid
+        # 1. scan -> rays -> corrected pose -> grid
         rays = None
         if ranges is None or angles is None:
             res.skipped = "no scan: pose-only update"
@@ -283,11 +299,21 @@ class TopoMap:
                 if rays.count == 0:
                     res.skipped = "scan has no usable beams (all NaN / out of range): pose-only update"
                     rays = None
-                else:
-                    res.beams = self.occupancy.integrate((x, y, yaw), rays)
-                    res.scan_used = True
         if res.skipped:
             res.messages.append(res.skipped)
+        if self.localiser is not None and self.localiser.relocalising:
+            if rays is not None:
+                self._compute_live((ranges, angles, range_min, range_max, points), x, y)
+            if not self._relocalise((x, y, yaw), rays, stamp, res):
+                res.skipped = "relocalising in the saved map: scan not integrated"
+                res.scan_used = False
+                return res
+        if self.localiser is not None:
+            x, y, yaw = self._correct((x, y, yaw), rays, stamp, res)
+        res.pose = (x, y, yaw)
+        if rays is not None:
+            res.beams = self.occupancy.integrate((x, y, yaw), rays)
+            res.scan_used = True
 
         # 2. descriptor of the live view, lazily
         desc_inputs = (ranges, angles, range_min, range_max, points) if rays is not None else None
@@ -461,7 +487,8 @@ class TopoMap:
                 # ratio-style test: in self-similar places several candidates match equally well; then
                 # appearance says nothing about which one this is, so do not guess
                 distinct = second - dist >= cfg.descriptor.revisit_margin
-                if best is not None and dist < cfg.descriptor.match_threshold and distinct:
+                if best is not None and dist < cfg.descriptor.match_threshold and distinct and \
+                        self._verify_revisit(best, res):
                     if best != cur:
                         res.messages.append(
                             f"revisit: place {best} at {math.dist((x, y), self.position(best)):.2f} m "
@@ -474,6 +501,10 @@ class TopoMap:
     def _create(self, x: float, y: float, yaw: float, stamp: float, desc: np.ndarray | None,
                 res: UpdateResult) -> None:
         nid = self.add_place(x, y, yaw, stamp, descriptor=None if desc is None else desc.copy(), visits=1)
+        if self.localiser is not None and self.localiser.keyframes:  # the place follows its keyframe's corrections
+            k = len(self.localiser.keyframes) - 1
+            self.graph.nodes[nid]["keyframe"] = k
+            self.graph.nodes[nid]["keyframe_offset"] = se2_between(self.localiser.keyframe_pose(k), (x, y, yaw))
         self._connect_line_of_sight(nid)
         self.current_node = nid
         res.created = True
@@ -494,6 +525,154 @@ class TopoMap:
                 if added >= cfg.los_max_neighbours:
                     break
         return added
+
+    # -- pose correction (toponav.localisation) ------------------------------------------------------
+    #: scans a restarted mapper spends trying to find itself in its saved map before it goes on from odometry
+    RELOCALISE_SCANS = 50
+
+    def start_relocalisation(self) -> bool:
+        """After loading a saved map: the next scans look for the robot in it (False: no localiser or no grid).
+
+        The saved grid's obstacle cells become the localiser's map; the odometry pose as it is (a mapper that
+        restarted while the robot's odometry ran on) and the places that look like the live view, at several
+        headings, are the guesses (:meth:`_relocalise`).
+        """
+        if self.localiser is None or self.occupancy.empty:
+            return False
+        rows, cols = np.nonzero(self.occupancy.occupied_mask())
+        if rows.size == 0:
+            return False
+        self.localiser.seed_map(self.occupancy.cell_centres(cols, rows))
+        self._base_grid = copy.deepcopy(self.occupancy)  # a loop closure rebuilds the grid on top of the saved one
+        self._relocalise_left = self.RELOCALISE_SCANS
+        return True
+
+    def _relocalise(self, pose: tuple[float, float, float], rays: ScanRays | None, stamp: float,
+                    res: UpdateResult) -> bool:
+        """One try at finding the robot in the loaded map; True once found (or given up: then from odometry)."""
+        loc = self.localiser
+        assert loc is not None
+        if rays is None or not rays.hit.any():
+            return False
+        a, r = rays.angles[rays.hit], rays.lengths[rays.hit]
+        scan = np.column_stack([r * np.cos(a), r * np.sin(a)])
+        odom = np.asarray(pose, dtype=np.float64)
+        guesses = [loc.to_map(odom)]
+        places = self.place_nodes()
+        if places and self._live_desc is not None:
+            descs = [self.graph.nodes[p].get("descriptor") for p in places]
+            order = np.argsort(self.descriptors.distances(self._live_desc, descs))[:3]
+            for i in order.tolist():
+                px, py = self.position(places[i])
+                guesses += [np.array([px, py, h]) for h in np.linspace(-math.pi, math.pi, 12, endpoint=False)]
+        found = loc.relocalise(odom, scan, guesses, stamp)
+        self._relocalise_left -= 1
+        if found is not None:
+            res.messages.append(f"relocalised in the saved map at ({found.pose[0]:.2f}, {found.pose[1]:.2f}, "
+                                f"{found.pose[2]:.2f} rad), fitness {found.fitness:.2f}, rmse {found.rmse:.3f} m")
+            return True
+        if self._relocalise_left <= 0:
+            loc.abandon_relocalisation()
+            res.messages.append(f"not relocalised in the saved map after {self.RELOCALISE_SCANS} scans: going on "
+                                "from odometry (the saved places may be offset)")
+            return True
+        return False
+
+    # -- pose correction (toponav.localisation) ------------------------------------------------------
+    def _correct(self, pose: tuple[float, float, float], rays: ScanRays | None, stamp: float,
+                 res: UpdateResult) -> tuple[float, float, float]:
+        """The odometry pose -> the corrected map pose; keeps keyframe scans; follows an accepted loop closure."""
+        loc = self.localiser
+        assert loc is not None
+        scan = None
+        if rays is not None and rays.hit.any():
+            a, r = rays.angles[rays.hit], rays.lengths[rays.hit]
+            scan = np.column_stack([r * np.cos(a), r * np.sin(a)])
+        before = loc.keyframe_poses()
+        out = loc.update(np.asarray(pose, dtype=np.float64), scan, stamp)
+        if out.keyframe is not None and rays is not None:
+            self._keyframe_rays[out.keyframe] = rays
+        res.matched, res.covariance = out.matched, out.covariance
+        res.messages.extend(out.messages)
+        if out.corrected:
+            self._follow_correction(before)
+            res.corrected = res.changed = True
+        return float(out.pose[0]), float(out.pose[1]), float(out.pose[2])
+
+    def _verify_revisit(self, place: int, res: UpdateResult) -> bool:
+        """A revisit the descriptors propose holds only if the scan registers against the place's keyframes.
+
+        Without the localiser (or for a place with no keyframe: loaded, or made before the first scan) the
+        descriptor decides alone, as before. A look-alike room far from where the corrected pose can be is
+        refused by the closure gate; a true revisit becomes a loop closure that straightens the map.
+        """
+        loc = self.localiser
+        k = self.graph.nodes[place].get("keyframe")
+        if loc is None or k is None or not loc.keyframes or not self.cfg.localisation.loop_closure:
+            return True
+        cur = len(loc.keyframes) - 1
+        if k >= cur:
+            return True
+        before = loc.keyframe_poses()
+        check = loc.verify(k, cur)
+        if not check.accepted:
+            res.messages.append(f"revisit to place {place} refused: {check.reason}")
+            return False
+        self._follow_correction(before)
+        res.corrected = res.changed = True
+        res.messages.append(f"revisit to place {place} verified: loop closure, correction {check.correction:.2f} m")
+        return True
+
+    def _follow_correction(self, before: np.ndarray) -> None:
+        """Move places (and the ways stored on edges) with their keyframes; rebuild the grid and the frontiers."""
+        loc = self.localiser
+        assert loc is not None
+        after = loc.keyframe_poses()
+        n = min(len(before), len(after))
+        delta = se2_compose(after[:n], se2_inverse(before[:n])) if n else np.zeros((0, 3))
+        moved: dict[int, np.ndarray] = {}  # place -> the rigid motion its keyframe made
+        for nid in self.place_nodes():
+            d = self.graph.nodes[nid]
+            k = d.get("keyframe")
+            if k is None or k >= len(after):
+                continue
+            x, y, yaw = se2_compose(after[k], d["keyframe_offset"])
+            d.update(x=float(x), y=float(y), yaw=float(yaw))
+            self._places.remove(nid)
+            self._places.add(nid, float(x), float(y))
+            if k < n:
+                moved[nid] = delta[k]
+        factors = {TRAVEL: self.cfg.travel_cost_factor, LOS: self.cfg.los_cost_factor}
+        for u, v, data in self.graph.edges(data=True):
+            if data.get("kind") == FRONTIER:
+                continue
+            via = data.get("via")
+            if via:
+                m = moved.get(int(data.get("via_from", u)))
+                if m is not None:
+                    data["via"] = [tuple(p) for p in se2_apply(m, np.asarray(via, dtype=np.float64)).tolist()]
+                pts = [self.position(int(data.get("via_from", u))), *data["via"],
+                       self.position(v if int(data.get("via_from", u)) == u else u)]
+                length = float(sum(math.dist(p, q) for p, q in itertools.pairwise(pts)))
+            else:
+                length = math.dist(self.position(u), self.position(v))
+            data["cost"] = data["cost"] * length / data["length"] if data.get("length") else \
+                length * factors.get(data.get("kind"), 1.0)
+            data["length"] = length
+        for fid in list(self._frontiers):  # re-derived from the rebuilt grid
+            self.graph.remove_node(fid)
+        self._frontiers.clear()
+        if self._base_grid is not None:
+            self.occupancy = copy.deepcopy(self._base_grid)
+        else:
+            self.occupancy.clear()
+        for k, rays in self._keyframe_rays.items():
+            if k < len(after):
+                self.occupancy.integrate(tuple(after[k]), rays)
+        self._trail = []
+        self._linked_places = set()
+        self.touch()
+        self.refresh_frontiers()
 
     # -- frontiers ----------------------------------------------------------------------------------
     def refresh_frontiers(self, stamp: float | None = None) -> bool:

@@ -1,0 +1,337 @@
+"""The localiser: wheel odometry corrected by scan-to-map matching and loop closure, one call per scan.
+
+Per scan (:meth:`Localiser.update`):
+
+1. predict the pose in ``map`` from the wheel odometry and the last ``map <- odom`` correction;
+2. register the scan against the local point map (:mod:`toponav.localisation.registration`), the prediction
+   as initial guess and the odometry increment's uncertainty as a prior: where the geometry leaves an axis
+   unconstrained (a long aisle, open forest) the prior keeps the odometry there;
+3. the registered pose becomes the new ``map <- odom`` correction and the scan joins the local map;
+4. every ``keyframe_distance`` metres (or ``keyframe_angle``) the pose becomes a keyframe: a node of the pose
+   graph (:mod:`toponav.localisation.pose_graph`) joined to the previous keyframe by the matched motion, with
+   the scan kept for loop closures and for rebuilding the map after one;
+5. at a new keyframe, old keyframes near the current pose (and any a caller proposes, e.g. a place the
+   descriptors recognised) are candidates for a loop closure: the scan is registered against the candidate's
+   scans, the result is gated against the drift the graph predicts (a look-alike room 5 m away is not a
+   revisit when the drift since is 10 cm) and, if accepted, the graph is optimised and the local map rebuilt.
+
+Frames (REP 105): ``odom`` is the wheel odometry's frame, ``map`` the corrected one; both coincide at start
+(the simulator puts odom at the start pose), so the correction starts at identity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toponav.config import param
+from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse, wrap_angle
+from toponav.localisation.pose_graph import ClosureCheck, LoopClosureConfig, PoseGraph2D, PoseGraphConfig, add_closure
+from toponav.localisation.registration import PointMap, Registration, RegistrationConfig, Target, register
+
+
+@dataclass
+class LocalisationConfig:
+    """Pose correction in the mapper: scan-to-map matching on wheel odometry, keyframes and loop closure."""
+
+    enabled: bool = param(True, "correct the odometry by scan matching and loop closure; false: take the "
+                          "incoming poses as they are (a robot that already runs AMCL / slam_toolbox)")
+    odom_sigma_trans: float = param(
+        0.03, "prior std of the odometry's translation per metre driven (fraction): how far the registration may "
+        "pull the prediction; about twice the simulated wheel odometry's drift (docs/simulation.md)", min=1e-4)
+    odom_sigma_rot: float = param(0.05, "prior std of the odometry's rotation per radian turned (fraction)", min=1e-4)
+    odom_sigma_floor: float = param(0.02, "prior std floor per scan (m and rad): even a still robot's pose is not "
+                                    "exact, and a zero prior would freeze it", min=1e-5)
+    map_radius: float = param(12.0, "local point map kept within this radius of the robot (m); a lidar range plus "
+                              "a margin, so the scan always finds the walls it sees", min=1.0)
+    map_add_distance: float = param(0.1, "add a scan to the local map after moving this far (m) or turning "
+                                    "map_add_angle: a still robot would only add its own noise", min=0.0)
+    map_add_angle: float = param(0.1, "see map_add_distance (rad)", min=0.0)
+    map_unmatched_scans: int = param(5, "after this many unmatched scans in a row the map grows on odometry alone "
+                                     "(the robot left what the map covers)", min=1)
+    keyframe_distance: float = param(0.5, "a keyframe (pose-graph node, stored scan) every this many metres",
+                                     min=0.05)
+    keyframe_angle: float = param(0.5, "... or after turning this much (rad)", min=0.01)
+    keyframe_points: int = param(180, "points kept per keyframe scan (evenly thinned)", min=10)
+    edge_sigma_trans: float = param(0.02, "std of the matched motion between consecutive keyframes per metre "
+                                    "(fraction): scan-to-map drift, far below raw odometry", min=1e-4)
+    edge_sigma_rot: float = param(0.01, "std of the matched rotation between keyframes per metre driven (rad/m)",
+                                  min=1e-5)
+    edge_sigma_floor: float = param(0.01, "std floor of a keyframe edge (m and rad)", min=1e-5)
+    loop_closure: bool = param(True, "look for loop closures at each keyframe")
+    loop_min_travel: float = param(8.0, "a keyframe is a loop candidate only if the robot drove this far since "
+                                   "(m): nearer ones are still in the local map", min=0.0)
+    loop_search_radius: float = param(3.0, "candidates within this distance of the current pose (m)", min=0.1)
+    loop_cooldown: float = param(2.0, "after an accepted closure, drive this far before trying the next (m)",
+                                 min=0.0)
+    loop_submap: int = param(2, "a candidate is matched against its own scan and this many keyframes either "
+                             "side (a single scan may see too little of the place)", min=0)
+    loop_min_fitness: float = param(0.6, "inlier fraction a closure's registration needs", min=0.0, max=1.0)
+    loop_max_rmse: float = param(0.08, "inlier residual a closure's registration may have (m)", min=0.001)
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    pose_graph: PoseGraphConfig = field(default_factory=PoseGraphConfig)
+    closure: LoopClosureConfig = field(default_factory=LoopClosureConfig)
+
+
+@dataclass
+class Keyframe:
+    """One pose-graph node: when and where, how far the robot had driven, and the scan seen there."""
+
+    node: int
+    stamp: float
+    travelled: float
+    odom: np.ndarray  # (3,) odometry pose when taken (the correction at a keyframe is map <- odom)
+    points: np.ndarray  # (K, 2) scan points in the keyframe's frame
+
+
+@dataclass
+class LocaliseResult:
+    """What one update did. ``pose`` and ``covariance`` are in ``map``."""
+
+    pose: np.ndarray
+    covariance: np.ndarray
+    matched: bool = False  # the scan was registered (else the pose is the odometry prediction)
+    keyframe: int | None = None  # id of the keyframe this update made
+    closure: ClosureCheck | None = None  # the loop closure tried at this update, if any
+    corrected: bool = False  # past keyframe poses moved (a closure was accepted): maps built on them must follow
+    messages: list[str] = field(default_factory=list)
+
+
+class Localiser:
+    """Odometry in, corrected ``map`` pose out. See the module docstring."""
+
+    def __init__(self, cfg: LocalisationConfig | None = None) -> None:
+        self.cfg = cfg or LocalisationConfig()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (a time jump, a new map)."""
+        self.map_from_odom = np.zeros(3)
+        self.points = PointMap(self.cfg.registration)
+        self.graph = PoseGraph2D(self.cfg.pose_graph)
+        self.keyframes: list[Keyframe] = []
+        self.pose: np.ndarray | None = None  # last corrected pose
+        self.covariance = np.eye(3) * self.cfg.odom_sigma_floor ** 2
+        self.travelled = 0.0
+        self._last_odom: np.ndarray | None = None
+        self._last_added: np.ndarray | None = None  # pose the local map last grew at
+        self._last_closure_travel = -math.inf
+        self._unmatched = 0
+        self._seeded: Target | None = None  # the saved map's points while relocalising
+        self.closures = 0
+        self.rejected = 0
+
+    # -- queries --------------------------------------------------------------------------------------
+    def keyframe_pose(self, k: int) -> np.ndarray:
+        return self.graph.poses[self.keyframes[k].node]
+
+    def keyframe_poses(self) -> np.ndarray:
+        """(K, 3) current estimates of every keyframe, index = keyframe id."""
+        return self.graph.poses.copy() if len(self.graph) else np.zeros((0, 3))
+
+    def to_map(self, odom_pose: np.ndarray) -> np.ndarray:
+        return se2_compose(self.map_from_odom, np.asarray(odom_pose, dtype=np.float64))
+
+    # -- the update -----------------------------------------------------------------------------------
+    def _prior(self, odom: np.ndarray) -> np.ndarray:
+        """Information of the odometry prediction since the last scan."""
+        cfg = self.cfg
+        if self._last_odom is None:
+            return np.diag([1.0 / cfg.odom_sigma_floor ** 2] * 3)
+        d = se2_between(self._last_odom, odom)
+        dist, turn = math.hypot(d[0], d[1]), abs(float(d[2]))
+        st = cfg.odom_sigma_floor + cfg.odom_sigma_trans * dist
+        sr = cfg.odom_sigma_floor + cfg.odom_sigma_rot * turn + cfg.odom_sigma_trans * dist
+        return np.diag([1.0 / st ** 2, 1.0 / st ** 2, 1.0 / sr ** 2])
+
+    def update(self, odom_pose: np.ndarray, scan: np.ndarray | None, stamp: float,
+               propose: list[int] | None = None) -> LocaliseResult:
+        """One scan: ``odom_pose`` (x, y, yaw) in ``odom``, ``scan`` (N, 2) hit points in the robot frame (None or
+        empty: odometry only). ``propose``: keyframe ids a caller thinks the robot is back at (verified here)."""
+        cfg = self.cfg
+        odom = np.asarray(odom_pose, dtype=np.float64).reshape(3)
+        prior = self._prior(odom)
+        predicted = self.to_map(odom)
+        res = LocaliseResult(pose=predicted, covariance=np.linalg.inv(prior))
+        reg: Registration | None = None
+        target = self.points.target() if scan is not None and len(scan) else None
+        if target is not None:
+            reg = register(scan, target, predicted, prior, cfg.registration)
+            if reg.ok:
+                res.pose, res.covariance, res.matched = reg.pose, reg.covariance, True
+            else:
+                res.messages.append(f"scan matching failed ({reg.reason}): odometry only for this scan")
+        self.map_from_odom = se2_compose(res.pose, se2_inverse(odom))
+        if self.pose is not None:
+            self.travelled += math.hypot(*(res.pose[:2] - self.pose[:2]))
+        self.pose, self.covariance, self._last_odom = res.pose, res.covariance, odom
+        if scan is None or not len(scan):
+            return res
+        self._unmatched = 0 if res.matched else self._unmatched + 1
+        # an unmatched scan would smear its odometry error into the map: only matched ones grow it, and the first;
+        # after map_unmatched_scans failures in a row the robot is somewhere the map does not reach yet (open
+        # ground, a new room seen through a door) and the map follows it on odometry
+        if res.matched or not len(self.points) or self._unmatched >= cfg.map_unmatched_scans:
+            self._grow_map(res.pose, scan)
+        if self._keyframe_due(res.pose):
+            res.keyframe = self._add_keyframe(res.pose, odom, scan, stamp)
+            if cfg.loop_closure:
+                self._close_loops(res, propose or [])
+        elif propose and cfg.loop_closure and self.keyframes:
+            # a caller's proposal between keyframes: make one here so the closure has a node to attach to
+            res.keyframe = self._add_keyframe(res.pose, odom, scan, stamp)
+            self._close_loops(res, propose)
+        return res
+
+    def _grow_map(self, pose: np.ndarray, scan: np.ndarray) -> None:
+        last = self._last_added
+        if last is not None and math.hypot(*(pose[:2] - last[:2])) < self.cfg.map_add_distance and \
+                abs(float(wrap_angle(pose[2] - last[2]))) < self.cfg.map_add_angle:
+            return
+        self.points.add(se2_apply(pose, scan))
+        self.points.crop((float(pose[0]), float(pose[1])), self.cfg.map_radius)
+        self._last_added = pose.copy()
+
+    def _keyframe_due(self, pose: np.ndarray) -> bool:
+        if not self.keyframes:
+            return True
+        last = self.keyframe_pose(len(self.keyframes) - 1)
+        return math.hypot(*(pose[:2] - last[:2])) >= self.cfg.keyframe_distance or \
+            abs(float(wrap_angle(pose[2] - last[2]))) >= self.cfg.keyframe_angle
+
+    def _thin(self, scan: np.ndarray) -> np.ndarray:
+        n = len(scan)
+        if n <= self.cfg.keyframe_points:
+            return scan.copy()
+        return scan[np.linspace(0, n - 1, self.cfg.keyframe_points).round().astype(np.int64)]
+
+    def _add_keyframe(self, pose: np.ndarray, odom: np.ndarray, scan: np.ndarray, stamp: float) -> int:
+        cfg = self.cfg
+        node = self.graph.add_node(pose)
+        if self.keyframes:
+            prev = self.keyframes[-1]
+            meas = se2_between(self.graph.poses[prev.node], pose)
+            length = math.hypot(meas[0], meas[1])
+            st = cfg.edge_sigma_floor + cfg.edge_sigma_trans * length
+            sr = cfg.edge_sigma_floor + cfg.edge_sigma_rot * length
+            self.graph.add_edge(prev.node, node, meas, np.diag([1 / st ** 2, 1 / st ** 2, 1 / sr ** 2]), kind="odom")
+        self.keyframes.append(Keyframe(node=node, stamp=float(stamp), travelled=self.travelled, odom=odom.copy(),
+                                       points=self._thin(scan)))
+        return len(self.keyframes) - 1
+
+    # -- relocalisation (a restarted mapper in its saved map) -----------------------------------------
+    def seed_map(self, points: np.ndarray) -> None:
+        """Start from a saved map's obstacle points (map frame) instead of an empty local map."""
+        self.clear()
+        self.points.add(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+        self._seeded = self.points.target()
+
+    @property
+    def relocalising(self) -> bool:
+        return self._seeded is not None
+
+    def relocalise(self, odom_pose: np.ndarray, scan: np.ndarray, guesses: list[np.ndarray],
+                   stamp: float) -> Registration | None:
+        """Find the pose in the seeded map: register ``scan`` from each guessed map pose, keep the best fit.
+
+        Accepted only with the fitness and residual a loop closure needs; then ``map <- odom`` is set and the
+        normal per-scan update takes over. None (nothing changed) when no guess fits.
+        """
+        cfg = self.cfg
+        target = self._seeded
+        if target is None or scan is None or not len(scan):
+            return None
+        best: Registration | None = None
+        for g in guesses:
+            reg = register(scan, target, np.asarray(g, dtype=np.float64), None, cfg.registration)
+            if reg.ok and (best is None or (reg.fitness, -reg.rmse) > (best.fitness, -best.rmse)):
+                best = reg
+        if best is None or best.fitness < cfg.loop_min_fitness or best.rmse > cfg.loop_max_rmse:
+            return None
+        odom = np.asarray(odom_pose, dtype=np.float64).reshape(3)
+        self.map_from_odom = se2_compose(best.pose, se2_inverse(odom))
+        self.pose, self.covariance, self._last_odom = best.pose.copy(), best.covariance, odom
+        self._last_added = best.pose.copy()
+        self._add_keyframe(best.pose, odom, scan, stamp)
+        self._seeded = None
+        return best
+
+    def abandon_relocalisation(self) -> None:
+        """Give up on the saved map's frame: go on from the odometry (the map stays, poses may disagree)."""
+        self._seeded = None
+
+    # -- loop closure ---------------------------------------------------------------------------------
+    def _candidates(self, cur: int, propose: list[int]) -> list[int]:
+        cfg = self.cfg
+        kf = self.keyframes[cur]
+        if kf.travelled - self._last_closure_travel < cfg.loop_cooldown and not propose:
+            return []
+        poses = self.graph.poses
+        here = poses[kf.node, :2]
+        old = [k for k in range(cur) if kf.travelled - self.keyframes[k].travelled >= cfg.loop_min_travel]
+        if not old:
+            return [k for k in propose if 0 <= k < cur]
+        d = np.hypot(*(poses[[self.keyframes[k].node for k in old], :2] - here).T)
+        near = [old[i] for i in np.argsort(d) if d[i] <= cfg.loop_search_radius]
+        out = [k for k in propose if 0 <= k < cur and k not in near[:1]] + near[:1]
+        return out
+
+    def _submap(self, k: int) -> np.ndarray:
+        """Scan points of keyframe ``k`` and its neighbours, in ``k``'s frame."""
+        poses = self.graph.poses
+        base = poses[self.keyframes[k].node]
+        lo, hi = max(0, k - self.cfg.loop_submap), min(len(self.keyframes), k + self.cfg.loop_submap + 1)
+        parts = [se2_apply(se2_between(base, poses[self.keyframes[j].node]), self.keyframes[j].points)
+                 for j in range(lo, hi)]
+        return np.concatenate(parts, axis=0)
+
+    def _close_loops(self, res: LocaliseResult, propose: list[int]) -> None:
+        cur = len(self.keyframes) - 1
+        for cand in self._candidates(cur, propose):
+            check = self.verify(cand, cur)
+            res.closure = check
+            if check.accepted:
+                res.corrected = True
+                res.pose = self.keyframe_pose(cur).copy()
+                self.pose = res.pose
+                self.map_from_odom = se2_compose(res.pose, se2_inverse(self.keyframes[cur].odom))
+                self._rebuild_map()
+                self._last_closure_travel = self.keyframes[cur].travelled
+                res.messages.append(f"loop closure: keyframe {cur} -> {cand}, correction {check.correction:.2f} m "
+                                    f"(Mahalanobis {check.mahalanobis:.1f})")
+                return
+            res.messages.append(f"loop closure keyframe {cur} -> {cand} rejected: {check.reason}")
+
+    def verify(self, cand: int, cur: int) -> ClosureCheck:
+        """Register keyframe ``cur``'s scan against ``cand``'s submap; gate, add and optimise if it holds."""
+        cfg = self.cfg
+        poses = self.graph.poses
+        a, b = self.keyframes[cand], self.keyframes[cur]
+        init = se2_between(poses[a.node], poses[b.node])
+        target = Target.from_points(self._submap(cand), cfg.registration)
+        reg = register(b.points, target, init, None, cfg.registration)
+        if not reg.ok or reg.fitness < cfg.loop_min_fitness or reg.rmse > cfg.loop_max_rmse:
+            self.rejected += 1
+            why = reg.reason or f"fitness {reg.fitness:.2f} (need {cfg.loop_min_fitness}), rmse {reg.rmse:.3f} m"
+            return ClosureCheck(False, math.nan, float(math.hypot(*(reg.pose[:2] - init[:2]))),
+                                f"registration does not hold: {why}")
+        check = add_closure(self.graph, a.node, b.node, reg.pose, reg.information, cfg.closure)
+        if check.accepted:
+            self.closures += 1
+        else:
+            self.rejected += 1
+        return check
+
+    def _rebuild_map(self) -> None:
+        """The local map again from the keyframes near the robot, at their corrected poses."""
+        self.points.clear()
+        poses = self.graph.poses
+        here = self.pose[:2] if self.pose is not None else np.zeros(2)
+        for kf in self.keyframes:
+            p = poses[kf.node]
+            if math.hypot(*(p[:2] - here)) <= self.cfg.map_radius + 8.0:
+                self.points.add(se2_apply(p, kf.points))
+        self.points.crop((float(here[0]), float(here[1])), self.cfg.map_radius)
+        self._last_added = self.pose.copy() if self.pose is not None else None
