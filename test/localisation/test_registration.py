@@ -184,5 +184,5 @@ def test_a_tight_prior_starts_with_a_narrow_gate() -> None:
     with_prior = register(scan, pm.target(), init, prior)
     without = register(scan, pm.target(), init)
     assert with_prior.ok and without.ok
-    assert with_prior.iterations <= 5 < without.iterations
+    assert with_prior.iterations <= 6 and without.iterations >= 9  # 8 shrinks from 1.0 m to 0.2 m without
     assert _err(with_prior.pose, truth)[0] < 0.01
