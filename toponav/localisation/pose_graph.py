@@ -37,8 +37,8 @@ class PoseGraphConfig:
 
     max_iterations: int = param(30, "Levenberg-Marquardt iterations at most; a drifted loop of a few hundred "
                                 "keyframes converges in 3-6 (measured, compare_pose_graph)", min=1, max=1000)
-    cost_tolerance: float = param(1e-9, "stop when an accepted step lowers the cost by less than this fraction",
-                                  min=0.0)
+    cost_tolerance: float = param(1e-5, "stop when an accepted step lowers the cost by less than this fraction of "
+                                  "it (as gtsam's Levenberg-Marquardt default)", min=0.0)
     step_tolerance: float = param(1e-7, "stop when the largest update of any pose coordinate is below this "
                                   "(m or rad): far below the grid's 0.1 m cells", min=0.0)
     initial_lambda: float = param(1e-5, "initial Levenberg-Marquardt damping (relative to the diagonal); small, "
@@ -213,7 +213,7 @@ class PoseGraph2D:
         self._arrays = None
 
     def _stacked(self) -> tuple[np.ndarray, ...]:
-        """Edges as arrays: ids (E,), i (E,), j (E,), z (E,3), information (E,3,3), robust-kernel mask (E,)."""
+        """Edges as arrays: ids (E,), i (E,), j (E,), z (E,3), information (E,3,3), is-loop (E,)."""
         if self._arrays is None:
             ids = sorted(self._edges)
             rec = [self._edges[k] for k in ids]
@@ -222,12 +222,17 @@ class PoseGraph2D:
                 jj = np.array([r[1] for r in rec], dtype=np.int64)
                 z = np.stack([r[2] for r in rec])
                 info = np.stack([r[3] for r in rec])
-                robust = np.array([self.cfg.robust_edges == "all" or r[4] == "loop" for r in rec])
+                robust = np.array([r[4] == "loop" for r in rec])
             else:
                 ii = jj = np.zeros(0, dtype=np.int64)
                 z, info, robust = np.zeros((0, 3)), np.zeros((0, 3, 3)), np.zeros(0, bool)
             self._arrays = (np.array(ids, dtype=np.int64), ii, jj, z, info, robust)
         return self._arrays
+
+    def _robust_mask(self) -> np.ndarray:
+        """Edges the robust kernel applies to (read from the config at each use, so ``cfg`` may be swapped)."""
+        is_loop = self._stacked()[5]
+        return np.ones_like(is_loop) if self.cfg.robust_edges == "all" else is_loop
 
     # -- evaluation ----------------------------------------------------------------------------------------
     def chi2(self, poses: np.ndarray | None = None) -> np.ndarray:
@@ -241,13 +246,14 @@ class PoseGraph2D:
         chi2 = self.chi2(x)
         if not robust or self.cfg.robust_loss == "none":
             return float(chi2.sum())
-        mask = self._stacked()[5]
+        mask = self._robust_mask()
         rho, _ = _robust(chi2[mask], self.cfg.robust_loss, self.cfg.robust_scale)
         return float(chi2[~mask].sum() + rho.sum())
 
     def _normal_equations(self, x: np.ndarray, free: np.ndarray, robust: bool) -> tuple[sp.csc_matrix, np.ndarray]:
         """H = J^T W J and g = J^T W r over the free variables (``free[node]`` = its block index, -1 if fixed)."""
-        _, ii, jj, z, info, mask = self._stacked()
+        _, ii, jj, z, info, _ = self._stacked()
+        mask = self._robust_mask()
         xi, xj = x[ii], x[jj]
         err = edge_errors(xi, xj, z)
         a, b = edge_jacobians(xi, xj, z)
@@ -258,8 +264,9 @@ class PoseGraph2D:
         winfo = info * w[:, None, None]
         # blocks (E, 2, 2, 3, 3): [[A^T Ω A, A^T Ω B], [B^T Ω A, B^T Ω B]]
         jac = np.stack([a, b], axis=1)  # (E, 2, 3, 3)
-        blocks = np.einsum("epai,eab,eqbj->epqij", jac, winfo, jac)
-        grad = np.einsum("epai,eab,eb->epi", jac, winfo, err)  # (E, 2, 3)
+        jt_w = np.swapaxes(jac, 2, 3) @ winfo[:, None]  # (E, 2, 3, 3): A^T Ω, B^T Ω
+        blocks = jt_w[:, :, None] @ jac[:, None, :]  # (E, 2, 2, 3, 3)
+        grad = (jt_w @ err[:, None, :, None])[..., 0]  # (E, 2, 3)
         nodes = np.stack([ii, jj], axis=1)  # (E, 2)
         blk = free[nodes]  # (E, 2)
         n = int(free.max()) + 1 if free.size and free.max() >= 0 else 0
@@ -315,7 +322,7 @@ class PoseGraph2D:
             x, new_cost, max_dx = step
             drop = cost - new_cost
             cost = new_cost
-            if drop <= cfg.cost_tolerance * max(cost0, 1e-300) or max_dx < cfg.step_tolerance:
+            if drop <= cfg.cost_tolerance * max(cost, 1e-300) or max_dx < cfg.step_tolerance:
                 converged = True
         self._poses = x
         return OptimiseResult(poses=x.copy(), iterations=it, cost_before=cost0, cost_after=cost,
