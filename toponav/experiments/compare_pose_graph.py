@@ -177,10 +177,12 @@ def ate(x: np.ndarray, truth: np.ndarray) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manhattan-nodes", type=int, nargs="+", default=[500, 3500])
-    parser.add_argument("--toponav-nodes", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--manhattan-nodes", type=int, nargs="+", default=[500, 3500],
+                        help="sizes of the M3500-like grid-walk graphs")
+    parser.add_argument("--toponav-nodes", type=int, nargs="+", default=[100, 300],
+                        help="sizes of the mapper-sized graphs (at least 100: closures reach 20 keyframes back)")
     parser.add_argument("--loops", type=int, default=5, help="closures in the toponav-sized graphs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the walks and the noise")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per solver and graph (median)")
     parser.add_argument("--gtsam-path", default="", help="folder gtsam was pip-installed into with --target")
     parser.add_argument("--least-squares-max-nodes", type=int, default=1000,
