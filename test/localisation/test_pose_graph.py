@@ -142,6 +142,23 @@ def test_bad_input_is_refused_with_a_message(i: int, j: int, z: list[float], inf
         g.remove_edge(999)
 
 
+def test_to_dict_round_trip_keeps_poses_edges_and_ids() -> None:
+    import json
+
+    g, truth = twin_room_graph()
+    g.remove_edge(3)
+    e = g.add_edge(10, 9, se2_between(truth[10], truth[9]), LOOP_INFO, "loop")
+    h = PoseGraph2D.from_dict(json.loads(json.dumps(g.to_dict())))
+    np.testing.assert_array_equal(h.poses, g.poses)
+    np.testing.assert_array_equal(h.edge_ids, g.edge_ids)
+    np.testing.assert_allclose(h.chi2(), g.chi2())
+    assert h.edge(e)[4] == "loop" and h.add_edge(0, 1, np.zeros(3), LOOP_INFO) == e + 1  # ids never reused
+    bad = g.to_dict()
+    bad["edges"][0]["information"][0][0] = -1.0
+    with pytest.raises(ValueError, match="positive definite"):
+        PoseGraph2D.from_dict(bad)
+
+
 def test_odometry_only_optimise_keeps_the_chain_composition() -> None:
     truth = square_truth()
     g = odometry_graph(truth, noise=1.0, seed=7)

@@ -234,6 +234,27 @@ class PoseGraph2D:
         is_loop = self._stacked()[5]
         return np.ones_like(is_loop) if self.cfg.robust_edges == "all" else is_loop
 
+    # -- persistence ---------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain JSON-able state (poses and edges with their ids), so a saved map keeps its constraints."""
+        return {"poses": self._poses.tolist(),
+                "edges": [{"id": e, "i": i, "j": j, "measurement": z.tolist(), "information": info.tolist(),
+                           "kind": kind} for e, (i, j, z, info, kind) in sorted(self._edges.items())],
+                "next_edge": self._next_edge}
+
+    @classmethod
+    def from_dict(cls, d: dict, cfg: PoseGraphConfig | None = None) -> PoseGraph2D:
+        """Inverse of :meth:`to_dict`; every pose and edge is validated as when added (ValueError names it)."""
+        g = cls(cfg)
+        for p in d.get("poses", []):
+            g.add_node(np.asarray(p, dtype=np.float64))
+        for rec in d.get("edges", []):
+            g._next_edge = int(rec["id"])
+            g.add_edge(int(rec["i"]), int(rec["j"]), np.asarray(rec["measurement"], dtype=np.float64),
+                       np.asarray(rec["information"], dtype=np.float64), str(rec.get("kind", "odom")))
+        g._next_edge = max(int(d.get("next_edge", 0)), g._next_edge)
+        return g
+
     # -- evaluation ----------------------------------------------------------------------------------------
     def chi2(self, poses: np.ndarray | None = None) -> np.ndarray:
         """(E,) plain ``e^T Ω e`` of every edge (ascending edge id) at ``poses`` (default: the current ones)."""
