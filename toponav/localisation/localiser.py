@@ -28,8 +28,10 @@ import numpy as np
 
 from toponav.config import param
 from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse, wrap_angle
-from toponav.localisation.pose_graph import ClosureCheck, LoopClosureConfig, PoseGraph2D, PoseGraphConfig, add_closure
-from toponav.localisation.registration import PointMap, Registration, RegistrationConfig, Target, register
+from toponav.localisation.loop_closure import ClosureCheck, LoopClosureConfig, add_closure
+from toponav.localisation.point_map import PointMap
+from toponav.localisation.pose_graph import PoseGraph2D, PoseGraphConfig
+from toponav.localisation.registration import Registration, RegistrationConfig, Target, register
 
 
 @dataclass
@@ -44,8 +46,6 @@ class LocalisationConfig:
     odom_sigma_rot: float = param(0.05, "prior std of the odometry's rotation per radian turned (fraction)", min=1e-4)
     odom_sigma_floor: float = param(0.02, "prior std floor per scan (m and rad): even a still robot's pose is not "
                                     "exact, and a zero prior would freeze it", min=1e-5)
-    map_radius: float = param(12.0, "local point map kept within this radius of the robot (m); a lidar range plus "
-                              "a margin, so the scan always finds the walls it sees", min=1.0)
     map_add_distance: float = param(0.1, "add a scan to the local map after moving this far (m) or turning "
                                     "map_add_angle: a still robot would only add its own noise", min=0.0)
     map_add_angle: float = param(0.1, "see map_add_distance (rad)", min=0.0)
@@ -191,7 +191,7 @@ class Localiser:
                 abs(float(wrap_angle(pose[2] - last[2]))) < self.cfg.map_add_angle:
             return
         self.points.add(se2_apply(pose, scan))
-        self.points.crop((float(pose[0]), float(pose[1])), self.cfg.map_radius)
+        self.points.crop((float(pose[0]), float(pose[1])), self.cfg.registration.map_radius)
         self._last_added = pose.copy()
 
     def _keyframe_due(self, pose: np.ndarray) -> bool:
@@ -331,7 +331,7 @@ class Localiser:
         here = self.pose[:2] if self.pose is not None else np.zeros(2)
         for kf in self.keyframes:
             p = poses[kf.node]
-            if math.hypot(*(p[:2] - here)) <= self.cfg.map_radius + 8.0:
+            if math.hypot(*(p[:2] - here)) <= self.cfg.registration.map_radius + 8.0:
                 self.points.add(se2_apply(p, kf.points))
-        self.points.crop((float(here[0]), float(here[1])), self.cfg.map_radius)
+        self.points.crop((float(here[0]), float(here[1])), self.cfg.registration.map_radius)
         self._last_added = self.pose.copy() if self.pose is not None else None

@@ -489,6 +489,13 @@ class TopoMap:
                 distinct = second - dist >= cfg.descriptor.revisit_margin
                 if best is not None and dist < cfg.descriptor.match_threshold and distinct and \
                         self._verify_revisit(best, res):
+                    if self.localiser is not None and self.localiser.pose is not None:
+                        # with the correction on, a verified revisit is a constraint, not a teleport: the robot is
+                        # at the place only if the corrected pose says so; else it makes a new place beside it
+                        x, y, yaw = (float(v) for v in self.localiser.pose)
+                        if math.dist((x, y), self.position(best)) > cfg.node_distance:
+                            self._create(x, y, yaw, stamp, live(), res)
+                            return
                     if best != cur:
                         res.messages.append(
                             f"revisit: place {best} at {math.dist((x, y), self.position(best)):.2f} m "
