@@ -307,6 +307,32 @@ def ratio(worse: float | None, better: float | None) -> float | None:
     return math.inf if better == 0 else worse / better
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m toponav.evaluation.trajectory_error BAG [OUT]``: export the TUM files and print the errors."""
+    import argparse
+    import json
+
+    from toponav.bags import BagError
+
+    parser = argparse.ArgumentParser(prog="python -m toponav.evaluation.trajectory_error", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("bag")
+    parser.add_argument("out", nargs="?", default="", help="folder for the TUM files (default: <bag>_tum)")
+    parser.add_argument("--namespace", default=None, help="robot namespace of a multi-robot bag")
+    args = parser.parse_args(argv)
+    try:
+        res = evaluate_bag(args.bag, args.out or args.bag.rstrip("/") + "_tum", namespace=args.namespace)
+    except (TrajectoryError, BagError) as exc:
+        print(f"error: {exc}")
+        return 1
+    print(json.dumps(res.to_dict(), indent=1))
+    return 0
+
+
 __all__ = ["ESTIMATES", "REFERENCE", "SOURCES", "BagTrajectories", "ErrorStats", "RunErrors", "Trajectory",
            "TrajectoryError", "TrajectoryErrorConfig", "evaluate_bag", "export_tum", "path_length", "ratio",
            "read_trajectories", "trajectory_error", "write_tum"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,7 +13,9 @@ ground-truth driven distance reaches ``--distance`` (150 m), after ``--max-legs`
 (its sim-time budget, ``toponav bench stack``'s rule, is spent, the stack fails, ...) or after
 ``--max-sim-time``. The return legs revisit the places of the way out, which is when loop closures happen,
 as on a real AGV going back and forth between stations. The first leg is the world's goal, sent by the sim
-before step 1 (lockstep), later legs by the runner.
+before step 1 (lockstep), later legs by the runner. A leg on which the planner reports ``done`` (it believes
+it arrived) for 5 s sim while the ground truth is farther than the tolerance counts as **missed**, and the
+robot goes on to its next leg, as a robot with a drifted pose would; "legs reached" counts the true arrivals.
 
 Per run, from the bag (:mod:`toponav.evaluation.trajectory_error`: TUM exports, metrics by evo): driven distance
 (ground-truth path length), APE translation RMSE with no alignment of the corrected pose (topic ``pose``) and
@@ -58,6 +60,7 @@ APE_LIMIT = 0.10  # m: the issue's bound on the corrected pose's APE RMSE
 RATIO_LIMIT = 10.0  # wheel-odometry APE / corrected APE, at least
 LONG_RUN = 150.0  # m: runs this long are judged
 TIMING_BEAMS = 360
+DONE_WAIT = 5.0  # sim s of the planner reporting "done" off target before the shuttle goes on (it ticks at 2 Hz)
 
 
 @dataclass
@@ -127,7 +130,10 @@ def _navigator_class() -> type:
             self.shuttle = shuttle
             self.driven = 0.0
             self.legs: list[dict[str, Any]] = []
+            self.completed = False  # the mission ended by distance, leg count or sim time, not by a failure
+            self.believed = False  # this leg: the planner says it arrived, the ground truth disagrees
             self._last_xy: tuple[float, float] | None = None
+            self._done_since: float | None = None
 
         def _look(self) -> bool:
             ok = super()._look()
@@ -136,7 +142,26 @@ def _navigator_class() -> type:
                 if self._last_xy is not None:
                     self.driven += math.hypot(xy[0] - self._last_xy[0], xy[1] - self._last_xy[1])
                 self._last_xy = xy
-            return ok
+            return ok and not (self.started and self._arrived_off_target())
+
+        def _arrived_off_target(self) -> bool:
+            """The planner has reported ``done`` (goal reached, in its own pose) for DONE_WAIT sim s while the
+            ground truth is not within tolerance (else follow_goal has already ended the leg): the robot would
+            go on to its next task, so the leg ends, counted as missed. Without this a drifted odometry stops the
+            mission at the first leg for 90 s and ends it."""
+            from toponav.ros_nodes.stack_run import _read_planner
+
+            _read_planner(self.probe, self.res)
+            if self.res.planner_state != "done" or self.sim_t - (self.res.goal_sent_at or 0.0) < 1.0:
+                self._done_since = None
+                return False
+            self._done_since = self.sim_t if self._done_since is None else self._done_since
+            if self.sim_t - self._done_since < DONE_WAIT:
+                return False
+            self.believed = True
+            self.res.reason = (f"the planner believes it reached ({self.cfg.goal[0]:.1f}, {self.cfg.goal[1]:.1f}); "
+                               f"ground truth farther than {self.cfg.tolerance} m")
+            return True
 
         def _send_leg(self, goal: tuple[float, float]) -> None:
             from builtin_interfaces.msg import Time
@@ -160,16 +185,31 @@ def _navigator_class() -> type:
                 self.cfg = replace(first, goal=targets[leg % 2], budget=min(sh.leg_budget, left))
                 if leg:
                     self._send_leg(self.cfg.goal)
-                res.reached = False
+                res.reached, self.believed, self._done_since = False, False, None
                 super().follow_goal()
-                self.legs.append({"goal": list(self.cfg.goal), "reached": res.reached, "sim_time": self.sim_t,
-                                  "driven": self.driven})
-                if not res.reached or self.driven >= sh.distance:
+                self.legs.append({"goal": list(self.cfg.goal), "reached": res.reached, "missed": self.believed,
+                                  "sim_time": self.sim_t, "driven": self.driven, "reason": res.reason})
+                if not (res.reached or self.believed):
                     break
+                if self.driven >= sh.distance:
+                    self.completed = True
+                    break
+            else:
+                self.completed = True
+            if self.legs and self.legs[-1]["sim_time"] - t0 >= sh.max_sim_time:
+                self.completed = True
             self.cfg = first
             res.goal_sent_at = t0  # CPU per sim second covers the whole mission
             res.reached = bool(self.legs) and all(leg["reached"] for leg in self.legs)
             res.time_to_goal = (self.legs[-1]["sim_time"] - t0) if res.reached else None
+
+        def failure(self) -> str:
+            """Navigator's category; a mission that drove its distance but missed goals (its pose drifted, the
+            planner stopped off target) is 'missed goal' rather than the fallback 'timeout'."""
+            base = super().failure()
+            missed = sum(bool(leg["missed"]) for leg in self.legs)
+            return f"missed goal ({missed} of {len(self.legs)} legs)" if base == "timeout" and self.completed \
+                and missed else base
 
     return ShuttleNavigator
 
