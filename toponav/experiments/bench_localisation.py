@@ -67,7 +67,7 @@ DONE_WAIT = 5.0  # sim s of the planner reporting "done" off target before the s
 class LocalisationBenchOptions:
     """``toponav bench localisation``'s options (``--quick`` and ``--verbose`` are switches, added by hand)."""
 
-    seeds: int = param(3, "held-out seeds per family (--quick: 1 world in all, see --quick)", min=0)
+    seeds: int = param(3, "held-out seeds per family (--quick: the first seed of the first family only)", min=0)
     first_seed: int = param(0, "offset of the first held-out seed (1000000 + this)", min=0)
     families: str = param(",".join(FAMILIES), "families of the matrix, comma-separated ('' = none)")
     worlds: str = param(",".join(MAPS), "extra worlds, comma-separated: map_server maps (map:<name>, a map.yaml) "
@@ -448,15 +448,14 @@ def run(ns: argparse.Namespace) -> int:
     from toponav.experiments.bench_stack import _lockstep_declared
     from toponav.ros_nodes.stack_run import FULL_STACK, default_rtf, missing_nodes, stop_on_signals
 
-    missing = missing_nodes(FULL_STACK)
-    if missing:
-        print(f"[bench localisation] cannot run: node(s) {', '.join(missing)} not installed", file=sys.stderr)
-        return 3
     args = dataclass_from_args(LocalisationBenchOptions, ns)  # ConfigError: toponav.cli says it, exit 2
     cases = matrix(args, ns.quick)
     if not cases:
         print("[bench localisation] no worlds: give --families and/or --worlds", file=sys.stderr)
         return 2
+    if missing := missing_nodes(FULL_STACK):
+        print(f"[bench localisation] cannot run: node(s) {', '.join(missing)} not installed", file=sys.stderr)
+        return 3
     lockstep = _lockstep_declared()
     rtf = default_rtf(args.rtf, lockstep)
     out = Path(args.out)
