@@ -87,7 +87,7 @@ def drive(stack: _Stack, distance: float, max_legs: int = 12) -> tuple[object, S
                          give_up_after=90.0, progress_every=0.0, tag="t")
     res = StackOutcome(goal_sent_at=0.0)
     shuttle = bl.Shuttle(home=(0.0, 0.0), distance=distance, max_legs=max_legs, max_sim_time=900.0, leg_budget=60.0)
-    nav = bl._navigator_class()(cfg, res, stack, sim_sends_goal=True, say=lambda _m: None,
+    nav = bl.ShuttleNavigator(cfg, res, stack, sim_sends_goal=True, say=lambda _m: None,
                                 stop=threading.Event(), shuttle=shuttle)
     nav.POLL = 0.0
     nav.probe, nav.goal_pub, nav.started = stack, stack, True

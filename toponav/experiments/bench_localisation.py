@@ -53,6 +53,7 @@ import numpy as np
 from toponav.config import param
 from toponav.experiments.bench_stack import WorldCase, build_matrix, sim_budget
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
+from toponav.ros_nodes.stack_run import Navigator, StackOutcome, StackRunConfig, StackRunner, _read_planner
 
 FAMILIES = ("warehouse", "maze", "forest")
 MAPS = ("map:depot",)
@@ -114,108 +115,100 @@ class Shuttle:
     leg_budget: float
 
 
-def _navigator_class() -> type:
-    """ShuttleNavigator, built on first use: stack_run imports ROS-free, but its Navigator is only needed here."""
-    from toponav.ros_nodes.stack_run import Navigator
+class ShuttleNavigator(Navigator):
+    """Nav2-simple-commander style navigator that sends goal, home, goal, ... (see the module docstring).
 
-    class ShuttleNavigator(Navigator):
-        """Nav2-simple-commander style navigator that sends goal, home, goal, ... (see the module docstring).
+    Each leg is :meth:`Navigator.follow_goal` with that leg's goal and budget; the ground-truth pose the
+    navigator polls adds up the driven distance that decides when to stop (the bag's is reported).
+    """
 
-        Each leg is :meth:`Navigator.follow_goal` with that leg's goal and budget; the ground-truth pose the
-        navigator polls adds up the driven distance that decides when to stop (the bag's is reported).
-        """
+    def __init__(self, *args: Any, shuttle: Shuttle, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shuttle = shuttle
+        self.driven = 0.0
+        self.legs: list[dict[str, Any]] = []
+        self.completed = False  # the mission ended by distance, leg count or sim time, not by a failure
+        self.believed = False  # this leg: the planner says it arrived, the ground truth disagrees
+        self._last_xy: tuple[float, float] | None = None
+        self._done_since: float | None = None
 
-        def __init__(self, *args: Any, shuttle: Shuttle, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.shuttle = shuttle
-            self.driven = 0.0
-            self.legs: list[dict[str, Any]] = []
-            self.completed = False  # the mission ended by distance, leg count or sim time, not by a failure
-            self.believed = False  # this leg: the planner says it arrived, the ground truth disagrees
-            self._last_xy: tuple[float, float] | None = None
-            self._done_since: float | None = None
+    def _look(self) -> bool:
+        ok = super()._look()
+        if self.pose is not None:
+            xy = (self.pose.pose.position.x, self.pose.pose.position.y)
+            if self._last_xy is not None:
+                self.driven += math.hypot(xy[0] - self._last_xy[0], xy[1] - self._last_xy[1])
+            self._last_xy = xy
+        return ok and not (self.started and self._arrived_off_target())
 
-        def _look(self) -> bool:
-            ok = super()._look()
-            if self.pose is not None:
-                xy = (self.pose.pose.position.x, self.pose.pose.position.y)
-                if self._last_xy is not None:
-                    self.driven += math.hypot(xy[0] - self._last_xy[0], xy[1] - self._last_xy[1])
-                self._last_xy = xy
-            return ok and not (self.started and self._arrived_off_target())
+    def _arrived_off_target(self) -> bool:
+        """The planner has reported ``done`` (goal reached, in its own pose) for DONE_WAIT sim s while the
+        ground truth is not within tolerance (else follow_goal has already ended the leg): the robot would
+        go on to its next task, so the leg ends, counted as missed. Without this a drifted odometry stops the
+        mission at the first leg for 90 s and ends it."""
+        _read_planner(self.probe, self.res)
+        if self.res.planner_state != "done" or self.sim_t - (self.res.goal_sent_at or 0.0) < 1.0:
+            self._done_since = None
+            return False
+        self._done_since = self.sim_t if self._done_since is None else self._done_since
+        if self.sim_t - self._done_since < DONE_WAIT:
+            return False
+        self.believed = True
+        self.res.reason = (f"the planner believes it reached ({self.cfg.goal[0]:.1f}, {self.cfg.goal[1]:.1f}); "
+                           f"ground truth farther than {self.cfg.tolerance} m")
+        return True
 
-        def _arrived_off_target(self) -> bool:
-            """The planner has reported ``done`` (goal reached, in its own pose) for DONE_WAIT sim s while the
-            ground truth is not within tolerance (else follow_goal has already ended the leg): the robot would
-            go on to its next task, so the leg ends, counted as missed. Without this a drifted odometry stops the
-            mission at the first leg for 90 s and ends it."""
-            from toponav.ros_nodes.stack_run import _read_planner
+    def _send_leg(self, goal: tuple[float, float]) -> None:
+        from builtin_interfaces.msg import Time
 
-            _read_planner(self.probe, self.res)
-            if self.res.planner_state != "done" or self.sim_t - (self.res.goal_sent_at or 0.0) < 1.0:
-                self._done_since = None
-                return False
-            self._done_since = self.sim_t if self._done_since is None else self._done_since
-            if self.sim_t - self._done_since < DONE_WAIT:
-                return False
-            self.believed = True
-            self.res.reason = (f"the planner believes it reached ({self.cfg.goal[0]:.1f}, {self.cfg.goal[1]:.1f}); "
-                               f"ground truth farther than {self.cfg.tolerance} m")
-            return True
+        from toponav.ros_nodes.convert import make_pose_stamped
 
-        def _send_leg(self, goal: tuple[float, float]) -> None:
-            from builtin_interfaces.msg import Time
+        stamp = self.clock.clock if self.clock is not None else Time()
+        self.goal_pub.publish(make_pose_stamped(goal[0], goal[1], 0.0, "map", stamp))
+        self.res.goal_sent_at = self.sim_t
+        self.say(f"[{self.cfg.tag}] leg {len(self.legs) + 1}: goal ({goal[0]:.1f}, {goal[1]:.1f}) sent at sim "
+                 f"t={self.sim_t:.1f} s after {self.driven:.0f} m")
 
-            from toponav.ros_nodes.convert import make_pose_stamped
-
-            stamp = self.clock.clock if self.clock is not None else Time()
-            self.goal_pub.publish(make_pose_stamped(goal[0], goal[1], 0.0, "map", stamp))
-            self.res.goal_sent_at = self.sim_t
-            self.say(f"[{self.cfg.tag}] leg {len(self.legs) + 1}: goal ({goal[0]:.1f}, {goal[1]:.1f}) sent at sim "
-                     f"t={self.sim_t:.1f} s after {self.driven:.0f} m")
-
-        def follow_goal(self) -> None:
-            res, sh, first = self.res, self.shuttle, self.cfg
-            t0 = res.goal_sent_at or 0.0
-            targets = (first.goal, sh.home)
-            for leg in range(sh.max_legs):
-                left = sh.max_sim_time - (self.sim_t - t0)
-                if left <= 0:
-                    break
-                self.cfg = replace(first, goal=targets[leg % 2], budget=min(sh.leg_budget, left))
-                if leg:
-                    self._send_leg(self.cfg.goal)
-                res.reached, self.believed, self._done_since = False, False, None
-                super().follow_goal()
-                self.legs.append({"goal": list(self.cfg.goal), "reached": res.reached, "missed": self.believed,
-                                  "sim_time": self.sim_t, "driven": self.driven, "reason": res.reason})
-                if not (res.reached or self.believed):
-                    break
-                if self.driven >= sh.distance:
-                    self.completed = True
-                    break
-            else:
+    def follow_goal(self) -> None:
+        res, sh, first = self.res, self.shuttle, self.cfg
+        t0 = res.goal_sent_at or 0.0
+        targets = (first.goal, sh.home)
+        for leg in range(sh.max_legs):
+            left = sh.max_sim_time - (self.sim_t - t0)
+            if left <= 0:
+                break
+            self.cfg = replace(first, goal=targets[leg % 2], budget=min(sh.leg_budget, left))
+            if leg:
+                self._send_leg(self.cfg.goal)
+            res.reached, self.believed, self._done_since = False, False, None
+            super().follow_goal()
+            self.legs.append({"goal": list(self.cfg.goal), "reached": res.reached, "missed": self.believed,
+                              "sim_time": self.sim_t, "driven": self.driven, "reason": res.reason})
+            if not (res.reached or self.believed):
+                break
+            if self.driven >= sh.distance:
                 self.completed = True
-            if self.legs and self.legs[-1]["sim_time"] - t0 >= sh.max_sim_time:
-                self.completed = True
-            self.cfg = first
-            res.goal_sent_at = t0  # CPU per sim second covers the whole mission
-            res.reached = bool(self.legs) and all(leg["reached"] for leg in self.legs)
-            res.time_to_goal = (self.legs[-1]["sim_time"] - t0) if res.reached else None
+                break
+        else:
+            self.completed = True
+        if self.legs and self.legs[-1]["sim_time"] - t0 >= sh.max_sim_time:
+            self.completed = True
+        self.cfg = first
+        res.goal_sent_at = t0  # CPU per sim second covers the whole mission
+        res.reached = bool(self.legs) and all(leg["reached"] for leg in self.legs)
+        res.time_to_goal = (self.legs[-1]["sim_time"] - t0) if res.reached else None
 
-        def failure(self) -> str:
-            """Navigator's category; a mission that drove its distance but missed goals (its pose drifted, the
-            planner stopped off target) is 'missed goal' rather than the fallback 'timeout'."""
-            base = super().failure()
-            missed = sum(bool(leg["missed"]) for leg in self.legs)
-            return f"missed goal ({missed} of {len(self.legs)} legs)" if base == "timeout" and self.completed \
-                and missed else base
-
-    return ShuttleNavigator
+    def failure(self) -> str:
+        """Navigator's category; a mission that drove its distance but missed goals (its pose drifted, the
+        planner stopped off target) is 'missed goal' rather than the fallback 'timeout'."""
+        base = super().failure()
+        missed = sum(bool(leg["missed"]) for leg in self.legs)
+        return f"missed goal ({missed} of {len(self.legs)} legs)" if base == "timeout" and self.completed \
+            and missed else base
 
 
-def run_shuttle(cfg: Any, shuttle: Shuttle, *, console: Any = None, verbose: bool = False,
-                stop: threading.Event | None = None) -> tuple[Any, list[dict[str, Any]]]:
+def run_shuttle(cfg: StackRunConfig, shuttle: Shuttle, *, console: Any = None, verbose: bool = False,
+                stop: threading.Event | None = None) -> tuple[StackOutcome, list[dict[str, Any]]]:
     """One shuttle run: :class:`StackRunner` with the shuttle navigator in place of its one-goal Navigator.
 
     StackRunner builds its Navigator by name inside ``run``; the name is swapped for this run only (there is no
@@ -223,15 +216,14 @@ def run_shuttle(cfg: Any, shuttle: Shuttle, *, console: Any = None, verbose: boo
     """
     from toponav.ros_nodes import stack_run
 
-    made: list[Any] = []
-    nav_cls = _navigator_class()
+    made: list[ShuttleNavigator] = []
 
-    def factory(*args: Any, **kwargs: Any) -> Any:
-        made.append(nav_cls(*args, shuttle=shuttle, **kwargs))
+    def factory(*args: Any, **kwargs: Any) -> ShuttleNavigator:
+        made.append(ShuttleNavigator(*args, shuttle=shuttle, **kwargs))
         return made[-1]
 
     with mock.patch.object(stack_run, "Navigator", factory):
-        outcome = stack_run.StackRunner(cfg, console=console, verbose=verbose, stop=stop).run()
+        outcome = StackRunner(cfg, console=console, verbose=verbose, stop=stop).run()
     return outcome, (made[0].legs if made else [])
 
 
@@ -500,7 +492,7 @@ def _one_run(case: WorldCase, args: LocalisationBenchOptions, out: Path, lockste
     from toponav.bags import BagError
     from toponav.evaluation.metrics import shortest_path_length
     from toponav.evaluation.trajectory_error import TrajectoryError, evaluate_bag
-    from toponav.ros_nodes.stack_run import StackRunConfig, find_free_domain
+    from toponav.ros_nodes.stack_run import find_free_domain
     from toponav.worlds import DEFAULT_ROBOT_RADIUS, WorldError, make_world
 
     try:
