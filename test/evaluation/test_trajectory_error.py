@@ -149,3 +149,21 @@ def test_short_runs_and_unmatched_stamps(tmp_path: Path) -> None:
     assert stats.ape_rmse == pytest.approx(0.2) and stats.rpe_rmse is None and "no RPE" in stats.note
     with pytest.raises(TrajectoryError, match="no pose matches"):
         trajectory_error(ref, far)
+
+
+def test_bench_row_from_a_bag_with_and_without_the_corrected_pose(tmp_path: Path) -> None:
+    """bench localisation's row and verdict read what evaluate_bag writes (the keys agree)."""
+    from toponav.experiments import bench_localisation as bl
+    from toponav.experiments.bench_stack import WorldCase
+
+    case = WorldCase("warehouse", 1_000_000, "warehouse-1000000")
+    write_bag(tmp_path / "with")
+    row = bl.run_row(case, {"reached": True}, [{"reached": True}], evaluate_bag(tmp_path / "with", tmp_path / "a")
+                     .to_dict())
+    assert row["distance"] == pytest.approx(30.0) and row["ape_pose"] == pytest.approx(0.05)
+    assert row["ratio"] == pytest.approx(row["ape_odom"] / 0.05) and row["rpe_odom"] == pytest.approx(1.0, abs=0.01)
+    assert bl.verdict([row], long_run=25.0)["passed"] is True
+    write_bag(tmp_path / "without", corrected=False)
+    row = bl.run_row(case, {}, [], evaluate_bag(tmp_path / "without", tmp_path / "b").to_dict())
+    assert row["ape_pose"] is None and row["ratio"] is None and row["ape_odom"] > 0.5
+    assert bl.verdict([row], long_run=25.0)["passed"] is None
