@@ -70,6 +70,16 @@ def pose_stamped(buf: bytes) -> tuple[float, float, float, float, float, float, 
         raise CdrError(str(exc)) from None
 
 
+def pose_with_covariance_stamped(buf: bytes) -> tuple[float, float, float, float, float, float, float, float]:
+    """geometry_msgs/PoseWithCovarianceStamped -> (t, x, y, z, qx, qy, qz, qw), the covariance checked for length
+    but not returned. The pose sits where PoseStamped has it (the covariance follows it)."""
+    out = pose_stamped(buf)
+    _, pos = _header(buf)
+    if 4 + ((pos - 4 + 7) & ~7) + (7 + 36) * 8 > len(buf):
+        raise CdrError("covariance runs past the end of the message")
+    return out
+
+
 def odometry(buf: bytes) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
     """nav_msgs/Odometry -> (t, (x, y, z, qx, qy, qz, qw), (vx, vy, vz, wx, wy, wz))."""
     t, pos = _header(buf)

@@ -45,4 +45,9 @@ BENCHES: dict[str, Bench] = {
                    "the full ROS stack (launcher, real node processes) on held-out worlds of each family: toponav vs "
                    "the explore_lite baseline (reached, failure reason, time, SPL, collisions, RTF, CPU per sim s)",
                    {"quick": True}),
+    "localisation": Bench("toponav.experiments.bench_localisation", "corrected pose vs wheel odometry: APE, RPE",
+                          "localisation on long full-stack shuttle runs with wheel odometry, held-out worlds of each "
+                          "family and a map_server map: APE / RPE per 10 m (evo) of the mapper's corrected pose and "
+                          "of raw wheel odometry against ground truth, and the mapper update time",
+                          {"quick": True}),
 }
