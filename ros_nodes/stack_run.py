@@ -279,8 +279,10 @@ class StackRunner:
     """Run the full stack once on one world (see the module docstring)."""
 
     def __init__(self, cfg: StackRunConfig, *, console: TextIO | None = None, verbose: bool = False,
-                 say: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> None:
+                 say: Callable[[str], None] | None = None, stop: threading.Event | None = None,
+                 navigator: Callable[..., Navigator] | None = None) -> None:
         self.cfg = cfg
+        self.navigator = navigator or Navigator  # what sends goals and judges the run (bench localisation: a shuttle)
         self.console = console
         self.verbose = verbose
         self.say = say or print
@@ -331,7 +333,7 @@ class StackRunner:
         launcher = Launcher(desc, domain_id=domain, log_dir=cfg.out / "logs",
                             stream=_ConsoleFilter(log, self.console, quiet=not self.verbose))
         probe = None
-        nav = Navigator(cfg, res, launcher, sim_sends_goal=args.get("send_goal") == "true", say=self.say,
+        nav = self.navigator(cfg, res, launcher, sim_sends_goal=args.get("send_goal") == "true", say=self.say,
                         stop=self.stop)
         try:
             launcher.start()

@@ -62,6 +62,16 @@ def loop_world() -> World:
                  boxes=((7.0, 7.0, 4.0, 4.0, 0.0),))
 
 
+def twin_rooms() -> tuple[World, list[tuple[float, float]]]:
+    """Two look-alike rooms either side of a wall with a door, and a tour through both."""
+    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
+                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
+                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
+    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
+            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
+    return world, tour
+
+
 def polyline(points: Sequence[tuple[float, float]], step: float = 0.1) -> list[tuple[float, float, float]]:
     """Poses every ``step`` metres along a polyline, yaw along the path."""
     out: list[tuple[float, float, float]] = []
@@ -108,6 +118,7 @@ def mapping_helpers():
 
     h = H()
     for name, fn in dict(room_world=room_world, corridor_world=corridor_world, loop_world=loop_world,
+                         twin_rooms=twin_rooms,
                          polyline=polyline, drive=drive, drifted_odometry=drifted_odometry).items():
         setattr(h, name, staticmethod(fn))
     h.ANGLES = ANGLES

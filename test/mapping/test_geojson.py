@@ -64,7 +64,7 @@ def test_layout_is_what_nav2_route_reads(explored):
         pairs.add((p["startid"], p["endid"]))
     assert all((e, s) in pairs for s, e in pairs)
     for f in points:
-        assert f["properties"]["frame"] == "odom"
+        assert f["properties"]["frame"] == "map"  # the corrected frame (localisation on by default)
         assert len(f["geometry"]["coordinates"]) == 2
         meta = f["properties"]["metadata"]
         # nav2 converts scalars, objects and arrays of scalars only

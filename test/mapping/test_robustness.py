@@ -8,9 +8,17 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from toponav.localisation.localiser import LocalisationConfig
 from toponav.mapping import GridConfig, MapperConfig, TopoMap
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.raycast import cast_scan
+
+
+def NO_CORRECTION() -> LocalisationConfig:  # noqa: N802 - reads as a constant in the configs below
+    """The descriptor-only revisit tests below are about the mapper without pose correction (a robot whose own
+    localisation feeds it): with the correction on, look-alike matches are refused by registration
+    (test/localisation/test_localiser.py)."""
+    return LocalisationConfig(enabled=False)
 
 
 def _consistent(tm: TopoMap) -> None:
@@ -92,18 +100,20 @@ def test_fpfh_descriptor_on_point_clouds():
 ])
 def test_bad_scans_are_pose_only_updates(mapping_helpers, ranges, why):
     h = mapping_helpers
-    tm, _ = h.drive(h.corridor_world(), h.polyline([(1.0, 1.5), (4.0, 1.5)]))
+    # the drive ends 0.3 m past the place made at x = 4: a pose-only update 0.1 m on stays clear of the 1.5 m
+    # node distance whatever millimetres the scan matching moves the pose by
+    tm, _ = h.drive(h.corridor_world(), h.polyline([(1.0, 1.5), (4.3, 1.5)]))
     before_grid = tm.occupancy.logodds.copy()
     places = tm.num_places
-    res = tm.update((4.1, 1.5, 0.0), ranges, h.ANGLES, 100.0, range_min=0.05, range_max=8.0)
+    res = tm.update((4.4, 1.5, 0.0), ranges, h.ANGLES, 100.0, range_min=0.05, range_max=8.0)
     assert res.skipped and why in res.skipped and res.messages
     assert not res.scan_used
     np.testing.assert_array_equal(tm.occupancy.logodds, before_grid)
     assert tm.num_places == places and res.node == tm.current_node
     _consistent(tm)
     # the next good scan is used normally
-    good = cast_scan(h.corridor_world(), (4.2, 1.5, 0.0), h.ANGLES, 8.0)
-    assert tm.update((4.2, 1.5, 0.0), good, h.ANGLES, 100.1, range_min=0.05, range_max=8.0).scan_used
+    good = cast_scan(h.corridor_world(), (4.5, 1.5, 0.0), h.ANGLES, 8.0)
+    assert tm.update((4.5, 1.5, 0.0), good, h.ANGLES, 100.1, range_min=0.05, range_max=8.0).scan_used
 
 
 def test_partly_bad_scan_uses_the_good_beams(mapping_helpers):
@@ -198,18 +208,6 @@ def test_fuzzed_inputs_never_raise_and_keep_the_map_consistent():
     assert np.isfinite(tm.occupancy.logodds).all()
 
 
-def _twin_rooms():
-    """Two look-alike rooms either side of a wall with a door, and a tour through both."""
-    from toponav.worlds.model import World
-
-    world = World(name="twins", family="test", seed=0, bounds=(0.0, 0.0, 10.2, 6.0), start=(1.0, 3.0, 0.0),
-                  goal=(9.0, 5.0), circles=((1.5, 1.5, 0.3), (3.5, 4.5, 0.3), (6.7, 1.5, 0.3), (8.7, 4.5, 0.3)),
-                  boxes=((5.1, 1.25, 0.1, 1.25, 0.0), (5.1, 4.75, 0.1, 1.25, 0.0)))
-    tour = [(1.0, 3.0), (4.0, 3.0), (4.0, 1.0), (2.5, 0.7), (2.5, 5.3), (0.7, 5.3), (0.7, 3.0), (4.3, 3.0),
-            (6.2, 3.0), (9.2, 3.0), (9.2, 1.0), (7.7, 0.7), (7.7, 5.3), (5.9, 5.3)]
-    return world, tour
-
-
 def test_false_revisits_never_wire_edges_through_walls(mapping_helpers):
     """Two look-alike rooms behind a wall; matching made permissive so revisits (mostly false) fire.
 
@@ -219,8 +217,9 @@ def test_false_revisits_never_wire_edges_through_walls(mapping_helpers):
     from toponav.mapping.config import DescriptorConfig
 
     h = mapping_helpers
-    world, tour = _twin_rooms()
-    cfg = MapperConfig(revisit_min_age=0.0, descriptor=DescriptorConfig(match_threshold=0.99, revisit_margin=0.0))
+    world, tour = h.twin_rooms()
+    cfg = MapperConfig(revisit_min_age=0.0, descriptor=DescriptorConfig(match_threshold=0.99, revisit_margin=0.0),
+                       localisation=NO_CORRECTION())
     tm, results = h.drive(world, h.polyline(tour), cfg=cfg)
     assert sum(r.revisit for r in results) >= 5, "the permissive setup must actually produce revisits"
     for u, v, kind in tm.graph.edges(data="kind"):
@@ -239,11 +238,11 @@ def test_revisit_wall_check_keeps_revisits_on_this_side_of_a_mapped_wall(mapping
     from toponav.mapping.config import DescriptorConfig
 
     h = mapping_helpers
-    world, tour = _twin_rooms()
+    world, tour = h.twin_rooms()
     poses = h.polyline(tour)
 
     def through_wall(check: bool) -> int:
-        cfg = MapperConfig(revisit_min_age=0.0, revisit_wall_check=check,
+        cfg = MapperConfig(revisit_min_age=0.0, revisit_wall_check=check, localisation=NO_CORRECTION(),
                            descriptor=DescriptorConfig(match_threshold=0.99, revisit_margin=0.0))
         tm, results = h.drive(world, poses, cfg=cfg)
         _consistent(tm)
@@ -292,7 +291,7 @@ def test_a_false_revisit_past_a_door_leaves_the_graph_connected(mapping_helpers)
     world = World(name="door", family="test", seed=0, bounds=(0.0, 0.0, 10.0, 6.0), start=(1.0, 2.0, 0.0),
                   goal=(9.0, 2.0), boxes=((5.0, 2.25, 0.1, 2.25, 0.0),))  # wall x = 5, y 0..4.5; door above
     poses = h.polyline([(1.0, 2.0), (4.0, 2.0), (4.0, 5.2), (6.0, 5.2), (6.0, 1.0)])
-    tm = TopoMap(MapperConfig(revisit_min_age=0.0, los_max_neighbours=0))
+    tm = TopoMap(MapperConfig(revisit_min_age=0.0, los_max_neighbours=0, localisation=NO_CORRECTION()))
     state: dict[str, object] = {"force": False, "forced": None}
     best_match = tm._best_match
 

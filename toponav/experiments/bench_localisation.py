@@ -46,7 +46,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 
@@ -211,19 +210,15 @@ def run_shuttle(cfg: StackRunConfig, shuttle: Shuttle, *, console: Any = None, v
                 stop: threading.Event | None = None) -> tuple[StackOutcome, list[dict[str, Any]]]:
     """One shuttle run: :class:`StackRunner` with the shuttle navigator in place of its one-goal Navigator.
 
-    StackRunner builds its Navigator by name inside ``run``; the name is swapped for this run only (there is no
-    hook for a navigator yet: see the report of issue 17). Returns the outcome and the legs driven.
+    Returns the outcome and the legs driven.
     """
-    from toponav.ros_nodes import stack_run
-
     made: list[ShuttleNavigator] = []
 
     def factory(*args: Any, **kwargs: Any) -> ShuttleNavigator:
         made.append(ShuttleNavigator(*args, shuttle=shuttle, **kwargs))
         return made[-1]
 
-    with mock.patch.object(stack_run, "Navigator", factory):
-        outcome = StackRunner(cfg, console=console, verbose=verbose, stop=stop).run()
+    outcome = StackRunner(cfg, console=console, verbose=verbose, stop=stop, navigator=factory).run()
     return outcome, (made[0].legs if made else [])
 
 
