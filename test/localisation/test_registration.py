@@ -149,8 +149,15 @@ def test_point_map_voxels_crop_and_target_cache() -> None:
     pm.add(np.column_stack([np.arange(60) * 0.1 + 0.05, np.full(60, 2.05)]))
     t2 = pm.target()
     assert t2 is not t1 and len(t2) == 170
+    pm.crop((float("nan"), 0.0), 3.0)
+    assert len(pm) == 170  # a NaN pose leaves the map alone
     pm.crop((0.0, 0.0), 3.0)
     assert len(pm) < 170 and np.all(np.hypot(*pm.points.T) <= 3.0)
+    n = len(pm)
+    pm.retain(pm.points[:, 1] < 1.0)  # e.g. an occupancy-grid filter
+    assert 0 < len(pm) < n and np.all(pm.points[:, 1] < 1.0)
+    with pytest.raises(ValueError, match="retain"):
+        pm.retain(np.ones(3, dtype=bool))
     pm.clear()
     assert len(pm) == 0 and pm.target() is None
 
