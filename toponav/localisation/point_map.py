@@ -70,10 +70,21 @@ class PointMap:
 
     def crop(self, center: tuple[float, float], radius: float) -> None:
         """Drop voxels whose mean lies farther than ``radius`` from ``center``: bounds the map and the tree."""
-        if not len(self._keys):
-            return
-        d2 = ((self.points - np.asarray(center, dtype=np.float64).reshape(2)) ** 2).sum(axis=1)
-        keep = d2 <= float(radius) ** 2
+        c = np.asarray(center, dtype=np.float64).reshape(2)
+        if not len(self._keys) or not (np.isfinite(c).all() and np.isfinite(radius)):
+            return  # a NaN pose must not wipe the map
+        d2 = ((self.points - c) ** 2).sum(axis=1)
+        self.retain(d2 <= float(radius) ** 2)
+
+    def retain(self, keep: np.ndarray) -> None:
+        """Keep only the voxels where ``keep`` (bool, aligned with :attr:`points`) is true.
+
+        For filters the map itself cannot make: e.g. dropping points whose occupancy-grid cell is no longer
+        occupied (returns of things that moved, ground hits on hills that later beams passed over).
+        """
+        keep = np.asarray(keep, dtype=bool).ravel()
+        if keep.shape != self._keys.shape:
+            raise ValueError(f"retain: mask of {keep.shape[0]} entries for a map of {len(self._keys)} voxels")
         dropped = int((~keep).sum())
         if dropped:
             self._keys, self._sums, self._counts = self._keys[keep], self._sums[keep], self._counts[keep]
