@@ -86,8 +86,15 @@ def test_false_closure_between_twin_rooms_is_rejected_and_graph_unchanged() -> N
     assert check.correction == pytest.approx(5.0, abs=0.3)
     # the statistical gate alone refuses it too, not only the absolute cap
     loose = LoopClosureConfig(max_correction=100.0)
+    check = gate_closure(g, 10, 0, np.zeros(3), LOOP_INFO, loose)
+    assert not check.accepted and "chi2_gate" in check.reason and check.mahalanobis > 1000, check.reason
     check = add_closure(g, 10, 0, np.zeros(3), LOOP_INFO, loose)
-    assert not check.accepted and "chi2" in check.reason and check.mahalanobis > 1000
+    assert not check.accepted and "chi2_gate" in check.reason and check.result is None  # refused before optimising
+    # and the absolute caps alone refuse it when the covariance is too wide to say anything
+    wide = LoopClosureConfig(chi2_gate=1e9)
+    assert "max_correction" in gate_closure(g, 10, 0, np.zeros(3), LOOP_INFO, wide).reason
+    turned = se2_between(g.poses[10], g.poses[0]) + np.array([0.0, 0.0, 0.7])
+    assert "max_yaw_correction" in gate_closure(g, 10, 0, turned, LOOP_INFO, wide).reason
     np.testing.assert_array_equal(g.poses, before)
     np.testing.assert_array_equal(g.edge_ids, edges)
     # while the true revisit of the same place (room B seen again from its own pose) passes
