@@ -247,3 +247,16 @@ def test_reaches_the_same_optimum_as_scipy_least_squares() -> None:
     assert cost_ours < 0.5 * cost0
     assert cost_ours <= cost_ls * (1 + 1e-6), (cost_ours, cost_ls)
     np.testing.assert_allclose(x_ours[:, :2], x_ls[:, :2], atol=2e-3)
+
+
+def test_online_gating_keeps_true_revisits_and_refuses_look_alikes() -> None:
+    """The orchestrator's loop in miniature (compare_pose_graph.gating_run): every true revisit within 1.5 m is
+    kept, no look-alike 1-8 m away gets in, and the graph ends closer to the truth than dead reckoning."""
+    from toponav.experiments.compare_pose_graph import gating_run
+
+    r = gating_run(200, seed=0)
+    false = {k: v for k, v in r.items() if k.startswith("false_")}
+    assert r["true_proposed"] >= 5 and r["true_accepted"] == r["true_proposed"], r
+    assert sum(v for k, v in false.items() if k.endswith("_proposed")) >= 10, r
+    assert sum(v for k, v in false.items() if k.endswith("_accepted")) == 0, r
+    assert r["ate_graph"] < 0.5 * r["ate_dead_reckoning"], r
