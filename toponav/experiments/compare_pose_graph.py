@@ -100,6 +100,9 @@ def toponav_sized(n: int, loops: int, seed: int, cfg: PoseGraphConfig) -> Proble
 
 
 FALSE_BINS = ((1.0, 2.0), (2.0, 4.0), (4.0, 8.0))
+#: how a ClosureCheck.reason starts -> the gate that refused (loop_closure's reasons)
+REJECTION_GATES = (("correction", "max_correction"), ("yaw correction", "max_yaw_correction"),
+                   ("Mahalanobis", "chi2_gate"), ("post-optimisation", "post_chi2"))
 
 
 def gating_run(n: int, seed: int, every: int = 10, yaw_bias: float = 0.001,
@@ -119,7 +122,8 @@ def gating_run(n: int, seed: int, every: int = 10, yaw_bias: float = 0.001,
     g.add_node(truth[0])
     dead = [truth[0]]
     out = {"true_proposed": 0, "true_accepted": 0, **{f"false_{a:g}-{b:g}m_{w}": 0 for a, b in FALSE_BINS
-                                                       for w in ("proposed", "accepted")}}
+                                                       for w in ("proposed", "accepted")},
+           **{f"rejected_by_{name}": 0 for _, name in REJECTION_GATES}}
     times = []
     for k in range(1, n):
         z = se2_between(truth[k - 1], truth[k]) + odom_sigma * rng.normal(size=3) + np.array([0.0, 0.0, yaw_bias])
@@ -145,6 +149,9 @@ def gating_run(n: int, seed: int, every: int = 10, yaw_bias: float = 0.001,
             c = add_closure(g, k, m, look_alike, reg_info, cfg)
             out[f"false_{a:g}-{b:g}m_proposed"] += 1
             out[f"false_{a:g}-{b:g}m_accepted"] += int(c.accepted)
+            if not c.accepted:
+                gate = next(name for key, name in REJECTION_GATES if c.reason.startswith(key))
+                out[f"rejected_by_{gate}"] += 1
     out.update(path_m=0.5 * (n - 1), ate_dead_reckoning=ate(np.array(dead), truth), ate_graph=ate(g.poses, truth),
                add_closure_ms=1e3 * statistics.median(times) if times else float("nan"))
     return out
@@ -289,13 +296,15 @@ def run(ns: argparse.Namespace) -> int:
         bins = [f"{a:g}-{b:g}m" for a, b in FALSE_BINS]
         print("\nClosure gates online (add_closure on every proposal, default LoopClosureConfig):")
         print(f"| seed | path (m) | true accepted | {' | '.join(f'false {b} accepted' for b in bins)} | ATE dead "
-              "reckoning (m) | ATE graph (m) | add_closure median ms |")
-        print("|---" * (6 + len(bins)) + "|")
+              "reckoning (m) | ATE graph (m) | add_closure median ms | false refused by |")
+        print("|---" * (7 + len(bins)) + "|")
         for seed in range(ns.seed, ns.seed + ns.gating_seeds):
             r = gating_run(ns.gating_nodes, seed)
             false = " | ".join(f"{r[f'false_{b}_accepted']}/{r[f'false_{b}_proposed']}" for b in bins)
+            refused = ", ".join(f"{name} {r['rejected_by_' + name]}" for _, name in REJECTION_GATES)
             print(f"| {seed} | {r['path_m']:.0f} | {r['true_accepted']}/{r['true_proposed']} | {false} | "
-                  f"{r['ate_dead_reckoning']:.3f} | {r['ate_graph']:.3f} | {r['add_closure_ms']:.1f} |", flush=True)
+                  f"{r['ate_dead_reckoning']:.3f} | {r['ate_graph']:.3f} | {r['add_closure_ms']:.1f} | "
+                  f"{refused} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
