@@ -86,8 +86,15 @@ def test_false_closure_between_twin_rooms_is_rejected_and_graph_unchanged() -> N
     assert check.correction == pytest.approx(5.0, abs=0.3)
     # the statistical gate alone refuses it too, not only the absolute cap
     loose = LoopClosureConfig(max_correction=100.0)
+    check = gate_closure(g, 10, 0, np.zeros(3), LOOP_INFO, loose)
+    assert not check.accepted and "chi2_gate" in check.reason and check.mahalanobis > 1000, check.reason
     check = add_closure(g, 10, 0, np.zeros(3), LOOP_INFO, loose)
-    assert not check.accepted and "chi2" in check.reason and check.mahalanobis > 1000
+    assert not check.accepted and "chi2_gate" in check.reason and check.result is None  # refused before optimising
+    # and the absolute caps alone refuse it when the covariance is too wide to say anything
+    wide = LoopClosureConfig(chi2_gate=1e9)
+    assert "max_correction" in gate_closure(g, 10, 0, np.zeros(3), LOOP_INFO, wide).reason
+    turned = se2_between(g.poses[10], g.poses[0]) + np.array([0.0, 0.0, 0.7])
+    assert "max_yaw_correction" in gate_closure(g, 10, 0, turned, LOOP_INFO, wide).reason
     np.testing.assert_array_equal(g.poses, before)
     np.testing.assert_array_equal(g.edge_ids, edges)
     # while the true revisit of the same place (room B seen again from its own pose) passes
@@ -240,3 +247,16 @@ def test_reaches_the_same_optimum_as_scipy_least_squares() -> None:
     assert cost_ours < 0.5 * cost0
     assert cost_ours <= cost_ls * (1 + 1e-6), (cost_ours, cost_ls)
     np.testing.assert_allclose(x_ours[:, :2], x_ls[:, :2], atol=2e-3)
+
+
+def test_online_gating_keeps_true_revisits_and_refuses_look_alikes() -> None:
+    """The orchestrator's loop in miniature (compare_pose_graph.gating_run): every true revisit within 1.5 m is
+    kept, no look-alike 1-8 m away gets in, and the graph ends closer to the truth than dead reckoning."""
+    from toponav.experiments.compare_pose_graph import gating_run
+
+    r = gating_run(200, seed=0)
+    false = {k: v for k, v in r.items() if k.startswith("false_")}
+    assert r["true_proposed"] >= 5 and r["true_accepted"] == r["true_proposed"], r
+    assert sum(v for k, v in false.items() if k.endswith("_proposed")) >= 10, r
+    assert sum(v for k, v in false.items() if k.endswith("_accepted")) == 0, r
+    assert r["ate_graph"] < 0.5 * r["ate_dead_reckoning"], r

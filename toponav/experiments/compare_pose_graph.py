@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from scipy.optimize import least_squares
 
 from toponav.geometry import se2_between, se2_compose
+from toponav.localisation.loop_closure import LoopClosureConfig, add_closure
 from toponav.localisation.pose_graph import PoseGraph2D, PoseGraphConfig, edge_errors, edge_jacobians
 
 Problem = tuple[str, PoseGraph2D, np.ndarray]
@@ -96,6 +97,64 @@ def toponav_sized(n: int, loops: int, seed: int, cfg: PoseGraphConfig) -> Proble
         pairs.append((int(k), int(np.argmin(d))))
     g = _graph(truth, np.array([0.01, 0.01, 0.005]), np.array([0.02, 0.02, 0.01]), pairs, rng, cfg)
     return f"toponav {n} keyframes, {loops} loops", g, truth
+
+
+FALSE_BINS = ((1.0, 2.0), (2.0, 4.0), (4.0, 8.0))
+#: how a ClosureCheck.reason starts -> the gate that refused (loop_closure's reasons)
+REJECTION_GATES = (("correction", "max_correction"), ("yaw correction", "max_yaw_correction"),
+                   ("Mahalanobis", "chi2_gate"), ("post-optimisation", "post_chi2"))
+
+
+def gating_run(n: int, seed: int, every: int = 10, yaw_bias: float = 0.001,
+               cfg: LoopClosureConfig | None = None) -> dict[str, float]:
+    """The orchestrator's loop, online: keyframes 0.5 m apart (odometry sigma 0.01 m, 0.01 m, 0.005 rad per
+    keyframe plus ``yaw_bias`` rad per keyframe, a systematic drift the covariance does not model); every ``every``
+    keyframes one true revisit is proposed when an older keyframe (>= 20 back) lies within 1.5 m (registration
+    sigma 0.02 m, 0.01 rad) and one false one to a random older keyframe 1-2, 2-4 or 4-8 m away whose scans
+    "look the same": registration aligns them almost on top of each other (offset ~N(0, 0.2 m), yaw ~N(0, 0.05
+    rad)). Every proposal goes through :func:`add_closure`. Returns the counts and the ATE of dead reckoning and of
+    the graph."""
+    rng = np.random.default_rng(seed)
+    truth = _walk(n, 0.5, 0.15, 20.0, rng)
+    odom_sigma, reg_sigma = np.array([0.01, 0.01, 0.005]), np.array([0.02, 0.02, 0.01])
+    odom_info, reg_info = np.diag(odom_sigma**-2.0), np.diag(reg_sigma**-2.0)
+    g = PoseGraph2D()
+    g.add_node(truth[0])
+    dead = [truth[0]]
+    out = {"true_proposed": 0, "true_accepted": 0, **{f"false_{a:g}-{b:g}m_{w}": 0 for a, b in FALSE_BINS
+                                                       for w in ("proposed", "accepted")},
+           **{f"rejected_by_{name}": 0 for _, name in REJECTION_GATES}}
+    times = []
+    for k in range(1, n):
+        z = se2_between(truth[k - 1], truth[k]) + odom_sigma * rng.normal(size=3) + np.array([0.0, 0.0, yaw_bias])
+        g.add_node(se2_compose(g.poses[k - 1], z))
+        g.add_edge(k - 1, k, z, odom_info)
+        dead.append(se2_compose(dead[-1], z))
+        if k < 40 or k % every:
+            continue
+        d = np.hypot(*(truth[: k - 20, :2] - truth[k, :2]).T)
+        near = int(np.argmin(d))
+        if d[near] < 1.5:
+            t = time.perf_counter()
+            c = add_closure(g, k, near, se2_between(truth[k], truth[near]) + reg_sigma * rng.normal(size=3),
+                            reg_info, cfg)
+            times.append(time.perf_counter() - t)
+            out["true_proposed"] += 1
+            out["true_accepted"] += int(c.accepted)
+        a, b = FALSE_BINS[int(rng.integers(len(FALSE_BINS)))]  # distance band first: near twins are the hard case
+        far = np.flatnonzero((d >= a) & (d < b))
+        if far.size:
+            m = int(rng.choice(far))
+            look_alike = np.array([0.2, 0.2, 0.05]) * rng.normal(size=3)
+            c = add_closure(g, k, m, look_alike, reg_info, cfg)
+            out[f"false_{a:g}-{b:g}m_proposed"] += 1
+            out[f"false_{a:g}-{b:g}m_accepted"] += int(c.accepted)
+            if not c.accepted:
+                gate = next(name for key, name in REJECTION_GATES if c.reason.startswith(key))
+                out[f"rejected_by_{gate}"] += 1
+    out.update(path_m=0.5 * (n - 1), ate_dead_reckoning=ate(np.array(dead), truth), ate_graph=ate(g.poses, truth),
+               add_closure_ms=1e3 * statistics.median(times) if times else float("nan"))
+    return out
 
 
 def _edges(g: PoseGraph2D) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -177,13 +236,16 @@ def ate(x: np.ndarray, truth: np.ndarray) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manhattan-nodes", type=int, nargs="+", default=[500, 3500],
+    parser.add_argument("--manhattan-nodes", type=int, nargs="*", default=[500, 3500],
                         help="sizes of the M3500-like grid-walk graphs")
-    parser.add_argument("--toponav-nodes", type=int, nargs="+", default=[100, 300],
+    parser.add_argument("--toponav-nodes", type=int, nargs="*", default=[100, 300],
                         help="sizes of the mapper-sized graphs (at least 100: closures reach 20 keyframes back)")
     parser.add_argument("--loops", type=int, default=5, help="closures in the toponav-sized graphs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the walks and the noise")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per solver and graph (median)")
+    parser.add_argument("--gating-seeds", type=int, default=5,
+                        help="online runs of the closure gates with true and look-alike proposals (0 skips)")
+    parser.add_argument("--gating-nodes", type=int, default=300, help="keyframes per gating run (0.5 m apart)")
     parser.add_argument("--gtsam-path", default="", help="folder gtsam was pip-installed into with --target")
     parser.add_argument("--least-squares-max-nodes", type=int, default=1000,
                         help="run scipy least_squares only on graphs up to this size (it hits its evaluation cap "
@@ -209,9 +271,10 @@ def run(ns: argparse.Namespace) -> int:
         *(lambda n=n: manhattan(n, ns.seed, cfg_plain) for n in ns.manhattan_nodes),
         *(lambda n=n: toponav_sized(n, ns.loops, ns.seed, cfg_plain) for n in ns.toponav_nodes)]
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; median of {ns.repeats} runs")
-    print("| graph | solver | iterations | cost initial | cost final | ATE initial (m) | ATE final (m) | median ms "
-          "| min ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    if problems:
+        print("| graph | solver | iterations | cost initial | cost final | ATE initial (m) | ATE final (m) | median ms "
+              "| min ms |")
+        print("|---|---|---|---|---|---|---|---|---|")
     for make in problems:
         name, g0, truth = make()
         cost0, ate0 = float(g0.chi2().sum()), ate(g0.poses, truth)
@@ -229,6 +292,19 @@ def run(ns: argparse.Namespace) -> int:
             print(f"| {name} | {sname} | {its} | {cost0:.4g} | {float(g0.chi2(x).sum()):.6g} | {ate0:.3f} | "
                   f"{ate(x, truth):.4f} | {1e3 * statistics.median(times[sname]):.1f} | "
                   f"{1e3 * min(times[sname]):.1f} |", flush=True)
+    if ns.gating_seeds:
+        bins = [f"{a:g}-{b:g}m" for a, b in FALSE_BINS]
+        print("\nClosure gates online (add_closure on every proposal, default LoopClosureConfig):")
+        print(f"| seed | path (m) | true accepted | {' | '.join(f'false {b} accepted' for b in bins)} | ATE dead "
+              "reckoning (m) | ATE graph (m) | add_closure median ms | false refused by |")
+        print("|---" * (7 + len(bins)) + "|")
+        for seed in range(ns.seed, ns.seed + ns.gating_seeds):
+            r = gating_run(ns.gating_nodes, seed)
+            false = " | ".join(f"{r[f'false_{b}_accepted']}/{r[f'false_{b}_proposed']}" for b in bins)
+            refused = ", ".join(f"{name} {r['rejected_by_' + name]}" for _, name in REJECTION_GATES)
+            print(f"| {seed} | {r['path_m']:.0f} | {r['true_accepted']}/{r['true_proposed']} | {false} | "
+                  f"{r['ate_dead_reckoning']:.3f} | {r['ate_graph']:.3f} | {r['add_closure_ms']:.1f} | "
+                  f"{refused} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -89,16 +89,16 @@ def gate_closure(graph: PoseGraph2D, i: int, j: int, measurement: np.ndarray, in
     d2 = float(err @ np.linalg.solve(cov, err))
     corr = float(np.hypot(err[0], err[1]))
     std = float(np.sqrt(max(np.trace(cov[:2, :2]), 0.0)))
+    if d2 > cfg.chi2_gate:
+        return ClosureCheck(False, d2, corr, f"Mahalanobis chi2 {d2:.1f} exceeds chi2_gate {cfg.chi2_gate:.2f}: "
+                            f"a {corr:.2f} m correction where the predicted position uncertainty is {std:.2f} m "
+                            "(look-alike place?)")
     if corr > cfg.max_correction:
         return ClosureCheck(False, d2, corr, f"correction {corr:.2f} m exceeds max_correction "
                             f"{cfg.max_correction:.2f} m")
     if abs(err[2]) > cfg.max_yaw_correction:
         return ClosureCheck(False, d2, corr, f"yaw correction {abs(err[2]):.2f} rad exceeds max_yaw_correction "
                             f"{cfg.max_yaw_correction:.2f} rad")
-    if d2 > cfg.chi2_gate:
-        return ClosureCheck(False, d2, corr, f"Mahalanobis chi2 {d2:.1f} exceeds chi2_gate {cfg.chi2_gate:.2f}: "
-                            f"a {corr:.2f} m correction where the predicted position uncertainty is {std:.2f} m "
-                            "(look-alike place?)")
     return ClosureCheck(True, d2, corr, f"within gates (chi2 {d2:.1f}, correction {corr:.2f} m)")
 
 
