@@ -28,6 +28,7 @@ import numpy as np
 
 from toponav.config import param
 from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse, wrap_angle
+from toponav.localisation.global_search import LikelihoodField, correlative_search
 from toponav.localisation.loop_closure import ClosureCheck, LoopClosureConfig, add_closure
 from toponav.localisation.point_map import PointMap
 from toponav.localisation.pose_graph import PoseGraph2D, PoseGraphConfig
@@ -125,6 +126,7 @@ class Localiser:
         self._last_closure_travel = -math.inf
         self._unmatched = 0
         self._seeded: Target | None = None  # the saved map's points while relocalising
+        self._field: LikelihoodField | None = None
         self.closures = 0
         self.rejected = 0
 
@@ -227,19 +229,22 @@ class Localiser:
         return len(self.keyframes) - 1
 
     # -- relocalisation (a restarted mapper in its saved map) -----------------------------------------
-    def seed_map(self, points: np.ndarray) -> None:
-        """Start from a saved map's obstacle points (map frame) instead of an empty local map."""
+    def seed_map(self, points: np.ndarray, field: LikelihoodField | None = None) -> None:
+        """Start from a saved map's obstacle points (map frame) instead of an empty local map; ``field`` (its
+        likelihood field) lets :meth:`relocalise` search windows around places, not only refine guesses."""
         self.clear()
         self.points.add(np.asarray(points, dtype=np.float64).reshape(-1, 2))
         self._seeded = self.points.target()
+        self._field = field
 
     @property
     def relocalising(self) -> bool:
         return self._seeded is not None
 
     def relocalise(self, odom_pose: np.ndarray, scan: np.ndarray, guesses: list[np.ndarray],
-                   stamp: float) -> Registration | None:
-        """Find the pose in the seeded map: register ``scan`` from each guessed map pose, keep the best fit.
+                   stamp: float, centres: list[tuple[float, float]] = ()) -> Registration | None:
+        """Find the pose in the seeded map: register ``scan`` from each guessed map pose and from the best pose of
+        a correlative search around each of ``centres`` (places that look alike); keep the best fit.
 
         Accepted only with the fitness and residual a loop closure needs; then ``map <- odom`` is set and the
         normal per-scan update takes over. None (nothing changed) when no guess fits.
@@ -248,6 +253,9 @@ class Localiser:
         target = self._seeded
         if target is None or scan is None or not len(scan):
             return None
+        guesses = list(guesses)
+        if centres and self._field is not None:
+            guesses.append(correlative_search(scan, self._field, list(centres))[0])
         best: Registration | None = None
         for g in guesses:
             reg = register(scan, target, np.asarray(g, dtype=np.float64), None, cfg.registration)

@@ -33,6 +33,7 @@ import numpy as np
 
 from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse
 from toponav.graph_paths import GraphPaths
+from toponav.localisation.global_search import LikelihoodField
 from toponav.localisation.localiser import Localiser
 from toponav.mapping import serialise
 from toponav.mapping.config import MapperConfig
@@ -306,7 +307,7 @@ class TopoMap:
                 self._compute_live((ranges, angles, range_min, range_max, points), x, y)
             if not self._relocalise((x, y, yaw), rays, stamp, res):
                 res.skipped = "relocalising in the saved map: scan not integrated"
-                res.scan_used = False
+                res.messages.append(res.skipped)
                 return res
         if self.localiser is not None:
             x, y, yaw = self._correct((x, y, yaw), rays, stamp, res)
@@ -536,20 +537,23 @@ class TopoMap:
     # -- pose correction (toponav.localisation) ------------------------------------------------------
     #: scans a restarted mapper spends trying to find itself in its saved map before it goes on from odometry
     RELOCALISE_SCANS = 50
+    RELOCALISE_SEARCH_EVERY = 10
 
     def start_relocalisation(self) -> bool:
         """After loading a saved map: the next scans look for the robot in it (False: no localiser or no grid).
 
         The saved grid's obstacle cells become the localiser's map; the odometry pose as it is (a mapper that
-        restarted while the robot's odometry ran on) and the places that look like the live view, at several
-        headings, are the guesses (:meth:`_relocalise`).
+        restarted while the robot's odometry ran on) and a correlative window search around the places that look
+        like the live view give the guesses the registration refines (:meth:`_relocalise`).
         """
         if self.localiser is None or self.occupancy.empty:
             return False
         rows, cols = np.nonzero(self.occupancy.occupied_mask())
         if rows.size == 0:
             return False
-        self.localiser.seed_map(self.occupancy.cell_centres(cols, rows))
+        occupied = self.occupancy.occupied_mask()
+        self.localiser.seed_map(self.occupancy.cell_centres(cols, rows), LikelihoodField.from_occupied(
+            occupied, self.occupancy.origin, self.occupancy.resolution))
         self._base_grid = copy.deepcopy(self.occupancy)  # a loop closure rebuilds the grid on top of the saved one
         self._relocalise_left = self.RELOCALISE_SCANS
         return True
@@ -564,15 +568,15 @@ class TopoMap:
         a, r = rays.angles[rays.hit], rays.lengths[rays.hit]
         scan = np.column_stack([r * np.cos(a), r * np.sin(a)])
         odom = np.asarray(pose, dtype=np.float64)
-        guesses = [loc.to_map(odom)]
+        centres: list[tuple[float, float]] = []
         places = self.place_nodes()
-        if places and self._live_desc is not None:
+        # the odometry as it is every scan (a mapper restarted while the odometry ran on); a window search around
+        # the three places that look most alike every RELOCALISE_SEARCH_EVERY scans (a few hundred ms each)
+        if places and self._live_desc is not None and self._relocalise_left % self.RELOCALISE_SEARCH_EVERY == 0:
             descs = [self.graph.nodes[p].get("descriptor") for p in places]
             order = np.argsort(self.descriptors.distances(self._live_desc, descs))[:3]
-            for i in order.tolist():
-                px, py = self.position(places[i])
-                guesses += [np.array([px, py, h]) for h in np.linspace(-math.pi, math.pi, 12, endpoint=False)]
-        found = loc.relocalise(odom, scan, guesses, stamp)
+            centres = [self.position(places[i]) for i in order.tolist()]
+        found = loc.relocalise(odom, scan, [loc.to_map(odom)], stamp, centres)
         self._relocalise_left -= 1
         if found is not None:
             res.messages.append(f"relocalised in the saved map at ({found.pose[0]:.2f}, {found.pose[1]:.2f}, "
