@@ -45,7 +45,9 @@ class LidarParams:
 
     The default is a common 360° robot lidar at 1°: 360 samples per revolution, as the ROBOTIS LDS-01 of the
     TurtleBot3 (360 samples, 1°) or a Slamtec RPLIDAR A1/A2 (about 1°). At 1° two beams are 3.5 cm apart at
-    2 m; the old 64-beam default left 0.2 m holes there, through which thin pillars were missed.
+    2 m; the old 64-beam default left 0.2 m holes there, through which thin pillars were missed. Its range noise
+    (std 1 cm + 1 % of the range) is of that class of lidar too (docs/simulation.md, "Sensor noise"; an industrial
+    scanner such as a SICK TiM5xx: ``noise_std=0.02, noise_range=0``).
     """
 
     beams: int = param(360, "number of beams (360 = 1 degree over 360 degrees)", min=1)
@@ -54,8 +56,9 @@ class LidarParams:
     range_max: float = param(8.0, "maximum range (m); no return reads as inf in LaserScan", min=0.1)
     noise_std: float = param(0.01, "gaussian range noise std, constant part (m); the sim's and twin's noise is "
                              "noise_std + noise_range * range (docs/simulation.md 'Sensor noise')", min=0.0)
-    noise_range: float = param(0.01, "gaussian range noise std, part proportional to the range (fraction; LDS-02: "
-                               "+-3 % over 0.3-6 m, RPLIDAR A2: ~1 %)", min=0.0, max=0.5)
+    noise_range: float = param(0.01, "gaussian range noise std, part proportional to the range (fraction; LDS-02 "
+                               "datasheet: +-3 % over 0.3-6 m, a 360-degree triangulation lidar as the default's)",
+                               min=0.0, max=0.5)
     mount_height: float = param(0.3, "height of the scan plane above the ground (m)", min=0.0)
 
     def angles(self):
