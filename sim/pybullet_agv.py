@@ -36,8 +36,8 @@ import pybullet as p
 from pybullet_utils import bullet_client
 
 from toponav.control.limits import ramp_velocity
-from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
+from toponav.sim.odometry import dead_reckon, draw_odometry_errors
 from toponav.worlds.model import World
 
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
@@ -237,6 +237,8 @@ class _Robot:
     wheel_pos: np.ndarray = field(default_factory=lambda: np.zeros(2))
     odom_pose: np.ndarray = field(default_factory=lambda: np.zeros(3))
     odom_twist: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    # this run's odometry calibration errors (left radius, right radius, wheelbase factors; sim/odometry.py)
+    odom_errors: np.ndarray = field(default_factory=lambda: np.ones(3))
 
 
 class AgvSim:
@@ -358,11 +360,13 @@ class AgvSim:
               poses: list[tuple[float, float, float]] | None = None) -> None:
         """Robots to ``poses`` (robot 0 to ``pose``; default :meth:`start_poses`), at rest.
 
-        Reseeds the noise generator when ``seed`` is given.
+        Reseeds the noise generator when ``seed`` is given. Every reset restarts the generator from the seed and
+        first draws each robot's odometry calibration errors, in robot order: same seed, same robots.
         """
         if seed is not None:
             self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
+        odom_errors = draw_odometry_errors(self.rng, self.robot, self.num_robots)
         targets = list(poses) if poses is not None else self.start_poses()
         if pose is not None:
             targets[0] = tuple(pose)
@@ -380,6 +384,8 @@ class AgvSim:
             r.wheel_pos = np.zeros(2)
             r.odom_pose = np.array([x, y, yaw], dtype=np.float64)
             r.odom_twist = np.zeros(2)
+        for r, errors in zip(self._robots, odom_errors, strict=True):
+            r.odom_errors = errors
         self.sim_time = 0.0
         if self.world.terrain is not None:  # settle the suspension on uneven ground
             for _ in range(int(0.2 / self.physics_dt)):
@@ -528,19 +534,14 @@ class AgvSim:
         return np.array([s[0] for s in states])
 
     def _update_odometry(self, r: _Robot, dt: float) -> None:
-        """Dead reckoning from wheel encoder increments, with multiplicative drift noise per step."""
+        """Dead reckoning from wheel encoder increments, with this run's calibration errors and random wheel noise
+        (sim/odometry.py); the wheels' slip on the floor is physics' own addition."""
         angles = self._wheel_angles(r)
-        dl, dr = (angles - r.wheel_pos) * self.robot.wheel_radius
+        travel = (angles - r.wheel_pos) * self.robot.wheel_radius
         r.wheel_pos = angles
-        ds = (dl + dr) / 2
-        dth = (dr - dl) / self.robot.wheel_base
-        if self.robot.odom_drift_v > 0:
-            ds *= 1.0 + self.rng.normal(0.0, self.robot.odom_drift_v)
-        if self.robot.odom_drift_w > 0:
-            dth += self.rng.normal(0.0, self.robot.odom_drift_w) * abs(dth)
-        x, y, yaw = r.odom_pose
-        mid = yaw + dth / 2
-        r.odom_pose = np.array([x + ds * math.cos(mid), y + ds * math.sin(mid), float(wrap_angle(yaw + dth))])
+        pose = np.array(r.odom_pose, dtype=np.float64).reshape(1, 3)
+        ds, dth = dead_reckon(pose, travel, r.odom_errors[None], self.robot, self.rng)[0]
+        r.odom_pose = pose[0]
         r.odom_twist = np.array([ds / dt, dth / dt]) if dt > 0 else np.zeros(2)
 
     # ----------------------------------------------------------------------------------- sensors
@@ -567,10 +568,11 @@ class AgvSim:
         hits = self.client.rayTestBatch(start, end)
         frac = np.array([h[2] if h[0] >= 0 else np.inf for h in hits])
         ranges = near + frac * (lid.range_max - near)
-        if lid.noise_std > 0:
+        if lid.noise_std > 0 or lid.noise_range > 0:  # returns only: a beam that hit nothing stays inf
             finite = np.isfinite(ranges)
-            ranges[finite] += self.rng.normal(0.0, lid.noise_std, size=int(finite.sum()))
-            ranges[finite] = np.clip(ranges[finite], lid.range_min, lid.range_max)
+            hit = ranges[finite]
+            hit += (lid.noise_std + lid.noise_range * hit) * self.rng.standard_normal(len(hit))
+            ranges[finite] = np.clip(hit, lid.range_min, lid.range_max)
         return ranges
 
     def _ground_rise(self, xy: np.ndarray, th: np.ndarray) -> np.ndarray:

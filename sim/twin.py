@@ -13,6 +13,10 @@ Obstacles farther than ``range_max`` are culled first, box edges facing away fro
 
 Collision = clearance (distance from the robot centre to the nearest obstacle or wall) < radius; a
 colliding robot is put back to its pose before the step and stopped (``collided`` is reported).
+
+Sensors are noisy as the PyBullet AGV's are (``toponav.robot`` defaults, docs/simulation.md "Sensor noise"):
+range noise on returns, and wheel odometry (``odom_pose``) with per-robot calibration errors drawn at each
+reset and random wheel noise, by the same model (``toponav.sim.odometry``); the twin's wheels never slip.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
+from toponav.sim.odometry import dead_reckon, draw_odometry_errors
 from toponav.worlds.model import World
 
 F = np.float32
@@ -147,6 +152,8 @@ class VecAgvTwin:
         self.pose = np.zeros((self.num_envs, 3), dtype=np.float64)
         self.vel = np.zeros((self.num_envs, 2), dtype=np.float64)
         self.collided = np.zeros(self.num_envs, dtype=bool)
+        self.odom_pose = np.zeros((self.num_envs, 3), dtype=np.float64)  # wheel odometry, odom = world at reset
+        self.odom_errors = np.ones((self.num_envs, 3), dtype=np.float64)  # calibration factors (sim.odometry)
         self._ranges = np.empty((self.num_envs, self.beams), dtype=F)
         self._clean = np.empty((self.num_envs, self.beams), dtype=F)  # noise-free ranges at the current poses
         self._gather()
@@ -173,12 +180,15 @@ class VecAgvTwin:
     def reset(self, env_ids: Sequence[int] | np.ndarray | None = None, poses: np.ndarray | None = None) -> np.ndarray:
         """Put robots ``env_ids`` (default all) at ``poses`` (default their world's start), at rest.
 
-        Returns the new scans of all robots.
+        Their odometry restarts at the new pose with fresh calibration errors (a new robot per episode), drawn
+        first, in ``env_ids`` order. Returns the new scans of all robots.
         """
         ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids, dtype=np.int64).reshape(-1)
         if poses is None:
             poses = np.array([self.worlds[self.world_index[i]].start for i in ids], dtype=np.float64)
+        self.odom_errors[ids] = draw_odometry_errors(self.rng, self.robot, len(ids))
         self.pose[ids] = np.asarray(poses, dtype=np.float64).reshape(len(ids), 3)
+        self.odom_pose[ids] = self.pose[ids]
         self.vel[ids] = 0.0
         self.collided[ids] = False
         if len(ids) == self.num_envs:
@@ -194,7 +204,8 @@ class VecAgvTwin:
         """Apply velocity commands ``cmd`` (N, 2) = (v, w) for one ``dt``; returns the new state and scans.
 
         Commands are clipped to the speed limits, changes to the acceleration limits; non-finite
-        commands count as zero. Unicycle motion is integrated exactly (arc).
+        commands count as zero. Unicycle motion is integrated exactly (arc). ``odom_pose`` follows by dead
+        reckoning from the wheels' travel (none for a robot put back after a collision).
         """
         r = self.robot
         cmd = np.asarray(cmd, dtype=np.float64).reshape(self.num_envs, 2)
@@ -210,6 +221,9 @@ class VecAgvTwin:
             self.vel[hit] = 0.0
             ranges[hit] = self._clean[hit]
         self.collided = hit
+        half = np.where(hit, 0.0, w * r.wheel_base / 2)
+        travel = np.where(hit, 0.0, v)[:, None] + np.stack([-half, half], axis=1)
+        dead_reckon(self.odom_pose, travel * self.dt, self.odom_errors, r, self.rng)
         self._clean[:] = ranges
         self._finish(ranges)
         return TwinStep(self.pose, self.vel, ranges, self.collided)
@@ -243,9 +257,12 @@ class VecAgvTwin:
         return ranges
 
     def _finish(self, ranges: np.ndarray) -> None:
+        """Range noise on returns (a beam that hit nothing reads range_max, noise-free), then the clip."""
         lid = self.lidar
-        if lid.noise_std > 0:
-            ranges += self.rng.normal(0.0, lid.noise_std, size=ranges.shape).astype(F)
+        if lid.noise_std > 0 or lid.noise_range > 0:
+            sigma = F(lid.noise_std) + F(lid.noise_range) * ranges
+            noise = self.rng.standard_normal(ranges.shape, dtype=F) * sigma
+            ranges += np.where(ranges < F(lid.range_max), noise, F(0))
         np.maximum(ranges, F(lid.range_min), out=ranges)
         np.minimum(ranges, F(lid.range_max), out=ranges)
 

@@ -23,8 +23,20 @@ class AgvParams:
     max_w: float = param(1.5, "max yaw rate (rad/s)", min=0.0)
     max_acc_v: float = param(2.0, "max linear acceleration (m/s^2)", min=0.0)
     max_acc_w: float = param(4.0, "max angular acceleration (rad/s^2)", min=0.0)
-    odom_drift_v: float = param(0.0, "odometry linear scale error std (fraction)", min=0.0)
-    odom_drift_w: float = param(0.0, "odometry yaw-rate error std (rad/s per rad/s)", min=0.0)
+    # Wheel-odometry errors of the simulated robot (sim and twin; sim/odometry.py, docs/simulation.md "Sensor
+    # noise"). Systematic ones are drawn once per run from the seeded generator (Borenstein & Feng 1996, UMBmark:
+    # unequal wheel diameters and an uncertain effective wheelbase dominate); random ones grow with sqrt(distance).
+    odom_scale_std: float = param(0.01, "per-run std of the odometry's wheel-radius scale error, both wheels "
+                                  "(fraction; tyre load/pressure/wear, UMBmark E_s)", min=0.0, max=0.5)
+    odom_wheel_ratio_std: float = param(0.0005, "per-run std of the right/left wheel-radius ratio error (fraction; "
+                                        "UMBmark E_d - 1): makes straight runs curve", min=0.0, max=0.5)
+    odom_wheelbase_std: float = param(0.005, "per-run std of the effective wheelbase error (fraction; UMBmark "
+                                      "E_b - 1; tyre contact patches are cm wide): yaw error per turn",
+                                      min=0.0, max=0.5)
+    odom_drift_v: float = param(0.002, "random wheel-travel error: std of each wheel's distance error after 1 m "
+                                "rolled (m/sqrt(m); variance grows with distance, Chong & Kleeman 1997)", min=0.0)
+    odom_drift_w: float = param(0.005, "random yaw error while turning (tyre scrub): std after 1 rad turned "
+                                "(rad/sqrt(rad))", min=0.0)
 
 
 @dataclass
@@ -33,14 +45,20 @@ class LidarParams:
 
     The default is a common 360° robot lidar at 1°: 360 samples per revolution, as the ROBOTIS LDS-01 of the
     TurtleBot3 (360 samples, 1°) or a Slamtec RPLIDAR A1/A2 (about 1°). At 1° two beams are 3.5 cm apart at
-    2 m; the old 64-beam default left 0.2 m holes there, through which thin pillars were missed.
+    2 m; the old 64-beam default left 0.2 m holes there, through which thin pillars were missed. Its range noise
+    (std 1 cm + 1 % of the range) is of that class of lidar too (docs/simulation.md, "Sensor noise"; an industrial
+    scanner such as a SICK TiM5xx: ``noise_std=0.02, noise_range=0``).
     """
 
     beams: int = param(360, "number of beams (360 = 1 degree over 360 degrees)", min=1)
     fov: float = param(6.283185307179586, "field of view (rad); 2*pi for 360 degrees", min=0.01, max=6.283185307179586)
     range_min: float = param(0.05, "minimum range (m)", min=0.0)
     range_max: float = param(8.0, "maximum range (m); no return reads as inf in LaserScan", min=0.1)
-    noise_std: float = param(0.0, "gaussian range noise std (m)", min=0.0)
+    noise_std: float = param(0.01, "gaussian range noise std, constant part (m); the sim's and twin's noise is "
+                             "noise_std + noise_range * range (docs/simulation.md 'Sensor noise')", min=0.0)
+    noise_range: float = param(0.01, "gaussian range noise std, part proportional to the range (fraction; LDS-02 "
+                               "datasheet: +-3 % over 0.3-6 m, a 360-degree triangulation lidar as the default's)",
+                               min=0.0, max=0.5)
     mount_height: float = param(0.3, "height of the scan plane above the ground (m)", min=0.0)
 
     def angles(self):

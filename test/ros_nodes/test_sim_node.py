@@ -54,7 +54,7 @@ def world_file(tmp_path):
 def test_sim_node_topics_commands_bad_input_and_shutdown(domain_id: int, world_file: str) -> None:
     params = {"world": world_file, "real_time_factor": 4.0, "scan_rate": 10.0, "odom_rate": 20.0,
               "lidar.beams": 8, "lidar.range_max": 6.0, "camera.enabled": True, "camera.width": 16,
-              "camera.height": 12}
+              "camera.height": 12, "lidar.noise_std": 0.0, "lidar.noise_range": 0.0}  # exact known geometry
     node = NodeProcess(MODULE, domain_id, params=params)
     try:
         with Probe(domain_id) as probe:

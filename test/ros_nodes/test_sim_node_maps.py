@@ -28,7 +28,8 @@ def test_sim_node_serves_a_map_world_and_its_scans_see_the_walls(domain_id: int,
     fp.floor(0.1, 0.1, 5.9, 3.9)
     path = fp.save(tmp_path)
     spec = f"{path}?start=3,2,0&goal=5,3"
-    params = {"world": spec, "real_time_factor": 4.0, "lidar.beams": 8, "lidar.range_max": 8.0}
+    params = {"world": spec, "real_time_factor": 4.0, "lidar.beams": 8, "lidar.range_max": 8.0,
+              "lidar.noise_std": 0.0, "lidar.noise_range": 0.0}  # exact wall distances
     node = NodeProcess("toponav.ros_nodes.sim_node", domain_id, params=params)
     try:
         with Probe(domain_id) as probe:

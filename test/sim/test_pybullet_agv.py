@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.pybullet_agv import AgvSim, CameraParams, obstacle_mesh
 from toponav.sim.twin import VecAgvTwin
@@ -33,7 +34,7 @@ def test_scans_agree_with_twin(spec: str) -> None:
     64 beams, as when this was written: at the 360-beam default a beam grazing a cylinder's mesh edge can
     differ by a few cm (2 of 360 beams in barn:10), which says nothing about the rest of the scan."""
     world = make_world(spec, 2)
-    lidar = LidarParams(beams=64)
+    lidar = LidarParams(beams=64, noise_std=0.0, noise_range=0.0)  # exact geometry: no range noise
     sim = AgvSim(world, lidar=lidar)
     twin = VecAgvTwin(world, 1, lidar=lidar)
     rmax = sim.lidar.range_max
@@ -121,6 +122,60 @@ def test_odometry_tracks_truth_and_drift_is_seeded() -> None:
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     sim.close()
+
+
+def test_calibration_errors_are_drawn_per_seed_and_bend_odometry() -> None:
+    """Each reset draws the robots' odometry calibration errors first from the seeded generator: the same seed gives
+    the same robot (also after a reset), another seed another one. A wheelbase error alone (UMBmark E_b) turns
+    the odometry's yaw by that fraction on a turn on the spot, beyond what physics' slip does."""
+    world = make_world("empty", 0)
+    sims = [AgvSim(world, seed=s, num_robots=2) for s in (3, 3, 4)]
+    try:
+        a, b, c = (np.array([s.state(i).odom_errors for i in range(2)]) for s in sims)
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c) and not np.array_equal(a[0], a[1]) and not np.allclose(a, 1.0)
+        sims[0].reset()
+        np.testing.assert_array_equal([sims[0].state(i).odom_errors for i in range(2)], a)
+    finally:
+        for s in sims:
+            s.close()
+    quiet = {"odom_scale_std": 0.0, "odom_wheel_ratio_std": 0.0, "odom_drift_v": 0.0, "odom_drift_w": 0.0}
+
+    def turned(robot: AgvParams) -> tuple[float, np.ndarray]:
+        s = AgvSim(world, robot, LidarParams(beams=8), control_dt=0.05, seed=0)
+        yaw = 0.0
+        for _ in range(30):  # 1.5 rad at 0.5 rad/s
+            prev = s.odom_pose[2]
+            s.step(np.array([0.0, 0.5]), 0.05)
+            yaw += float(wrap_angle(s.odom_pose[2] - prev))
+        errors = s.state(0).odom_errors.copy()
+        s.close()
+        return yaw, errors
+
+    exact, ones = turned(AgvParams(**quiet, odom_wheelbase_std=0.0))
+    bent, errors = turned(AgvParams(**quiet, odom_wheelbase_std=0.05))
+    np.testing.assert_array_equal(ones, 1.0)
+    assert errors[2] != 1.0
+    assert bent * errors[2] == pytest.approx(exact, rel=1e-6)  # same wheel rotation, other believed wheelbase
+
+
+def test_range_noise_only_on_returns() -> None:
+    """Range noise (std noise_std + noise_range * range) on returns; a beam that hit nothing stays inf."""
+    hall = World(name="hall", family="test", seed=0, bounds=(0, 0, 6, 30), start=(1, 15, 0), goal=(5, 15))
+    lidar = LidarParams(beams=90, range_max=8.0)
+    sim = AgvSim(hall, lidar=lidar, seed=2)
+    exact_sim = AgvSim(hall, lidar=LidarParams(beams=90, range_max=8.0, noise_std=0.0, noise_range=0.0))
+    try:
+        exact = exact_sim.scan()
+        scans = np.stack([sim.scan() for _ in range(100)])
+        hit = np.isfinite(exact)
+        assert hit.any() and (~hit).any()
+        assert np.isinf(scans[:, ~hit]).all()
+        z = (scans[:, hit] - exact[hit]) / (lidar.noise_std + lidar.noise_range * exact[hit])
+        assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1
+    finally:
+        sim.close()
+        exact_sim.close()
 
 
 def test_depth_camera_sees_the_wall() -> None:

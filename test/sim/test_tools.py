@@ -1,4 +1,4 @@
-"""`toponav world show` and `toponav bench sim` end to end (tiny budgets)."""
+"""`toponav world show`, `toponav bench sim` and `python -m toponav.sim.odom_drift` end to end (tiny budgets)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from toponav.cli import main
 from toponav.experiments.bench_sim import DistanceFieldTwin
 from toponav.robot import AgvParams, LidarParams
+from toponav.sim import odom_drift
 from toponav.sim.twin import VecAgvTwin
 from toponav.worlds import make_world
 
@@ -42,8 +43,23 @@ def test_bench_sim_runs_and_reports(tmp_path, capsys) -> None:
 def test_distance_field_baseline_agrees_with_twin() -> None:
     """The baseline is a fair competitor: its scans match the exact twin to within its 5 cm grid."""
     world = make_world("forest", 2)
-    lidar = LidarParams()
+    lidar = LidarParams(noise_std=0.0, noise_range=0.0)  # geometry against geometry
     df = DistanceFieldTwin(world, 1, AgvParams(), lidar)
     ranges, _ = df.step(np.zeros((1, 2)))
     exact = VecAgvTwin(world, 1, lidar=lidar).scan()
     assert np.median(np.abs(ranges - exact)) < 0.05
+
+
+def test_odom_drift_measures_a_square(capsys) -> None:
+    """The drift measurement drives the closed square on the true pose (the path does not depend on the noise) and
+    reports odometry's error; the calibration errors of the defaults add to what physics' slip gives alone."""
+    quiet = odom_drift.drive_square(AgvParams(**odom_drift.NOISELESS), seed=0, side=2.0, laps=1)
+    noisy = odom_drift.drive_square(AgvParams(odom_wheelbase_std=0.05), seed=0, side=2.0, laps=1)
+    assert quiet.distance == noisy.distance and 7.9 < quiet.distance < 8.1
+    assert len(quiet.side_errors) == 4 and quiet.turned == 2 * np.pi
+    assert noisy.yaw_deg_per_turn != quiet.yaw_deg_per_turn
+    assert 0 < quiet.end_error_pct < 10 and 0 < quiet.yaw_deg_per_turn < 30
+    assert odom_drift.main(["--seeds", "1", "--side", "1", "--laps", "1", "--before"]) == 0
+    out = capsys.readouterr().out
+    assert "| before (no odometry noise) |" in out and "| after (defaults) |" in out
+    assert odom_drift.main(["--seeds", "0"]) == 2
