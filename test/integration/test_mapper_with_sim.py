@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import OccupancyGrid, Odometry
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
@@ -65,6 +65,7 @@ def test_graph_grows_and_covers_the_explored_area(domain_id, tmp_path):
             probe.subscribe("/map", OccupancyGrid, LATCHED_QOS)
             probe.subscribe("/scan", LaserScan, SENSOR_QOS)
             probe.subscribe("/odom", Odometry, SENSOR_QOS)
+            probe.subscribe("/ground_truth/pose", PoseStamped, SENSOR_QOS)
             assert probe.wait("/scan", 1, timeout=40.0), sim.output()
             assert probe.wait("/topo_graph", 1, timeout=40.0), mapper.output()
             assert wait_for(lambda: json.loads(probe.last("/topo_graph").data)["num_places"] >= 1, 20.0), \
@@ -89,10 +90,11 @@ def test_graph_grows_and_covers_the_explored_area(domain_id, tmp_path):
             assert areas[-1] > areas[0] and areas[-1] > 0.5 * free_area, (areas[0], areas[-1], free_area)
             assert areas[-1] <= 1.15 * free_area  # drift smears a little, but no phantom space
 
-            # the places cover the driven path (odometry frame, as the mapper sees it)
+            # the places cover the driven path: they are in map, the corrected frame, so the true path (the
+            # drifting odometry is the mapper's input, not its frame)
             places = np.array([(n["x"], n["y"]) for n in final["nodes"] if n["kind"] == "place"])
-            odom = probe.all("/odom")
-            path = np.array([(o.pose.pose.position.x, o.pose.pose.position.y) for o in odom])
+            truth = probe.all("/ground_truth/pose")
+            path = np.array([(o.pose.position.x, o.pose.position.y) for o in truth])
             d = np.hypot(path[:, None, 0] - places[None, :, 0], path[:, None, 1] - places[None, :, 1]).min(axis=1)
             assert np.percentile(d, 95) < 2.0, f"path poorly covered: 95% within {np.percentile(d, 95):.2f} m"
             travelled = float(np.hypot(*np.diff(path, axis=0).T).sum())

@@ -11,8 +11,11 @@ plus every world file / map_server map given on the command line. ``--quick``: o
 
 Methods, side by side through the same nodes and worlds:
 
-* ``toponav``: the shipped defaults (heuristic sub-goal scorer, DWA under the safety layer); ``--planner``,
-  ``--controller`` and ``--odometry`` change this method's nodes (``--odometry`` also the baseline's);
+* ``toponav``: the shipped defaults (heuristic sub-goal scorer, DWA under the safety layer, the sim's noisy wheel
+  odometry corrected by the mapper's localiser); ``--planner``, ``--controller`` and ``--odometry`` change this
+  method's nodes (``--odometry`` also the baseline's);
+* ``toponav_gt`` (on request: ``--methods toponav,toponav_gt``): the same stack given the true pose as odometry
+  with the correction off, the reference for "does the localiser cost anything" (issue 17);
 * ``explore_lite``: the classic baseline, m-explore's explore_lite frontier cost (potential_scale 3 x
   distance - gain_scale 1 x frontier size, toponav.planning.explore_lite) + DWA. Goal handling (the straight
   last leg to a goal the map has reached), blacklisting and the controller are the same planner code for
@@ -53,7 +56,9 @@ from toponav.config import param
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 
 FAMILIES = ("warehouse", "maze", "forest")
-METHODS = ("toponav", "explore_lite")
+METHODS = ("toponav", "explore_lite", "toponav_gt")
+DEFAULT_METHODS = ("toponav", "explore_lite")
+GROUND_TRUTH = "toponav_gt"
 BASELINE = "explore_lite"
 BUDGET_BASE = 60.0  # s: start-up, first scans, turning on the spot
 BUDGET_PER_METRE = 8.0  # s per metre of shortest path: 8x driving it at max_v 1 m/s
@@ -102,8 +107,11 @@ def build_matrix(seeds: int, families: Sequence[str] = FAMILIES, worlds: Iterabl
 
 
 def method_overrides(method: str, *, planner: str = "heuristic", controller: str = "dwa",
-                     odometry: str = "ground_truth") -> dict[str, dict[str, Any]]:
+                     odometry: str = "wheels") -> dict[str, dict[str, Any]]:
     """Per-node parameters (on top of the shipped sim_navigation.yaml) that make ``method``."""
+    if method == GROUND_TRUTH:
+        return {"subgoal_planner": {"planner": {"mode": planner}}, "hodat_controller": {"mode": controller},
+                "sim_node": {"odometry": "ground_truth"}, "topo_mapper": {"localisation": {"enabled": False}}}
     if method == "toponav":
         plan: dict[str, Any] = {"mode": planner}
         ctrl = controller
@@ -208,6 +216,12 @@ def markdown(rows: Sequence[dict[str, Any]], summary: dict[str, dict[str, Any]],
     if rat:
         lines += ["", f"toponav / {BASELINE}: mean time to goal x{_f(rat['time_to_goal'])}, "
                       f"mean SPL x{_f(rat['spl'])} (time over reached runs, SPL over all runs)."]
+    a, g = summary.get("toponav"), summary.get(GROUND_TRUTH)
+    if a and g:  # issue 17: the localiser on noisy wheel odometry must cost nothing against the true pose
+        lines += ["", f"toponav on its corrected wheel odometry vs {GROUND_TRUTH} (true pose as odometry, correction "
+                  f"off): success {a['success']}/{a['runs']} vs {g['success']}/{g['runs']}, collision-free "
+                  f"{a['collision_free']}/{a['runs']} vs {g['collision_free']}/{g['runs']}, mean time to goal "
+                  f"{_f(a['mean_time_to_goal'], '{:.1f}')} vs {_f(g['mean_time_to_goal'], '{:.1f}')} s."]
     procs = sorted({k for r in rows for k in (r["cpu_per_sim_s"] or {})})
     if procs:
         lines += ["", "CPU seconds per sim second, per process (mean over runs; 1.0 = one core at real time):", "",
@@ -225,12 +239,13 @@ class StackBenchOptions:
 
     seeds: int = param(5, "held-out seeds per family (--quick: 1)")
     families: str = param(",".join(FAMILIES), "families of the matrix ('' = none)")
-    methods: str = param(",".join(METHODS), f"comma-separated subset of {METHODS}")
+    methods: str = param(",".join(DEFAULT_METHODS), f"comma-separated subset of {METHODS}")
     planner: str = param("heuristic", "toponav's sub-goal scorer (planner.mode)",
                          choices=("heuristic", "learned", "explore_lite"))
     controller: str = param("dwa", "toponav's local planner (hodat_controller mode); the baseline always runs DWA",
                             choices=("dwa", "learned"))
-    odometry: str = param("ground_truth", "sim_node odometry for both methods", choices=("ground_truth", "wheels"))
+    odometry: str = param("wheels", "sim_node odometry for toponav and explore_lite (toponav_gt: always the true "
+                          "pose)", choices=("ground_truth", "wheels"))
     rtf: float | None = param(None, "sim real_time_factor (None: 0 = as fast as the nodes allow, in lockstep; 2 "
                               "when the launch file has no lockstep)")
     max_budget: float = param(0.0, "cap on each run's sim-time budget (s, 0 = none; --quick: 300)")

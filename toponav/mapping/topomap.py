@@ -629,8 +629,9 @@ class TopoMap:
         if not check.accepted:
             res.messages.append(f"revisit to place {place} refused: {check.reason}")
             return False
-        self._follow_correction(before)
-        res.corrected = res.changed = True
+        if loc.moved(before):
+            self._follow_correction(before)
+            res.corrected = res.changed = True
         res.messages.append(f"revisit to place {place} verified: loop closure, correction {check.correction:.2f} m")
         return True
 
@@ -670,9 +671,10 @@ class TopoMap:
             data["cost"] = data["cost"] * length / data["length"] if data.get("length") else \
                 length * factors.get(data.get("kind"), 1.0)
             data["length"] = length
-        for fid in list(self._frontiers):  # re-derived from the rebuilt grid
-            self.graph.remove_node(fid)
-        self._frontiers.clear()
+        # frontiers are re-derived from the rebuilt grid; their nodes stay, so a cluster that moved less than
+        # frontier_match_distance keeps its id (the planner's sub-goal and blacklist refer to ids), relinked
+        for fid in list(self._frontiers):
+            self.graph.remove_edges_from(list(self.graph.edges(fid)))
         if self._base_grid is not None:
             self.occupancy = copy.deepcopy(self._base_grid)
         else:
