@@ -100,6 +100,7 @@ class SubgoalPlannerNode(Node):
         self._odom_time: float | None = None
         self.frames = MapFromOdom()  # map <- odom from the corrected poses on `pose` (identity until one arrives)
         self._odom_pose: np.ndarray | None = None
+        self._map_pose_t: float | None = None  # stamp of the last corrected pose taken
         self._last_now: float | None = None
         self._held = False
         self._chosen: tuple[str, float, float] | None = None  # the target last logged
@@ -236,18 +237,25 @@ class SubgoalPlannerNode(Node):
             return
         self._odom_pose = np.array([x, y, yaw])
         self.frames.add_odom(t, self._odom_pose)
-        if self.planner.set_pose(*self.frames.to_map(self._odom_pose).tolist()):
+        fresh = self._map_pose_t is not None and abs(t - self._map_pose_t) <= self.config.odom_timeout
+        # the corrected pose itself while it comes (one per scan); odometry through map <- odom when it stops
+        if fresh or self.planner.set_pose(*self.frames.to_map(self._odom_pose).tolist()):
             self._odom_time = self._now()
 
     def _on_pose(self, msg: PoseWithCovarianceStamped) -> None:
-        """A corrected pose (the mapper's, or another localiser's remapped here): the graph's frame is map."""
+        """A corrected pose (the mapper's, or another localiser's remapped here): the robot in the graph's frame.
+
+        The planner decides at a few Hz and, in lockstep, holds one odometry sample per tick: it takes this pose
+        as it is (at most a scan period old) rather than recomputing it from odometry.
+        """
         try:
             x, y, yaw, t = pose_with_covariance_to_pose(msg)
         except ConversionError as exc:
             self.get_logger().warning(f"ignoring /pose: {exc}", throttle_duration_sec=5.0)
             return
-        if self.frames.add_map_pose(t, np.array([x, y, yaw])) and self._odom_pose is not None:
-            self.planner.set_pose(*self.frames.to_map(self._odom_pose).tolist())
+        if self.planner.set_pose(x, y, yaw):
+            self._map_pose_t = t
+        self.frames.add_map_pose(t, np.array([x, y, yaw]))
 
     def _on_goal(self, msg: PoseStamped) -> None:
         frame = msg.header.frame_id.lstrip("/")

@@ -14,14 +14,15 @@ from collections import deque
 
 import numpy as np
 
-from toponav.geometry import se2_compose, se2_inverse
+from toponav.geometry import se2_compose, se2_inverse, wrap_angle
 
 
 class MapFromOdom:
     """Keeps the latest ``map <- odom`` from corrected poses matched to the odometry of the same stamp."""
 
-    def __init__(self, max_skew: float = 0.1, history: int = 400) -> None:
-        self.max_skew = float(max_skew)  # s: the odometry used must lie this close to the corrected pose's stamp
+    def __init__(self, max_skew: float = 0.1, max_gap: float = 0.6, history: int = 400) -> None:
+        self.max_skew = float(max_skew)  # s: an odometry sample this close to the corrected pose's stamp is used as is
+        self.max_gap = float(max_gap)  # s: else two samples at most this far apart either side are interpolated
         self._odom: deque[tuple[float, np.ndarray]] = deque(maxlen=history)
         self.transform = np.zeros(3)
         self.stamp: float | None = None  # stamp of the corrected pose the transform came from
@@ -37,13 +38,22 @@ class MapFromOdom:
         self._odom.append((float(stamp), np.asarray(pose, dtype=np.float64).reshape(3)))
 
     def odom_at(self, stamp: float) -> np.ndarray | None:
-        """The odometry pose nearest ``stamp`` within ``max_skew``, else None."""
+        """The odometry pose at ``stamp``: the nearest sample within ``max_skew``, else interpolated between the
+        samples either side when they lie within ``max_gap`` (a node that takes odometry at a few Hz, as the planner
+        in lockstep, holds one sample per tick), else None."""
         if not self._odom:
             return None
         stamps = [s for s, _ in self._odom]
         i = bisect.bisect_left(stamps, stamp)
         best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
-        return self._odom[best][1] if abs(stamps[best] - stamp) <= self.max_skew else None
+        if abs(stamps[best] - stamp) <= self.max_skew:
+            return self._odom[best][1]
+        if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] <= self.max_gap:
+            (t0, a), (t1, b) = self._odom[i - 1], self._odom[i]
+            u = (stamp - t0) / (t1 - t0)
+            return np.array([a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]),
+                             float(wrap_angle(a[2] + u * wrap_angle(b[2] - a[2])))])
+        return None
 
     def add_map_pose(self, stamp: float, pose: np.ndarray) -> bool:
         """A corrected pose at ``stamp``; False (transform kept) when no odometry of that time is held."""
