@@ -55,7 +55,9 @@ class LocalisationConfig:
     keyframe_distance: float = param(0.5, "a keyframe (pose-graph node, stored scan) every this many metres",
                                      min=0.05)
     keyframe_angle: float = param(0.5, "... or after turning this much (rad)", min=0.01)
-    keyframe_points: int = param(180, "points kept per keyframe scan (evenly thinned)", min=10)
+    keyframe_points: int = param(360, "points kept per keyframe scan (evenly thinned): the local map is rebuilt "
+                                 "from them after a closure, and 180 left it sparser than the live one (replayed "
+                                 "bags: APE RMSE depot 0.085 -> 0.083 m, warehouse 0.042 -> 0.033 m)", min=10)
     edge_sigma_trans: float = param(0.02, "std of the matched motion between consecutive keyframes per metre "
                                     "(fraction): scan-to-map drift, far below raw odometry", min=1e-4)
     edge_sigma_rot: float = param(0.01, "std of the matched rotation between keyframes per metre driven (rad/m)",
@@ -293,8 +295,11 @@ class Localiser:
             return [k for k in propose if 0 <= k < cur]
         d = np.hypot(*(poses[[self.keyframes[k].node for k in old], :2] - here).T)
         near = [old[i] for i in np.argsort(d) if d[i] <= cfg.loop_search_radius]
-        out = [k for k in propose if 0 <= k < cur and k not in near[:1]] + near[:1]
-        return out
+        # the nearest, and the oldest in reach: on a shuttle the nearest old keyframe is often from the same leg
+        # (drifted as much as the robot), while the first visit anchors the drift since (map-depot: 0.41 m at
+        # the far end of the third leg, closures only to keyframes of that leg)
+        geometric = list(dict.fromkeys(near[:1] + sorted(near)[:1]))
+        return [k for k in propose if 0 <= k < cur and k not in geometric] + geometric
 
     def _submap(self, k: int) -> np.ndarray:
         """Scan points of keyframe ``k`` and its neighbours, in ``k``'s frame."""
@@ -325,8 +330,9 @@ class Localiser:
                 res.pose = self.keyframe_pose(cur).copy()
                 self.pose = res.pose
                 self.map_from_odom = se2_compose(res.pose, se2_inverse(self.keyframes[cur].odom))
-                if res.corrected:
-                    self._rebuild_map()
+                # the local map again from the keyframes near the robot, the closure's candidate among them: when
+                # the robot is back where it was long ago, scan matching then holds it to that first visit
+                self._rebuild_map()
                 self._last_closure_travel = self.keyframes[cur].travelled
                 res.messages.append(f"loop closure: keyframe {cur} -> {cand}, correction {check.correction:.2f} m "
                                     f"(Mahalanobis {check.mahalanobis:.1f})")
