@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
@@ -80,6 +81,7 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         probe.subscribe("/topo_graph", String, LATCHED_QOS)
         probe.subscribe("/topo_graph/markers", MarkerArray, LATCHED_QOS)
         probe.subscribe("/map", OccupancyGrid, LATCHED_QOS)
+        probe.subscribe("/pose", PoseWithCovarianceStamped)  # default QoS: what ros2 topic echo asks for
         assert probe.wait("/topo_graph", 1, timeout=20.0), node.output()
         first = _graphs(probe)[0]
         assert first["schema_version"] == 1 and first["nodes"] == []
@@ -102,7 +104,12 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         assert g["current_node"] in {p["id"] for p in places}
         assert probe.wait("/map", 1, 5.0) and probe.wait("/topo_graph/markers", 1, 5.0)
         grid = probe.last("/map")
-        assert grid.header.frame_id == "odom" and grid.info.width * grid.info.height == len(grid.data)
+        assert grid.header.frame_id == "map" and grid.info.width * grid.info.height == len(grid.data)
+        # the corrected pose of every scan, in map, on the scan's stamp (the odometry here is exact)
+        assert wait_for(lambda: len(probe.all("/pose")) >= 20, 10.0), node.output()
+        last = probe.all("/pose")[-1]
+        assert last.header.frame_id == "map" and last.pose.covariance[0] > 0.0
+        assert abs(last.pose.pose.position.x - 9.0) < 0.1 and abs(last.pose.pose.position.y - 1.5) < 0.1
         assert {0, 100, -1} <= set(grid.data)
         ns = {m.ns for m in probe.last("/topo_graph/markers").markers}
         assert {"places", "edges_travel"} <= ns
@@ -136,9 +143,14 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         assert wait_for(lambda: _graphs(probe)[-1]["num_places"] == 1, 10.0), node.output()
         assert "time jumped back" in node.output()
         resp = _call(probe, "/topo_mapper/load", node)
-        assert resp.success, resp.message
+        assert resp.success and "relocalising" in resp.message, resp.message
         assert wait_for(lambda: len([n for n in _graphs(probe)[-1]["nodes"] if n["kind"] == "place"]) == n_before,
                         10.0)
+        # the loaded map's frame is found again from the next scan (odometry now reads 0.5 m off the truth)
+        probe.publish("/odom", _odom(1.5, 1.5, 0.0, 0.6), SENSOR_QOS)
+        time.sleep(0.05)
+        probe.publish("/scan", _scan(cast_scan(world, (2.0, 1.5, 0.0), angles, 8.0), 0.6), SENSOR_QOS)
+        assert wait_for(lambda: "relocalised in the saved map" in node.output(), 10.0), node.output()
         graph_file.write_text("{corrupt")
         resp = _call(probe, "/topo_mapper/load", node)
         assert not resp.success and "not valid JSON" in resp.message
