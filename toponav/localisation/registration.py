@@ -90,11 +90,14 @@ class RegistrationConfig:
                                     "walking speed; keeps the rebuild off most 10 Hz updates)", min=1)
 
 
-def scan_points(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_max: float) -> np.ndarray:
-    """(N, 2) robot-frame points of the valid returns: finite, ``range_min <= r < range_max``.
+def scan_points(ranges: np.ndarray, angles: np.ndarray, range_min: float = 0.0,
+                range_max: float = np.inf) -> np.ndarray:
+    """(N, 2) sensor-frame points of the returns: finite, ``range_min <= r < range_max`` (a reading at
+    ``range_max`` is LaserScan's no-return). NaN limits mean no limit.
 
     Bad data never raises: mismatched lengths, NaN, inf, non-numeric input give the valid part or an empty
-    (0, 2) array, so one broken scan costs one registration (``ok=False``), not the mapper.
+    (0, 2) array, so one broken scan costs one registration (``ok=False``) or one descriptor, not the mapper.
+    The one home of this conversion: the mapper's descriptors use it too.
     """
     try:
         r = np.asarray(ranges, dtype=np.float64).ravel()
@@ -103,8 +106,10 @@ def scan_points(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_
         return np.zeros((0, 2))
     if r.shape != a.shape:
         return np.zeros((0, 2))
+    range_min = range_min if np.isfinite(range_min) else 0.0
+    range_max = range_max if range_max == range_max else np.inf  # NaN -> no limit
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(r) & np.isfinite(a) & (r >= range_min) & (r < range_max)
+        valid = np.isfinite(r) & np.isfinite(a) & (r >= range_min) & (r < range_max - 1e-6)
     r, a = r[valid], a[valid]
     return np.column_stack([r * np.cos(a), r * np.sin(a)])
 

@@ -17,19 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from toponav.localisation.registration import scan_points
 from toponav.mapping.config import DescriptorConfig
-
-
-def scan_points(ranges: np.ndarray, angles: np.ndarray, range_min: float = 0.0,
-                range_max: float = np.inf) -> np.ndarray:
-    """Beams that hit something -> (M, 2) points in the sensor frame."""
-    r = np.asarray(ranges, dtype=np.float64).ravel()
-    a = np.asarray(angles, dtype=np.float64).ravel()
-    range_min = range_min if np.isfinite(range_min) else 0.0
-    range_max = range_max if range_max == range_max else np.inf  # NaN -> no limit
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(r) & np.isfinite(a) & (r >= range_min) & (r < range_max - 1e-6)
-    return np.stack([r[ok] * np.cos(a[ok]), r[ok] * np.sin(a[ok])], axis=1)
 
 
 def voxel_down_sample(points: np.ndarray, voxel: float) -> np.ndarray:
