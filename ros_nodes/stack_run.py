@@ -495,16 +495,20 @@ class Navigator:
         self.send_goal(subs)
         return True
 
-    def send_goal(self, subscribers: int) -> None:
-        """Publish the goal on /goal_pose, stamped with the last /clock."""
+    def publish_goal(self, goal: tuple[float, float]) -> None:
+        """``goal`` on /goal_pose in ``map``, stamped with the last /clock."""
         from builtin_interfaces.msg import Time
 
         from toponav.ros_nodes.convert import make_pose_stamped
 
-        clock, sim_t = self.clock, self.sim_t
+        clock = self.clock
+        self.goal_pub.publish(make_pose_stamped(goal[0], goal[1], 0.0, "map", clock.clock if clock else Time()))
+
+    def send_goal(self, subscribers: int) -> None:
+        """Publish the goal on /goal_pose, stamped with the last /clock."""
+        sim_t = self.sim_t
         time.sleep(1.0)  # let the nodes finish their own start-up
-        goal = make_pose_stamped(self.cfg.goal[0], self.cfg.goal[1], 0.0, "map", clock.clock if clock else Time())
-        self.goal_pub.publish(goal)
+        self.publish_goal(self.cfg.goal)
         self.res.goal_sent_at = sim_t
         self._goal_started()
         self.say(f"[{self.cfg.tag}] goal sent at sim t={sim_t:.1f} s ({subscribers} goal subscribers)")

@@ -61,7 +61,7 @@ def test_params_overlay_merges_nested_without_losing_the_base(tmp_path: Path) ->
     planner = data["subgoal_planner"]["ros__parameters"]["planner"]
     assert planner["mode"] == "explore_lite" and planner["goal_direct_radius"] == 6.0
     assert planner["weights"] == {"gain": 1.5} and planner["rnd"] == {"enabled": False}
-    assert data["sim_node"]["ros__parameters"]["odometry"] == "ground_truth"
+    assert data["sim_node"]["ros__parameters"]["odometry"] == "wheels"  # the bench default (toponav_gt: true pose)
     assert data["hodat_controller"]["ros__parameters"]["mode"] == "dwa"
     assert deep_merge({"a": {"b": 1}}, {"a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}
 

@@ -16,6 +16,6 @@ def test_same_world_twice_gives_the_same_trajectory() -> None:
 
 def test_configs_follow_the_launch_params_file() -> None:
     sim, _mapper, planner, ctl = load_configs()
-    assert ctl.mode == "dwa" and sim.odometry == "ground_truth"  # config/sim_navigation.yaml
+    assert ctl.mode == "dwa" and sim.odometry == "wheels"  # config/sim_navigation.yaml leaves the sim default
     assert planner.goal_direct_radius == 6.0 and planner.weights.log_gain == 0.0
     assert budget_for(20.0) == 60.0 + 8.0 * 20.0 and budget_for(None) == 60.0

@@ -34,6 +34,6 @@ def test_bench_stack_on_the_empty_world(tmp_path: Path) -> None:
     assert all(v > 0 for v in row["cpu_per_sim_s"].values())
     assert (tmp_path / row["png"]).stat().st_size > 10_000
     overlay = (tmp_path / "toponav" / "empty-0" / "params.yaml").read_text()
-    assert "mode: heuristic" in overlay and "odometry: ground_truth" in overlay
+    assert "mode: heuristic" in overlay and "odometry: wheels" in overlay
     md = (tmp_path / "bench_stack.md").read_text()
     assert "| toponav | empty-0 | yes | – |" in md and "| toponav | 1/1 | 1/1 | 1/1 |" in md

@@ -66,7 +66,7 @@ def test_single_robot_stack_under_a_namespace(tmp_path: Path) -> None:
             launcher.start()
             # the "/**/<node>" sections of config/sim_navigation.yaml reach the namespaced nodes
             assert _param(probe, "/robot1/hodat_controller", "mode") == "dwa", out.getvalue()[-3000:]
-            assert _param(probe, "/robot1/sim_node", "odometry") == "ground_truth"
+            assert _param(probe, "/robot1/sim_node", "odometry") == "wheels"  # corrected by the mapper
             gx, gy = world.goal
             deadline = time.monotonic() + 420
 
@@ -87,7 +87,8 @@ def test_single_robot_stack_under_a_namespace(tmp_path: Path) -> None:
         launcher.shutdown()
     bag = open_bag(tmp_path / "bag")
     recorded = {t for t, info in bag.topics.items() if info.count}
-    assert {"/robot1/scan", "/robot1/odom", "/robot1/ground_truth/pose", "/robot1/topo_graph", "/clock"} <= recorded
+    assert {"/robot1/scan", "/robot1/odom", "/robot1/ground_truth/pose", "/robot1/pose", "/robot1/topo_graph",
+            "/clock"} <= recorded
     assert all(t.startswith("/robot1/") or t == "/clock" for t in bag.topics), sorted(bag.topics)
     assert bag.custom_data["toponav.namespace"] == "/robot1"
     bag.close()

@@ -158,12 +158,7 @@ class ShuttleNavigator(Navigator):
         return True
 
     def _send_leg(self, goal: tuple[float, float]) -> None:
-        from builtin_interfaces.msg import Time
-
-        from toponav.ros_nodes.convert import make_pose_stamped
-
-        stamp = self.clock.clock if self.clock is not None else Time()
-        self.goal_pub.publish(make_pose_stamped(goal[0], goal[1], 0.0, "map", stamp))
+        self.publish_goal(goal)
         self.res.goal_sent_at = self.sim_t
         self.say(f"[{self.cfg.tag}] leg {len(self.legs) + 1}: goal ({goal[0]:.1f}, {goal[1]:.1f}) sent at sim "
                  f"t={self.sim_t:.1f} s after {self.driven:.0f} m")

@@ -8,8 +8,9 @@ early, frontiers outside the world, oscillation, spinning) without DDS, process 
 load in the way: every node sees the latest inputs at every one of its ticks (what lockstep gives the
 real stack), and the same world + seed gives the same trajectory.
 
-What it does not model: message latency, the nodes' own clocks drifting apart, wheel-odometry drift
-(``odometry: ground_truth`` is the demo default and the only mode here).
+What it does not model: message latency, the nodes' own clocks drifting apart, wheel-odometry drift (the
+nodes get the true pose; the mapper's localiser still runs on it: the ROS stack and `toponav bench stack` run on
+the sim's wheel odometry).
 
 Rates: controller 20 Hz, scan + mapper 10 Hz, /topo_graph at most every ``publish_period`` (0.5 s) when
 changed, planner 2 Hz; sim steps of 0.05 s (the controller period, physics at 100 Hz underneath).
