@@ -107,8 +107,7 @@ class SubgoalPlannerNode(Node):
         self._published: dict[str, int] = {}
         streams = [Stream("topo_graph", "topo_graph", String, LATCHED_QOS, self._on_graph, string_key),
                    Stream("odom", "odom", Odometry, SENSOR_QOS, self._on_odom, header_key),
-                   Stream("pose", "pose", PoseWithCovarianceStamped, SENSOR_QOS, self._on_pose, header_key,
-                          wait_publisher=False),
+                   Stream("pose", "pose", PoseWithCovarianceStamped, SENSOR_QOS, self._on_pose, header_key),
                    Stream("goal_pose", "goal_pose", PoseStamped, COMMAND_QOS, self._on_goal, header_key,
                           wait_publisher=False),
                    Stream("map", "map", OccupancyGrid, LATCHED_QOS, self._on_map, header_key)]
