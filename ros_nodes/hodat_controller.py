@@ -11,12 +11,10 @@ With ``local_plan.enabled`` (default) the local planner steers at a carrot on a 
 sub-goal over a rolling grid of lidar hits, so a sub-goal behind a shelf corner is driven around.
 In learned mode DWA also takes over for ``fallback_hold`` s when the robot has made no progress toward
 the goal (the sub-goal without one) for ``fallback_after`` s (logged; ``planner`` in the status says who drives).
-The controller works in ``map``, the planner's frame: its pose is the latest 20 Hz odometry through ``map <- odom``
-from the corrected poses on ``pose`` (PoseWithCovarianceStamped: the mapper's, or AMCL's remapped onto it);
-until one arrives map and odom coincide. Its obstacle memory lives there too: in ``odom`` it smeared as the
-wheel odometry over-reported turns on the spot (3.6 % in the sim), and the local planner then saw walls all round
-(bench stack map:office: the robot turned in place for the whole budget). ``odom`` targets go through
-``map <- odom``; a ``base_link`` target is anchored with the pose at reception.
+The controller drives on odometry; sub-goals and goals in ``map`` (the planner's frame) are brought into
+``odom`` through ``map <- odom`` from the corrected poses on ``pose`` (PoseWithCovarianceStamped: the mapper's,
+or AMCL's remapped onto it), and move with it when it changes; until one arrives map and odom coincide.
+``odom`` targets are used as they are; a ``base_link`` target is anchored with the pose at reception.
 Topic names are relative, so a namespaced launch (one controller per robot) picks up that robot's topics.
 With ``lockstep: true`` (the simulated stack's default) the controller computes one command per sim step
 from the scan, odometry and sub-goal the step names (ros_nodes/lockstep.py), judges staleness on the
@@ -76,10 +74,10 @@ class HodatControllerNode(Node):
         self.vel = np.zeros(2)
         self.odom_time: Time | None = None
         self.odom_stamp: Time | None = None
-        # the controller works in map, the planner's frame: its pose is the latest odometry through map <- odom
-        # from the localiser's corrected poses (identity until one arrives: map and odom start together)
+        # targets come in map (the planner's frame); the controller drives on odometry: map <- odom from the
+        # localiser's corrected poses (identity until one arrives: map and odom start together)
         self.frames = MapFromOdom()
-        self._odom_pose: np.ndarray | None = None
+        self._targets_map: dict[str, np.ndarray] = {}  # "subgoal" / "goal" as received in map
         self._last_tick: Time | None = None
         self._last_status = ""
 
@@ -160,23 +158,31 @@ class HodatControllerNode(Node):
         except ConversionError as exc:
             self.get_logger().warning(f"ignoring /odom: {exc}", throttle_duration_sec=2.0)
             return
-        self._odom_pose = np.array([x, y, yaw])
-        self.frames.add_odom(stamp_to_sec(msg.header.stamp), self._odom_pose)
-        self.pose = tuple(float(v) for v in self.frames.to_map(self._odom_pose))
+        self.pose = (x, y, yaw)
         self.vel = np.array(vel)
+        self.frames.add_odom(stamp_to_sec(msg.header.stamp), np.array(self.pose))
         self.odom_time = self._received(msg)
         stamp = Time.from_msg(msg.header.stamp, clock_type=self.odom_time.clock_type)
         self.odom_stamp = stamp if stamp.nanoseconds > 0 else None
 
     def _on_pose(self, msg: PoseWithCovarianceStamped) -> None:
-        """A corrected pose: refresh map <- odom, and the robot's pose in map with it."""
+        """A corrected pose: refresh map <- odom and move the targets held in odom with it."""
         try:
             x, y, yaw, t = pose_with_covariance_to_pose(msg)
         except ConversionError as exc:
             self.get_logger().warning(f"ignoring /pose: {exc}", throttle_duration_sec=2.0)
             return
-        if self.frames.add_map_pose(t, np.array([x, y, yaw])) and self._odom_pose is not None:
-            self.pose = tuple(float(v) for v in self.frames.to_map(self._odom_pose))
+        old = self.frames.transform.copy()
+        if not self.frames.add_map_pose(t, np.array([x, y, yaw])):
+            return
+        if np.hypot(*(self.frames.transform[:2] - old[:2])) > 0.02 or abs(self.frames.transform[2] - old[2]) > 0.005:
+            for what, xy in self._targets_map.items():
+                self._set_target(what, xy)
+
+    def _set_target(self, what: str, xy_map: np.ndarray) -> np.ndarray:
+        xy = self.frames.to_odom(np.array([xy_map[0], xy_map[1], 0.0]))[:2]
+        (self.controller.set_subgoal if what == "subgoal" else self.controller.set_goal)(xy)
+        return xy
 
     def _received(self, msg) -> Time:
         """When a message counts as received: its stamp in lockstep (the same in every run), else now."""
@@ -215,7 +221,8 @@ class HodatControllerNode(Node):
                 self.get_logger().warning(f"{what} in {frame} before any /odom: ignored", throttle_duration_sec=2.0)
                 return None
             px, py, yaw = self.pose
-            return np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
+            xy = np.array([px + x * math.cos(yaw) - y * math.sin(yaw), py + x * math.sin(yaw) + y * math.cos(yaw)])
+            return self.frames.to_map(np.array([xy[0], xy[1], 0.0]))[:2]
         if frame == "odom":
             return self.frames.to_map(np.array([x, y, 0.0]))[:2]
         return np.array([x, y])  # map (or unnamed: the planner's frame)
@@ -224,14 +231,16 @@ class HodatControllerNode(Node):
         xy = self._target_xy(msg, "sub-goal")
         if xy is not None:
             old = self.controller.subgoal
-            self.controller.set_subgoal(xy)
-            if old is None or np.hypot(*(xy - old)) > 1e-3:
+            self._targets_map["subgoal"] = xy
+            new = self._set_target("subgoal", xy)
+            if old is None or np.hypot(*(new - old)) > 1e-3:
                 self.get_logger().info(f"new sub-goal ({xy[0]:.2f}, {xy[1]:.2f})")
 
     def _on_goal(self, msg: PoseStamped) -> None:
         xy = self._target_xy(msg, "goal")
         if xy is not None:
-            self.controller.set_goal(xy)
+            self._targets_map["goal"] = xy
+            self._set_target("goal", xy)
 
     # -- control loop -------------------------------------------------------------------------------
     def _tick(self, dt: float | None = None) -> None:

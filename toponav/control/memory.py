@@ -2,9 +2,8 @@
 
 One scan forgets what falls between its beams: 64 beams over 360° are 0.2 m apart at 2 m, so a thin pillar
 is hit on one scan and missed on the next, and a layer that only looks at the current scan drives into it.
-:class:`ObstacleMemory` keeps every lidar hit of the last ``duration`` seconds, in the frame of the poses it is
-given (the node: map, from the corrected pose), and hands the safety layer those points in the robot frame next
-to the current scan.
+:class:`ObstacleMemory` keeps every lidar hit of the last ``duration`` seconds, in the odometry frame, and
+hands the safety layer those points in the robot frame next to the current scan.
 
 Storage is a sparse grid: one entry per ``resolution`` cell (its latest hit point and time), so a wall
 seen for seconds stays a few hundred points. An entry goes when
