@@ -20,6 +20,7 @@ from toponav.ros_nodes.convert import (
     make_odometry,
     make_pose_3d,
     make_pose_stamped,
+    make_pose_with_covariance,
     make_twist,
     message_class,
     ns_to_stamp,
@@ -28,6 +29,7 @@ from toponav.ros_nodes.convert import (
     pointcloud2_to_xyz,
     pose_stamped_to_xy,
     pose_to_xyyaw,
+    pose_with_covariance_to_pose,
     position_to_array,
     sec_to_duration,
     sec_to_stamp,
@@ -82,6 +84,25 @@ def test_odometry_round_trip_and_refusals():
     msg.pose.pose.orientation.z = msg.pose.pose.orientation.w = 0.0
     with pytest.raises(ConversionError, match="zero quaternion"):
         odometry_to_pose(msg)
+
+
+def test_corrected_pose_round_trip_and_refusals():
+    """The mapper's `pose`: x, y, yaw covariance in the 6x6 layout's x, y, yaw cells; NaN or a zero quaternion
+    refused with the reason (the planner and controller log it and keep their last map <- odom)."""
+    cov = np.array([[0.01, 0.002, 0.0], [0.002, 0.02, 0.0], [0.0, 0.0, 0.003]])
+    msg = make_pose_with_covariance(2.0, -1.0, 0.7, cov, "map", sec_to_stamp(3.5))
+    assert msg.header.frame_id == "map"
+    assert pose_with_covariance_to_pose(msg) == pytest.approx((2.0, -1.0, 0.7, 3.5))
+    full = np.asarray(msg.pose.covariance).reshape(6, 6)
+    np.testing.assert_allclose(full[np.ix_([0, 1, 5], [0, 1, 5])], cov)
+    assert full[2, 2] == full[3, 3] == full[4, 4] == 0.0
+    msg.pose.pose.position.x = math.nan
+    with pytest.raises(ConversionError, match="PoseWithCovarianceStamped has non-finite"):
+        pose_with_covariance_to_pose(msg)
+    msg.pose.pose.position.x = 0.0
+    msg.pose.pose.orientation.z = msg.pose.pose.orientation.w = 0.0
+    with pytest.raises(ConversionError, match="zero quaternion"):
+        pose_with_covariance_to_pose(msg)
 
 
 def test_twist_and_target_pose():
