@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 import traceback
 from collections import deque
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from toponav.config import param
-from toponav.geometry import se2_compose, se2_inverse
 from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
@@ -46,6 +44,7 @@ from toponav.ros_nodes.convert import (
     odometry_to_pose,
     pointcloud2_to_xyz,
     points,
+    quaternion_from_yaw,
     sec_to_stamp,
     stamp_to_sec,
 )
@@ -181,7 +180,7 @@ class TopoMapperNode(Node):
             return
         self.scans += 1
         if self.map.localiser is not None and res.pose is not None and res.covariance is not None:
-            self._publish_pose(msg, pose, res.pose, res.covariance)
+            self._publish_pose(msg, res.pose, res.covariance)
         for m in res.messages:
             if res.reset:
                 log.warning(m)
@@ -195,8 +194,7 @@ class TopoMapperNode(Node):
         self._publish()
 
     # -- outputs ------------------------------------------------------------------------------------
-    def _publish_pose(self, scan: LaserScan, odom: tuple[float, float, float], pose: tuple[float, float, float],
-                      cov) -> None:
+    def _publish_pose(self, scan: LaserScan, pose: tuple[float, float, float], cov) -> None:
         """The scan's corrected pose on ``pose`` (and map -> odom on /tf where tf2_msgs exists)."""
         frame = self.config.frame_id
         out = make_pose_with_covariance(*pose, cov, frame, scan.header.stamp)
@@ -204,11 +202,11 @@ class TopoMapperNode(Node):
         if self.lockstep is not None:
             self._published["pose"] = stamp_key(scan.header.stamp.sec, scan.header.stamp.nanosec)
         if self.tf_pub is not None:
-            x, y, yaw = se2_compose(pose, se2_inverse(odom))
+            x, y, yaw = self.map.localiser.map_from_odom  # the pose's map <- odom, as the localiser keeps it
             tf = TransformStamped()
             tf.header.stamp, tf.header.frame_id, tf.child_frame_id = scan.header.stamp, frame, "odom"
             tf.transform.translation.x, tf.transform.translation.y = float(x), float(y)
-            tf.transform.rotation.z, tf.transform.rotation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+            tf.transform.rotation = quaternion_from_yaw(yaw)
             self.tf_pub.publish(TFMessage(transforms=[tf]))
 
     def _now(self) -> float:

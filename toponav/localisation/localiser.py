@@ -10,10 +10,11 @@ Per scan (:meth:`Localiser.update`):
 4. every ``keyframe_distance`` metres (or ``keyframe_angle``) the pose becomes a keyframe: a node of the pose
    graph (:mod:`toponav.localisation.pose_graph`) joined to the previous keyframe by the matched motion, with
    the scan kept for loop closures and for rebuilding the map after one;
-5. at a new keyframe, old keyframes near the current pose (and any a caller proposes, e.g. a place the
-   descriptors recognised) are candidates for a loop closure: the scan is registered against the candidate's
-   scans, the result is gated against the drift the graph predicts (a look-alike room 5 m away is not a
-   revisit when the drift since is 10 cm) and, if accepted, the graph is optimised and the local map rebuilt.
+5. at a new keyframe, old keyframes near the current pose are candidates for a loop closure (a caller checks
+   its own candidates, e.g. a place the descriptors recognised, with :meth:`Localiser.verify`): the scan is
+   registered against the candidate's scans, the result is gated against the drift the graph predicts (a
+   look-alike room 5 m away is not a revisit when the drift since is 10 cm) and, if accepted, the graph is
+   optimised and the local map rebuilt.
 
 Frames (REP 105): ``odom`` is the wheel odometry's frame, ``map`` the corrected one; both coincide at start
 (the simulator puts odom at the start pose), so the correction starts at identity.
@@ -109,7 +110,13 @@ class LocaliseResult:
     keyframe: int | None = None  # id of the keyframe this update made
     closure: ClosureCheck | None = None  # the loop closure tried at this update, if any
     corrected: bool = False  # past keyframe poses moved (a closure was accepted): maps built on them must follow
+    before: np.ndarray | None = None  # with ``corrected``: the keyframe poses before the closure moved them
     messages: list[str] = field(default_factory=list)
+
+
+def _information(sigma_trans: float, sigma_rot: float) -> np.ndarray:
+    """Diagonal (x, y, yaw) information matrix of independent errors with these standard deviations."""
+    return np.diag([sigma_trans ** -2, sigma_trans ** -2, sigma_rot ** -2])
 
 
 class Localiser:
@@ -142,8 +149,8 @@ class Localiser:
         return self.graph.poses[self.keyframes[k].node]
 
     def keyframe_poses(self) -> np.ndarray:
-        """(K, 3) current estimates of every keyframe, index = keyframe id."""
-        return self.graph.poses.copy() if len(self.graph) else np.zeros((0, 3))
+        """(K, 3) current estimates of every keyframe (a copy), index = keyframe id."""
+        return self.graph.poses
 
     def to_map(self, odom_pose: np.ndarray) -> np.ndarray:
         return se2_compose(self.map_from_odom, np.asarray(odom_pose, dtype=np.float64))
@@ -153,17 +160,15 @@ class Localiser:
         """Information of the odometry prediction since the last scan."""
         cfg = self.cfg
         if self._last_odom is None:
-            return np.diag([1.0 / cfg.odom_sigma_floor ** 2] * 3)
+            return _information(cfg.odom_sigma_floor, cfg.odom_sigma_floor)
         d = se2_between(self._last_odom, odom)
         dist, turn = math.hypot(d[0], d[1]), abs(float(d[2]))
-        st = cfg.odom_sigma_floor + cfg.odom_sigma_trans * dist
-        sr = cfg.odom_sigma_floor + cfg.odom_sigma_rot * turn + cfg.odom_sigma_trans * dist
-        return np.diag([1.0 / st ** 2, 1.0 / st ** 2, 1.0 / sr ** 2])
+        return _information(cfg.odom_sigma_floor + cfg.odom_sigma_trans * dist,
+                            cfg.odom_sigma_floor + cfg.odom_sigma_rot * turn + cfg.odom_sigma_trans * dist)
 
-    def update(self, odom_pose: np.ndarray, scan: np.ndarray | None, stamp: float,
-               propose: list[int] | None = None) -> LocaliseResult:
+    def update(self, odom_pose: np.ndarray, scan: np.ndarray | None, stamp: float) -> LocaliseResult:
         """One scan: ``odom_pose`` (x, y, yaw) in ``odom``, ``scan`` (N, 2) hit points in the robot frame (None or
-        empty: odometry only). ``propose``: keyframe ids a caller thinks the robot is back at (verified here)."""
+        empty: odometry only)."""
         cfg = self.cfg
         odom = np.asarray(odom_pose, dtype=np.float64).reshape(3)
         prior = self._prior(odom)
@@ -192,11 +197,7 @@ class Localiser:
         if self._keyframe_due(res.pose):
             res.keyframe = self._add_keyframe(res.pose, odom, scan, stamp)
             if cfg.loop_closure:
-                self._close_loops(res, propose or [])
-        elif propose and cfg.loop_closure and self.keyframes:
-            # a caller's proposal between keyframes: make one here so the closure has a node to attach to
-            res.keyframe = self._add_keyframe(res.pose, odom, scan, stamp)
-            self._close_loops(res, propose)
+                self._close_loops(res)
         return res
 
     def _grow_map(self, pose: np.ndarray, scan: np.ndarray) -> None:
@@ -228,9 +229,9 @@ class Localiser:
             prev = self.keyframes[-1]
             meas = se2_between(self.graph.poses[prev.node], pose)
             length = math.hypot(meas[0], meas[1])
-            st = cfg.edge_sigma_floor + cfg.edge_sigma_trans * length
-            sr = cfg.edge_sigma_floor + cfg.edge_sigma_rot * length
-            self.graph.add_edge(prev.node, node, meas, np.diag([1 / st ** 2, 1 / st ** 2, 1 / sr ** 2]), kind="odom")
+            info = _information(cfg.edge_sigma_floor + cfg.edge_sigma_trans * length,
+                                cfg.edge_sigma_floor + cfg.edge_sigma_rot * length)
+            self.graph.add_edge(prev.node, node, meas, info, kind="odom")
         self.keyframes.append(Keyframe(node=node, stamp=float(stamp), travelled=self.travelled, odom=odom.copy(),
                                        points=self._thin(scan)))
         return len(self.keyframes) - 1
@@ -283,23 +284,22 @@ class Localiser:
         self._seeded = None
 
     # -- loop closure ---------------------------------------------------------------------------------
-    def _candidates(self, cur: int, propose: list[int]) -> list[int]:
+    def _candidates(self, cur: int) -> list[int]:
         cfg = self.cfg
         kf = self.keyframes[cur]
-        if kf.travelled - self._last_closure_travel < cfg.loop_cooldown and not propose:
+        if kf.travelled - self._last_closure_travel < cfg.loop_cooldown:
             return []
         poses = self.graph.poses
         here = poses[kf.node, :2]
         old = [k for k in range(cur) if kf.travelled - self.keyframes[k].travelled >= cfg.loop_min_travel]
         if not old:
-            return [k for k in propose if 0 <= k < cur]
+            return []
         d = np.hypot(*(poses[[self.keyframes[k].node for k in old], :2] - here).T)
         near = [old[i] for i in np.argsort(d) if d[i] <= cfg.loop_search_radius]
         # the nearest, and the oldest in reach: on a shuttle the nearest old keyframe is often from the same leg
         # (drifted as much as the robot), while the first visit anchors the drift since (map-depot: 0.41 m at
         # the far end of the third leg, closures only to keyframes of that leg)
-        geometric = list(dict.fromkeys(near[:1] + sorted(near)[:1]))
-        return [k for k in propose if 0 <= k < cur and k not in geometric] + geometric
+        return list(dict.fromkeys(near[:1] + sorted(near)[:1]))
 
     def _submap(self, k: int) -> np.ndarray:
         """Scan points of keyframe ``k`` and its neighbours, in ``k``'s frame."""
@@ -319,14 +319,15 @@ class Localiser:
                        2.0 * np.abs(wrap_angle(after[:, 2] - before[:, 2])))
         return bool(d.max() > self.cfg.correction_min)
 
-    def _close_loops(self, res: LocaliseResult, propose: list[int]) -> None:
+    def _close_loops(self, res: LocaliseResult) -> None:
         before = self.graph.poses
         cur = len(self.keyframes) - 1
-        for cand in self._candidates(cur, propose):
+        for cand in self._candidates(cur):
             check = self.verify(cand, cur)
             res.closure = check
             if check.accepted:
                 res.corrected = self.moved(before)
+                res.before = before if res.corrected else None
                 res.pose = self.keyframe_pose(cur).copy()
                 self.pose = res.pose
                 self.map_from_odom = se2_compose(res.pose, se2_inverse(self.keyframes[cur].odom))

@@ -32,6 +32,11 @@ class ScanRays:
     def count(self) -> int:
         return int(self.angles.shape[0])
 
+    def hit_points(self) -> np.ndarray:
+        """(M, 2) robot-frame end points of the beams that hit something (what scan matching uses)."""
+        a, r = self.angles[self.hit], self.lengths[self.hit]
+        return np.column_stack([r * np.cos(a), r * np.sin(a)])
+
 
 def scan_rays(ranges: np.ndarray, angles: np.ndarray, range_min: float, range_max: float,
                max_free_range: float) -> ScanRays:

@@ -548,10 +548,10 @@ class TopoMap:
         """
         if self.localiser is None or self.occupancy.empty:
             return False
-        rows, cols = np.nonzero(self.occupancy.occupied_mask())
+        occupied = self.occupancy.occupied_mask()
+        rows, cols = np.nonzero(occupied)
         if rows.size == 0:
             return False
-        occupied = self.occupancy.occupied_mask()
         self.localiser.seed_map(self.occupancy.cell_centres(cols, rows), LikelihoodField.from_occupied(
             occupied, self.occupancy.origin, self.occupancy.resolution))
         self._base_grid = copy.deepcopy(self.occupancy)  # a loop closure rebuilds the grid on top of the saved one
@@ -565,8 +565,7 @@ class TopoMap:
         assert loc is not None
         if rays is None or not rays.hit.any():
             return False
-        a, r = rays.angles[rays.hit], rays.lengths[rays.hit]
-        scan = np.column_stack([r * np.cos(a), r * np.sin(a)])
+        scan = rays.hit_points()
         odom = np.asarray(pose, dtype=np.float64)
         centres: list[tuple[float, float]] = []
         places = self.place_nodes()
@@ -589,24 +588,19 @@ class TopoMap:
             return True
         return False
 
-    # -- pose correction (toponav.localisation) ------------------------------------------------------
     def _correct(self, pose: tuple[float, float, float], rays: ScanRays | None, stamp: float,
                  res: UpdateResult) -> tuple[float, float, float]:
         """The odometry pose -> the corrected map pose; keeps keyframe scans; follows an accepted loop closure."""
         loc = self.localiser
         assert loc is not None
-        scan = None
-        if rays is not None and rays.hit.any():
-            a, r = rays.angles[rays.hit], rays.lengths[rays.hit]
-            scan = np.column_stack([r * np.cos(a), r * np.sin(a)])
-        before = loc.keyframe_poses()
+        scan = rays.hit_points() if rays is not None and rays.hit.any() else None
         out = loc.update(np.asarray(pose, dtype=np.float64), scan, stamp)
         if out.keyframe is not None and rays is not None:
             self._keyframe_rays[out.keyframe] = rays
         res.matched, res.covariance = out.matched, out.covariance
         res.messages.extend(out.messages)
         if out.corrected:
-            self._follow_correction(before)
+            self._follow_correction(out.before)
             res.corrected = res.changed = True
         return float(out.pose[0]), float(out.pose[1]), float(out.pose[2])
 
