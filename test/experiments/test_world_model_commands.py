@@ -55,7 +55,7 @@ def test_bench_manip_compares_both_learners(tmp_path, capsys) -> None:
 def test_bench_manip_runs_sb3_baselines_beside_the_world_model(tmp_path) -> None:
     """SB3 SAC + HER and TQC + HER on panda-gym's PandaReach-v3, same steps and evaluation as the world model."""
     args = _args(bench_manip, ["--tasks", "panda-gym:PandaReach-v3", "--steps", "100", "--demos", "1",
-                               "--bc-iters", "5", "--eval-every", "100", "--eval-episodes", "1",
+                               "--bc-iters", "5", "--eval-every", "100", "--eval-episodes", "1", "--jobs", "2",
                                "--learners", "world_model,sb3_sac_her,sb3_tqc_her", "--sb3-batch", "32",
                                "--sb3-net", "32,32", "--sb3-learning-starts", "50", "--out", str(tmp_path),
                                "--no-progress"])
@@ -64,10 +64,14 @@ def test_bench_manip_runs_sb3_baselines_beside_the_world_model(tmp_path) -> None
     for kind in ("world_model", "sb3_sac_her", "sb3_tqc_her"):
         assert summary[kind]["steps"] == 100 and summary[kind]["curves"]["step"] == [0, 100]
         assert summary[kind]["ms_per_step_cpu"] > 0 and summary[kind]["updates"] >= 50
+        curves = summary[kind]["curves"]
+        assert all(r >= h for r, h in zip(curves["reached_policy"], curves["success_policy"]))
+    assert (tmp_path / "world_model_PandaReach-v3.pt").is_file()  # saved by its worker process
     assert summary["sb3_sac_her"]["demos"] == 0
     assert "batch 32, net [32, 32]" in summary["sb3_tqc_her"]["hyperparameters"]
     table = (tmp_path / "bench_manip.md").read_text()
     assert "SB3 SAC + HER" in table and "TQC + HER" in table and "world model / SB3 SAC + HER" in table
+    assert "reached at env steps" in table
 
 
 def test_train_world_model_on_panda_gym_reach(tmp_path) -> None:

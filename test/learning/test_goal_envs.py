@@ -91,7 +91,7 @@ def test_relabelled_rewards_come_from_the_env() -> None:
 
     env = make_goal_env("panda-gym:PandaReach-v3")
     buf = make_buffer(env, 2)
-    obs, act, rew, _ = run_episode(env, scripted_policy(env), seed=1)
+    obs, act, rew, _, _ = run_episode(env, scripted_policy(env), seed=1)
     buf.add(obs, act, rew)
     o, _, r = buf.sample(64, 3, np.random.default_rng(0), her_prob=1.0)
     lay = env.layout
@@ -113,4 +113,23 @@ def test_world_model_features_follow_the_layout() -> None:
     torch.testing.assert_close(f[lay.dim:lay.dim + 3], torch.tensor([0.2, 0.0, 0.0]))  # object - EE
     torch.testing.assert_close(f[lay.dim + 3:], torch.tensor([0.0, 0.2, 0.0]))  # goal - object
     assert model.encode(obs).shape == (1, model.config.latent_dim)
+    env.close()
+
+
+def test_an_episode_counts_success_held_and_reached() -> None:
+    """Held = at the goal at the last step; reached = at some step (panda-gym's own success, it would end there)."""
+    from toponav.learning.goal_episodes import run_episode
+
+    env = make_goal_env("panda-gym:PandaReach-v3")
+    policy = scripted_policy(env)
+    ep = run_episode(env, policy, seed=1)
+    assert ep.success and ep.reached  # the script reaches and stays
+    t = {"n": 0}
+
+    def reach_then_leave(obs):  # the script for 30 steps, then straight up, away from any goal
+        t["n"] += 1
+        return policy(obs) if t["n"] <= 30 else np.array([0.0, 0.0, 1.0], dtype=np.float32)
+
+    ep = run_episode(env, reach_then_leave, seed=1)
+    assert ep.reached and not ep.success
     env.close()

@@ -1,7 +1,8 @@
 """``toponav bench manip``: the world-model agent against model-free learners on arm tasks, in one run.
 
 Tasks: our own scenes (``push``, ``pickplace``) or any gymnasium goal-env (``panda-gym:PandaPush-v3``, ...).
-Learners (``--learners``, all by default, one after the other):
+Learners (``--learners``, all by default; one after the other, or ``--jobs N`` at a time in their own
+processes, one torch thread each unless ``--threads`` says otherwise):
 
 * ``world_model``: demo-bootstrapped TD-MPC2-style world model + MPPI (and its policy prior alone);
 * ``sac``: our SAC given exactly what the world model gets (same demos, BC pre-training, decaying BC
@@ -25,8 +26,10 @@ import argparse
 import dataclasses
 import functools
 import json
+import multiprocessing
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +88,8 @@ class ManipBenchOptions:
     sb3_learning_starts: int = param(SB3Config.learning_starts, "SB3 random-action env steps before learning")
     eval_every: int = param(5000, "environment steps between evaluations")
     eval_episodes: int = param(20, "episodes per evaluation")
-    threads: int = param(1, "torch CPU threads")
+    threads: int = param(1, "torch CPU threads (per learner)")
+    jobs: int = param(1, "learners trained at the same time, each in its own process", min=1, max=16)
     cost_episodes: int = param(0, "instead of training: the world model's cost per env step, current settings "
                                "against world_model_ref's, interleaved episode by episode (MPPI acting + updates), "
                                "N each")
@@ -140,6 +144,26 @@ def measure_cost(cfg: TrainConfig, episodes: int, log=print) -> dict[str, dict[s
         out[k]["ms_wall"] = out[k]["ms_act_wall"] + out[k]["ms_update_wall"]
         out[k]["ms_cpu"] = out[k]["ms_act_cpu"] + out[k]["ms_update_cpu"]
     return out
+
+
+def train_learner(kind: str, cfg: TrainConfig, sb3: SB3Config, model_path: Path, command: str,
+                  progress: bool) -> dict:
+    """Train one learner of the bench (a top-level function, so ``--jobs`` can run it in another process).
+
+    Returns its result without the agent; the world model is saved to ``model_path`` (this is how the
+    shipped checkpoints were made)."""
+    if kind.startswith("sb3_"):
+        r = train_sb3(cfg, kind.split("_")[1], sb3=sb3)
+    elif kind == "world_model_ref":
+        ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
+                                  pi_q_members=REFERENCE["pi_q_members"])
+        r = train(ref, kind="world_model", progress=progress)
+    else:
+        r = train(cfg, kind=kind, progress=progress)
+    agent = r.pop("agent")
+    if kind == "world_model":
+        save_world_model(model_path, agent.model, dict(r) | {"command": command})
+    return r
 
 
 def run_cost(args: ManipBenchOptions, cfg: TrainConfig, name: str) -> int:
@@ -202,25 +226,21 @@ def run(ns: argparse.Namespace) -> int:
         if args.cost_episodes > 0:
             run_cost(args, cfg, name)
             continue
-        results[name] = {}
-        for kind in learners:
-            if kind.startswith("sb3_"):
-                r = train_sb3(cfg, kind.split("_")[1], sb3=sb3)
-            elif kind == "world_model_ref":
-                ref = dataclasses.replace(cfg, updates_per_step=REFERENCE["updates_per_step"],
-                                          pi_q_members=REFERENCE["pi_q_members"])
-                r = train(ref, kind="world_model", progress=not ns.no_progress)
-            else:
-                r = train(cfg, kind=kind, progress=not ns.no_progress)
-            agent = r.pop("agent")
-            results[name][kind] = r
-            if kind == "world_model":  # the benchmarked model is kept (this is how the shipped one was made)
-                command = (f"toponav bench manip --tasks {task} --learners {args.learners} --steps {args.steps} "
-                           f"--seed {args.seed} --demos {args.demos} --demo-keep {args.demo_keep} "
-                           f"--pretrain-iters {args.pretrain_iters} --hidden-dim {args.hidden_dim} "
-                           f"--updates-per-step {args.updates_per_step} --pi-q-members {args.pi_q_members} "
-                           f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
-                save_world_model(out / f"world_model_{name}.pt", agent.model, dict(r) | {"command": command})
+        command = (f"toponav bench manip --tasks {task} --learners {args.learners} --steps {args.steps} "
+                   f"--seed {args.seed} --demos {args.demos} --demo-keep {args.demo_keep} "
+                   f"--pretrain-iters {args.pretrain_iters} --hidden-dim {args.hidden_dim} "
+                   f"--updates-per-step {args.updates_per_step} --pi-q-members {args.pi_q_members} "
+                   f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
+        jobs = [(kind, cfg, sb3, out / f"world_model_{name}.pt", command, not ns.no_progress and args.jobs == 1)
+                for kind in learners]
+        if args.jobs > 1:
+            # spawn: a fresh interpreter per learner (no forked torch / PyBullet state)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(args.jobs, len(jobs)), mp_context=spawn) as pool:
+                done = list(pool.map(train_learner, *zip(*jobs)))
+        else:
+            done = [train_learner(*job) for job in jobs]
+        results[name] = dict(zip(learners, done))
         plot_curves({SHORT[kind]: results[name][kind]["curves"] for kind in learners},
                     out / f"bench_manip_{name}.png", f"{name}: learners side by side (seed {args.seed})")
     if args.cost_episodes > 0:
@@ -228,16 +248,20 @@ def run(ns: argparse.Namespace) -> int:
     lines = [f"# toponav bench manip (seed {args.seed}, {args.steps} env steps, {args.demos} demos "
              f"({args.demo_keep}) for the world model and our SAC, {args.eval_episodes} eval episodes; SB3: "
              f"{sb3.describe()}; {platform.processor() or platform.machine()})", "",
-             "| task | method | success at env steps | final | updates | ms / env step (wall / CPU) | wall s |",
-             "|---|---|---|---|---|---|---|"]
+             "Success = held at the last of the episode's steps; reached = at the goal at some step (panda-gym's own "
+             "success: its episodes end there).", "",
+             "| task | method | success (held) at env steps | reached at env steps | final held / reached | updates "
+             "| ms / env step (wall / CPU) | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, per in results.items():
         for kind in learners:
             r = per[kind]
             for mode, label in LEARNERS[kind]:
-                curve = r["curves"][f"success_{mode}"]
-                pts = ", ".join(f"{s}: {v:.0%}" for s, v in zip(r["curves"]["step"], curve))
-                lines.append(f"| {name} | {label} | {pts} | **{curve[-1]:.0%}** | {r['updates']} | {_fmt_ms(r)} "
-                             f"| {r['wall_s']:.0f} |")
+                held, reached = r["curves"][f"success_{mode}"], r["curves"][f"reached_{mode}"]
+                pts = ", ".join(f"{s // 1000}k: {v:.0%}" for s, v in zip(r["curves"]["step"], held))
+                pts_r = ", ".join(f"{s // 1000}k: {v:.0%}" for s, v in zip(r["curves"]["step"], reached))
+                lines.append(f"| {name} | {label} | {pts} | {pts_r} | **{held[-1]:.0%} / {reached[-1]:.0%}** | "
+                             f"{r['updates']} | {_fmt_ms(r)} | {r['wall_s']:.0f} |")
         if "world_model" in per:
             wm = per["world_model"]
             for kind in learners:
@@ -246,7 +270,7 @@ def run(ns: argparse.Namespace) -> int:
                 b = per[kind]
                 succ = (f"{wm['final_success_mpc'] / b['final_success_policy']:.2f}x"
                         if b["final_success_policy"] > 0 else f"baseline 0%, world model {wm['final_success_mpc']:.0%}")
-                lines.append(f"| {name} | world model / {LEARNERS[kind][0][1]} | | {succ} | | CPU ms "
+                lines.append(f"| {name} | world model / {LEARNERS[kind][0][1]} | | | {succ} (held) | | CPU ms "
                              f"{wm['ms_per_step_cpu'] / max(b['ms_per_step_cpu'], 1e-9):.2f}x | |")
     table = "\n".join(lines)
     print(table)

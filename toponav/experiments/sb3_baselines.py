@@ -108,14 +108,17 @@ def train_sb3(cfg, algo: str, *, sb3: SB3Config | None = None, progress: bool = 
     model = make_model(algo, train_env, sized, cfg.seed)
     agent = SB3Agent(model, eval_env)
     log(f"[{tag}] {sb3.describe()}; no demos")
-    curves: dict[str, list] = {"step": [], "success_policy": [], "time_s": []}
+    curves: dict[str, list] = {"step": [], "success_policy": [], "reached_policy": [], "time_s": []}
     wall = cpu = 0.0
 
     def do_eval(step: int) -> None:
         curves["step"].append(step)
-        curves["success_policy"].append(evaluate(eval_env, agent, cfg.eval_episodes, cfg.seed, "policy"))
+        res = evaluate(eval_env, agent, cfg.eval_episodes, cfg.seed, "policy")
+        curves["success_policy"].append(res.held)
+        curves["reached_policy"].append(res.reached)
         curves["time_s"].append(time.perf_counter() - t_start)
-        log(f"[{tag}] step {step}: success policy {curves['success_policy'][-1]:.0%}, {curves['time_s'][-1]:.0f} s")
+        log(f"[{tag}] step {step}: success policy {res.held:.0%} (reached {res.reached:.0%}), "
+            f"{curves['time_s'][-1]:.0f} s")
 
     do_eval(0)
     step = 0
@@ -135,5 +138,6 @@ def train_sb3(cfg, algo: str, *, sb3: SB3Config | None = None, progress: bool = 
         f"{per_step['ms_per_step_cpu']:.1f} ms CPU")
     return {"kind": kind, "task": cfg.task, "env": cfg.env or cfg.task, "seed": cfg.seed, "steps": step,
             "updates": updates, "demos": 0, "hyperparameters": sb3.describe(), "curves": curves,
-            "final_success_policy": curves["success_policy"][-1], **per_step,
+            "final_success_policy": curves["success_policy"][-1],
+            "final_reached_policy": curves["reached_policy"][-1], **per_step,
             "wall_s": time.perf_counter() - t_start, "agent": agent}

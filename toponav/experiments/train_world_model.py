@@ -130,7 +130,7 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     T = env.max_steps
     replay = make_buffer(env, max(cfg.steps // T + 1, 1))
     curves: dict[str, list] = {"step": [], "train_success": [], "agency": [], "loss": [], "time_s": []}
-    curves |= {f"success_{m}": [] for m in modes}
+    curves |= {f"{rule}_{m}": [] for m in modes for rule in ("success", "reached")}
     c = cfg.agent
     batch_size = c.batch_size
     n_demo = round(batch_size * c.demo_ratio) if demos.size else 0
@@ -148,12 +148,15 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     def do_eval() -> None:
         curves["step"].append(step)
         for m in modes:
-            curves[f"success_{m}"].append(evaluate(env, agent, cfg.eval_episodes, cfg.seed, m))
+            res = evaluate(env, agent, cfg.eval_episodes, cfg.seed, m)
+            curves[f"success_{m}"].append(res.held)
+            curves[f"reached_{m}"].append(res.reached)
         curves["train_success"].append(float(np.mean(recent[-20:])) if recent else 0.0)
         curves["agency"].append(agency(step, c) if kind == "world_model" else 0.0)
         curves["loss"].append(float(np.mean(losses[-200:])) if losses else float("nan"))
         curves["time_s"].append(time.perf_counter() - t_start)
-        rates = ", ".join(f"{m} {curves[f'success_{m}'][-1]:.0%}" for m in modes)
+        rates = ", ".join(f"{m} {curves[f'success_{m}'][-1]:.0%} (reached {curves[f'reached_{m}'][-1]:.0%})"
+                          for m in modes)
         log(f"[{tag}] step {step}: success {rates}, agency {curves['agency'][-1]:.2f}, "
             f"loss {curves['loss'][-1]:.3f}, {curves['time_s'][-1]:.0f} s")
 
@@ -165,7 +168,7 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     while step < cfg.steps:
         w0, c0 = time.perf_counter(), time.process_time()
         agent.begin_episode(step)
-        o, a, r, ok = run_episode(env, lambda ob: agent.act(ob, explore=True), seed=cfg.seed * 1_000_003 + episode)
+        o, a, r, ok, _ = run_episode(env, lambda ob: agent.act(ob, explore=True), seed=cfg.seed * 1_000_003 + episode)
         w1, c1 = time.perf_counter(), time.process_time()
         replay.add(o, a, r)
         recent.append(ok)
@@ -189,7 +192,7 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
             do_eval()
     bar.close()
     env.close()
-    final = {f"final_success_{m}": curves[f"success_{m}"][-1] for m in modes}
+    final = {f"final_{rule}_{m}": curves[f"{rule}_{m}"][-1] for m in modes for rule in ("success", "reached")}
     per_step = {f"ms_per_step_{k}": 1e3 * v / max(step, 1) for k, v in cost.items()}
     per_step["ms_per_step_wall"] = per_step["ms_per_step_act_wall"] + per_step["ms_per_step_update_wall"]
     per_step["ms_per_step_cpu"] = per_step["ms_per_step_act_cpu"] + per_step["ms_per_step_update_cpu"]
@@ -203,24 +206,27 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
 
 
 def plot_curves(curves_by_name: dict[str, dict[str, list]], path: Path, title: str) -> Path:
-    """Success-rate learning curves, one line per (method, mode)."""
+    """Success-rate learning curves, one line per (method, mode); left the held rule, right the reached rule."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for name, curves in curves_by_name.items():
-        for key, style in (("success_mpc", "-"), ("success_policy", "--")):
-            if curves.get(key):
-                ax.plot(curves["step"], curves[key], style, marker="o", ms=3,
-                        label=f"{name} ({key.removeprefix('success_')})")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("success rate")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, rule, label in ((axes[0], "success", "held at the last step"),
+                            (axes[1], "reached", "reached at some step (panda-gym's own success)")):
+        for name, curves in curves_by_name.items():
+            for mode, style in (("mpc", "-"), ("policy", "--")):
+                if curves.get(f"{rule}_{mode}"):
+                    ax.plot(curves["step"], curves[f"{rule}_{mode}"], style, marker="o", ms=3,
+                            label=f"{name} ({mode})")
+        ax.set_xlabel("environment steps")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_title(label, fontsize=9)
+    axes[0].set_ylabel("success rate")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -261,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
     plot_curves({"world model": result["curves"]}, out / f"world_model_{name}_curve.png",
                 f"{name}: world model + MPPI (seed {cfg.seed})")
     (out / f"world_model_{name}.json").write_text(json.dumps(meta, indent=2))
-    print(f"final success: mpc {result['final_success_mpc']:.0%}, policy {result['final_success_policy']:.0%} "
+    print(f"final success (held at the last step): mpc {result['final_success_mpc']:.0%}, policy "
+          f"{result['final_success_policy']:.0%}; reached: mpc {result['final_reached_mpc']:.0%}, policy "
+          f"{result['final_reached_policy']:.0%} "
           f"after {result['steps']} env steps ({result['wall_s']:.0f} s); checkpoint {ckpt}")
     return 0

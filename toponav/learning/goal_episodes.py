@@ -2,15 +2,17 @@
 
 Every arm learner (the world model, our SAC, the SB3 baselines) is trained and evaluated through these
 functions, so all of them see the same demos and are scored on the same fixed evaluation seeds by the same
-rule (``info["is_success"]`` at the last step of a fixed-length episode, see
-:mod:`toponav.learning.flat_goal_env`). The env is any :class:`toponav.learning.flat_goal_env.FlatGoalEnv`;
-an agent is anything with ``begin_episode(step, eval_mode=, mode=)`` and ``act(obs, explore=)``.
+two rules (:class:`EvalResult`): *held*, ``info["is_success"]`` at the last step of a fixed-length episode
+(see :mod:`toponav.learning.flat_goal_env`), and *reached*, ``info["is_success"]`` at any step, which is
+panda-gym's own success (its episodes end the moment the object reaches the goal). The env is any
+:class:`toponav.learning.flat_goal_env.FlatGoalEnv`; an agent is anything with
+``begin_episode(step, eval_mode=, mode=)`` and ``act(obs, explore=)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -30,9 +32,25 @@ def make_buffer(env: FlatGoalEnv, capacity: int) -> EpisodeBuffer:
                          desired=lay.desired_slice, reward_fn=env.compute_reward)
 
 
-def run_episode(env: FlatGoalEnv, act: Callable[[np.ndarray], np.ndarray],
-                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Roll one full episode with ``act(obs) -> action``; returns obs (T+1,D), actions, rewards, success."""
+class Episode(NamedTuple):
+    """One rolled episode: obs (T+1, D), actions (T, A), rewards (T,), and its two success flags."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    success: bool  # held: the object is at the goal at the last step
+    reached: bool  # reached the goal at some step (panda-gym's own success: its episodes would end there)
+
+
+class EvalResult(NamedTuple):
+    """Success rates over the evaluation episodes under both rules (see the module doc)."""
+
+    held: float
+    reached: float
+
+
+def run_episode(env: FlatGoalEnv, act: Callable[[np.ndarray], np.ndarray], seed: int) -> Episode:
+    """Roll one full episode with ``act(obs) -> action``."""
     obs, _ = env.reset(seed=seed)
     T = env.max_steps
     all_obs = np.zeros((T + 1, env.layout.dim), dtype=np.float32)
@@ -40,11 +58,13 @@ def run_episode(env: FlatGoalEnv, act: Callable[[np.ndarray], np.ndarray],
     all_rew = np.zeros(T, dtype=np.float32)
     all_obs[0] = obs
     info: dict[str, Any] = {"is_success": False}
+    reached = False
     for t in range(T):
         a = np.asarray(act(obs), dtype=np.float32)
         obs, r, _, _, info = env.step(a)
         all_obs[t + 1], all_act[t], all_rew[t] = obs, a, r
-    return all_obs, all_act, all_rew, bool(info["is_success"])
+        reached = reached or bool(info["is_success"])
+    return Episode(all_obs, all_act, all_rew, bool(info["is_success"]), reached)
 
 
 def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
@@ -60,7 +80,7 @@ def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
     policy = noisy(scripted_policy(env), noise, rng)
     wins = attempts = 0
     while buf.size < n and attempts < (5 * n if keep == "successful" else n):
-        o, a, r, ok = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
+        o, a, r, ok, _ = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
         attempts += 1
         wins += ok
         if ok or keep == "all":
@@ -68,14 +88,15 @@ def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
     return buf, wins / attempts, attempts
 
 
-def evaluate(env: FlatGoalEnv, agent: Any, episodes: int, seed: int, mode: str) -> float:
-    """Success rate of ``mode`` ("mpc" or "policy") over fixed evaluation seeds (no exploration noise)."""
-    wins = 0
+def evaluate(env: FlatGoalEnv, agent: Any, episodes: int, seed: int, mode: str) -> EvalResult:
+    """Success rates of ``mode`` ("mpc" or "policy") over fixed evaluation seeds (no exploration noise)."""
+    held = reached = 0
     for i in range(episodes):
         agent.begin_episode(0, eval_mode=True, mode=mode)
-        *_, ok = run_episode(env, lambda o: agent.act(o, explore=False), seed=20_000_000 + seed * 1000 + i)
-        wins += ok
-    return wins / episodes
+        ep = run_episode(env, lambda o: agent.act(o, explore=False), seed=20_000_000 + seed * 1000 + i)
+        held += ep.success
+        reached += ep.reached
+    return EvalResult(held / episodes, reached / episodes)
 
 
 def behaviour_clone(agent: Any, demos: EpisodeBuffer, iters: int, rng: np.random.Generator) -> list[float]:
