@@ -133,3 +133,27 @@ def test_an_episode_counts_success_held_and_reached() -> None:
     ep = run_episode(env, reach_then_leave, seed=1)
     assert ep.reached and not ep.success
     env.close()
+
+
+def test_clean_demo_labels_are_the_actions_the_script_meant() -> None:
+    """DART-style demos: the executed action carries noise, the BC label is the script's own action there."""
+    from toponav.learning.goal_episodes import collect_demos
+    from toponav.learning.world_model_agent import Agent
+
+    env = make_goal_env("push", max_steps=12)
+    plain, _, _ = collect_demos(env, 2, 0.2, seed=3)
+    demos, _, _ = collect_demos(env, 2, 0.2, seed=3, labels="clean")
+    np.testing.assert_array_equal(demos.act[:2], plain.act[:2])  # the same noisy episodes either way
+    assert plain.labels is None
+    script = scripted_policy(env)
+    for t in range(12):
+        np.testing.assert_allclose(demos.labels[0, t], script(demos.obs[0, t]), atol=1e-6)
+    assert np.abs(demos.labels[:2] - demos.act[:2]).max() > 0.05
+    batch = demos.sample(8, 3, np.random.default_rng(0))
+    assert len(batch) == 4 and batch[3].shape == batch[1].shape
+    agent = Agent(WorldModelConfig(), seed=0)
+    info = agent.update(batch[:3], batch, step=0)  # demo columns learn BC from the labels
+    assert np.isfinite(info["total"]) and info["bc"] > 0
+    with pytest.raises(ValueError, match="labels"):
+        collect_demos(env, 1, 0.2, seed=3, labels="noisy")
+    env.close()

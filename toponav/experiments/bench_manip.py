@@ -74,6 +74,8 @@ class ManipBenchOptions:
     demos: int = param(TrainConfig.demos, "scripted demos (world model and our SAC)")
     demo_keep: str = param(TrainConfig.demo_keep, "which noisy demos to keep: all, or only successful ones",
                            choices=("all", "successful"))
+    demo_labels: str = param(TrainConfig.demo_labels, "BC labels of the demos: executed (noisy) or clean (DART)",
+                             choices=("executed", "clean"))
     bc_iters: int = param(TrainConfig.bc_iters, "behaviour-cloning gradient steps before interaction")
     pretrain_iters: int = param(TrainConfig.pretrain_iters, "world-model updates on demos only before interaction "
                                 "(SAC has no model to pre-train)")
@@ -217,7 +219,8 @@ def run(ns: argparse.Namespace) -> int:
     for task in tasks:
         own = ":" not in task
         cfg = TrainConfig(task=task if own else "push", env="" if own else task, steps=args.steps, seed=args.seed,
-                          demos=args.demos, demo_keep=args.demo_keep, bc_iters=args.bc_iters,
+                          demos=args.demos, demo_keep=args.demo_keep, demo_labels=args.demo_labels,
+                          bc_iters=args.bc_iters,
                           pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,
                           episode_steps=args.episode_steps, updates_per_step=args.updates_per_step,
                           eval_every=args.eval_every, eval_episodes=args.eval_episodes, threads=args.threads,
@@ -228,6 +231,7 @@ def run(ns: argparse.Namespace) -> int:
             continue
         command = (f"toponav bench manip --tasks {task} --learners {args.learners} --steps {args.steps} "
                    f"--seed {args.seed} --demos {args.demos} --demo-keep {args.demo_keep} "
+                   f"--demo-labels {args.demo_labels} "
                    f"--pretrain-iters {args.pretrain_iters} --hidden-dim {args.hidden_dim} "
                    f"--updates-per-step {args.updates_per_step} --pi-q-members {args.pi_q_members} "
                    f"--eval-every {args.eval_every} --eval-episodes {args.eval_episodes}")
@@ -246,7 +250,8 @@ def run(ns: argparse.Namespace) -> int:
     if args.cost_episodes > 0:
         return 0
     lines = [f"# toponav bench manip (seed {args.seed}, {args.steps} env steps, {args.demos} demos "
-             f"({args.demo_keep}) for the world model and our SAC, {args.eval_episodes} eval episodes; SB3: "
+             f"({args.demo_keep}, {args.demo_labels} labels) for the world model and our SAC, "
+             f"{args.eval_episodes} eval episodes; SB3: "
              f"{sb3.describe()}; {platform.processor() or platform.machine()})", "",
              "Success = held at the last of the episode's steps; reached = at the goal at some step (panda-gym's own "
              "success: its episodes end there).", "",

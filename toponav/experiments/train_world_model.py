@@ -56,6 +56,8 @@ class TrainConfig:
     demos: int = param(10, "scripted demonstrations", min=0)
     demo_keep: str = param("all", "which noisy demos to keep: all, or only successful ones (up to 5x the "
                            "attempts)", choices=("all", "successful"))
+    demo_labels: str = param("executed", "what behaviour cloning learns from: the noisy action executed, or the "
+                             "clean action the script meant (DART)", choices=("executed", "clean"))
     bc_iters: int = param(1500, "behaviour-cloning gradient steps before interaction", min=0)
     pretrain_iters: int = param(0, "world-model updates on demo data only, after BC and before interaction "
                                 "(MoDem-V2's model pre-training; every sample carries the BC term)", min=0)
@@ -120,7 +122,8 @@ def train(cfg: TrainConfig, *, kind: str = "world_model", progress: bool = True,
     tag = f"{kind}/{run_name(cfg)}"
     t_start = time.perf_counter()
 
-    demos, demo_success, demo_attempts = collect_demos(env, cfg.demos, DEMO_NOISE, cfg.seed, cfg.demo_keep)
+    demos, demo_success, demo_attempts = collect_demos(env, cfg.demos, DEMO_NOISE, cfg.seed, cfg.demo_keep,
+                                                       cfg.demo_labels)
     log(f"[{tag}] {demos.size if cfg.demos else 0} scripted demos kept ({cfg.demo_keep}) of {demo_attempts}, "
         f"success {demo_success:.0%}")
     bc_losses = behaviour_clone(agent, demos, cfg.bc_iters, rng)
@@ -256,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     command = "toponav train world-model " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (
             ("env", cfg.env) if cfg.env else ("task", cfg.task), ("steps", cfg.steps), ("seed", cfg.seed),
-            ("demos", cfg.demos), ("demo_keep", cfg.demo_keep),
+            ("demos", cfg.demos), ("demo_keep", cfg.demo_keep), ("demo_labels", cfg.demo_labels),
             ("bc_iters", cfg.bc_iters), ("pretrain_iters", cfg.pretrain_iters), ("hidden_dim", cfg.hidden_dim),
             ("episode_steps", cfg.episode_steps),
             ("updates_per_step", cfg.updates_per_step), ("pi_q_members", cfg.pi_q_members),

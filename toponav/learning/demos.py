@@ -114,13 +114,3 @@ def for_layout(policy: Policy, layout, action_dim: int) -> Policy:
         return np.concatenate([a, np.zeros(max(0, action_dim - a.shape[0]))])[:action_dim]
 
     return act
-
-
-def noisy(policy: Policy, noise: float, rng: np.random.Generator) -> Policy:
-    """The policy with clipped Gaussian action noise (demos that also show recoveries)."""
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        a = policy(obs)
-        return np.clip(a + noise * rng.standard_normal(a.shape), -1.0, 1.0)
-
-    return act

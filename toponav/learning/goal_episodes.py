@@ -18,18 +18,18 @@ import numpy as np
 import torch
 
 from toponav.learning.buffer import EpisodeBuffer
-from toponav.learning.demos import noisy, scripted_policy
+from toponav.learning.demos import scripted_policy
 from toponav.learning.flat_goal_env import FlatGoalEnv
 
 #: Action noise of the scripted demos (they then cover recovery states; every shipped checkpoint used it).
 DEMO_NOISE = 0.2
 
 
-def make_buffer(env: FlatGoalEnv, capacity: int) -> EpisodeBuffer:
+def make_buffer(env: FlatGoalEnv, capacity: int, *, labels: bool = False) -> EpisodeBuffer:
     """Episode replay shaped for ``env``: its layout, episode length and own reward for relabelling."""
     lay = env.layout
     return EpisodeBuffer(capacity, env.max_steps, lay.dim, env.action_space.shape[0], achieved=lay.achieved_slice,
-                         desired=lay.desired_slice, reward_fn=env.compute_reward)
+                         desired=lay.desired_slice, reward_fn=env.compute_reward, labels=labels)
 
 
 class Episode(NamedTuple):
@@ -67,24 +67,36 @@ def run_episode(env: FlatGoalEnv, act: Callable[[np.ndarray], np.ndarray], seed:
     return Episode(all_obs, all_act, all_rew, bool(info["is_success"]), reached)
 
 
-def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int,
-                  keep: str = "all") -> tuple[EpisodeBuffer, float, int]:
+def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int, keep: str = "all",
+                  labels: str = "executed") -> tuple[EpisodeBuffer, float, int]:
     """``n`` scripted demos (noisy) into their own buffer; returns it, the attempts' success rate and attempts.
 
     ``keep="successful"`` stores only demos that succeed, trying up to ``5 n`` episodes (MoDem's demos
-    are successful ones); fewer than ``n`` are kept if the script fails that often."""
-    buf = make_buffer(env, max(n, 1))
+    are successful ones); fewer than ``n`` are kept if the script fails that often. ``labels``: what
+    behaviour cloning learns from, the noisy action ``executed`` or the ``clean`` action the script meant
+    (stored beside the executed one, see :mod:`toponav.learning.buffer`)."""
+    if labels not in ("executed", "clean"):
+        raise ValueError(f"labels must be 'executed' or 'clean', got {labels!r}")
+    buf = make_buffer(env, max(n, 1), labels=labels == "clean")
     if n == 0:
         return buf, 0.0, 0
     rng = np.random.default_rng(seed + 7919)
-    policy = noisy(scripted_policy(env), noise, rng)
+    script = scripted_policy(env)
+    meant: list[np.ndarray] = []
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        a = script(obs)
+        meant.append(np.asarray(a, dtype=np.float32))
+        return np.clip(a + noise * rng.standard_normal(a.shape), -1.0, 1.0)
+
     wins = attempts = 0
     while buf.size < n and attempts < (5 * n if keep == "successful" else n):
+        meant.clear()
         o, a, r, ok, _ = run_episode(env, policy, seed=10_000_000 + seed * 1000 + attempts)
         attempts += 1
         wins += ok
         if ok or keep == "all":
-            buf.add(o, a, r)
+            buf.add(o, a, r, np.asarray(meant) if labels == "clean" else None)
     return buf, wins / attempts, attempts
 
 
@@ -100,13 +112,14 @@ def evaluate(env: FlatGoalEnv, agent: Any, episodes: int, seed: int, mode: str) 
 
 
 def behaviour_clone(agent: Any, demos: EpisodeBuffer, iters: int, rng: np.random.Generator) -> list[float]:
-    """BC pre-training of encoder + policy prior on demo transitions."""
+    """BC pre-training of encoder + policy prior on demo transitions (their labels where the buffer has them)."""
     losses = []
     n = demos.size * demos.T
     if n == 0:
         return losses
     obs = torch.from_numpy(demos.obs[: demos.size, :-1].reshape(n, -1))
-    act = torch.from_numpy(demos.act[: demos.size].reshape(n, -1))
+    target = demos.act if demos.labels is None else demos.labels
+    act = torch.from_numpy(target[: demos.size].reshape(n, -1))
     for _ in range(iters):
         idx = torch.from_numpy(rng.integers(0, n, size=min(agent.config.batch_size, n)))
         losses.append(agent.bc_update(obs[idx], act[idx]))

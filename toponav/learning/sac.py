@@ -103,11 +103,12 @@ class SACAgent:
     def update(self, batch, demo=None, step: int = 0) -> dict:
         """One SAC step on 1-step transitions: obs (2,B,D), actions (1,B,A), rewards (1,B)."""
         c = self.config
-        obs, actions, rewards = batch
+        obs, actions, rewards = batch[:3]
         n_demo = 0
         if demo is not None:
             n_demo = demo[0].shape[1]
-            obs, actions, rewards = (torch.cat([x, d], dim=1) for x, d in zip(batch, demo))
+            obs, actions, rewards = (torch.cat([x, d], dim=1) for x, d in zip(batch[:3], demo[:3]))
+            bc_target = demo[3][0] if len(demo) > 3 else actions[0, -n_demo:]  # labels where the demos have them
         o, o2, a, r = obs[0], obs[1], actions[0], rewards[0].unsqueeze(-1)
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
@@ -125,7 +126,7 @@ class SACAgent:
         actor_loss = (alpha * logp - torch.min(q1p, q2p)).mean()
         if n_demo and c.bc_coef > 0:
             _, mean, _ = self.actor(o[-n_demo:], deterministic=True)
-            actor_loss = actor_loss + c.bc_coef * 0.1 ** (step / c.bc_decay_steps) * F.mse_loss(mean, a[-n_demo:])
+            actor_loss = actor_loss + c.bc_coef * 0.1 ** (step / c.bc_decay_steps) * F.mse_loss(mean, bc_target)
         self.actor_optim.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optim.step()

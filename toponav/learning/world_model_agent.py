@@ -124,11 +124,12 @@ class Agent:
         return self.config.bc_coef * 0.1 ** (step / self.config.bc_decay_steps)
 
     def model_loss(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, n_demo: int = 0,
-                   step: int = 0) -> tuple[torch.Tensor, dict]:
+                   step: int = 0, bc_target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """TD-MPC2's joint loss on a batch of subsequences: obs (H+1,B,D), actions (H,B,A), rewards (H,B).
 
-        The last ``n_demo`` columns are demo samples: a BC term on them also reaches the encoder,
-        so representation learning does not wash out what the policy prior cloned.
+        The last ``n_demo`` columns are demo samples: a BC term on them (towards ``bc_target`` (H,n_demo,A),
+        default their executed actions) also reaches the encoder, so representation learning does not wash
+        out what the policy prior cloned.
         """
         c = self.config
         H = actions.shape[0]
@@ -155,7 +156,8 @@ class Agent:
         total = (c.consistency_coef * consistency + c.reward_coef * reward_loss + c.value_coef * value_loss) / H
         if n_demo > 0 and c.bc_coef > 0:
             _, mean, _ = self.model.pi(zs[0][-n_demo:], deterministic=True)
-            total = total + self.bc_weight(step) * F.mse_loss(mean, actions[0, -n_demo:])
+            target = actions[:, -n_demo:] if bc_target is None else bc_target
+            total = total + self.bc_weight(step) * F.mse_loss(mean, target[0])
         info = {"consistency": float(consistency.detach()), "reward": float(reward_loss.detach()),
                 "value": float(value_loss.detach()), "total": float(total.detach())}
         return total, info | {"_z": torch.stack(zs).detach()}
@@ -165,26 +167,33 @@ class Agent:
                bc_all: bool = False) -> dict:
         """One gradient step of the model (all heads) and one of the policy prior.
 
-        ``bc_all``: ``batch`` itself is demo data (pre-training), so every sample carries the BC terms."""
-        obs, actions, rewards = batch
+        ``bc_all``: ``batch`` itself is demo data (pre-training), so every sample carries the BC terms.
+        Demo data may carry a fourth tensor, the BC labels (:mod:`toponav.learning.buffer`)."""
+        obs, actions, rewards = batch[:3]
+        bc_target = None
         if demo is not None:
             n_demo = demo[0].shape[1]
-            obs, actions, rewards = (torch.cat([x, d], dim=1) for x, d in zip(batch, demo))
+            obs, actions, rewards = (torch.cat([x, d], dim=1) for x, d in zip(batch[:3], demo[:3]))
+            bc_target = demo[3] if len(demo) > 3 else None
         else:
             n_demo = obs.shape[1] if bc_all else 0
-        total, info = self.model_loss(obs, actions, rewards, n_demo, step)
+            bc_target = batch[3] if bc_all and len(batch) > 3 else None
+        if n_demo and bc_target is None:
+            bc_target = actions[:, -n_demo:]
+        total, info = self.model_loss(obs, actions, rewards, n_demo, step, bc_target)
         z_all = info.pop("_z")
         self.optim.zero_grad(set_to_none=True)
         total.backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self._params, self.config.grad_clip, foreach=True)
         self.optim.step()
-        info |= self._policy_update(z_all[:-1], actions, n_demo, step)
+        info |= self._policy_update(z_all[:-1], bc_target, n_demo, step)
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._params, self.config.tau)
         return info
 
-    def _policy_update(self, z: torch.Tensor, actions: torch.Tensor, n_demo: int, step: int) -> dict:
+    def _policy_update(self, z: torch.Tensor, bc_target: torch.Tensor | None, n_demo: int, step: int) -> dict:
+        """Policy-prior step on the rollout latents z (H,B,Z); BC towards ``bc_target`` (H,n_demo,A) on demo columns."""
         c = self.config
         a, _, log_prob = self.model.pi(z)
         # The Q-functions only pass the gradient on to the action: built without their own weight gradients
@@ -206,7 +215,7 @@ class Agent:
         bc = torch.zeros(())
         if n_demo > 0 and c.bc_coef > 0:
             _, mean, _ = self.model.pi(z[:, -n_demo:], deterministic=True)
-            bc = F.mse_loss(mean, actions[:, -n_demo:])
+            bc = F.mse_loss(mean, bc_target)
             loss = loss + self.bc_weight(step) * bc
         self.pi_optim.zero_grad(set_to_none=True)
         loss.backward()
