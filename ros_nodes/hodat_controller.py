@@ -175,7 +175,7 @@ class HodatControllerNode(Node):
         old = self.frames.transform.copy()
         if not self.frames.add_map_pose(t, np.array([x, y, yaw])):
             return
-        if np.hypot(*(self.frames.transform[:2] - old[:2])) > 0.02 or abs(self.frames.transform[2] - old[2]) > 0.005:
+        if self.frames.moved_from(old):
             for what, xy in self._targets_map.items():
                 self._set_target(what, xy)
 

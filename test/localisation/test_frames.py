@@ -47,3 +47,11 @@ def test_time_going_back_forgets_old_odometry() -> None:
     assert f.odom_at(10.0) is None
     assert f.add_map_pose(0.0, np.array([0.0, 0.0, math.pi / 2]))
     np.testing.assert_allclose(f.to_map(np.array([1.0, 0.0, 0.0])), [0.0, 1.0, math.pi / 2], atol=1e-9)
+
+
+def test_a_transform_across_pi_has_not_moved() -> None:
+    frames = MapFromOdom()
+    frames.transform = np.array([1.0, 2.0, np.pi - 0.001])
+    assert not frames.moved_from(np.array([1.0, 2.0, -np.pi + 0.001]))  # 2 mrad apart, not 2 pi
+    assert frames.moved_from(np.array([1.0, 2.0, np.pi - 0.01]))
+    assert frames.moved_from(np.array([1.03, 2.0, np.pi - 0.001]))

@@ -64,6 +64,12 @@ class MapFromOdom:
         self.stamp = float(stamp)
         return True
 
+    def moved_from(self, old: np.ndarray, distance: float = 0.02, angle: float = 0.005) -> bool:
+        """Whether the transform differs from ``old`` by more than ``distance`` m or ``angle`` rad (wrapped:
+        a transform whose yaw crosses +-pi has not turned by 2 pi)."""
+        d = self.transform - np.asarray(old, dtype=np.float64).reshape(3)
+        return bool(np.hypot(d[0], d[1]) > distance or abs(wrap_angle(d[2])) > angle)
+
     def to_map(self, odom_pose: np.ndarray) -> np.ndarray:
         return se2_compose(self.transform, np.asarray(odom_pose, dtype=np.float64).reshape(3))
 
