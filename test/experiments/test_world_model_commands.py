@@ -86,3 +86,12 @@ def test_train_world_model_on_panda_gym_reach(tmp_path) -> None:
     assert meta["demos"] == 2 and meta["demo_success"] == 1.0
     assert "--env panda-gym:PandaReach-v3" in meta["command"]
     assert train_world_model.run(_args(train_world_model, ["--env", "panda-gym:Nope-v0", "--out", str(tmp_path)])) == 2
+
+
+def test_compare_demo_bc_prints_both_labels(capsys) -> None:
+    from toponav.experiments import compare_demo_bc
+
+    assert compare_demo_bc.main(["--envs", "push", "--demos", "1", "--seeds", "0", "--bc-iters", "5",
+                                 "--eval-episodes", "1"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| push |")]
+    assert [r.split("|")[4].strip() for r in rows] == ["executed", "clean"]
