@@ -12,8 +12,9 @@ arithmetic and the wrappers (it builds no simulator).
 Episodes have a fixed length (the env's own time limit, 50 for panda-gym) and ignore the env's
 ``terminated``: panda-gym ends an episode the moment the object first touches the goal, our scenes
 never do. Running every episode to the end makes both the same task, *bring the object to the goal
-and keep it there*, and success is ``info["is_success"]`` at the last step (stricter than panda-gym's
-own success-at-termination). The reward stays the env's own.
+and keep it there*. Success is scored both ways (:mod:`toponav.learning.goal_episodes`): ``info["is_success"]``
+at the last step (held), and at any step (reached: panda-gym's own success-at-termination). The reward stays
+the env's own.
 """
 
 from __future__ import annotations
