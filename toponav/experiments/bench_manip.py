@@ -38,7 +38,15 @@ import torch
 
 from toponav.config import param
 from toponav.experiments.sb3_baselines import SB3Config, train_sb3
-from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env, plot_curves, run_name, train
+from toponav.experiments.train_world_model import (
+    TrainConfig,
+    make_agent,
+    make_env,
+    plot_curves,
+    run_name,
+    task_fields,
+    train,
+)
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.learning.goal_envs import make_goal_env
 from toponav.learning.goal_episodes import DEMO_NOISE, collect_demos, run_episode
@@ -217,8 +225,7 @@ def run(ns: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for task in tasks:
-        own = ":" not in task
-        cfg = TrainConfig(task=task if own else "push", env="" if own else task, steps=args.steps, seed=args.seed,
+        cfg = TrainConfig(**task_fields(task), steps=args.steps, seed=args.seed,
                           demos=args.demos, demo_keep=args.demo_keep, demo_labels=args.demo_labels,
                           bc_iters=args.bc_iters,
                           pretrain_iters=args.pretrain_iters, hidden_dim=args.hidden_dim,

@@ -19,17 +19,17 @@ import sys
 import numpy as np
 import torch
 
-from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env
+from toponav.experiments.train_world_model import TrainConfig, make_agent, make_env, task_fields
 from toponav.learning.goal_episodes import DEMO_NOISE, behaviour_clone, collect_demos, evaluate
 
 
 def bc_start(env_name: str, n_demos: int, labels: str, seed: int, bc_iters: int, episodes: int) -> dict:
     """Prior success after BC on ``n_demos`` successful noisy demos with ``labels`` (executed or clean)."""
-    cfg = TrainConfig(env=env_name if ":" in env_name else "", task=env_name if ":" not in env_name else "push",
-                      seed=seed, demos=n_demos, demo_keep="successful", demo_labels=labels, bc_iters=bc_iters)
+    cfg = TrainConfig(**task_fields(env_name), seed=seed, demos=n_demos, demo_keep="successful", demo_labels=labels,
+                      bc_iters=bc_iters)
     torch.manual_seed(seed)
     env = make_env(cfg)
-    demos, _, attempts = collect_demos(env, n_demos, DEMO_NOISE, seed, "successful", labels)
+    demos, _, attempts = collect_demos(env, cfg.demos, DEMO_NOISE, seed, cfg.demo_keep, cfg.demo_labels)
     agent, _, _ = make_agent(cfg, "world_model", env)
     losses = behaviour_clone(agent, demos, bc_iters, np.random.default_rng(seed))
     res = evaluate(env, agent, episodes, seed, "policy")

@@ -85,6 +85,12 @@ class TrainCommand(TrainConfig):
     checkpoint: str | None = param(None, "where to write the checkpoint (None: <out>/world_model_<task>.pt)")
 
 
+def task_fields(name: str) -> dict[str, str]:
+    """TrainConfig's ``task`` / ``env`` for one name: our scene (``push``, ``pickplace``) or a ``module:EnvId``
+    goal-env (``task`` keeps its default then: ``env`` wins)."""
+    return {"task": "push", "env": name} if ":" in name else {"task": name, "env": ""}
+
+
 def run_name(cfg: TrainConfig) -> str:
     """Short name of what a run trains on (file names, log tags): our task, or the goal-env's id."""
     return cfg.env.partition(":")[2] if cfg.env else cfg.task

@@ -86,7 +86,8 @@ def collect_demos(env: FlatGoalEnv, n: int, noise: float, seed: int, keep: str =
 
     def policy(obs: np.ndarray) -> np.ndarray:
         a = script(obs)
-        meant.append(np.asarray(a, dtype=np.float32))
+        if labels == "clean":
+            meant.append(np.asarray(a, dtype=np.float32))
         return np.clip(a + noise * rng.standard_normal(a.shape), -1.0, 1.0)
 
     wins = attempts = 0
