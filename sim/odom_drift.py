@@ -12,8 +12,9 @@ the odometry differs. Corners are turns on the spot. Reported per seed and direc
   one, in the side's start frame), in % of the side: what a scale error and a bending side do;
 - yaw error per 360 degrees turned (end yaw error / laps).
 
-``--before`` also runs the same paths with every odometry noise term at 0 (what the sim had before issue 17:
-only physics' wheel slip), side by side in one run. Numbers and the command that made them are in
+Two settings side by side, same seeds and paths: yaw from the wheel difference (``odom_heading: wheels``) and
+yaw from the gyro (the default: gyrodometry, sim/odometry.py). ``--before`` also runs them with every
+odometry noise term at 0 and yaw from the wheels (what the sim had before issue 17: only physics' wheel slip). Numbers and the command that made them are in
 docs/simulation.md ("Sensor noise").
 """
 
@@ -34,9 +35,9 @@ from toponav.robot import AgvParams, LidarParams
 from toponav.sim.pybullet_agv import AgvSim
 from toponav.worlds.model import World
 
-#: Every odometry noise term of AgvParams, set to 0 for the "before" run.
+#: Every wheel-odometry noise term of AgvParams at 0 and yaw from the wheels: the "before" run.
 NOISELESS = {"odom_scale_std": 0.0, "odom_wheel_ratio_std": 0.0, "odom_wheelbase_std": 0.0,
-             "odom_drift_v": 0.0, "odom_drift_w": 0.0}
+             "odom_drift_v": 0.0, "odom_drift_w": 0.0, "odom_heading": "wheels"}
 
 
 def flat_world(side: float) -> World:
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.laps < 1 or args.side <= 0 or args.speed <= 0:
         print("odom_drift: --seeds, --laps, --side and --speed must be positive", file=sys.stderr)
         return 2
-    settings = {"after (defaults)": AgvParams()}
+    settings = {"yaw from the wheels (odom_heading wheels)": AgvParams(odom_heading="wheels"),
+                "yaw from the gyro (defaults)": AgvParams()}
     if args.before:
         settings = {"before (no odometry noise)": AgvParams(**NOISELESS), **settings}
     load = os.getloadavg()[0]

@@ -36,6 +36,7 @@ import pybullet as p
 from pybullet_utils import bullet_client
 
 from toponav.control.limits import ramp_velocity
+from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
 from toponav.sim.odometry import dead_reckon, draw_odometry_errors
 from toponav.worlds.model import World
@@ -237,8 +238,10 @@ class _Robot:
     wheel_pos: np.ndarray = field(default_factory=lambda: np.zeros(2))
     odom_pose: np.ndarray = field(default_factory=lambda: np.zeros(3))
     odom_twist: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    # this run's odometry calibration errors (left radius, right radius, wheelbase factors; sim/odometry.py)
-    odom_errors: np.ndarray = field(default_factory=lambda: np.ones(3))
+    # this run's odometry calibration errors (left radius, right radius, wheelbase factors, gyro scale and bias;
+    # sim/odometry.py)
+    odom_errors: np.ndarray = field(default_factory=lambda: np.array([1.0, 1.0, 1.0, 1.0, 0.0]))
+    true_yaw: float = 0.0  # the body's yaw at the last odometry update (what the gyro integrates)
 
 
 class AgvSim:
@@ -384,6 +387,7 @@ class AgvSim:
             r.wheel_pos = np.zeros(2)
             r.odom_pose = np.array([x, y, yaw], dtype=np.float64)
             r.odom_twist = np.zeros(2)
+            r.true_yaw = float(yaw)
         for r, errors in zip(self._robots, odom_errors, strict=True):
             r.odom_errors = errors
         self.sim_time = 0.0
@@ -392,6 +396,7 @@ class AgvSim:
                 c.stepSimulation()
             for r in self._robots:
                 r.wheel_pos = self._wheel_angles(r)
+                r.true_yaw = self._body_yaw(r)
 
     def _com_from_link(self, pos: list[float], yaw: float):
         q = p.getQuaternionFromEuler([0, 0, yaw])
@@ -533,14 +538,20 @@ class AgvSim:
         states = self.client.getJointStates(r.body, r.wheels)
         return np.array([s[0] for s in states])
 
+    def _body_yaw(self, r: _Robot) -> float:
+        return float(p.getEulerFromQuaternion(self.client.getBasePositionAndOrientation(r.body)[1])[2])
+
     def _update_odometry(self, r: _Robot, dt: float) -> None:
-        """Dead reckoning from wheel encoder increments, with this run's calibration errors and random wheel noise
-        (sim/odometry.py); the wheels' slip on the floor is physics' own addition."""
+        """Dead reckoning from wheel encoder increments and the gyro, with this run's calibration errors and random
+        noise (sim/odometry.py); the wheels' slip on the floor is physics' own addition."""
         angles = self._wheel_angles(r)
         travel = (angles - r.wheel_pos) * self.robot.wheel_radius
         r.wheel_pos = angles
+        yaw = self._body_yaw(r)
+        true_dth = np.array([wrap_angle(yaw - r.true_yaw)])
+        r.true_yaw = yaw
         pose = np.array(r.odom_pose, dtype=np.float64).reshape(1, 3)
-        ds, dth = dead_reckon(pose, travel, r.odom_errors[None], self.robot, self.rng)[0]
+        ds, dth = dead_reckon(pose, travel, r.odom_errors[None], self.robot, self.rng, true_dth, dt)[0]
         r.odom_pose = pose[0]
         r.odom_twist = np.array([ds / dt, dth / dt]) if dt > 0 else np.zeros(2)
 

@@ -15,7 +15,7 @@ Collision = clearance (distance from the robot centre to the nearest obstacle or
 colliding robot is put back to its pose before the step and stopped (``collided`` is reported).
 
 Sensors are noisy as the PyBullet AGV's are (``toponav.robot`` defaults, docs/simulation.md "Sensor noise"):
-range noise on returns, and wheel odometry (``odom_pose``) with per-robot calibration errors drawn at each
+range noise on returns, and odometry (``odom_pose``: wheels for distance, gyro for yaw) with per-robot calibration errors drawn at each
 reset and random wheel noise, by the same model (``toponav.sim.odometry``); the twin's wheels never slip.
 """
 
@@ -153,7 +153,7 @@ class VecAgvTwin:
         self.vel = np.zeros((self.num_envs, 2), dtype=np.float64)
         self.collided = np.zeros(self.num_envs, dtype=bool)
         self.odom_pose = np.zeros((self.num_envs, 3), dtype=np.float64)  # wheel odometry, odom = world at reset
-        self.odom_errors = np.ones((self.num_envs, 3), dtype=np.float64)  # calibration factors (sim.odometry)
+        self.odom_errors = np.tile([1.0, 1.0, 1.0, 1.0, 0.0], (self.num_envs, 1))  # calibration (sim.odometry)
         self._ranges = np.empty((self.num_envs, self.beams), dtype=F)
         self._clean = np.empty((self.num_envs, self.beams), dtype=F)  # noise-free ranges at the current poses
         self._gather()
@@ -223,7 +223,8 @@ class VecAgvTwin:
         self.collided = hit
         half = np.where(hit, 0.0, w * r.wheel_base / 2)
         travel = np.where(hit, 0.0, v)[:, None] + np.stack([-half, half], axis=1)
-        dead_reckon(self.odom_pose, travel * self.dt, self.odom_errors, r, self.rng)
+        true_dth = wrap_angle(self.pose[:, 2] - prev[:, 2])  # 0 for a robot put back
+        dead_reckon(self.odom_pose, travel * self.dt, self.odom_errors, r, self.rng, true_dth, self.dt)
         self._clean[:] = ranges
         self._finish(ranges)
         return TwinStep(self.pose, self.vel, ranges, self.collided)

@@ -37,6 +37,18 @@ class AgvParams:
                                 "rolled (m/sqrt(m); variance grows with distance, Chong & Kleeman 1997)", min=0.0)
     odom_drift_w: float = param(0.005, "random yaw error while turning (tyre scrub): std after 1 rad turned "
                                 "(rad/sqrt(rad))", min=0.0)
+    # Heading source of the odometry. Real AGV bases integrate a MEMS gyro's yaw rate for heading and the wheels
+    # only for distance (Borenstein & Feng 1996, "Gyrodometry"; the Kobuki/TurtleBot 2 base does this): wheel
+    # slip and tyre scrub, which make wheel-difference yaw drift on turns and slopes, do not reach it. Noise
+    # from the Bosch BMI088 datasheet (docs/simulation.md "Sensor noise").
+    odom_heading: str = param("gyro", "odometry yaw from the gyro (wheels give distance only) or from the wheel "
+                              "difference", choices=("gyro", "wheels"))
+    gyro_noise_density: float = param(2.44e-4, "gyro rate noise density (rad/s/sqrt(Hz); BMI088 0.014 deg/s/"
+                                      "sqrt(Hz)): yaw random walk", min=0.0)
+    gyro_bias_std: float = param(1.75e-4, "per-run std of the gyro's residual bias after the base's standstill "
+                                 "calibration (rad/s; 0.01 deg/s)", min=0.0)
+    gyro_scale_std: float = param(0.005, "per-run std of the gyro's scale-factor error (fraction; BMI088 "
+                                  "sensitivity tolerance +-1 %)", min=0.0, max=0.5)
 
 
 @dataclass

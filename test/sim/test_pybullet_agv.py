@@ -139,7 +139,8 @@ def test_calibration_errors_are_drawn_per_seed_and_bend_odometry() -> None:
     finally:
         for s in sims:
             s.close()
-    quiet = {"odom_scale_std": 0.0, "odom_wheel_ratio_std": 0.0, "odom_drift_v": 0.0, "odom_drift_w": 0.0}
+    quiet = {"odom_scale_std": 0.0, "odom_wheel_ratio_std": 0.0, "odom_drift_v": 0.0, "odom_drift_w": 0.0,
+             "odom_heading": "wheels", "gyro_scale_std": 0.0, "gyro_bias_std": 0.0}
 
     def turned(robot: AgvParams) -> tuple[float, np.ndarray]:
         s = AgvSim(world, robot, LidarParams(beams=8), control_dt=0.05, seed=0)
@@ -154,9 +155,34 @@ def test_calibration_errors_are_drawn_per_seed_and_bend_odometry() -> None:
 
     exact, ones = turned(AgvParams(**quiet, odom_wheelbase_std=0.0))
     bent, errors = turned(AgvParams(**quiet, odom_wheelbase_std=0.05))
-    np.testing.assert_array_equal(ones, 1.0)
+    np.testing.assert_array_equal(ones, [1.0, 1.0, 1.0, 1.0, 0.0])
     assert errors[2] != 1.0
     assert bent * errors[2] == pytest.approx(exact, rel=1e-6)  # same wheel rotation, other believed wheelbase
+
+
+def test_gyro_heading_follows_the_body_not_the_wheels() -> None:
+    """With yaw from the gyro (the default) the odometry's turn is the body's true turn times this run's gyro scale
+    error: the wheels' scrub and wheelbase error, which bend a wheel-difference yaw, do not reach it."""
+    world = make_world("empty", 0)
+
+    def turn(robot: AgvParams) -> tuple[float, float, np.ndarray]:
+        s = AgvSim(world, robot, LidarParams(beams=8), control_dt=0.05, seed=1)
+        odom = true = 0.0
+        for _ in range(60):  # 3 rad at 0.5 rad/s
+            prev_odom, prev_true = s.odom_pose[2], s.pose[2]
+            s.step(np.array([0.0, 0.5]), 0.05)
+            odom += float(wrap_angle(s.odom_pose[2] - prev_odom))
+            true += float(wrap_angle(s.pose[2] - prev_true))
+        errors = s.state(0).odom_errors.copy()
+        s.close()
+        return odom, true, errors
+
+    odom, true, errors = turn(AgvParams(odom_wheelbase_std=0.05, odom_drift_w=0.2, gyro_scale_std=0.05,
+                                        gyro_noise_density=0.0, gyro_bias_std=0.0))
+    assert errors[3] != 1.0 and errors[4] == 0.0
+    assert odom == pytest.approx(true * errors[3], rel=1e-6)
+    wheels, true_w, errors_w = turn(AgvParams(odom_heading="wheels", odom_wheelbase_std=0.05, odom_drift_w=0.2))
+    assert abs(wheels - true_w) > 0.02  # the same wheel errors bend a wheel-difference yaw
 
 
 def test_range_noise_only_on_returns() -> None:

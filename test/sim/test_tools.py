@@ -54,12 +54,14 @@ def test_odom_drift_measures_a_square(capsys) -> None:
     """The drift measurement drives the closed square on the true pose (the path does not depend on the noise) and
     reports odometry's error; the calibration errors of the defaults add to what physics' slip gives alone."""
     quiet = odom_drift.drive_square(AgvParams(**odom_drift.NOISELESS), seed=0, side=2.0, laps=1)
-    noisy = odom_drift.drive_square(AgvParams(odom_wheelbase_std=0.05), seed=0, side=2.0, laps=1)
+    noisy = odom_drift.drive_square(AgvParams(odom_wheelbase_std=0.05, odom_heading="wheels"), seed=0, side=2.0,
+                                    laps=1)
     assert quiet.distance == noisy.distance and 7.9 < quiet.distance < 8.1
     assert len(quiet.side_errors) == 4 and quiet.turned == 2 * np.pi
     assert noisy.yaw_deg_per_turn != quiet.yaw_deg_per_turn
     assert 0 < quiet.end_error_pct < 10 and 0 < quiet.yaw_deg_per_turn < 30
     assert odom_drift.main(["--seeds", "1", "--side", "1", "--laps", "1", "--before"]) == 0
     out = capsys.readouterr().out
-    assert "| before (no odometry noise) |" in out and "| after (defaults) |" in out
+    assert "| before (no odometry noise) |" in out and "| yaw from the gyro (defaults) |" in out
+    assert "| yaw from the wheels (odom_heading wheels) |" in out
     assert odom_drift.main(["--seeds", "0"]) == 2

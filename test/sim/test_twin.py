@@ -182,7 +182,8 @@ def test_wheel_odometry_drifts_by_calibration_errors() -> None:
     world = make_world("empty", 0)
     cmds = np.tile([[0.6, 0.3]], (2, 1))
     clean = VecAgvTwin(world, 2, robot=AgvParams(odom_scale_std=0.0, odom_wheel_ratio_std=0.0, odom_wheelbase_std=0.0,
-                                                 odom_drift_v=0.0, odom_drift_w=0.0))
+                                                 odom_drift_v=0.0, odom_drift_w=0.0, gyro_noise_density=0.0,
+                                                 gyro_bias_std=0.0, gyro_scale_std=0.0))
     noisy = VecAgvTwin(world, 2, seed=1)
     for _ in range(50):
         clean.step(cmds)
