@@ -4,7 +4,8 @@ Per robot (relative topic names: under the node's namespace, and under each robo
 prefixed with the robot's, e.g. robot2/base_link; the ``robots`` parameter lists the namespaces, "" = none; all
 robots share one world and see each other):
 Publishes  /clock (rosgraph_msgs/Clock, global), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
-base_link, wheel odometry), /ground_truth/pose (PoseStamped, map; for evaluation only), /points
+base_link, wheels for distance and a gyro for yaw), /ground_truth/pose (PoseStamped, map; for evaluation only),
+/wheel_odom (Odometry, the wheels alone without the gyro; for evaluation only), /points
 (PointCloud2, base_link; when camera.enabled), /collision (String JSON, one event per new contact),
 /world_info (String JSON, latched: world name, bounds, start, goal).
 Subscribes /cmd_vel (Twist; non-finite -> warning, ignored; stale -> robot stops), /goal_pose
@@ -120,6 +121,8 @@ class _RobotIO:
         self.scan_pub = node.create_publisher(LaserScan, f"{pre}scan", SENSOR_QOS)
         self.odom_pub = node.create_publisher(Odometry, f"{pre}odom", STATE_QOS)
         self.gt_pub = node.create_publisher(PoseStamped, f"{pre}ground_truth/pose", STATE_QOS)
+        # the wheels alone (yaw from the wheel difference, no gyro): evaluation only, as ground truth is
+        self.wheel_odom_pub = node.create_publisher(Odometry, f"{pre}wheel_odom", STATE_QOS)
         self.points_pub = node.create_publisher(PointCloud2, f"{pre}points", SENSOR_QOS)
         self.collision_pub = node.create_publisher(String, f"{pre}collision", EVENT_QOS)
         self.odom_travelled = 0.0  # m the published odometry moved: its pose covariance grows with it
@@ -452,6 +455,7 @@ class SimNode(Node):
         if not self.config.odom_at_start_pose:
             for i in range(sim.num_robots):
                 sim.state(i).odom_pose = np.zeros(3)
+                sim.state(i).wheel_odom_pose = np.zeros(3)
 
     # -------------------------------------------------------------------------------- services
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -620,6 +624,9 @@ class SimNode(Node):
         self._keys[robot.keys["odom"]] = stamp_key(stamp.sec, stamp.nanosec)
         gx, gy, gyaw = self.sim.robot_pose(i)
         robot.gt_pub.publish(make_pose_stamped(gx, gy, gyaw, "map", stamp))
+        wx, wy, wyaw = state.wheel_odom_pose
+        robot.wheel_odom_pub.publish(make_odometry(wx, wy, wyaw, state.odom_twist[0], state.odom_twist[1],
+                                                   robot.frame("odom"), robot.frame("base_link"), stamp))
         if self.tf is not None:  # pragma: no cover - tf2_ros not installed here
             tf = TransformStamped()
             tf.header = odom.header

@@ -51,30 +51,40 @@ def draw_odometry_errors(rng: np.random.Generator, robot: AgvParams, n: int) -> 
 
 
 def dead_reckon(pose: np.ndarray, travel: np.ndarray, errors: np.ndarray, robot: AgvParams,
-                rng: np.random.Generator, true_dth: np.ndarray | None = None, dt: float = 0.0) -> np.ndarray:
+                rng: np.random.Generator, true_dth: np.ndarray | None = None, dt: float = 0.0,
+                wheel_pose: np.ndarray | None = None) -> np.ndarray:
     """Advance (n, 3) odometry poses in place by the wheels' true travel (n, 2: left, right arc length, m).
 
     The encoders count the true wheel rotation; the odometry turns it into distance with its believed radii
     and into yaw with its believed wheelbase (``errors`` from :func:`draw_odometry_errors`), adds the random
     part, and integrates at the mid-point heading. With ``robot.odom_heading == "gyro"`` the yaw increment is
     the gyro's instead: ``true_dth`` (n,: the body's true yaw change over the ``dt`` seconds) with this run's
-    scale error and bias plus rate noise. Returns the (n, 2) increments (ds, dth) it integrated.
-    Always draws 4 x n standard normals (fixed stream, as above).
+    scale error and bias plus rate noise. ``wheel_pose`` (n, 3), when given, is advanced by the wheels alone (yaw
+    from the wheel difference, same draws): what the encoders give without the gyro, for evaluation. Returns the
+    (n, 2) increments (ds, dth) it integrated into ``pose``. Always draws 4 x n standard normals (fixed stream).
     """
     travel = np.asarray(travel, dtype=np.float64).reshape(-1, 2)
     z = rng.standard_normal((len(travel), 4))
     wheels = travel * errors[:, :2] + robot.odom_drift_v * np.sqrt(np.abs(travel)) * z[:, :2]
     ds = wheels.sum(axis=1) / 2
+    wheel_dth = (wheels[:, 1] - wheels[:, 0]) / (robot.wheel_base * errors[:, 2])
+    wheel_dth = wheel_dth + robot.odom_drift_w * np.sqrt(np.abs(wheel_dth)) * z[:, 2]
     if robot.odom_heading == "gyro":
         if true_dth is None:
             raise ValueError("gyro heading needs the true yaw change (true_dth)")
         rate_noise = robot.gyro_noise_density / np.sqrt(dt) if dt > 0 else 0.0  # white noise, std per sample
         dth = np.asarray(true_dth, dtype=np.float64) * errors[:, 3] + (errors[:, 4] + rate_noise * z[:, 3]) * dt
     else:
-        dth = (wheels[:, 1] - wheels[:, 0]) / (robot.wheel_base * errors[:, 2])
-        dth = dth + robot.odom_drift_w * np.sqrt(np.abs(dth)) * z[:, 2]
+        dth = wheel_dth
+    _integrate(pose, ds, dth)
+    if wheel_pose is not None:
+        _integrate(wheel_pose, ds, wheel_dth)
+    return np.stack([ds, dth], axis=1)
+
+
+def _integrate(pose: np.ndarray, ds: np.ndarray, dth: np.ndarray) -> None:
+    """Advance (n, 3) poses in place by distance ``ds`` at the mid-point heading and yaw ``dth``."""
     mid = pose[:, 2] + dth / 2
     pose[:, 0] += ds * np.cos(mid)
     pose[:, 1] += ds * np.sin(mid)
     pose[:, 2] = wrap_angle(pose[:, 2] + dth)
-    return np.stack([ds, dth], axis=1)

@@ -242,6 +242,7 @@ class _Robot:
     # sim/odometry.py)
     odom_errors: np.ndarray = field(default_factory=lambda: np.array([1.0, 1.0, 1.0, 1.0, 0.0]))
     true_yaw: float = 0.0  # the body's yaw at the last odometry update (what the gyro integrates)
+    wheel_odom_pose: np.ndarray = field(default_factory=lambda: np.zeros(3))  # the wheels alone (no gyro)
 
 
 class AgvSim:
@@ -386,6 +387,7 @@ class AgvSim:
             r.collisions = []
             r.wheel_pos = np.zeros(2)
             r.odom_pose = np.array([x, y, yaw], dtype=np.float64)
+            r.wheel_odom_pose = r.odom_pose.copy()
             r.odom_twist = np.zeros(2)
             r.true_yaw = float(yaw)
         for r, errors in zip(self._robots, odom_errors, strict=True):
@@ -551,7 +553,9 @@ class AgvSim:
         true_dth = np.array([wrap_angle(yaw - r.true_yaw)])
         r.true_yaw = yaw
         pose = np.array(r.odom_pose, dtype=np.float64).reshape(1, 3)
-        ds, dth = dead_reckon(pose, travel, r.odom_errors[None], self.robot, self.rng, true_dth, dt)[0]
+        wheel_pose = np.array(r.wheel_odom_pose, dtype=np.float64).reshape(1, 3)
+        ds, dth = dead_reckon(pose, travel, r.odom_errors[None], self.robot, self.rng, true_dth, dt, wheel_pose)[0]
+        r.wheel_odom_pose = wheel_pose[0]
         r.odom_pose = pose[0]
         r.odom_twist = np.array([ds / dt, dth / dt]) if dt > 0 else np.zeros(2)
 

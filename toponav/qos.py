@@ -60,6 +60,7 @@ OFFERED: dict[str, QosSpec] = {
     "points": SENSOR,
     "odom": STATE,
     "ground_truth/pose": STATE,
+    "wheel_odom": STATE,  # the sim's raw wheels-only odometry (evaluation)
     "pose": STATE,  # the mapper's corrected pose (PoseWithCovarianceStamped in map)
     "joint_states": STATE,
     "object_pose": STATE,

@@ -116,13 +116,15 @@ def test_a_leg_the_planner_believes_reached_off_target_is_missed_and_the_shuttle
     assert len(one.legs) == 1 and res1.failure.startswith("missed goal (1 of 1")
 
 
-def _row(distance: float | None, ape_pose: float | None, ape_odom: float) -> dict:
+def _row(distance: float | None, ape_pose: float | None, ape_odom: float, ape_wheels: float | None = None) -> dict:
     from toponav.experiments.bench_stack import WorldCase
 
     errors = {"path_length": distance, "duration": 300.0, "missing": {} if ape_pose is not None else
               {"pose": "not recorded: the bag has no pose messages"},
               "estimates": {"odom": {"ape_rmse": ape_odom, "rpe_rmse": 0.3},
                             "pose": None if ape_pose is None else {"ape_rmse": ape_pose, "rpe_rmse": 0.01}}}
+    if ape_wheels is not None:
+        errors["estimates"]["wheel_odom"] = {"ape_rmse": ape_wheels, "rpe_rmse": 0.5}
     legs = [{"reached": True}, {"reached": True}]
     return bl.run_row(WorldCase("maze", 1_000_000, "maze-1000000"), {"reached": True}, legs, errors)
 
@@ -137,7 +139,12 @@ def test_verdict_and_table() -> None:
     assert bl.verdict([_row(160.0, 0.05, 0.4)])["passed"] is False  # only 8x better than odometry
     assert bl.verdict([_row(160.0, 0.05, 2.0), _row(150.0, None, 2.0)])["passed"] is False  # a long run unjudged
     md = bl.markdown(today, "## t")
-    assert "| maze-1000000 | 160.0 | n/a | 2.000 | n/a |" in md and "2/2 (all)" in md
+    assert "| maze-1000000 | 160.0 | n/a | n/a | n/a | 2.000 | n/a |" in md and "2/2 (all)" in md
+    # with raw wheel odometry recorded (the sim's gyro-aided odom beside it) the criterion's ratio is the wheels'
+    gyro = _row(160.0, 0.05, 0.4, ape_wheels=2.0)
+    assert gyro["ratio"] == pytest.approx(40.0) and gyro["ratio_odom"] == pytest.approx(8.0)
+    assert bl.verdict([gyro])["passed"] is True
+    assert "| maze-1000000 | 160.0 | 0.050 | 2.000 | x40.0 | 0.400 | x8.0 |" in bl.markdown([gyro], "## t")
     assert "not recorded" in md and "**Criteria**" in md
 
 

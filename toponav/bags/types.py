@@ -20,6 +20,7 @@ DEFAULT_TOPICS: dict[str, str] = {
     "/scan": "sensor_msgs/msg/LaserScan",
     "/odom": "nav_msgs/msg/Odometry",
     "/ground_truth/pose": "geometry_msgs/msg/PoseStamped",
+    "/wheel_odom": "nav_msgs/msg/Odometry",
     "/pose": "geometry_msgs/msg/PoseWithCovarianceStamped",
     "/cmd_vel": "geometry_msgs/msg/Twist",
     "/goal_pose": "geometry_msgs/msg/PoseStamped",

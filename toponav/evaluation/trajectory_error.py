@@ -1,14 +1,16 @@
-"""Trajectory error of a recorded run: the localiser's corrected pose and raw wheel odometry against ground truth.
+"""Trajectory error of a recorded run: the localiser's corrected pose and the odometry against ground truth.
 
-Three trajectories are read from one bag (relative names, resolved in the bag's recording namespace as
+Up to four trajectories are read from one bag (relative names, resolved in the bag's recording namespace as
 :func:`toponav.evaluation.run.load_run` does):
 
 ==============  ======================  ===============================================  ==================
 name            topic                   message                                          frame
 ==============  ======================  ===============================================  ==================
 ground_truth    ``ground_truth/pose``   geometry_msgs/PoseStamped (sim only)             map
-odom            ``odom``                nav_msgs/Odometry (wheel odometry with           odom (= map at t=0
-                                        ``sim_node: odometry: wheels``)                  in the sim)
+odom            ``odom``                nav_msgs/Odometry (the sim's odometry with       odom (= map at t=0
+                                        ``odometry: wheels``: wheels + gyro)             in the sim)
+wheel_odom      ``wheel_odom``          nav_msgs/Odometry (sim only: the wheels alone,   odom
+                                        yaw from their difference)
 pose            ``pose``                geometry_msgs/PoseWithCovarianceStamped: the     map
                                         mapper's corrected pose, stamped with the scan
 ==============  ======================  ===============================================  ==================
@@ -54,10 +56,11 @@ from toponav.geometry import quaternion_to_yaw
 SOURCES: dict[str, tuple[str, str]] = {
     "ground_truth": ("/ground_truth/pose", "pose_stamped"),
     "odom": ("/odom", "odometry"),
+    "wheel_odom": ("/wheel_odom", "odometry"),
     "pose": ("/pose", "pose_with_covariance_stamped"),
 }
 REFERENCE = "ground_truth"
-ESTIMATES = ("pose", "odom")
+ESTIMATES = ("pose", "odom", "wheel_odom")
 
 
 class TrajectoryError(ValueError):
