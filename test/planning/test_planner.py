@@ -178,6 +178,11 @@ def test_done_when_no_frontier_and_on_goal() -> None:
     assert d.state == State.NAVIGATING and d.path[-1] == (4.2, 0.0)
     p.set_pose(4.1, 0.1)
     assert p.step(2.0).state == State.DONE and log.has("info", "goal reached")
+    # arrived inside the tolerance circle, off centre: the goal itself stays the sub-goal, so the controller
+    # settles on it rather than where the circle was entered (a corrected pose is off by centimetres)
+    p.set_pose(4.6, 0.2)
+    d = p.step(3.0)
+    assert d.state == State.DONE and d.subgoal == (4.2, 0.0)
 
 
 def test_goal_off_graph_explores_toward_it_then_navigates() -> None:

@@ -363,7 +363,13 @@ class SubgoalPlanner:
             if self.state != State.DONE:
                 self._log("info", f"{'home' if kind == 'home' else 'goal'} reached at ({dest[0]:.2f}, {dest[1]:.2f})")
             self.state, self.target = State.DONE, None
-            self.last = SubgoalDecision(State.DONE, reason=f"{kind} reached")
+            # Arrived within goal_tolerance: the goal itself is the last sub-goal, so the controller settles on it
+            # (within its own, tighter tolerance) instead of holding wherever the tolerance circle was entered.
+            # The corrected pose is off by a few cm to decimetres; stopping on the circle's edge would leave the
+            # robot that much outside a user's check with the same tolerance (maze 1000001: 0.42 m believed,
+            # 0.59 m true).
+            self.last = SubgoalDecision(State.DONE, subgoal=(float(dest[0]), float(dest[1])),
+                                        path=[(float(dest[0]), float(dest[1]))], reason=f"{kind} reached")
             return self.last
         if dest is None and not self.exploring:
             self.state, self.target = State.IDLE, None
