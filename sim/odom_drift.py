@@ -14,7 +14,8 @@ the odometry differs. Corners are turns on the spot. Reported per seed and direc
 
 Two settings side by side, same seeds and paths: yaw from the wheel difference (``odom_heading: wheels``) and
 yaw from the gyro (the default: gyrodometry, sim/odometry.py). ``--before`` also runs them with every
-odometry noise term at 0 and yaw from the wheels (what the sim had before issue 17: only physics' wheel slip). Numbers and the command that made them are in
+odometry noise term at 0 and yaw from the wheels (what the sim had before issue 17: only physics' wheel
+slip). Numbers and the command that made them are in
 docs/simulation.md ("Sensor noise").
 """
 

@@ -15,8 +15,9 @@ Collision = clearance (distance from the robot centre to the nearest obstacle or
 colliding robot is put back to its pose before the step and stopped (``collided`` is reported).
 
 Sensors are noisy as the PyBullet AGV's are (``toponav.robot`` defaults, docs/simulation.md "Sensor noise"):
-range noise on returns, and odometry (``odom_pose``: wheels for distance, gyro for yaw) with per-robot calibration errors drawn at each
-reset and random wheel noise, by the same model (``toponav.sim.odometry``); the twin's wheels never slip.
+range noise on returns, and odometry (``odom_pose``: wheels for distance, gyro for yaw) with per-robot calibration
+errors drawn at each reset and random noise, by the same model (``toponav.sim.odometry``); the twin's wheels never
+slip.
 """
 
 from __future__ import annotations

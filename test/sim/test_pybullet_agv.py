@@ -181,7 +181,7 @@ def test_gyro_heading_follows_the_body_not_the_wheels() -> None:
                                         gyro_noise_density=0.0, gyro_bias_std=0.0))
     assert errors[3] != 1.0 and errors[4] == 0.0
     assert odom == pytest.approx(true * errors[3], rel=1e-6)
-    wheels, true_w, errors_w = turn(AgvParams(odom_heading="wheels", odom_wheelbase_std=0.05, odom_drift_w=0.2))
+    wheels, true_w, _ = turn(AgvParams(odom_heading="wheels", odom_wheelbase_std=0.05, odom_drift_w=0.2))
     assert abs(wheels - true_w) > 0.02  # the same wheel errors bend a wheel-difference yaw
 
 

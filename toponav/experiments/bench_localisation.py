@@ -3,7 +3,8 @@
 Every run is a full ROS stack run like ``toponav bench stack``'s (:class:`toponav.ros_nodes.stack_run.StackRunner`:
 launch/sim_navigation.launch.xml through toponav's launcher, real node processes on a private ROS_DOMAIN_ID, in
 lockstep, a bag recorded), with the sim's **odometry** (``sim_node: odometry: wheels``: wheels for distance, a
-gyro for yaw, as a real AGV base reports it) and the sim's sensor noise defaults, on held-out worlds (seeds >= 1000000) of several families plus a map_server map.
+gyro for yaw, as a real AGV base reports it) and the sim's sensor noise defaults, on held-out worlds (seeds >=
+1000000) of several families plus a map_server map.
 
 **Long runs, as a robot at work drives them: shuttle missions.** A goal-directed run drives 20-130 m, too
 short to show drift, so each run is a delivery shuttle: drive to the world's goal, then back to the start
@@ -231,7 +232,8 @@ def run_row(case: WorldCase, outcome: dict[str, Any], legs: list[dict[str, Any]]
     def stat(name: str, key: str) -> float | None:
         return (est.get(name) or {}).get(key)
 
-    ape_pose, ape_odom, ape_wheels = stat("pose", "ape_rmse"), stat("odom", "ape_rmse"), stat("wheel_odom", "ape_rmse")
+    ape_pose, ape_odom = stat("pose", "ape_rmse"), stat("odom", "ape_rmse")
+    ape_wheels = stat("wheel_odom", "ape_rmse")
     return {
         "world": case.label, "spec": case.spec, "seed": case.seed,
         "distance": (errors or {}).get("path_length"), "duration": (errors or {}).get("duration"),
@@ -422,11 +424,12 @@ def _header(args: LocalisationBenchOptions, quick: bool, started: datetime, mach
     partial = "" if len(rows) >= planned else f" **Partial: {len(rows)} of {planned} runs so far.**"
     return (f"## toponav bench localisation\n\nCommand `{cmd.strip()}`, {started.strftime('%Y-%m-%d %H:%M UTC')}, "
             f"{took / 60:.1f} min, on {machine}; load average {os.getloadavg()[0]:.2f} at the end. Lockstep "
-            f"{'on' if lockstep else 'off'}, real_time_factor {rtf:g}, sim odometry: wheels + gyro. Shuttle runs: goal, "
-            f"home, goal, ... until {args.distance:.0f} m driven (at most {args.max_legs} legs, "
+            f"{'on' if lockstep else 'off'}, real_time_factor {rtf:g}, sim odometry: wheels + gyro. Shuttle runs: "
+            f"goal, home, goal, ... until {args.distance:.0f} m driven (at most {args.max_legs} legs, "
             f"{args.max_sim_time:.0f} s sim). APE: translation RMSE against ground truth, no alignment; RPE: "
             f"translation RMSE over 10 m segments of ground-truth path (evo, all pairs). Corrected pose = topic "
-            f"`pose`, raw wheel odometry = `wheel_odom`, odometry (wheels + gyro, the stack's input) = `odom`." + partial)
+            f"`pose`, raw wheel odometry = `wheel_odom`, odometry (wheels + gyro, the stack's input) = `odom`."
+            + partial)
 
 
 def _write(out: Path, rows: list[dict[str, Any]], header: str, timing: dict[str, Any] | None, meta: dict) -> str:
@@ -477,7 +480,8 @@ def run(ns: argparse.Namespace) -> int:
             print(f"[bench localisation] {r['world']:22s} {_f(r['distance'], '{:6.1f}')} m  APE corrected "
                   f"{_f(r['ape_pose'])} m, wheel odom {_f(r['ape_wheels'])} m (x{_f(r['ratio'], '{:.1f}')}), odom "
                   f"{_f(r['ape_odom'])} m (x{_f(r['ratio_odom'], '{:.1f}')})  RPE/10 m "
-                  f"{_f(r['rpe_pose'])} / {_f(r['rpe_wheels'])} / {_f(r['rpe_odom'])} m  legs {r['legs_reached']}/{r['legs']}  "
+                  f"{_f(r['rpe_pose'])} / {_f(r['rpe_wheels'])} / {_f(r['rpe_odom'])} m  "
+                  f"legs {r['legs_reached']}/{r['legs']}  "
                   f"{r['failure'] or r['error'] or 'ok'}  wall {_f(r['wall_time'], '{:.0f}')} s")
     driven = [r for r in rows if r["distance"]]  # the longest run: the biggest map, the most loop closures
     bag = out / max(driven, key=lambda r: r["distance"])["world"] / "bag" if driven else None
