@@ -31,6 +31,8 @@ from toponav.robot import AgvParams
 
 #: Columns of the (n, 5) array :func:`draw_odometry_errors` returns.
 ERROR_COLUMNS = ("scale_left", "scale_right", "scale_wheelbase", "scale_gyro", "bias_gyro")
+#: A perfectly calibrated robot's row of that array (no error in any column).
+CALIBRATED = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
 
 
 def draw_odometry_errors(rng: np.random.Generator, robot: AgvParams, n: int) -> np.ndarray:

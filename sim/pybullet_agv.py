@@ -38,7 +38,7 @@ from pybullet_utils import bullet_client
 from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
-from toponav.sim.odometry import dead_reckon, draw_odometry_errors
+from toponav.sim.odometry import CALIBRATED, dead_reckon, draw_odometry_errors
 from toponav.worlds.model import World
 
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
@@ -240,7 +240,7 @@ class _Robot:
     odom_twist: np.ndarray = field(default_factory=lambda: np.zeros(2))
     # this run's odometry calibration errors (left radius, right radius, wheelbase factors, gyro scale and bias;
     # sim/odometry.py)
-    odom_errors: np.ndarray = field(default_factory=lambda: np.array([1.0, 1.0, 1.0, 1.0, 0.0]))
+    odom_errors: np.ndarray = field(default_factory=lambda: CALIBRATED.copy())
     true_yaw: float = 0.0  # the body's yaw at the last odometry update (what the gyro integrates)
     wheel_odom_pose: np.ndarray = field(default_factory=lambda: np.zeros(3))  # the wheels alone (no gyro)
 
@@ -396,9 +396,9 @@ class AgvSim:
         if self.world.terrain is not None:  # settle the suspension on uneven ground
             for _ in range(int(0.2 / self.physics_dt)):
                 c.stepSimulation()
-            for r in self._robots:
+            for i, r in enumerate(self._robots):
                 r.wheel_pos = self._wheel_angles(r)
-                r.true_yaw = self._body_yaw(r)
+                r.true_yaw = float(self.robot_pose(i)[2])
 
     def _com_from_link(self, pos: list[float], yaw: float):
         q = p.getQuaternionFromEuler([0, 0, yaw])
@@ -496,7 +496,7 @@ class AgvSim:
             self.sim_time += self.physics_dt
         for i, r in enumerate(self._robots):
             self._check_contacts(i, r)
-            self._update_odometry(r, n * self.physics_dt)
+            self._update_odometry(i, r, n * self.physics_dt)
 
     def _check_contacts(self, i: int, r: _Robot) -> None:
         # Bullet also reports contact points up to its contact-processing threshold, i.e. bodies still a few
@@ -540,16 +540,13 @@ class AgvSim:
         states = self.client.getJointStates(r.body, r.wheels)
         return np.array([s[0] for s in states])
 
-    def _body_yaw(self, r: _Robot) -> float:
-        return float(p.getEulerFromQuaternion(self.client.getBasePositionAndOrientation(r.body)[1])[2])
-
-    def _update_odometry(self, r: _Robot, dt: float) -> None:
+    def _update_odometry(self, i: int, r: _Robot, dt: float) -> None:
         """Dead reckoning from wheel encoder increments and the gyro, with this run's calibration errors and random
         noise (sim/odometry.py); the wheels' slip on the floor is physics' own addition."""
         angles = self._wheel_angles(r)
         travel = (angles - r.wheel_pos) * self.robot.wheel_radius
         r.wheel_pos = angles
-        yaw = self._body_yaw(r)
+        yaw = float(self.robot_pose(i)[2])  # the gyro turns with base_link
         true_dth = np.array([wrap_angle(yaw - r.true_yaw)])
         r.true_yaw = yaw
         pose = np.array(r.odom_pose, dtype=np.float64).reshape(1, 3)

@@ -30,7 +30,7 @@ import numpy as np
 from toponav.control.limits import ramp_velocity
 from toponav.geometry import wrap_angle
 from toponav.robot import AgvParams, LidarParams
-from toponav.sim.odometry import dead_reckon, draw_odometry_errors
+from toponav.sim.odometry import CALIBRATED, dead_reckon, draw_odometry_errors
 from toponav.worlds.model import World
 
 F = np.float32
@@ -154,7 +154,7 @@ class VecAgvTwin:
         self.vel = np.zeros((self.num_envs, 2), dtype=np.float64)
         self.collided = np.zeros(self.num_envs, dtype=bool)
         self.odom_pose = np.zeros((self.num_envs, 3), dtype=np.float64)  # wheel odometry, odom = world at reset
-        self.odom_errors = np.tile([1.0, 1.0, 1.0, 1.0, 0.0], (self.num_envs, 1))  # calibration (sim.odometry)
+        self.odom_errors = np.tile(CALIBRATED, (self.num_envs, 1))  # calibration errors (sim.odometry)
         self._ranges = np.empty((self.num_envs, self.beams), dtype=F)
         self._clean = np.empty((self.num_envs, self.beams), dtype=F)  # noise-free ranges at the current poses
         self._gather()

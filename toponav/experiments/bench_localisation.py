@@ -298,8 +298,8 @@ def markdown(rows: Sequence[dict[str, Any]], header: str, timing: dict[str, Any]
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         lines.append(f"| {r['world']} | {_f(r['distance'], '{:.1f}')} | {_f(r['ape_pose'])} | "
-                     f"{_f(r.get('ape_wheels'))} | {_f(r['ratio'], 'x{:.1f}')} | {_f(r['ape_odom'])} | "
-                     f"{_f(r.get('ratio_odom'), 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r.get('rpe_wheels'))} | "
+                     f"{_f(r['ape_wheels'])} | {_f(r['ratio'], 'x{:.1f}')} | {_f(r['ape_odom'])} | "
+                     f"{_f(r['ratio_odom'], 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r['rpe_wheels'])} | "
                      f"{_f(r['rpe_odom'])} | "
                      f"{r['legs_reached']}/{r['legs']}{' (all)' if r['reached'] else ''} | "
                      f"{r['failure'] or r['error'] or '–'} |")
