@@ -396,9 +396,9 @@ class AgvSim:
         if self.world.terrain is not None:  # settle the suspension on uneven ground
             for _ in range(int(0.2 / self.physics_dt)):
                 c.stepSimulation()
-            for i, r in enumerate(self._robots):
+            for r in self._robots:
                 r.wheel_pos = self._wheel_angles(r)
-                r.true_yaw = float(self.robot_pose(i)[2])
+                r.true_yaw = self._body_yaw(r)
 
     def _com_from_link(self, pos: list[float], yaw: float):
         q = p.getQuaternionFromEuler([0, 0, yaw])
@@ -496,7 +496,7 @@ class AgvSim:
             self.sim_time += self.physics_dt
         for i, r in enumerate(self._robots):
             self._check_contacts(i, r)
-            self._update_odometry(i, r, n * self.physics_dt)
+            self._update_odometry(r, n * self.physics_dt)
 
     def _check_contacts(self, i: int, r: _Robot) -> None:
         # Bullet also reports contact points up to its contact-processing threshold, i.e. bodies still a few
@@ -540,13 +540,17 @@ class AgvSim:
         states = self.client.getJointStates(r.body, r.wheels)
         return np.array([s[0] for s in states])
 
-    def _update_odometry(self, i: int, r: _Robot, dt: float) -> None:
+    def _body_yaw(self, r: _Robot) -> float:
+        """The chassis' yaw as the gyro sees it (its inertial frame's; only changes of it are used)."""
+        return float(p.getEulerFromQuaternion(self.client.getBasePositionAndOrientation(r.body)[1])[2])
+
+    def _update_odometry(self, r: _Robot, dt: float) -> None:
         """Dead reckoning from wheel encoder increments and the gyro, with this run's calibration errors and random
         noise (sim/odometry.py); the wheels' slip on the floor is physics' own addition."""
         angles = self._wheel_angles(r)
         travel = (angles - r.wheel_pos) * self.robot.wheel_radius
         r.wheel_pos = angles
-        yaw = float(self.robot_pose(i)[2])  # the gyro turns with base_link
+        yaw = self._body_yaw(r)
         true_dth = np.array([wrap_angle(yaw - r.true_yaw)])
         r.true_yaw = yaw
         pose = np.array(r.odom_pose, dtype=np.float64).reshape(1, 3)
