@@ -96,7 +96,9 @@ def test_relocalises_in_a_saved_map(mapping_helpers):
     res = loaded.update((0.0, 0.0, 0.0), cast_scan(world, true, h.ANGLES, 8.0), h.ANGLES, 500.0, range_min=0.05,
                         range_max=8.0)
     assert any("relocalised" in m for m in res.messages), res.messages
-    assert math.dist(res.pose[:2], true[:2]) < 0.05 and abs(res.pose[2] - true[2]) < 0.02
+    # the saved map is the grid's obstacle cell centres (0.1 m cells): a wall reads up to half a cell off, so the
+    # first fit is good to a few centimetres; the live scans that follow refine it (below)
+    assert math.dist(res.pose[:2], true[:2]) < 0.075 and abs(res.pose[2] - true[2]) < 0.02
     moved = (6.5, 3.8, 0.3)  # the odometry goes on from its own origin
     res = loaded.update((0.5 * math.cos(0.0), 0.0, 0.0), cast_scan(world, moved, h.ANGLES, 8.0), h.ANGLES, 500.1,
                         range_min=0.05, range_max=8.0)
