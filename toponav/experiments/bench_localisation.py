@@ -42,8 +42,7 @@ import math
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from toponav.config import param
+from toponav.evaluation.localise import read_scans, replay
 from toponav.experiments.bench_stack import WorldCase, build_matrix, sim_budget
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.ros_nodes.stack_run import Navigator, StackOutcome, StackRunConfig, StackRunner, _read_planner
@@ -314,43 +314,6 @@ def markdown(rows: Sequence[dict[str, Any]], header: str, timing: dict[str, Any]
 
 
 # -- mapper update timing ------------------------------------------------------------------------------------
-def read_scans(bag: str | Path, limit: int = 0) -> list[tuple[float, tuple[float, float, float], np.ndarray,
-                                                                   float, float, float, float]]:
-    """(stamp, wheel-odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max) of the
-    bag's scans (the first ``limit``, 0 = all) that have an odometry message within 0.25 s, as the mapper
-    node pairs them."""
-    from toponav.bags import open_bag
-    from toponav.evaluation import fastcdr
-    from toponav.evaluation.run import in_namespace
-    from toponav.geometry import quaternion_to_yaw
-
-    odom: list[tuple[float, float, float, float]] = []
-    scans: list[tuple[float, np.ndarray, float, float, float, float]] = []
-    with open_bag(bag) as b:
-        local = in_namespace(b.topics, b.custom_data.get("toponav.namespace", "/"))
-        rec = {name: r for r, name in local.items()}
-        want = {rec[t] for t in ("/odom", "/scan") if t in rec}
-        for topic, _stamp, data in b.messages(want):
-            if local[topic] == "/odom":
-                t, p, _ = fastcdr.odometry(data)
-                odom.append((t, p[0], p[1], quaternion_to_yaw(*p[3:7])))
-            else:
-                t, amin, ainc, rmin, rmax, ranges = fastcdr.laser_scan(data)
-                scans.append((t, np.array(ranges, dtype=np.float64), amin, ainc, rmin, rmax))
-    if not odom or not scans:
-        return []
-    o = np.asarray(sorted(odom))
-    out = []
-    for t, ranges, amin, ainc, rmin, rmax in sorted(scans, key=lambda s: s[0]):
-        i = int(np.clip(np.searchsorted(o[:, 0], t), 1, len(o) - 1))
-        j = i if abs(o[i, 0] - t) < abs(o[i - 1, 0] - t) else i - 1
-        if abs(o[j, 0] - t) <= 0.25:
-            out.append((t, (float(o[j, 1]), float(o[j, 2]), float(o[j, 3])), ranges, amin, ainc, rmin, rmax))
-            if limit and len(out) >= limit:
-                break
-    return out
-
-
 def resample(ranges: np.ndarray, amin: float, ainc: float, beams: int) -> tuple[np.ndarray, np.ndarray]:
     """``ranges`` over the same field of view at ``beams`` beams, each the nearest recorded beam (no invented
     ranges: interpolating across an edge would put points in free space). Returns (ranges, angles)."""
@@ -362,31 +325,22 @@ def resample(ranges: np.ndarray, amin: float, ainc: float, beams: int) -> tuple[
     return ranges[idx], angles
 
 
-def time_updates(scans: Sequence[tuple], beams: int | None = None,
-                 make_map: Callable[[], Any] | None = None) -> dict[str, float]:
-    """Replay ``scans`` (:func:`read_scans`) through a fresh ``TopoMap(MapperConfig())``, at the recorded beam
-    count (``beams`` None) or resampled; wall and thread-CPU ms per update (median, p95) and the beam count."""
-    from toponav.mapping import MapperConfig, TopoMap
+def time_updates(scans: Sequence[tuple], beams: int | None = None) -> dict[str, float]:
+    """Replay ``scans`` (:func:`read_scans`) through a fresh ``TopoMap(MapperConfig())``
+    (:func:`toponav.evaluation.localise.replay`), at the recorded beam count (``beams`` None) or resampled; wall and
+    thread-CPU ms per update (median, p95) and the beam count."""
+    from toponav.mapping import MapperConfig
 
-    tm = make_map() if make_map is not None else TopoMap(MapperConfig())
-    wall, cpu = [], []
-    n_beams = 0
-    for t, pose, ranges, amin, ainc, rmin, rmax in scans:
-        if beams is None:
-            r, angles = ranges, amin + ainc * np.arange(len(ranges))
-        else:
-            r, angles = resample(ranges, amin, ainc, beams)
-        n_beams = len(r)
-        c0, t0 = time.thread_time(), time.perf_counter()
-        tm.update(pose, r, angles, t, range_min=rmin, range_max=rmax)
-        wall.append((time.perf_counter() - t0) * 1e3)
-        cpu.append((time.thread_time() - c0) * 1e3)
-    if not wall:
+    if not scans:
         return {}
-    w, c = np.asarray(wall), np.asarray(cpu)
-    return {"beams": n_beams, "updates": len(w), "median_ms": float(np.median(w)),
+    if beams is not None:
+        scans = [(t, pose, resample(ranges, amin, ainc, beams)[0], amin, ainc * len(ranges) / beams, rmin, rmax)
+                 for t, pose, ranges, amin, ainc, rmin, rmax in scans]
+    run = replay(list(scans), MapperConfig())
+    w, c = run.update_ms, run.update_cpu_ms
+    return {"beams": len(scans[-1][2]), "updates": len(w), "median_ms": float(np.median(w)),
             "p95_ms": float(np.percentile(w, 95)),
-            "cpu_median_ms": float(np.median(c)), "cpu_p95_ms": float(np.percentile(c, 95)), "places": tm.num_places}
+            "cpu_median_ms": float(np.median(c)), "cpu_p95_ms": float(np.percentile(c, 95)), "places": run.places}
 
 
 def mapper_timing(bag: str | Path, scans_limit: int) -> dict[str, Any]:
