@@ -51,8 +51,8 @@ from typing import Any
 import numpy as np
 
 from toponav.config import param
-from toponav.evaluation.localise import read_scans, replay
 from toponav.experiments.bench_stack import WorldCase, build_matrix, sim_budget
+from toponav.experiments.localise import read_scans, replay
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.ros_nodes.stack_run import Navigator, StackOutcome, StackRunConfig, StackRunner, _read_planner
 
@@ -327,7 +327,7 @@ def resample(ranges: np.ndarray, amin: float, ainc: float, beams: int) -> tuple[
 
 def time_updates(scans: Sequence[tuple], beams: int | None = None) -> dict[str, float]:
     """Replay ``scans`` (:func:`read_scans`) through a fresh ``TopoMap(MapperConfig())``
-    (:func:`toponav.evaluation.localise.replay`), at the recorded beam count (``beams`` None) or resampled; wall and
+    (:func:`toponav.experiments.localise.replay`), at the recorded beam count (``beams`` None) or resampled; wall and
     thread-CPU ms per update (median, p95) and the beam count."""
     from toponav.mapping import MapperConfig
 

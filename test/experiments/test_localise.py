@@ -10,7 +10,7 @@ import pytest
 
 from toponav.bags import TYPESTORE, BagWriter
 from toponav.cli import main
-from toponav.evaluation import localise
+from toponav.experiments import localise
 from toponav.mapping import MapperConfig
 from toponav.mapping.raycast import cast_scan
 from toponav.robot import LidarParams
