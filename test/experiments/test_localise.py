@@ -137,6 +137,8 @@ def test_command_reports_and_refuses_bad_input(bag: Path, tmp_path: Path, capsys
     assert "localisation.no_such" in capsys.readouterr().out
     assert main(["localise", str(bag), "--set", "novalue"]) == 2
     assert main(["localise", str(tmp_path / "missing")]) == 2
+    (tmp_path / "a_file").write_text("")
+    assert main(["localise", str(bag), "--scans", "5", "--out", str(tmp_path / "a_file" / "tum")]) == 2
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "metadata.yaml").write_text("not: a bag")
     assert main(["localise", str(tmp_path / "junk")]) == 2

@@ -257,9 +257,13 @@ def run(ns: argparse.Namespace) -> int:
                     f"draw {ns.noise_seed})")
     if ns.true_odometry:
         mode.append("ground-truth odometry")
-    result = replay(scans, cfg, true if ns.true_odometry else None)
     out = Path(ns.out) if ns.out else Path(tempfile.mkdtemp(prefix="toponav_localise_"))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"localise: --out {out}: {exc}")
+        return 2
+    result = replay(scans, cfg, true if ns.true_odometry else None)
     est = Trajectory(name="pose", topic="localise", t=result.stamps, xyyaw=result.poses)
     ref_file, est_file = write_tum(gt, out / "ground_truth.tum"), write_tum(est, out / "localised.tum")
     try:
