@@ -218,7 +218,8 @@ def run(ns: argparse.Namespace) -> int:
         print(f"localise: {bag} does not exist")
         return 2
     try:
-        cfg = config.build(MapperConfig, _overrides(ns.set))
+        overrides = _overrides(ns.set)
+        cfg = config.build(MapperConfig, overrides)
     except (ValueError, ConfigError) as exc:
         print(f"localise: {exc}")
         return 2
@@ -272,7 +273,7 @@ def run(ns: argparse.Namespace) -> int:
         print(f"localise: {exc}")
         return 2
     shape = shape_fit(true[:, :2], result.poses[:, :2])
-    changed = ", ".join(f"{k}={v}" for k, v in _overrides(ns.set).items()) or "package defaults"
+    changed = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "package defaults"
     print(f"{bag}: {len(scans)} scans ({'; '.join(mode) or 'as recorded'}), mapper: {changed}")
     rpe = f"{stats.rpe_rmse:.3f} m" if stats.rpe_rmse is not None else f"- ({stats.note})"
     print(f"  APE RMSE {stats.ape_rmse:.3f} m (max {stats.ape_max:.3f} m), RPE per 10 m {rpe}; scans matched "
