@@ -11,8 +11,9 @@ recomputed (the voxels the addition opened or updated, and their nearest neighbo
 the map by up to 10 % of its voxels, and in the mazes the corrected trajectory came out about 1.5 % smaller than
 the true one (maze 1000002 replayed: APE 0.21 m; the same with ground-truth odometry, and with exact ray-cast scans
 at the true poses plus 2 cm range noise, so the matcher against a lagging map, not the odometry; noise-free scans
-gave 3 mm). With it: 0.07 m. The forests lose by it (their freshest points are trunk arcs and ground returns that
-move with the viewpoint): docs/localisation.md "Target freshness" has the measurements.
+gave 3 mm). With it: 0.07 m. On the recorded forest runs it loses (0.10 -> 0.20 m), but on exact ray-cast scans of
+the same forest the two targets differ by 7 mm: docs/localisation.md "Target freshness" and "What is left" have the
+measurements.
 """
 
 from __future__ import annotations
