@@ -46,8 +46,14 @@ class LocalisationConfig:
         0.03, "prior std of the odometry's translation per metre driven (fraction): how far the registration may "
         "pull the prediction; about twice the simulated wheel odometry's drift (docs/simulation.md)", min=1e-4)
     odom_sigma_rot: float = param(0.05, "prior std of the odometry's rotation per radian turned (fraction)", min=1e-4)
-    odom_sigma_floor: float = param(0.02, "prior std floor per scan (m and rad): even a still robot's pose is not "
-                                    "exact, and a zero prior would freeze it", min=1e-5)
+    odom_sigma_floor: float = param(
+        0.005, "prior std floor per scan of the translation (m): even a still robot's pose is not exact, and a zero "
+        "prior would freeze it. Several times the simulated wheels' error per scan (about 0.7 mm at 0.5 m/s); at "
+        "2 cm the prior held nothing against the matcher's range-noise shrink (docs/localisation.md 'Prior floor')",
+        min=1e-5)
+    odom_sigma_floor_yaw: float = param(
+        0.002, "prior std floor per scan of the heading (rad): 20x a MEMS gyro's error in 0.1 s (BMI088, about 1e-4 "
+        "rad); raise it (0.02) for a base whose odometry yaw comes from the wheels alone", min=1e-5)
     map_add_distance: float = param(0.1, "add a scan to the local map after moving this far (m) or turning "
                                     "map_add_angle: a still robot would only add its own noise", min=0.0)
     map_add_angle: float = param(0.1, "see map_add_distance (rad)", min=0.0)
@@ -133,7 +139,7 @@ class Localiser:
         self.graph = PoseGraph2D(self.cfg.pose_graph)
         self.keyframes: list[Keyframe] = []
         self.pose: np.ndarray | None = None  # last corrected pose
-        self.covariance = np.eye(3) * self.cfg.odom_sigma_floor ** 2
+        self.covariance = np.diag([self.cfg.odom_sigma_floor ** 2] * 2 + [self.cfg.odom_sigma_floor_yaw ** 2])
         self.travelled = 0.0
         self._last_odom: np.ndarray | None = None
         self._last_added: np.ndarray | None = None  # pose the local map last grew at
@@ -160,11 +166,11 @@ class Localiser:
         """Information of the odometry prediction since the last scan."""
         cfg = self.cfg
         if self._last_odom is None:
-            return _information(cfg.odom_sigma_floor, cfg.odom_sigma_floor)
+            return _information(cfg.odom_sigma_floor, cfg.odom_sigma_floor_yaw)
         d = se2_between(self._last_odom, odom)
         dist, turn = math.hypot(d[0], d[1]), abs(float(d[2]))
         return _information(cfg.odom_sigma_floor + cfg.odom_sigma_trans * dist,
-                            cfg.odom_sigma_floor + cfg.odom_sigma_rot * turn + cfg.odom_sigma_trans * dist)
+                            cfg.odom_sigma_floor_yaw + cfg.odom_sigma_rot * turn + cfg.odom_sigma_trans * dist)
 
     def update(self, odom_pose: np.ndarray, scan: np.ndarray | None, stamp: float) -> LocaliseResult:
         """One scan: ``odom_pose`` (x, y, yaw) in ``odom``, ``scan`` (N, 2) hit points in the robot frame (None or
