@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from toponav.geometry import se2_compose
-from toponav.localisation.frames import MapFromOdom
+from toponav.localisation.frames import MapFromOdom, OdomHistory
 
 
 def test_identity_until_a_corrected_pose_arrives() -> None:
@@ -55,3 +55,23 @@ def test_a_transform_across_pi_has_not_moved() -> None:
     assert not frames.moved_from(np.array([1.0, 2.0, -np.pi + 0.001]))  # 2 mrad apart, not 2 pi
     assert frames.moved_from(np.array([1.0, 2.0, np.pi - 0.01]))
     assert frames.moved_from(np.array([1.03, 2.0, np.pi - 0.001]))
+
+
+def test_odom_history_interpolates_holds_and_restarts():
+    h = OdomHistory(max_skew=0.0, max_gap=0.5, max_age=0.25, jump_tolerance=0.5)
+    assert h.at(1.0) is None and h.newest is None
+    h.add(1.0, (0.0, 0.0, math.pi - 0.1))
+    h.add(1.2, (1.0, 2.0, -math.pi + 0.1))  # yaw crosses +-pi: the short way round
+    np.testing.assert_allclose(h.at(1.05), [0.25, 0.5, math.pi - 0.05], atol=1e-12)
+    assert abs(abs(h.at(1.1)[2]) - math.pi) < 1e-12
+    np.testing.assert_allclose(h.at(1.2), [1.0, 2.0, -math.pi + 0.1])  # on a sample: that sample
+    np.testing.assert_allclose(h.at(1.4), [1.0, 2.0, -math.pi + 0.1])  # past the newest, within max_age: held
+    assert h.at(1.5) is None and h.at(0.7) is None  # beyond max_age either side
+    h.add(1.6, (1.0, 2.0, 0.0))
+    assert h.at(1.4) is not None  # a gap of 0.4 s (<= max_gap): interpolated
+    h.add(3.0, (5.0, 0.0, 0.0))
+    assert h.at(2.3) is None  # a gap of 1.4 s: neither interpolated nor within max_age
+    h.add(2.8, (5.0, 0.0, 0.0))  # 0.2 s back: jitter, kept
+    assert len(h) == 5 and h.newest == 3.0 and h.at(2.8)[0] == 5.0  # put in stamp order
+    h.add(1.0, (0.0, 0.0, 0.0))  # 1.8 s back: a reset, the history starts again
+    assert len(h) == 1 and h.newest == 1.0

@@ -90,9 +90,8 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         assert probe.wait_for_subscribers("/scan", 1, 10.0) and probe.wait_for_subscribers("/odom", 1, 10.0)
 
         t = 1.0
-        # the drive, then three scans standing at its end: the node pairs each scan with the odometry nearest in
-        # time that has arrived, and under load a scan can overtake its odometry message (two topics, no order
-        # between them), so the last moving scan may be paired with the previous pose (0.2 m back here)
+        # the drive, then three scans standing at its end (a scan that overtakes its odometry is held for it:
+        # test_node_pairs_each_scan_with_the_odometry_of_its_stamp)
         drive = h.polyline([(1.0, 1.5), (9.0, 1.5)], step=0.2)
         for pose in [*drive, *[drive[-1]] * 3]:
             probe.publish("/odom", _odom(*pose, t), SENSOR_QOS)
@@ -165,6 +164,54 @@ def test_node_maps_synthetic_drive_survives_bad_input_and_saves(domain_id, mappi
         graph_file.write_text("{corrupt")
         resp = _call(probe, "/topo_mapper/load", node)
         assert not resp.success and "not valid JSON" in resp.message
+        assert node.alive()
+    assert node.proc.returncode == 0, node.log_path.read_text()
+
+
+def test_node_pairs_each_scan_with_the_odometry_of_its_stamp(domain_id, mapping_helpers):
+    """/scan and /odom have no order between them: a scan that arrives before the odometry of its stamp is held
+    until that odometry comes (not paired with the sample before), a scan between two samples gets the pose
+    interpolated between them, and a held scan whose odometry never comes goes on with the nearest one."""
+    world = mapping_helpers.corridor_world()
+    angles = -math.pi + 2 * math.pi / 360 * np.arange(360)
+
+    def scan_at(x: float, t: float) -> LaserScan:
+        return _scan(cast_scan(world, (x, 1.5, 0.0), angles, 8.0), t)
+
+    def pose_at(t: float):
+        got = [m for m in probe.all("/pose") if abs(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec - t) < 1e-6]
+        return got[-1].pose.pose.position.x if got else None
+
+    with NodeProcess("toponav.ros_nodes.topo_mapper", domain_id) as node, Probe(domain_id) as probe:
+        probe.subscribe("/pose", PoseWithCovarianceStamped)
+        probe.subscribe("/topo_graph", String, LATCHED_QOS)
+        assert probe.wait("/topo_graph", 1, timeout=20.0), node.output()
+        probe.publish("/odom", _odom(1.0, 1.5, 0.0, 1.0), SENSOR_QOS)
+        assert probe.wait_for_subscribers("/scan", 1, 10.0) and probe.wait_for_subscribers("/odom", 1, 10.0)
+        for _ in range(3):  # the odometry at 1.0 s is held by the node before the scans below
+            probe.publish("/odom", _odom(1.0, 1.5, 0.0, 1.0), SENSOR_QOS)
+            time.sleep(0.2)
+        probe.publish("/scan", scan_at(1.0, 1.0), SENSOR_QOS)  # the first scan: the map starts here
+        assert wait_for(lambda: pose_at(1.0) is not None, 10.0), node.output()
+        # a scan 0.1 s later whose odometry has not arrived yet: held, not paired with the 1.0 s odometry
+        probe.publish("/scan", scan_at(1.5, 1.1), SENSOR_QOS)
+        time.sleep(1.0)
+        assert pose_at(1.1) is None, "the scan was integrated before the odometry of its stamp"
+        probe.publish("/odom", _odom(1.5, 1.5, 0.0, 1.1), SENSOR_QOS)
+        assert wait_for(lambda: pose_at(1.1) is not None, 10.0), node.output()
+        assert abs(pose_at(1.1) - 1.5) < 0.03
+        # a scan between two odometry samples: the pose interpolated between them (1.5 m at 1.1 s, 2.0 m at 1.3 s)
+        probe.publish("/odom", _odom(2.0, 1.5, 0.0, 1.3), SENSOR_QOS)
+        time.sleep(0.2)
+        probe.publish("/scan", scan_at(1.75, 1.2), SENSOR_QOS)
+        assert wait_for(lambda: pose_at(1.2) is not None, 10.0), node.output()
+        assert abs(pose_at(1.2) - 1.75) < 0.03
+        # odometry stops: the held scan goes on with the nearest sample when the next scan comes
+        probe.publish("/scan", scan_at(2.0, 1.4), SENSOR_QOS)
+        time.sleep(0.5)
+        assert pose_at(1.4) is None
+        probe.publish("/scan", scan_at(2.0, 1.5), SENSOR_QOS)
+        assert wait_for(lambda: pose_at(1.4) is not None, 10.0), node.output()
         assert node.alive()
     assert node.proc.returncode == 0, node.log_path.read_text()
 

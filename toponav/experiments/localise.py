@@ -35,12 +35,14 @@ Scan = tuple[float, tuple[float, float, float], np.ndarray, float, float, float,
 
 def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
     """(stamp, wheel-odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max) of the
-    bag's scans (the first ``limit``, 0 = all) that have an odometry message within 0.25 s, as the mapper
-    node pairs them."""
+    bag's scans (the first ``limit``, 0 = all) that have odometry at their stamp, paired as the mapper node pairs
+    them (:class:`~toponav.localisation.frames.OdomHistory`: interpolated, else the nearest within 0.25 s)."""
     from toponav.bags import open_bag
     from toponav.evaluation import fastcdr
     from toponav.evaluation.run import in_namespace
     from toponav.geometry import quaternion_to_yaw
+    from toponav.localisation.frames import OdomHistory
+    from toponav.mapping.config import TopoMapperConfig
 
     odom: list[tuple[float, float, float, float]] = []
     scans: list[tuple[float, np.ndarray, float, float, float, float]] = []
@@ -57,13 +59,15 @@ def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
                 scans.append((t, np.array(ranges, dtype=np.float64), amin, ainc, rmin, rmax))
     if not odom or not scans:
         return []
-    o = np.asarray(sorted(odom))
+    age = TopoMapperConfig().max_odom_age  # the node's default
+    history = OdomHistory(max_skew=0.0, max_gap=2 * age, max_age=age, history=None)
+    for t, x, y, yaw in sorted(odom):
+        history.add(t, (x, y, yaw))
     out = []
     for t, ranges, amin, ainc, rmin, rmax in sorted(scans, key=lambda s: s[0]):
-        i = int(np.clip(np.searchsorted(o[:, 0], t), 1, len(o) - 1))
-        j = i if abs(o[i, 0] - t) < abs(o[i - 1, 0] - t) else i - 1
-        if abs(o[j, 0] - t) <= 0.25:
-            out.append((t, (float(o[j, 1]), float(o[j, 2]), float(o[j, 3])), ranges, amin, ainc, rmin, rmax))
+        pose = history.at(t)
+        if pose is not None:
+            out.append((t, (float(pose[0]), float(pose[1]), float(pose[2])), ranges, amin, ainc, rmin, rmax))
             if limit and len(out) >= limit:
                 break
     return out

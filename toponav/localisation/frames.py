@@ -17,13 +17,77 @@ import numpy as np
 from toponav.geometry import se2_compose, se2_inverse, wrap_angle
 
 
+class OdomHistory:
+    """Recent odometry samples by stamp, and the pose at any stamp between them: what tf2's buffer answers for
+    ``odom -> base_link`` in a full ROS install. The one home of this lookup (the mapper pairs each scan with it,
+    :class:`MapFromOdom` each corrected pose)."""
+
+    def __init__(self, max_skew: float = 0.1, max_gap: float = 0.6, max_age: float | None = None,
+                 history: int | None = 400, jump_tolerance: float = 0.0) -> None:
+        self.max_skew = float(max_skew)  # s: a sample this close to the stamp is used as is (0: interpolate always)
+        self.max_gap = float(max_gap)  # s: else two samples at most this far apart either side are interpolated
+        self.max_age = self.max_skew if max_age is None else float(max_age)  # s: else the nearest this close
+        self.jump_tolerance = float(jump_tolerance)  # s: a stamp further back than this starts a new history
+        self._samples: deque[tuple[float, np.ndarray]] = deque(maxlen=history)
+        self._stamps: deque[float] = deque(maxlen=history)  # the samples' stamps, for bisect
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def clear(self) -> None:
+        self._samples.clear()
+        self._stamps.clear()
+
+    @property
+    def newest(self) -> float | None:
+        """Stamp of the latest sample (None when empty)."""
+        return self._samples[-1][0] if self._samples else None
+
+    def add(self, stamp: float, pose: np.ndarray) -> None:
+        """A sample; one older than the newest by more than ``jump_tolerance`` starts a new history (sim reset,
+        bag loop: the older odometry belongs to another run), a less late one is put in stamp order."""
+        item = (float(stamp), np.asarray(pose, dtype=np.float64).reshape(3))
+        if self._samples and item[0] < self._samples[-1][0]:
+            if item[0] < self._samples[-1][0] - self.jump_tolerance:
+                self.clear()
+            else:
+                if len(self._samples) == self._samples.maxlen:
+                    self._samples.popleft()
+                    self._stamps.popleft()
+                i = bisect.bisect_right(self._stamps, item[0])
+                self._samples.insert(i, item)
+                self._stamps.insert(i, item[0])
+                return
+        self._samples.append(item)
+        self._stamps.append(item[0])
+
+    def at(self, stamp: float) -> np.ndarray | None:
+        """The pose at ``stamp``: the nearest sample within ``max_skew``, else interpolated (linear in x, y and
+        the wrapped yaw) between the samples either side when they lie within ``max_gap`` of each other, else
+        the nearest within ``max_age``, else None."""
+        if not self._samples:
+            return None
+        stamps = self._stamps
+        i = bisect.bisect_left(stamps, stamp)
+        best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
+        skew = abs(stamps[best] - stamp)
+        if skew <= self.max_skew:
+            return self._samples[best][1]
+        if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] <= self.max_gap:
+            (t0, a), (t1, b) = self._samples[i - 1], self._samples[i]
+            u = (stamp - t0) / (t1 - t0)
+            return np.array([a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]),
+                             float(wrap_angle(a[2] + u * wrap_angle(b[2] - a[2])))])
+        return self._samples[best][1] if skew <= self.max_age else None
+
+
 class MapFromOdom:
     """Keeps the latest ``map <- odom`` from corrected poses matched to the odometry of the same stamp."""
 
     def __init__(self, max_skew: float = 0.1, max_gap: float = 0.6, history: int = 400) -> None:
-        self.max_skew = float(max_skew)  # s: an odometry sample this close to the corrected pose's stamp is used as is
-        self.max_gap = float(max_gap)  # s: else two samples at most this far apart either side are interpolated
-        self._odom: deque[tuple[float, np.ndarray]] = deque(maxlen=history)
+        # nearest sample within max_skew, else interpolated across at most max_gap (a node that takes odometry at
+        # a few Hz, as the planner in lockstep, holds one sample per tick)
+        self._odom = OdomHistory(max_skew=max_skew, max_gap=max_gap, history=history)
         self.transform = np.zeros(3)
         self.stamp: float | None = None  # stamp of the corrected pose the transform came from
 
@@ -33,27 +97,11 @@ class MapFromOdom:
         self.stamp = None
 
     def add_odom(self, stamp: float, pose: np.ndarray) -> None:
-        if self._odom and stamp < self._odom[-1][0]:
-            self._odom.clear()  # time went back (sim reset, bag loop): older odometry belongs to another run
-        self._odom.append((float(stamp), np.asarray(pose, dtype=np.float64).reshape(3)))
+        self._odom.add(stamp, pose)
 
     def odom_at(self, stamp: float) -> np.ndarray | None:
-        """The odometry pose at ``stamp``: the nearest sample within ``max_skew``, else interpolated between the
-        samples either side when they lie within ``max_gap`` (a node that takes odometry at a few Hz, as the planner
-        in lockstep, holds one sample per tick), else None."""
-        if not self._odom:
-            return None
-        stamps = [s for s, _ in self._odom]
-        i = bisect.bisect_left(stamps, stamp)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
-        if abs(stamps[best] - stamp) <= self.max_skew:
-            return self._odom[best][1]
-        if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] <= self.max_gap:
-            (t0, a), (t1, b) = self._odom[i - 1], self._odom[i]
-            u = (stamp - t0) / (t1 - t0)
-            return np.array([a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]),
-                             float(wrap_angle(a[2] + u * wrap_angle(b[2] - a[2])))])
-        return None
+        """The odometry pose at ``stamp`` (:meth:`OdomHistory.at`), or None."""
+        return self._odom.at(stamp)
 
     def add_map_pose(self, stamp: float, pose: np.ndarray) -> bool:
         """A corrected pose at ``stamp``; False (transform kept) when no odometry of that time is held."""

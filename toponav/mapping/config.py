@@ -126,8 +126,8 @@ class TopoMapperConfig(MapperConfig):
     publish_period: float = param(0.5, "at most one /topo_graph + markers message per this many seconds (node clock)",
                                   min=0.0)
     map_period: float = param(2.0, "at most one /map per this many seconds (node clock)", min=0.0)
-    max_odom_age: float = param(0.25, "use a scan only if an odometry message lies within this time of it (s)",
-                                min=0.0)
+    max_odom_age: float = param(0.25, "use a scan only if odometry lies within this time of it (s); between two "
+                                "samples the pose is interpolated", min=0.0)
     use_points: bool = param(False, "subscribe /points and use it for the fpfh descriptor")
     publish_markers: bool = param(True, "publish /topo_graph/markers for RViz")
     graph_path: str = param("topo_graph.geojson",
