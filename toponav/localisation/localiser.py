@@ -49,8 +49,8 @@ class LocalisationConfig:
     odom_sigma_floor: float = param(
         0.005, "prior std floor per scan of the translation (m): even a still robot's pose is not exact, and a zero "
         "prior would freeze it. Several times the simulated wheels' error per scan (about 0.7 mm at 0.5 m/s); at "
-        "2 cm the prior held nothing against the matcher's range-noise shrink (docs/localisation.md 'Prior floor')",
-        min=1e-5)
+        "2 cm the prior held nothing against the matcher's range-noise shrink (docs/localisation.md, 'The noisy "
+        "map, not the noisy scan')", min=1e-5)
     odom_sigma_floor_yaw: float = param(
         0.002, "prior std floor per scan of the heading (rad): 20x a MEMS gyro's error in 0.1 s (BMI088, about 1e-4 "
         "rad); raise it (0.02) for a base whose odometry yaw comes from the wheels alone", min=1e-5)
