@@ -133,10 +133,13 @@ class TopoMapperNode(Node):
             self.get_logger().warning(f"/odom ignored: {exc}", throttle_duration_sec=5.0)
             return
         self._odom.add(t, (x, y, yaw))
-        held = self._held
-        if held is not None and t >= stamp_to_sec(held.header.stamp):
-            self._held = None
-            self._integrate(held)
+        if self._held is not None:
+            held, th = self._held, stamp_to_sec(self._held.header.stamp)
+            if t < th - self.config.time_jump_tolerance:  # time went back: the held scan was of the previous run
+                self._held = None
+            elif t >= th:
+                self._held = None
+                self._integrate(held)
 
     def _on_points(self, msg: PointCloud2) -> None:
         try:
@@ -159,6 +162,8 @@ class TopoMapperNode(Node):
         or after its stamp arrives (what tf2's MessageFilter does), or the next scan comes. In lockstep the sim
         step's messages come in stamp order, odometry first."""
         t = stamp_to_sec(msg.header.stamp)
+        if self._held is not None and t < stamp_to_sec(self._held.header.stamp) - self.config.time_jump_tolerance:
+            self._held = None  # time went back: the held scan was of the previous run
         newest = self._odom.newest
         if self.lockstep is None and newest is not None and newest < t <= newest + self.config.max_odom_age:
             held, self._held = self._held, msg
