@@ -81,7 +81,8 @@ class TopoMapperNode(Node):
         self.map.descriptors.warm_up()
         # odometry by stamp, interpolated to each scan's stamp (max_skew 0: always, when samples lie either side)
         self._odom = OdomHistory(max_skew=0.0, history=200, jump_tolerance=self.config.time_jump_tolerance)
-        self._held: LaserScan | None = None  # a scan newer than every odometry sample, waiting for its odometry
+        # a scan newer than every odometry sample, waiting for its odometry: (its stamp in s, the message)
+        self._held: tuple[float, LaserScan] | None = None
         self._cloud = None
         self._last_graph_pub: float | None = None
         self._last_map_pub: float | None = None
@@ -133,13 +134,10 @@ class TopoMapperNode(Node):
             self.get_logger().warning(f"/odom ignored: {exc}", throttle_duration_sec=5.0)
             return
         self._odom.add(t, (x, y, yaw))
-        if self._held is not None:
-            held, th = self._held, stamp_to_sec(self._held.header.stamp)
-            if t < th - self.config.time_jump_tolerance:  # time went back: the held scan was of the previous run
-                self._held = None
-            elif t >= th:
-                self._held = None
-                self._integrate(held)
+        self._drop_held_before(t)
+        if self._held is not None and t >= self._held[0]:
+            held, self._held = self._held[1], None
+            self._integrate(held)
 
     def _on_points(self, msg: PointCloud2) -> None:
         try:
@@ -162,15 +160,20 @@ class TopoMapperNode(Node):
         or after its stamp arrives (what tf2's MessageFilter does), or the next scan comes. In lockstep the sim
         step's messages come in stamp order, odometry first."""
         t = stamp_to_sec(msg.header.stamp)
-        if self._held is not None and t < stamp_to_sec(self._held.header.stamp) - self.config.time_jump_tolerance:
-            self._held = None  # time went back: the held scan was of the previous run
+        self._drop_held_before(t)
         newest = self._odom.newest
         if self.lockstep is None and newest is not None and newest < t <= newest + self.config.max_odom_age:
-            held, self._held = self._held, msg
+            held, self._held = self._held, (t, msg)
             if held is not None:  # its odometry never came: integrate it with what there is
-                self._integrate(held)
+                self._integrate(held[1])
             return
         self._integrate(msg)
+
+    def _drop_held_before(self, t: float) -> None:
+        """A message stamped ``t`` that says time went back (by more than time_jump_tolerance) drops the held
+        scan: it was of the previous run."""
+        if self._held is not None and t < self._held[0] - self.config.time_jump_tolerance:
+            self._held = None
 
     def _integrate(self, msg: LaserScan) -> None:
         log = self.get_logger()
