@@ -28,57 +28,57 @@ class OdomHistory:
         self.max_gap = float(max_gap)  # s: else two samples at most this far apart either side are interpolated
         self.max_age = self.max_skew if max_age is None else float(max_age)  # s: else the nearest this close
         self.jump_tolerance = float(jump_tolerance)  # s: a stamp further back than this starts a new history
-        self._samples: deque[tuple[float, np.ndarray]] = deque(maxlen=history)
-        self._stamps: deque[float] = deque(maxlen=history)  # the samples' stamps, for bisect
+        self._stamps: deque[float] = deque(maxlen=history)  # ascending
+        self._poses: deque[np.ndarray] = deque(maxlen=history)  # (3,) each, aligned with _stamps
 
     def __len__(self) -> int:
-        return len(self._samples)
+        return len(self._stamps)
 
     def clear(self) -> None:
-        self._samples.clear()
         self._stamps.clear()
+        self._poses.clear()
 
     @property
     def newest(self) -> float | None:
         """Stamp of the latest sample (None when empty)."""
-        return self._samples[-1][0] if self._samples else None
+        return self._stamps[-1] if self._stamps else None
 
     def add(self, stamp: float, pose: np.ndarray) -> None:
         """A sample; one older than the newest by more than ``jump_tolerance`` starts a new history (sim reset,
         bag loop: the older odometry belongs to another run), a less late one is put in stamp order."""
-        item = (float(stamp), np.asarray(pose, dtype=np.float64).reshape(3))
-        if self._samples and item[0] < self._samples[-1][0]:
-            if item[0] < self._samples[-1][0] - self.jump_tolerance:
+        t, p = float(stamp), np.asarray(pose, dtype=np.float64).reshape(3)
+        if self._stamps and t < self._stamps[-1]:
+            if t < self._stamps[-1] - self.jump_tolerance:
                 self.clear()
             else:
-                if len(self._samples) == self._samples.maxlen:
-                    self._samples.popleft()
+                if len(self._stamps) == self._stamps.maxlen:
                     self._stamps.popleft()
-                i = bisect.bisect_right(self._stamps, item[0])
-                self._samples.insert(i, item)
-                self._stamps.insert(i, item[0])
+                    self._poses.popleft()
+                i = bisect.bisect_right(self._stamps, t)
+                self._stamps.insert(i, t)
+                self._poses.insert(i, p)
                 return
-        self._samples.append(item)
-        self._stamps.append(item[0])
+        self._stamps.append(t)
+        self._poses.append(p)
 
     def at(self, stamp: float) -> np.ndarray | None:
         """The pose at ``stamp``: the nearest sample within ``max_skew``, else interpolated (linear in x, y and
         the wrapped yaw) between the samples either side when they lie within ``max_gap`` of each other, else
         the nearest within ``max_age``, else None."""
-        if not self._samples:
+        stamps, poses = self._stamps, self._poses
+        if not stamps:
             return None
-        stamps = self._stamps
         i = bisect.bisect_left(stamps, stamp)
         best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
         skew = abs(stamps[best] - stamp)
         if skew <= self.max_skew:
-            return self._samples[best][1]
+            return poses[best]
         if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] <= self.max_gap:
-            (t0, a), (t1, b) = self._samples[i - 1], self._samples[i]
+            t0, t1, a, b = stamps[i - 1], stamps[i], poses[i - 1], poses[i]
             u = (stamp - t0) / (t1 - t0)
             return np.array([a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]),
                              float(wrap_angle(a[2] + u * wrap_angle(b[2] - a[2])))])
-        return self._samples[best][1] if skew <= self.max_age else None
+        return poses[best] if skew <= self.max_age else None
 
 
 class MapFromOdom:
