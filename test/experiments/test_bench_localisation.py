@@ -116,7 +116,8 @@ def test_a_leg_the_planner_believes_reached_off_target_is_missed_and_the_shuttle
     assert len(one.legs) == 1 and res1.failure.startswith("missed goal (1 of 1")
 
 
-def _row(distance: float | None, ape_pose: float | None, ape_odom: float, ape_wheels: float | None = None) -> dict:
+def _row(distance: float | None, ape_pose: float | None, ape_odom: float, ape_wheels: float | None = None,
+         ape_kiss: float | None = None) -> dict:
     from toponav.experiments.bench_stack import WorldCase
 
     errors = {"path_length": distance, "duration": 300.0, "missing": {} if ape_pose is not None else
@@ -125,6 +126,8 @@ def _row(distance: float | None, ape_pose: float | None, ape_odom: float, ape_wh
                             "pose": None if ape_pose is None else {"ape_rmse": ape_pose, "rpe_rmse": 0.01}}}
     if ape_wheels is not None:
         errors["estimates"]["wheel_odom"] = {"ape_rmse": ape_wheels, "rpe_rmse": 0.5}
+    if ape_kiss is not None:
+        errors["estimates"]["kiss_icp"] = {"ape_rmse": ape_kiss, "rpe_rmse": 0.15}
     legs = [{"reached": True}, {"reached": True}]
     return bl.run_row(WorldCase("maze", 1_000_000, "maze-1000000"), {"reached": True}, legs, errors)
 
@@ -146,6 +149,10 @@ def test_verdict_and_table() -> None:
     assert bl.verdict([gyro])["passed"] is True
     assert "| maze-1000000 | 160.0 | 0.050 | 2.000 | x40.0 | 0.400 | x8.0 |" in bl.markdown([gyro], "## t")
     assert "not recorded" in md and "**Criteria**" in md
+    # KISS-ICP on the run's scans: its own columns and ratio; it does not enter the verdict
+    gyro_kiss = _row(160.0, 0.05, 0.4, ape_wheels=2.0, ape_kiss=0.30)
+    assert gyro_kiss["ratio_kiss"] == pytest.approx(6.0) and bl.verdict([gyro_kiss])["passed"] is True
+    assert "| 0.400 | x8.0 | 0.300 | x6.0 | 0.010 | 0.500 | 0.300 | 0.150 |" in bl.markdown([gyro_kiss], "## t")
 
 
 def test_resample_keeps_recorded_ranges() -> None:

@@ -82,6 +82,9 @@ class LocalisationBenchOptions:
     rtf: float | None = param(None, "sim real_time_factor (None: 0 = as fast as the nodes allow, in lockstep)")
     params_file: str = param("", "base parameter YAML (empty: the shipped config/sim_navigation.yaml); wheel "
                              "odometry is set on top")
+    kiss_icp: bool = param(True, "also run KISS-ICP (kiss-icp, PyPI: point-to-point scan-to-map odometry) on each "
+                           "run's recorded scans, the run's odometry as its initial guess: a library baseline in "
+                           "the same runs")
     timing_scans: int = param(3000, "scans replayed per beam count for the mapper update timing, from the start of "
                               "the longest run (5 min at 10 Hz; 0 = no timing)", min=0)
     out: str = param("runs/bench_localisation", "output folder (table, JSON, bags, TUM files)")
@@ -233,7 +236,7 @@ def run_row(case: WorldCase, outcome: dict[str, Any], legs: list[dict[str, Any]]
         return (est.get(name) or {}).get(key)
 
     ape_pose, ape_odom = stat("pose", "ape_rmse"), stat("odom", "ape_rmse")
-    ape_wheels = stat("wheel_odom", "ape_rmse")
+    ape_wheels, ape_kiss = stat("wheel_odom", "ape_rmse"), stat("kiss_icp", "ape_rmse")
     return {
         "world": case.label, "spec": case.spec, "seed": case.seed,
         "distance": (errors or {}).get("path_length"), "duration": (errors or {}).get("duration"),
@@ -243,6 +246,7 @@ def run_row(case: WorldCase, outcome: dict[str, Any], legs: list[dict[str, Any]]
         "ape_pose": ape_pose, "ape_odom": ape_odom, "ape_wheels": ape_wheels,
         "ratio": ratio(ape_wheels if ape_wheels is not None else ape_odom, ape_pose),
         "ratio_odom": ratio(ape_odom, ape_pose),
+        "ape_kiss": ape_kiss, "ratio_kiss": ratio(ape_kiss, ape_pose), "rpe_kiss": stat("kiss_icp", "rpe_rmse"),
         "rpe_pose": stat("pose", "rpe_rmse"), "rpe_odom": stat("odom", "rpe_rmse"),
         "rpe_wheels": stat("wheel_odom", "rpe_rmse"),
         "start_error_pose": stat("pose", "start_error"), "start_error_odom": stat("odom", "start_error"),
@@ -293,14 +297,16 @@ def markdown(rows: Sequence[dict[str, Any]], header: str, timing: dict[str, Any]
     """The per-run table, the verdict line and the mapper timing."""
     lines = [header, "",
              "| world | driven (m) | APE corrected (m) | APE wheel odom (m) | wheel odom / corrected | "
-             "APE odom, wheels + gyro (m) | odom / corrected | RPE/10 m corrected (m) | RPE/10 m wheel odom (m) | "
-             "RPE/10 m odom (m) | legs reached | failure |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             "APE odom, wheels + gyro (m) | odom / corrected | APE KISS-ICP (m) | KISS-ICP / corrected | "
+             "RPE/10 m corrected (m) | RPE/10 m wheel odom (m) | RPE/10 m odom (m) | RPE/10 m KISS-ICP (m) | "
+             "legs reached | failure |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         lines.append(f"| {r['world']} | {_f(r['distance'], '{:.1f}')} | {_f(r['ape_pose'])} | "
                      f"{_f(r['ape_wheels'])} | {_f(r['ratio'], 'x{:.1f}')} | {_f(r['ape_odom'])} | "
-                     f"{_f(r['ratio_odom'], 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r['rpe_wheels'])} | "
-                     f"{_f(r['rpe_odom'])} | "
+                     f"{_f(r['ratio_odom'], 'x{:.1f}')} | {_f(r.get('ape_kiss'))} | "
+                     f"{_f(r.get('ratio_kiss'), 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r['rpe_wheels'])} | "
+                     f"{_f(r['rpe_odom'])} | {_f(r.get('rpe_kiss'))} | "
                      f"{r['legs_reached']}/{r['legs']}{' (all)' if r['reached'] else ''} | "
                      f"{r['failure'] or r['error'] or '–'} |")
     notes = sorted({m for r in rows for m in (r.get("missing") or {}).values()})
@@ -433,7 +439,7 @@ def run(ns: argparse.Namespace) -> int:
             r = rows[-1]
             print(f"[bench localisation] {r['world']:22s} {_f(r['distance'], '{:6.1f}')} m  APE corrected "
                   f"{_f(r['ape_pose'])} m, wheel odom {_f(r['ape_wheels'])} m (x{_f(r['ratio'], '{:.1f}')}), odom "
-                  f"{_f(r['ape_odom'])} m (x{_f(r['ratio_odom'], '{:.1f}')})  RPE/10 m "
+                  f"{_f(r['ape_odom'])} m (x{_f(r['ratio_odom'], '{:.1f}')}), KISS-ICP {_f(r['ape_kiss'])} m  RPE/10 m "
                   f"{_f(r['rpe_pose'])} / {_f(r['rpe_wheels'])} / {_f(r['rpe_odom'])} m  "
                   f"legs {r['legs_reached']}/{r['legs']}  "
                   f"{r['failure'] or r['error'] or 'ok'}  wall {_f(r['wall_time'], '{:.0f}')} s")
@@ -445,6 +451,23 @@ def run(ns: argparse.Namespace) -> int:
     print(write())
     print(f"[bench localisation] wrote {out / 'bench_localisation.md'} and {out / 'bench_localisation.json'}")
     return 130 if stop.is_set() else 0
+
+
+def _kiss_icp(run_dir: Path) -> tuple[dict[str, Any] | None, str]:
+    """KISS-ICP's errors on the run's recorded scans (``tum/kiss_icp.tum``), or None and why not."""
+    from toponav.evaluation.trajectory_error import REFERENCE, read_trajectories
+    from toponav.experiments.localise import kiss_icp_errors, read_scans
+
+    try:
+        scans = read_scans(run_dir / "bag")
+        gt = read_trajectories(run_dir / "bag").trajectories.get(REFERENCE)
+        if not scans or gt is None:
+            return None, "KISS-ICP: no scans with odometry or no ground truth in the bag"
+        return kiss_icp_errors(scans, gt, run_dir / "tum").to_dict(), ""
+    except ImportError as exc:
+        return None, f"KISS-ICP: kiss-icp not importable ({exc})"
+    except Exception as exc:  # a baseline's failure must not cost the run's own row
+        return None, f"KISS-ICP failed: {type(exc).__name__}: {exc}"
 
 
 def _one_run(case: WorldCase, args: LocalisationBenchOptions, out: Path, lockstep: bool, rtf: float, verbose: bool,
@@ -480,6 +503,10 @@ def _one_run(case: WorldCase, args: LocalisationBenchOptions, out: Path, lockste
         errors = evaluate_bag(run_dir / "bag", run_dir / "tum").to_dict()
     except (TrajectoryError, BagError, OSError) as exc:
         error = f"evaluation failed: {exc}"
+    if errors is not None and args.kiss_icp:
+        errors["estimates"]["kiss_icp"], why = _kiss_icp(run_dir)
+        if why:
+            errors["missing"]["kiss_icp"] = why
     (run_dir / "outcome.json").write_text(json.dumps({"outcome": outcome, "legs": legs, "errors": errors}, indent=1,
                                                      default=float))
     return run_row(case, outcome, legs, errors, error)

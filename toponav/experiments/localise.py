@@ -171,6 +171,67 @@ def replay(scans: list[Scan], cfg: Any, odometry: np.ndarray | None = None) -> R
                   tm.num_places)
 
 
+def _se3(pose: tuple[float, float, float] | np.ndarray) -> np.ndarray:
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    m = np.eye(4)
+    m[:2, :2] = [[c, -s], [s, c]]
+    m[:2, 3] = pose[0], pose[1]
+    return m
+
+
+def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The same scans through KISS-ICP (Vizzo et al., "KISS-ICP: In defense of point-to-point ICP", RA-L 2023;
+    ``kiss-icp`` on PyPI): the library baseline beside our localiser. Returns (stamps, (N, 3) poses in ``odom``).
+
+    Set up as a wheeled robot would run it: the planar returns at z = 0 (its maintainers' advice for 2-D
+    scans), the wheel-odometry increment since the last scan as each frame's initial guess instead of its
+    constant-velocity model (what kinematic-icp, its wheeled sibling, does), no deskewing (the simulated lidar
+    takes each scan at one instant), its own defaults otherwise (voxel = range_max / 100, adaptive threshold),
+    one thread. It is scan-to-map odometry: no odometry prior in the least squares, no loop closure. A scan with
+    fewer than 10 returns advances on the odometry increment alone."""
+    from kiss_icp.config import KISSConfig
+    from kiss_icp.kiss_icp import KissICP
+
+    if not scans:
+        return np.zeros(0), np.zeros((0, 3))
+    cfg = KISSConfig()
+    cfg.data.deskew = False
+    cfg.data.max_range = float(max(s[6] for s in scans if np.isfinite(s[6])) if any(np.isfinite(s[6]) for s in scans)
+                               else 100.0)
+    cfg.data.min_range = float(min(s[5] for s in scans))
+    cfg.mapping.voxel_size = cfg.data.max_range / 100.0
+    cfg.registration.max_num_threads = 1
+    kiss = KissICP(cfg)
+    odom = [s[1] for s in scans] if odometry is None else [tuple(p) for p in odometry]
+    base = _se3(odom[0])
+    poses = np.zeros((len(scans), 3))
+    for k, (_t, _pose, ranges, amin, ainc, rmin, rmax) in enumerate(scans):
+        if k:
+            kiss.last_delta = np.linalg.inv(_se3(odom[k - 1])) @ _se3(odom[k])
+        r = np.asarray(ranges, dtype=np.float64)
+        a = amin + ainc * np.arange(len(r))
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(r) & (r >= rmin) & (r < rmax - 1e-6)
+        if ok.sum() >= 10:
+            pts = np.column_stack([r[ok] * np.cos(a[ok]), r[ok] * np.sin(a[ok]), np.zeros(int(ok.sum()))])
+            kiss.register_frame(pts, np.zeros(len(pts)))
+        else:
+            kiss.last_pose = kiss.last_pose @ kiss.last_delta
+        m = base @ kiss.last_pose
+        poses[k] = m[0, 3], m[1, 3], math.atan2(m[1, 0], m[0, 0])
+    return np.array([s[0] for s in scans]), poses
+
+
+def kiss_icp_errors(scans: list[Scan], ground_truth: Any, out: Path) -> Any:
+    """KISS-ICP's trajectory on ``scans`` (:func:`kiss_icp_replay`) scored like the corrected pose: TUM files
+    ``ground_truth.tum`` and ``kiss_icp.tum`` in ``out``, evo's APE / RPE (an ``ErrorStats``)."""
+    from toponav.evaluation.trajectory_error import Trajectory, trajectory_error, write_tum
+
+    stamps, poses = kiss_icp_replay(scans)
+    est = write_tum(Trajectory(name="kiss_icp", topic="kiss_icp", t=stamps, xyyaw=poses), out / "kiss_icp.tum")
+    return trajectory_error(write_tum(ground_truth, out / "ground_truth.tum"), est)
+
+
 def _overrides(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -200,6 +261,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--raycast range noise, fraction of the range; default the simulated lidar's")
     parser.add_argument("--noise-seed", type=int, default=0,
                         help="--raycast noise draw: another seed, another realisation of the same noise model")
+    parser.add_argument("--kiss-icp", action="store_true",
+                        help="also run KISS-ICP (kiss-icp, PyPI) on the same scans and odometry and print its errors")
     parser.add_argument("--out", default="", help="folder for the TUM files (default: a temporary one)")
 
 
@@ -286,4 +349,13 @@ def run(ns: argparse.Namespace) -> int:
           f"deg, {shape.residual:.3f} m left after both")
     print(f"  mapper update {np.median(result.update_ms):.2f} ms median, {np.percentile(result.update_ms, 95):.1f} ms "
           f"p95 (wall); TUM files in {out}")
+    if ns.kiss_icp:
+        try:
+            kiss = kiss_icp_errors(scans, gt, out)
+        except ImportError as exc:
+            print(f"localise: --kiss-icp: {exc} (bash scripts/setup.sh installs kiss-icp)")
+            return 2
+        rpe = f"{kiss.rpe_rmse:.3f} m" if kiss.rpe_rmse is not None else f"- ({kiss.note})"
+        print(f"  KISS-ICP on the same scans and odometry: APE RMSE {kiss.ape_rmse:.3f} m (max {kiss.ape_max:.3f} m), "
+              f"RPE per 10 m {rpe}")
     return 0
