@@ -184,11 +184,12 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     ``kiss-icp`` on PyPI): the library baseline beside our localiser. Returns (stamps, (N, 3) poses in ``odom``).
 
     Set up as a wheeled robot would run it: the planar returns at z = 0 (its maintainers' advice for 2-D
-    scans), the wheel-odometry increment since the last scan as each frame's initial guess instead of its
-    constant-velocity model (what kinematic-icp, its wheeled sibling, does), no deskewing (the simulated lidar
-    takes each scan at one instant), its own defaults otherwise (voxel = range_max / 100, adaptive threshold),
-    one thread. It is scan-to-map odometry: no odometry prior in the least squares, no loop closure. A scan with
-    fewer than 10 returns advances on the odometry increment alone."""
+    scans), the odometry increment since the last scan (the recorded odometry, or ``odometry`` (N, 3) instead)
+    as each frame's initial guess instead of its constant-velocity model (what kinematic-icp, its wheeled
+    sibling, does), no deskewing (the simulated lidar takes each scan at one instant), its own defaults
+    otherwise (voxel = range_max / 100, adaptive threshold), one thread. It is scan-to-map odometry: no odometry
+    prior in the least squares, no loop closure. A scan with fewer than 10 returns advances on the odometry
+    increment alone."""
     from kiss_icp.config import KISSConfig
     from kiss_icp.kiss_icp import KissICP
 
@@ -196,9 +197,10 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
         return np.zeros(0), np.zeros((0, 3))
     cfg = KISSConfig()
     cfg.data.deskew = False
-    cfg.data.max_range = float(max(s[6] for s in scans if np.isfinite(s[6])) if any(np.isfinite(s[6]) for s in scans)
-                               else 100.0)
-    cfg.data.min_range = float(min(s[5] for s in scans))
+    far = [s[6] for s in scans if np.isfinite(s[6])]
+    near = [s[5] for s in scans if np.isfinite(s[5])]
+    cfg.data.max_range = float(max(far)) if far else 100.0
+    cfg.data.min_range = float(min(near)) if near else 0.0
     cfg.mapping.voxel_size = cfg.data.max_range / 100.0
     cfg.registration.max_num_threads = 1
     kiss = KissICP(cfg)
@@ -222,12 +224,12 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     return np.array([s[0] for s in scans]), poses
 
 
-def kiss_icp_errors(scans: list[Scan], ground_truth: Any, out: Path) -> Any:
-    """KISS-ICP's trajectory on ``scans`` (:func:`kiss_icp_replay`) scored like the corrected pose: TUM files
-    ``ground_truth.tum`` and ``kiss_icp.tum`` in ``out``, evo's APE / RPE (an ``ErrorStats``)."""
+def kiss_icp_errors(scans: list[Scan], ground_truth: Any, out: Path, odometry: np.ndarray | None = None) -> Any:
+    """KISS-ICP's trajectory on ``scans`` (:func:`kiss_icp_replay`, ``odometry`` as there) scored like the corrected
+    pose: TUM files ``ground_truth.tum`` and ``kiss_icp.tum`` in ``out``, evo's APE / RPE (an ``ErrorStats``)."""
     from toponav.evaluation.trajectory_error import Trajectory, trajectory_error, write_tum
 
-    stamps, poses = kiss_icp_replay(scans)
+    stamps, poses = kiss_icp_replay(scans, odometry)
     est = write_tum(Trajectory(name="kiss_icp", topic="kiss_icp", t=stamps, xyyaw=poses), out / "kiss_icp.tum")
     return trajectory_error(write_tum(ground_truth, out / "ground_truth.tum"), est)
 
@@ -351,7 +353,7 @@ def run(ns: argparse.Namespace) -> int:
           f"p95 (wall); TUM files in {out}")
     if ns.kiss_icp:
         try:
-            kiss = kiss_icp_errors(scans, gt, out)
+            kiss = kiss_icp_errors(scans, gt, out, true if ns.true_odometry else None)
         except ImportError as exc:
             print(f"localise: --kiss-icp: {exc} (bash scripts/setup.sh installs kiss-icp)")
             return 2
