@@ -52,9 +52,14 @@ class Probe:
 
         self.node.create_subscription(msg_type, topic, _cb, qos)
 
-    def publish(self, topic: str, msg: Any, qos: QoSProfile | int = COMMAND_QOS) -> None:
+    def advertise(self, topic: str, msg_type: type, qos: QoSProfile | int = COMMAND_QOS) -> None:
+        """Create the publisher without sending: then :meth:`wait_for_subscribers` can come before the first
+        message, which on a volatile topic is otherwise lost to a subscriber that has not matched yet."""
         if topic not in self._pubs:
-            self._pubs[topic] = self.node.create_publisher(type(msg), topic, qos)
+            self._pubs[topic] = self.node.create_publisher(msg_type, topic, qos)
+
+    def publish(self, topic: str, msg: Any, qos: QoSProfile | int = COMMAND_QOS) -> None:
+        self.advertise(topic, type(msg), qos)
         self._pubs[topic].publish(msg)
 
     def wait_for_subscribers(self, topic: str, count: int = 1, timeout: float = 10.0) -> bool:

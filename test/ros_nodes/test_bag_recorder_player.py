@@ -35,8 +35,11 @@ def test_record_live_topics_and_read_back(tmp_path: Path, domain_id: int) -> Non
             pose.header.frame_id = "map"
             probe.publish("/ground_truth/pose", pose, SENSOR_QOS)
             assert probe.wait_for_subscribers("/ground_truth/pose", 1, timeout=10), rec.output()
-            probe.publish("/collision", String(data='{"t": 1.0}'), EVENT_QOS)
+            # /collision is volatile: a message sent before the recorder's subscription matched is lost (as in
+            # ros2 bag record), so the check waits for the match before the first one
+            probe.advertise("/collision", String, EVENT_QOS)
             assert probe.wait_for_subscribers("/collision", 1, timeout=10)
+            probe.publish("/collision", String(data='{"t": 1.0}'), EVENT_QOS)
             time.sleep(0.5)
             for i in range(40):
                 pose.pose.position.x = float(i)
