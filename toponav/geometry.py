@@ -57,3 +57,18 @@ def se2_apply(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
     c, s = math.cos(yaw), math.sin(yaw)
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return np.column_stack([x + c * pts[:, 0] - s * pts[:, 1], y + s * pts[:, 0] + c * pts[:, 1]])
+
+
+def se2_to_matrix(pose: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """(x, y, yaw) -> the 4x4 homogeneous transform (z = 0, no roll or pitch), for 3-D libraries (small_gicp,
+    open3d, kiss-icp) that take and return poses as matrices."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    m = np.eye(4)
+    m[:2, :2] = [[c, -s], [s, c]]
+    m[:2, 3] = pose[0], pose[1]
+    return m
+
+
+def matrix_to_se2(m: np.ndarray) -> np.ndarray:
+    """A 4x4 homogeneous transform -> (x, y, yaw): its planar part (z, roll and pitch are dropped)."""
+    return np.array([m[0, 3], m[1, 3], math.atan2(m[1, 0], m[0, 0])])

@@ -304,9 +304,9 @@ def markdown(rows: Sequence[dict[str, Any]], header: str, timing: dict[str, Any]
     for r in rows:
         lines.append(f"| {r['world']} | {_f(r['distance'], '{:.1f}')} | {_f(r['ape_pose'])} | "
                      f"{_f(r['ape_wheels'])} | {_f(r['ratio'], 'x{:.1f}')} | {_f(r['ape_odom'])} | "
-                     f"{_f(r['ratio_odom'], 'x{:.1f}')} | {_f(r.get('ape_kiss'))} | "
-                     f"{_f(r.get('ratio_kiss'), 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r['rpe_wheels'])} | "
-                     f"{_f(r['rpe_odom'])} | {_f(r.get('rpe_kiss'))} | "
+                     f"{_f(r['ratio_odom'], 'x{:.1f}')} | {_f(r['ape_kiss'])} | "
+                     f"{_f(r['ratio_kiss'], 'x{:.1f}')} | {_f(r['rpe_pose'])} | {_f(r['rpe_wheels'])} | "
+                     f"{_f(r['rpe_odom'])} | {_f(r['rpe_kiss'])} | "
                      f"{r['legs_reached']}/{r['legs']}{' (all)' if r['reached'] else ''} | "
                      f"{r['failure'] or r['error'] or '–'} |")
     notes = sorted({m for r in rows for m in (r.get("missing") or {}).values()})
@@ -453,17 +453,16 @@ def run(ns: argparse.Namespace) -> int:
     return 130 if stop.is_set() else 0
 
 
-def _kiss_icp(run_dir: Path) -> tuple[dict[str, Any] | None, str]:
-    """KISS-ICP's errors on the run's recorded scans (``tum/kiss_icp.tum``), or None and why not."""
-    from toponav.evaluation.trajectory_error import REFERENCE, read_trajectories
+def _kiss_icp(run_dir: Path, ref_tum: str | Path) -> tuple[dict[str, Any] | None, str]:
+    """KISS-ICP's errors on the run's recorded scans (``tum/kiss_icp.tum``) against the ground truth ``ref_tum``
+    that :func:`evaluate_bag` exported, or None and why not."""
     from toponav.experiments.localise import kiss_icp_errors, read_scans
 
     try:
         scans = read_scans(run_dir / "bag")
-        gt = read_trajectories(run_dir / "bag").trajectories.get(REFERENCE)
-        if not scans or gt is None:
-            return None, "KISS-ICP: no scans with odometry or no ground truth in the bag"
-        return kiss_icp_errors(scans, gt, run_dir / "tum").to_dict(), ""
+        if not scans:
+            return None, "KISS-ICP: no scans with odometry in the bag"
+        return kiss_icp_errors(scans, Path(ref_tum), run_dir / "tum").to_dict(), ""
     except ImportError as exc:
         return None, f"KISS-ICP: kiss-icp not importable ({exc})"
     except Exception as exc:  # a baseline's failure must not cost the run's own row
@@ -475,7 +474,7 @@ def _one_run(case: WorldCase, args: LocalisationBenchOptions, out: Path, lockste
     """Drive one shuttle run and evaluate its bag; a bad world or an unreadable bag is an error row."""
     from toponav.bags import BagError
     from toponav.evaluation.metrics import shortest_path_length
-    from toponav.evaluation.trajectory_error import TrajectoryError, evaluate_bag
+    from toponav.evaluation.trajectory_error import REFERENCE, TrajectoryError, evaluate_bag
     from toponav.ros_nodes.stack_run import find_free_domain
     from toponav.worlds import DEFAULT_ROBOT_RADIUS, WorldError, make_world
 
@@ -504,7 +503,7 @@ def _one_run(case: WorldCase, args: LocalisationBenchOptions, out: Path, lockste
     except (TrajectoryError, BagError, OSError) as exc:
         error = f"evaluation failed: {exc}"
     if errors is not None and args.kiss_icp:
-        errors["estimates"]["kiss_icp"], why = _kiss_icp(run_dir)
+        errors["estimates"]["kiss_icp"], why = _kiss_icp(run_dir, errors["tum"][REFERENCE])
         if why:
             errors["missing"]["kiss_icp"] = why
     (run_dir / "outcome.json").write_text(json.dumps({"outcome": outcome, "legs": legs, "errors": errors}, indent=1,

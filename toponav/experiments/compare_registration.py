@@ -36,7 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core for every candidate (o
 
 import numpy as np
 
-from toponav.geometry import se2_apply, se2_between, se2_compose, wrap_angle
+from toponav.geometry import matrix_to_se2, se2_apply, se2_between, se2_compose, se2_to_matrix, wrap_angle
 from toponav.localisation.point_map import PointMap
 from toponav.localisation.registration import RegistrationConfig, register, scan_points
 from toponav.robot import LidarParams
@@ -79,18 +79,6 @@ def _extrude(points2: np.ndarray) -> np.ndarray:
     return np.column_stack([np.tile(points2, (len(LAYERS), 1)), z])
 
 
-def _pose_to_mat(pose: np.ndarray) -> np.ndarray:
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    m = np.eye(4)
-    m[:2, :2] = [[c, -s], [s, c]]
-    m[:2, 3] = pose[:2]
-    return m
-
-
-def _mat_to_pose(m: np.ndarray) -> np.ndarray:
-    return np.array([m[0, 3], m[1, 3], math.atan2(m[1, 0], m[0, 0])])
-
-
 class Candidates:
     """Per-map prepared targets and one ``(scan2d, init) -> pose`` callable per method."""
 
@@ -122,10 +110,10 @@ class Candidates:
     def _small_gicp(self, scan: np.ndarray, init: np.ndarray, kind: str) -> np.ndarray:
         src, _ = self._sg.preprocess_points(_extrude(scan), downsampling_resolution=self.cfg.scan_voxel,
                                             num_neighbors=10, num_threads=1)
-        res = self._sg.align(self.sg_target, src, self.sg_tree, init_T_target_source=_pose_to_mat(init),
+        res = self._sg.align(self.sg_target, src, self.sg_tree, init_T_target_source=se2_to_matrix(init),
                              registration_type=kind, max_correspondence_distance=MAX_CORR, num_threads=1,
                              max_iterations=30)
-        return _mat_to_pose(res.T_target_source)
+        return matrix_to_se2(res.T_target_source)
 
     def _open3d(self, scan: np.ndarray, init: np.ndarray, robust: bool) -> np.ndarray:
         o3d = self._o3d
@@ -134,9 +122,9 @@ class Candidates:
         reg = o3d.pipelines.registration
         est = (reg.TransformationEstimationPointToPlane(reg.CauchyLoss(k=self.cfg.kernel_scale)) if robust
                else reg.TransformationEstimationPointToPlane())
-        res = reg.registration_icp(src, self.o3d_target, MAX_CORR, _pose_to_mat(init), est,
+        res = reg.registration_icp(src, self.o3d_target, MAX_CORR, se2_to_matrix(init), est,
                                    reg.ICPConvergenceCriteria(max_iteration=30))
-        return _mat_to_pose(np.asarray(res.transformation))
+        return matrix_to_se2(np.asarray(res.transformation))
 
 
 def _free_pose(world, rng: np.random.Generator, near: np.ndarray | None = None, radius: float = 1.0,

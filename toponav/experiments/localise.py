@@ -171,14 +171,6 @@ def replay(scans: list[Scan], cfg: Any, odometry: np.ndarray | None = None) -> R
                   tm.num_places)
 
 
-def _se3(pose: tuple[float, float, float] | np.ndarray) -> np.ndarray:
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    m = np.eye(4)
-    m[:2, :2] = [[c, -s], [s, c]]
-    m[:2, 3] = pose[0], pose[1]
-    return m
-
-
 def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The same scans through KISS-ICP (Vizzo et al., "KISS-ICP: In defense of point-to-point ICP", RA-L 2023;
     ``kiss-icp`` on PyPI): the library baseline beside our localiser. Returns (stamps, (N, 3) poses in ``odom``).
@@ -193,6 +185,8 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     from kiss_icp.config import KISSConfig
     from kiss_icp.kiss_icp import KissICP
 
+    from toponav.geometry import matrix_to_se2, se2_between, se2_to_matrix
+
     if not scans:
         return np.zeros(0), np.zeros((0, 3))
     cfg = KISSConfig()
@@ -205,11 +199,11 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     cfg.registration.max_num_threads = 1
     kiss = KissICP(cfg)
     odom = [s[1] for s in scans] if odometry is None else [tuple(p) for p in odometry]
-    base = _se3(odom[0])
+    base = se2_to_matrix(odom[0])
     poses = np.zeros((len(scans), 3))
     for k, (_t, _pose, ranges, amin, ainc, rmin, rmax) in enumerate(scans):
         if k:
-            kiss.last_delta = np.linalg.inv(_se3(odom[k - 1])) @ _se3(odom[k])
+            kiss.last_delta = se2_to_matrix(se2_between(np.asarray(odom[k - 1]), np.asarray(odom[k])))
         r = np.asarray(ranges, dtype=np.float64)
         a = amin + ainc * np.arange(len(r))
         with np.errstate(invalid="ignore"):
@@ -219,19 +213,19 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
             kiss.register_frame(pts, np.zeros(len(pts)))
         else:
             kiss.last_pose = kiss.last_pose @ kiss.last_delta
-        m = base @ kiss.last_pose
-        poses[k] = m[0, 3], m[1, 3], math.atan2(m[1, 0], m[0, 0])
+        poses[k] = matrix_to_se2(base @ kiss.last_pose)
     return np.array([s[0] for s in scans]), poses
 
 
-def kiss_icp_errors(scans: list[Scan], ground_truth: Any, out: Path, odometry: np.ndarray | None = None) -> Any:
-    """KISS-ICP's trajectory on ``scans`` (:func:`kiss_icp_replay`, ``odometry`` as there) scored like the corrected
-    pose: TUM files ``ground_truth.tum`` and ``kiss_icp.tum`` in ``out``, evo's APE / RPE (an ``ErrorStats``)."""
+def kiss_icp_errors(scans: list[Scan], ref_tum: Path, out: Path, odometry: np.ndarray | None = None) -> Any:
+    """KISS-ICP's trajectory on ``scans`` (:func:`kiss_icp_replay`, ``odometry`` as there) written to
+    ``out / kiss_icp.tum`` and scored against the ground truth's TUM file ``ref_tum`` (the one the corrected pose
+    was scored against) by the same evo call: an ``ErrorStats``."""
     from toponav.evaluation.trajectory_error import Trajectory, trajectory_error, write_tum
 
     stamps, poses = kiss_icp_replay(scans, odometry)
     est = write_tum(Trajectory(name="kiss_icp", topic="kiss_icp", t=stamps, xyyaw=poses), out / "kiss_icp.tum")
-    return trajectory_error(write_tum(ground_truth, out / "ground_truth.tum"), est)
+    return trajectory_error(ref_tum, est)
 
 
 def _overrides(items: list[str]) -> dict[str, str]:
@@ -353,7 +347,7 @@ def run(ns: argparse.Namespace) -> int:
           f"p95 (wall); TUM files in {out}")
     if ns.kiss_icp:
         try:
-            kiss = kiss_icp_errors(scans, gt, out, true if ns.true_odometry else None)
+            kiss = kiss_icp_errors(scans, ref_file, out, true if ns.true_odometry else None)
         except ImportError as exc:
             print(f"localise: --kiss-icp: {exc} (bash scripts/setup.sh installs kiss-icp)")
             return 2
