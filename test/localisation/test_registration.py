@@ -9,7 +9,7 @@ import pytest
 
 from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse, wrap_angle
 from toponav.localisation.point_map import PointMap
-from toponav.localisation.registration import RegistrationConfig, Target, register, scan_points
+from toponav.localisation.registration import RegistrationConfig, Target, register, scan_points, voxel_downsample
 
 ANGLES = np.linspace(-math.pi, math.pi, 360, endpoint=False)
 RANGE_MIN, RANGE_MAX = 0.05, 8.0
@@ -188,6 +188,15 @@ def test_target_normals_and_lines() -> None:
     t = Target.from_points(np.vstack([wall, trunk]))
     assert t.line[:61].all() and np.allclose(np.abs(t.normals[:61, 1]), 1.0)
     assert not t.line[61:].any()  # a thin trunk: point-to-point, not a line
+
+
+def test_scan_voxels_are_means_in_first_seen_order() -> None:
+    """Each voxel gives the mean of its points (or its first point), voxels in the order first seen."""
+    pts = np.array([[0.31, 0.02], [0.01, 0.01], [0.32, 0.04], [0.04, 0.03], [0.33, 0.03]])
+    assert np.allclose(voxel_downsample(pts, 0.05, mean=True), [[0.32, 0.03], [0.025, 0.02]])
+    assert np.allclose(voxel_downsample(pts, 0.05), pts[:2])
+    assert voxel_downsample(pts, 0.0, mean=True) is pts
+    assert voxel_downsample(np.zeros((0, 2)), 0.05, mean=True).shape == (0, 2)
 
 
 def test_registration_uses_se2_inverse_consistently() -> None:
