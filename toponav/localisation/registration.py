@@ -8,7 +8,7 @@ both are the per-call cost of a Python <-> C++ round trip with a fresh KD-tree. 
 unknowns, a 3x3 normal equation per iteration, and a scipy cKDTree of the local map built once per few scans.
 
 Method, per :func:`register` call:
-  * correspondences: nearest target point of each (voxel-downsampled) scan point, within a gate that shrinks
+  * correspondences: nearest target point of each scan voxel's mean return, within a gate that shrinks
     from ``gate_initial`` to ``gate_final`` over the iterations (wide enough first to pull in a 0.5 m / 10 deg
     odometry error, narrow at the end so that the inliers and the fit are judged on close matches);
   * residual: point-to-line where the target's neighbourhood is a line (walls, shelves: PCA of its k nearest
