@@ -340,8 +340,8 @@ def time_updates(scans: Sequence[tuple], beams: int | None = None) -> dict[str, 
     if not scans:
         return {}
     if beams is not None:
-        scans = [(t, pose, resample(ranges, amin, ainc, beams)[0], amin, ainc * len(ranges) / beams, rmin, rmax, tilt)
-                 for t, pose, ranges, amin, ainc, rmin, rmax, tilt in scans]
+        scans = [(t, pose, resample(ranges, amin, ainc, beams)[0], amin, ainc * len(ranges) / beams, rmin, rmax)
+                 for t, pose, ranges, amin, ainc, rmin, rmax in scans]
     run = replay(list(scans), MapperConfig())
     w, c = run.update_ms, run.update_cpu_ms
     return {"beams": len(scans[-1][2]), "updates": len(w), "median_ms": float(np.median(w)),

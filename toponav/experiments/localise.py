@@ -29,23 +29,22 @@ from typing import Any
 
 import numpy as np
 
-#: (stamp, odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max, (roll, pitch) of
-#: the odometry's orientation at the scan: the chassis tilt the mapper levels the scan with)
-Scan = tuple[float, tuple[float, float, float], np.ndarray, float, float, float, float, tuple[float, float]]
+#: (stamp, odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max)
+Scan = tuple[float, tuple[float, float, float], np.ndarray, float, float, float, float]
 
 
 def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
-    """(stamp, wheel-odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max, tilt) of the
+    """(stamp, wheel-odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max) of the
     bag's scans (the first ``limit``, 0 = all) that have odometry at their stamp, paired as the mapper node pairs
     them (:class:`~toponav.localisation.frames.OdomHistory`: interpolated, else the nearest within 0.25 s)."""
     from toponav.bags import open_bag
     from toponav.evaluation import fastcdr
     from toponav.evaluation.run import in_namespace
-    from toponav.geometry import quaternion_to_roll_pitch, quaternion_to_yaw
+    from toponav.geometry import quaternion_to_yaw
     from toponav.localisation.frames import OdomHistory
     from toponav.mapping.config import TopoMapperConfig
 
-    odom: list[tuple[float, float, float, float, float, float]] = []
+    odom: list[tuple[float, float, float, float]] = []
     scans: list[tuple[float, np.ndarray, float, float, float, float]] = []
     with open_bag(bag) as b:
         local = in_namespace(b.topics, b.custom_data.get("toponav.namespace", "/"))
@@ -54,7 +53,7 @@ def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
         for topic, _stamp, data in b.messages(want):
             if local[topic] == "/odom":
                 t, p, _ = fastcdr.odometry(data)
-                odom.append((t, p[0], p[1], quaternion_to_yaw(*p[3:7]), *quaternion_to_roll_pitch(*p[3:7])))
+                odom.append((t, p[0], p[1], quaternion_to_yaw(*p[3:7])))
             else:
                 t, amin, ainc, rmin, rmax, ranges = fastcdr.laser_scan(data)
                 scans.append((t, np.array(ranges, dtype=np.float64), amin, ainc, rmin, rmax))
@@ -62,16 +61,13 @@ def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
         return []
     age = TopoMapperConfig().max_odom_age  # the node's default
     history = OdomHistory(max_skew=0.0, max_gap=2 * age, max_age=age, history=None)
-    tilts = OdomHistory(max_skew=0.0, max_gap=2 * age, max_age=age, history=None)  # (roll, pitch, 0), as the node
-    for t, x, y, yaw, roll, pitch in sorted(odom):
+    for t, x, y, yaw in sorted(odom):
         history.add(t, (x, y, yaw))
-        tilts.add(t, (roll, pitch, 0.0))
     out = []
     for t, ranges, amin, ainc, rmin, rmax in sorted(scans, key=lambda s: s[0]):
-        pose, tilt = history.at(t), tilts.at(t)
+        pose = history.at(t)
         if pose is not None:
-            out.append((t, (float(pose[0]), float(pose[1]), float(pose[2])), ranges, amin, ainc, rmin, rmax,
-                        (float(tilt[0]), float(tilt[1]))))
+            out.append((t, (float(pose[0]), float(pose[1]), float(pose[2])), ranges, amin, ainc, rmin, rmax))
             if limit and len(out) >= limit:
                 break
     return out
@@ -121,7 +117,7 @@ def raycast_scans(scans: list[Scan], true: np.ndarray, world: Any, noise_std: fl
 
     if not scans:
         return []
-    _, _, ranges, amin, ainc, rmin, rmax, _ = scans[0]
+    _, _, ranges, amin, ainc, rmin, rmax = scans[0]
     beams = len(ranges)
     full = abs(beams * ainc - 2 * math.pi) < 1e-4  # LaserScan fields are float32
     fov = 2 * math.pi if full else min((beams - 1) * ainc, 2 * math.pi)
@@ -133,9 +129,9 @@ def raycast_scans(scans: list[Scan], true: np.ndarray, world: Any, noise_std: fl
                          "out as the simulated lidar's: cannot ray-cast the same scan")
     twin = VecAgvTwin(world, 1, lidar=lidar, seed=seed)
     out = []
-    for (t, odom, _r, a0, inc, lo, hi, _tilt), pose in zip(scans, true, strict=True):
+    for (t, odom, _r, a0, inc, lo, hi), pose in zip(scans, true, strict=True):
         cast = twin.scan(np.asarray(pose, dtype=np.float64).reshape(1, 3))[0].astype(np.float64)
-        out.append((t, odom, cast, a0, inc, lo, hi, (0.0, 0.0)))  # a flat 2-D cast: nothing to level
+        out.append((t, odom, cast, a0, inc, lo, hi))
     return out
 
 
@@ -161,11 +157,11 @@ def replay(scans: list[Scan], cfg: Any, odometry: np.ndarray | None = None) -> R
     tm = TopoMap(cfg)
     stamps, poses, wall, cpu = [], [], [], []
     matched = 0
-    for k, (t, pose, ranges, amin, ainc, rmin, rmax, tilt) in enumerate(scans):
+    for k, (t, pose, ranges, amin, ainc, rmin, rmax) in enumerate(scans):
         odom = tuple(odometry[k]) if odometry is not None else pose
         angles = amin + ainc * np.arange(len(ranges))
         c0, t0 = time.thread_time(), time.perf_counter()
-        res = tm.update(odom, ranges, angles, t, range_min=rmin, range_max=rmax, tilt=tilt)
+        res = tm.update(odom, ranges, angles, t, range_min=rmin, range_max=rmax)
         wall.append((time.perf_counter() - t0) * 1e3)
         cpu.append((time.thread_time() - c0) * 1e3)
         matched += not any("matching failed" in m for m in res.messages)
@@ -190,7 +186,6 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     from kiss_icp.kiss_icp import KissICP
 
     from toponav.geometry import matrix_to_se2, se2_between, se2_to_matrix
-    from toponav.mapping.level import level_scan
 
     if not scans:
         return np.zeros(0), np.zeros((0, 3))
@@ -206,12 +201,11 @@ def kiss_icp_replay(scans: list[Scan], odometry: np.ndarray | None = None) -> tu
     odom = [s[1] for s in scans] if odometry is None else [tuple(p) for p in odometry]
     base = se2_to_matrix(odom[0])
     poses = np.zeros((len(scans), 3))
-    for k, (_t, _pose, ranges, amin, ainc, rmin, rmax, tilt) in enumerate(scans):
+    for k, (_t, _pose, ranges, amin, ainc, rmin, rmax) in enumerate(scans):
         if k:
             kiss.last_delta = se2_to_matrix(se2_between(np.asarray(odom[k - 1]), np.asarray(odom[k])))
-        # levelled as the mapper levels them (level_scans), so both see the same horizontal points
-        r, a = level_scan(np.asarray(ranges, dtype=np.float64), amin + ainc * np.arange(len(ranges)), *tilt,
-                          range_min=rmin, range_max=rmax)
+        r = np.asarray(ranges, dtype=np.float64)
+        a = amin + ainc * np.arange(len(r))
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(r) & (r >= rmin) & (r < rmax - 1e-6)
         if ok.sum() >= 10:
