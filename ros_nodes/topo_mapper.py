@@ -27,7 +27,6 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from toponav.config import param
-from toponav.geometry import quaternion_to_roll_pitch
 from toponav.localisation.frames import OdomHistory
 from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
@@ -82,8 +81,6 @@ class TopoMapperNode(Node):
         self.map.descriptors.warm_up()
         # odometry by stamp, interpolated to each scan's stamp (max_skew 0: always, when samples lie either side)
         self._odom = OdomHistory(max_skew=0.0, history=200, jump_tolerance=self.config.time_jump_tolerance)
-        # the chassis (roll, pitch, 0) of the same odometry samples, paired to each scan the same way (level_scans)
-        self._tilt = OdomHistory(max_skew=0.0, history=200, jump_tolerance=self.config.time_jump_tolerance)
         # a scan newer than every odometry sample, waiting for its odometry: (its stamp in s, the message)
         self._held: tuple[float, LaserScan] | None = None
         self._cloud = None
@@ -137,8 +134,6 @@ class TopoMapperNode(Node):
             self.get_logger().warning(f"/odom ignored: {exc}", throttle_duration_sec=5.0)
             return
         self._odom.add(t, (x, y, yaw))
-        q = msg.pose.pose.orientation  # finite and non-zero: odometry_to_pose checked it
-        self._tilt.add(t, (*quaternion_to_roll_pitch(q.x, q.y, q.z, q.w), 0.0))
         self._drop_held_before(t)
         if self._held is not None and t >= self._held[0]:
             held, self._held = self._held[1], None
@@ -157,12 +152,6 @@ class TopoMapperNode(Node):
         self._odom.max_age, self._odom.max_gap = age, 2.0 * age
         pose = self._odom.at(t)
         return None if pose is None else (float(pose[0]), float(pose[1]), float(pose[2]))
-
-    def _tilt_at(self, t: float) -> tuple[float, float] | None:
-        """(roll, pitch) of the odometry at ``t``, looked up as :meth:`_odom_at` looks up the pose."""
-        self._tilt.max_age, self._tilt.max_gap = self._odom.max_age, self._odom.max_gap
-        tilt = self._tilt.at(t)
-        return None if tilt is None else (float(tilt[0]), float(tilt[1]))
 
     def _on_scan(self, msg: LaserScan) -> None:
         """Integrate the scan once the odometry of its stamp is there. /scan and /odom are two topics with no
@@ -206,7 +195,7 @@ class TopoMapperNode(Node):
         range_min, range_max = laserscan_range_limits(msg)
         try:
             res = self.map.update(pose, ranges, angles, t, range_min=range_min, range_max=range_max,
-                                  points=self._cloud, tilt=self._tilt_at(t))
+                                  points=self._cloud)
         except Exception as exc:  # a mapper bug must not take the robot's map offline: log it loudly, go on
             log.error(f"map update failed on the scan at {t:.3f} s, scan dropped: {exc!r}\n"
                       f"{traceback.format_exc()}", throttle_duration_sec=10.0)

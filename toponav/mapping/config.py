@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from toponav.config import param
 from toponav.localisation.localiser import LocalisationConfig
-from toponav.robot import LidarParams
 
 
 @dataclass
@@ -111,14 +110,6 @@ class MapperConfig:
                                               min=1.0)
     time_jump_tolerance: float = param(0.5, "stamp going back by more than this (s) means a reset/bag loop", min=0.0)
     clear_on_time_jump: bool = param(True, "clear the map when time jumps back (else only log and keep going)")
-    level_scans: bool = param(
-        True, "project each scan onto the horizontal plane with the roll and pitch of its odometry (an IMU's "
-        "gravity-referenced attitude in the odometry's orientation; a flat robot sends 0 and nothing changes): a "
-        "scan plane tilted on a slope stretches ranges by 1 / cos(tilt) (toponav.mapping.level)")
-    scan_height: float = param(LidarParams().mount_height, "height (m) of the scan plane above base_link's origin "
-                               "(your URDF's base_link -> laser z; default the package's AGV): the lever arm by "
-                               "which a tilt moves the scan origin (about height x tilt) in level_scans; 0 = ignore",
-                               min=-5.0, max=5.0)
     grid: GridConfig = field(default_factory=GridConfig)
     descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
     localisation: LocalisationConfig = field(default_factory=LocalisationConfig)

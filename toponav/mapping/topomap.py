@@ -39,7 +39,6 @@ from toponav.mapping import serialise
 from toponav.mapping.config import MapperConfig
 from toponav.mapping.descriptors import DescriptorModel
 from toponav.mapping.index import PlaceIndex
-from toponav.mapping.level import level_scan
 from toponav.mapping.occupancy import OccupancyGrid, ScanRays, scan_rays
 from toponav.topo_graph import FRONTIER, LOS, PLACE, TRAVEL, TopoGraphError
 
@@ -250,29 +249,13 @@ class TopoMap:
         return dropped
 
     # -- the update ---------------------------------------------------------------------------------
-    def _level(self, r: np.ndarray, a: np.ndarray, tilt: tuple[float, float], range_min: float, range_max: float,
-               res: UpdateResult) -> tuple[np.ndarray, np.ndarray]:
-        """The scan levelled with ``tilt``; a tilt that is not two finite numbers is reported and not applied."""
-        try:
-            roll, pitch = (float(v) for v in tilt)
-        except (TypeError, ValueError):
-            res.messages.append(f"tilt {tilt!r} is not (roll, pitch): scan used as measured")
-            return r, a
-        if not (math.isfinite(roll) and math.isfinite(pitch)) or max(abs(roll), abs(pitch)) >= math.pi / 2:
-            res.messages.append(f"tilt ({roll}, {pitch}) rad is not a usable attitude: scan used as measured")
-            return r, a
-        return level_scan(r, a, roll, pitch, range_min=range_min, range_max=range_max,
-                          scan_height=self.cfg.scan_height)
-
     def update(self, pose: tuple[float, float, float], ranges: np.ndarray | None, angles: np.ndarray | None,
                stamp: float, *, range_min: float = 0.0, range_max: float = math.inf,
-               points: np.ndarray | None = None, tilt: tuple[float, float] | None = None) -> UpdateResult:
+               points: np.ndarray | None = None) -> UpdateResult:
         """Integrate one scan taken at ``pose`` (x, y, yaw in the map frame) at time ``stamp`` (s).
 
         Never raises on bad data: the result says what was skipped and why. ``points`` is an optional
-        cloud in the robot frame used for the descriptor when ``descriptor.method`` is ``fpfh``. ``tilt``: the
-        chassis (roll, pitch) in rad at the scan (the odometry's orientation); with ``level_scans`` the scan is
-        projected onto the horizontal before anything uses it (:mod:`toponav.mapping.level`).
+        cloud in the robot frame used for the descriptor when ``descriptor.method`` is ``fpfh``.
         """
         res = UpdateResult(node=self.current_node)
         try:
@@ -313,9 +296,6 @@ class TopoMap:
             elif r.size != a.size:
                 res.skipped = f"scan has {r.size} ranges but {a.size} angles: pose-only update"
             else:
-                if tilt is not None and self.cfg.level_scans:
-                    r, a = self._level(r, a, tilt, range_min, range_max, res)
-                    ranges, angles = r, a
                 rays = scan_rays(r, a, range_min, range_max, self.cfg.grid.max_free_range)
                 if rays.count == 0:
                     res.skipped = "scan has no usable beams (all NaN / out of range): pose-only update"
