@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState, LaserScan, PointCloud2, PointField
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from toponav.geometry import quaternion_to_yaw, rpy_to_quaternion, yaw_to_quaternion
+from toponav.geometry import quaternion_to_yaw, yaw_to_quaternion
 
 #: A scan whose angle fields disagree with its beam count by more than this (rad) is reported.
 ANGLE_TOLERANCE = 1e-3
@@ -252,18 +252,13 @@ def make_laserscan(ranges: np.ndarray, angles: np.ndarray, range_min: float, ran
 
 
 def make_odometry(x: float, y: float, yaw: float, v: float, w: float, frame_id: str, child_frame_id: str,
-                  stamp: Time, var_xy: float = 0.0, var_yaw: float = 0.0, roll: float = 0.0,
-                  pitch: float = 0.0) -> Odometry:
+                  stamp: Time, var_xy: float = 0.0, var_yaw: float = 0.0) -> Odometry:
     """A planar pose and twist -> Odometry; ``var_xy`` / ``var_yaw`` go on the covariance diagonals (x, y, yaw
-    of the pose; x, yaw of the twist), the inverse of :func:`odometry_to_pose` / :func:`odometry_to_twist`.
-    ``roll`` / ``pitch``: the chassis' tilt (an IMU's attitude) in the orientation, yaw unchanged by them."""
+    of the pose; x, yaw of the twist), the inverse of :func:`odometry_to_pose` / :func:`odometry_to_twist`."""
     odom = Odometry()
     odom.header = Header(stamp=stamp, frame_id=frame_id)
     odom.child_frame_id = child_frame_id
     odom.pose.pose = make_pose(x, y, yaw)
-    if roll or pitch:
-        qx, qy, qz, qw = rpy_to_quaternion(roll, pitch, yaw)
-        odom.pose.pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
     odom.twist.twist.linear.x = float(v)
     odom.twist.twist.angular.z = float(w)
     odom.pose.covariance[0] = odom.pose.covariance[7] = var_xy

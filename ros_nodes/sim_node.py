@@ -4,8 +4,7 @@ Per robot (relative topic names: under the node's namespace, and under each robo
 prefixed with the robot's, e.g. robot2/base_link; the ``robots`` parameter lists the namespaces, "" = none; all
 robots share one world and see each other):
 Publishes  /clock (rosgraph_msgs/Clock, global), /scan (LaserScan, frame base_scan), /odom (Odometry odom ->
-base_link, wheels for distance and a gyro for yaw, the IMU's roll and pitch in the orientation),
-/ground_truth/pose (PoseStamped, map; for evaluation only),
+base_link, wheels for distance and a gyro for yaw), /ground_truth/pose (PoseStamped, map; for evaluation only),
 /wheel_odom (Odometry, the wheels alone without the gyro; for evaluation only), /points
 (PointCloud2, base_link; when camera.enabled), /collision (String JSON, one event per new contact),
 /world_info (String JSON, latched: world name, bounds, start, goal).
@@ -618,10 +617,9 @@ class SimNode(Node):
         # dead reckoning's uncertainty grows with the distance driven: 3 % in position, 0.02 rad per metre in yaw
         # (the drift docs/simulation.md measures), from a 1 mm / 1 mrad floor; the true pose gets the floor
         d = robot.odom_travelled if self.config.odometry == "wheels" else 0.0
-        roll, pitch = self.sim.tilt(i)  # the IMU's attitude: what the mapper levels each scan with
         odom = make_odometry(x, y, yaw, state.odom_twist[0], state.odom_twist[1], robot.frame("odom"),
                              robot.frame("base_link"), stamp, var_xy=(1e-3 + 0.03 * d) ** 2,
-                             var_yaw=(1e-3 + 0.02 * d) ** 2, roll=roll, pitch=pitch)
+                             var_yaw=(1e-3 + 0.02 * d) ** 2)
         robot.odom_pub.publish(odom)
         self._keys[robot.keys["odom"]] = stamp_key(stamp.sec, stamp.nanosec)
         gx, gy, gyaw = self.sim.robot_pose(i)

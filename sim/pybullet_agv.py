@@ -52,7 +52,7 @@ WHEEL_TORQUE = 8.0  # N m per wheel motor: 80 N at the tyre, below its grip (abo
 # AGVs: the drive wheels carry the weight on flat ground and keep contact over dips of about 3 cm (half the
 # weight on the casters' springs). 4000 N/m (half that) was too stiff: across a crease, slope meeting flat
 # ground, both casters touched and the wheels spun on the spot for 200 s (forest 1000003). Braking pitches
-# the chassis by about 0.1 rad; the lidar does not pitch with it (see ``_plane_tilt``). (A prismatic
+# the chassis by about 0.1 rad; the lidar does not pitch with it (see ``_ground_rise``). (A prismatic
 # caster joint with a force-capped motor crept: the robot slid 1 cm while standing still.)
 CASTER_STIFFNESS = 2000.0  # N/m per caster contact
 CASTER_DAMPING = 100.0  # N s/m
@@ -370,7 +370,6 @@ class AgvSim:
         if seed is not None:
             self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
-        self.imu_rng = np.random.default_rng([self.seed, 1])
         odom_errors = draw_odometry_errors(self.rng, self.robot, self.num_robots)
         targets = list(poses) if poses is not None else self.start_poses()
         if pose is not None:
@@ -571,18 +570,14 @@ class AgvSim:
         lid = self.lidar
         _, q = self._link_pose(i)
         yaw = p.getEulerFromQuaternion(q)[2]
+        th = yaw + self._angles
         # the scan starts where base_scan is: on a tilted chassis (uneven ground) that is up to a few cm
         # beside base_link's ground point, as far as the chassis edge at that height has moved, so the scan
         # shows the clearance the body really has
         r = self._robots[i]
         origin = np.asarray(self.client.getLinkState(r.body, r.scan_link)[4])
-        if self.world.terrain is None:
-            th = yaw + self._angles
-            d = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
-        else:  # beams evenly spaced in the tilted scan plane, as a rigid lidar's are
-            rot = np.asarray(p.getMatrixFromQuaternion(p.getQuaternionFromEuler(
-                [*self._plane_tilt(origin[:2], yaw), yaw]))).reshape(3, 3)
-            d = np.cos(self._angles)[:, None] * rot[:, 0] + np.sin(self._angles)[:, None] * rot[:, 1]
+        d = np.stack([np.cos(th), np.sin(th), self._ground_rise(origin[:2], th)], axis=1)
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
         near = max(lid.range_min, self.robot.radius + 0.01)  # start outside the own body (it spans the plane)
         start = origin + near * d
         end = origin + lid.range_max * d
@@ -596,38 +591,23 @@ class AgvSim:
             ranges[finite] = np.clip(hit, lid.range_min, lid.range_max)
         return ranges
 
-    def _plane_tilt(self, xy: np.ndarray, yaw: float) -> tuple[float, float]:
-        """(roll, pitch) in rad (REP 103: R = Rz(yaw) Ry(pitch) Rx(roll)) of the scan plane at ``xy`` heading
-        ``yaw``: the ground plane under the robot, whose x and y axes it contains.
+    def _ground_rise(self, xy: np.ndarray, th: np.ndarray) -> np.ndarray:
+        """Rise per metre of the ground plane under the robot along each beam bearing ``th``.
 
         A 2-D lidar is bolted to the chassis, so on a slope its plane is parallel to the ground, not level:
         a level plane saw every hillside as a wall about 2 m ahead (forest 1000001, treeless: nearest return
         1.8 m on a 0.17 slope) and the mapper filled the map with them. The plane follows the mean slope
         over the footprint (central differences across the robot's diameter), not the chassis' bounce on
-        cm-scale roughness: an idealisation of a lidar on a damped chassis, said in docs/simulation.md. The
-        chassis' IMU reads this attitude (:meth:`tilt`). Hills that bend away from that plane still return,
-        as they would on a real robot.
+        cm-scale roughness: an idealisation of a lidar on a damped chassis, said in docs/simulation.md.
+        Hills that bend away from that plane still return, as they would on a real robot.
         """
         if self.world.terrain is None:
-            return 0.0, 0.0
+            return np.zeros_like(th)
         h = self.robot.radius
         probe = np.asarray(xy, dtype=np.float64) + np.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
         z = self.world.terrain.height_at(probe)
         gx, gy = (z[0] - z[1]) / (2 * h), (z[2] - z[3]) / (2 * h)
-        ahead, left = gx * math.cos(yaw) + gy * math.sin(yaw), -gx * math.sin(yaw) + gy * math.cos(yaw)
-        pitch = -math.atan(ahead)  # nose up (negative pitch) where the ground rises ahead
-        return math.atan(left * math.cos(pitch)), pitch
-
-    def tilt(self, i: int = 0) -> tuple[float, float]:
-        """Robot ``i``'s (roll, pitch) as its IMU reads them: the scan plane's attitude (:meth:`_plane_tilt`) plus
-        ``imu_tilt_noise`` (white, from a generator of its own, so the other noise draws do not change)."""
-        pose = self.robot_pose(i)
-        roll, pitch = self._plane_tilt(pose[:2], float(pose[2]))
-        sd = self.robot.imu_tilt_noise
-        if sd > 0:
-            n = self.imu_rng.standard_normal(2) * sd
-            roll, pitch = roll + float(n[0]), pitch + float(n[1])
-        return roll, pitch
+        return gx * np.cos(th) + gy * np.sin(th)
 
     def clearance(self, i: int = 0) -> float:
         """Distance from robot ``i``'s centre to the nearest obstacle surface (from the world data)."""

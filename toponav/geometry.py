@@ -24,26 +24,6 @@ def quaternion_to_yaw(x: float, y: float, z: float, w: float) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
-def rpy_to_quaternion(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
-    """Roll, pitch, yaw (R = Rz(yaw) Ry(pitch) Rx(roll), REP 103) -> (x, y, z, w) quaternion."""
-    cr, sr = math.cos(roll / 2.0), math.sin(roll / 2.0)
-    cp, sp = math.cos(pitch / 2.0), math.sin(pitch / 2.0)
-    cy, sy = math.cos(yaw / 2.0), math.sin(yaw / 2.0)
-    return (sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy,
-            cr * cp * cy + sr * sp * sy)
-
-
-def quaternion_to_roll_pitch(x: float, y: float, z: float, w: float) -> tuple[float, float]:
-    """(x, y, z, w) quaternion -> (roll, pitch) of R = Rz(yaw) Ry(pitch) Rx(roll): the tilt of the body against
-    gravity, whatever its yaw (the pair :func:`quaternion_to_yaw` completes)."""
-    n = x * x + y * y + z * z + w * w
-    if n <= 0.0:
-        return 0.0, 0.0
-    roll = math.atan2(2.0 * (w * x + y * z), n - 2.0 * (x * x + y * y))
-    pitch = math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x) / n)))
-    return roll, pitch
-
-
 def to_robot_polar(pose: tuple[float, float, float], target: tuple[float, float]) -> tuple[float, float]:
     """Target point in the robot frame as (distance, bearing)."""
     dx, dy = target[0] - pose[0], target[1] - pose[1]

@@ -49,11 +49,6 @@ class AgvParams:
                                  "calibration (rad/s; 0.01 deg/s)", min=0.0)
     gyro_scale_std: float = param(0.005, "per-run std of the gyro's scale-factor error (fraction; BMI088 "
                                   "sensitivity tolerance +-1 %)", min=0.0, max=0.5)
-    # The same IMU's gravity-referenced attitude (an AHRS filter over the accelerometer and gyro) gives the
-    # chassis' roll and pitch, which the base reports in the odometry's orientation: the mapper levels each scan
-    # with it on slopes (toponav.mapping.level). MEMS AHRS datasheets quote 0.2-1 deg dynamic roll/pitch accuracy.
-    imu_tilt_noise: float = param(0.0087, "std of the IMU's roll and pitch, white per reading (rad; 0.5 deg)",
-                                  min=0.0, max=0.5)
 
 
 @dataclass
