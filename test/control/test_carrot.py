@@ -99,6 +99,61 @@ def test_a_tight_strip_still_has_a_way_out() -> None:
     np.testing.assert_allclose(aim_off, (3.0, -2.0))  # no path: straight at the target, into the wall
 
 
+def _door_wall(phantoms: bool) -> np.ndarray:
+    """A wall at x = 2 with a 1 m door at y = 0; ``phantoms``: a noisy return 0.17 m into the door off each post."""
+    parts = [_segment((2.0, -4.0), (2.0, -0.5)), _segment((2.0, 0.5), (2.0, 4.0))]
+    if phantoms:
+        parts.append(np.array([[2.0, -0.33], [2.0, 0.33]]))
+    return np.vstack(parts)
+
+
+def test_noisy_returns_in_a_door_are_cleared_by_a_nearer_scan_that_sees_through() -> None:
+    """maze 1000000: returns off the door posts' end faces, seen from the next room 3-5 m away, lay 0.1-0.2 m into
+    a 1 m door; grown by the footprint they closed it, the plan led round the wall through unknown space while the
+    planner's path led through the door, and the robot circled in front of it for 200 s. A scan from nearer whose
+    beams pass through the door clears them; with clearing off the door stays closed."""
+    far_pose, near_pose, target = (-3.0, 0.0, 0.0), (0.9, 0.0, 0.0), (4.0, 0.0)
+    far, angles = _scan_of(_door_wall(True), far_pose[:2])
+    near, _ = _scan_of(_door_wall(False), near_pose[:2])
+    aims = {}
+    for closer in (0.6, 0.0):
+        lc = LocalCarrot(LocalPlanConfig(inflate=0.1, clear_closer=closer), radius=0.25)
+        lc.aim(far_pose, far, angles, 8.0, target)
+        assert not lc.grid.line_free(np.array([1.0, 0.0]), np.array([3.0, 0.0]))  # the door closed
+        for _ in range(6):
+            aims[closer] = lc.aim(near_pose, near, angles, 8.0, target)
+    np.testing.assert_allclose(aims[0.6], target)  # through the door, straight at the target
+    assert abs(aims[0.0][1]) > 1.0, aims[0.0]  # round the wall
+
+
+def test_a_wall_seen_from_near_is_not_cleared_by_beams_that_skim_it_from_afar() -> None:
+    """Only a much nearer beam may clear: beams from afar that skim a wall at a grazing angle pass through the
+    cells of its returns and end beyond them, and would otherwise wipe walls seen before."""
+    wall = _segment((0.0, 0.6), (6.0, 0.6))
+    lc = LocalCarrot(LocalPlanConfig(clear_closer=0.6), radius=0.25)
+    near, angles = _scan_of(wall, (0.5, 0.0))
+    lc.aim((0.5, 0.0, 0.0), near, angles, 8.0, (5.0, 0.0))
+    before = lc.grid.hits.copy()
+    skim, _ = _scan_of(wall, (-3.0, 0.45))  # 0.15 m below the wall's line: every beam toward it grazes it
+    lc.aim((-3.0, 0.45, 0.0), skim, angles, 8.0, (5.0, 0.0))
+    assert (lc.grid.hits & before).sum() == before.sum()
+
+
+def test_a_face_skimmed_from_its_corner_is_not_cleared() -> None:
+    """warehouse 1000001: a shelf's west face, seen head-on from the aisle (its returns 2 cm off the face on the
+    free side: noise), was skimmed by the beams of the robot at the shelf's corner, which passed beside those
+    returns and hit the face farther on; it vanished from the grid and the plan led through the shelf. Beams
+    running along a line of returns do not clear them."""
+    lc = LocalCarrot(LocalPlanConfig(clear_closer=0.6), radius=0.25)
+    noisy_face = _segment((-0.02, 0.0), (-0.02, 3.0))
+    far, angles = _scan_of(noisy_face, (-3.0, 1.5))
+    lc.aim((-3.0, 1.5, 0.0), far, angles, 8.0, (-3.0, 4.0))
+    before = lc.grid.hits.copy()
+    near, _ = _scan_of(_segment((0.0, 0.0), (0.0, 3.0)), (-0.15, -0.5))  # at the corner, looking along the face
+    lc.aim((-0.15, -0.5, 0.0), near, angles, 8.0, (-3.0, 4.0))
+    assert (lc.grid.hits & before).sum() == before.sum()
+
+
 def test_a_scan_is_added_once_at_the_pose_it_was_taken_from() -> None:
     """The controller steps at 20 Hz on 10 Hz scans. Adding a scan again at the newer pose of a turning robot
     smeared a 0.1 m wall into a 0.8 m band that closed a 1.2 m door (bench stack map:office)."""

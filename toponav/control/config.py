@@ -92,6 +92,10 @@ class LocalPlanConfig:
     tight_inflate: float = param(
         0.02, "when no path leaves the robot with obstacles grown by inflate, plan with them grown by the radius "
         "plus this (m); >= inflate turns the fallback off", min=0.0)
+    clear_closer: float = param(
+        0.6, "raytrace clearing: a hit cell is dropped when a beam of a scan taken from nearer than this fraction of "
+        "the range the cell was marked from passes through it and returns beyond (noisy returns off door posts "
+        "closed 1 m doors); 0 = hits are kept for the window's lifetime", min=0.0, max=1.0)
     lookahead: float = param(2.0, "carrot distance along the planned path (m)", min=0.1)
     replan_every: int = param(5, "control steps between two plans (the grid gains hits every step)", min=1)
 
