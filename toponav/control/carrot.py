@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from toponav.control.config import LocalPlanConfig
+from toponav.control.scan import seen_through
 from toponav.grid_graph import NEIGHBOURS, grid_graph
 
 #: clearing (ScanCarrot.clear): beams tested on each side of a return's bearing (+-3 degrees at 1 degree), how
@@ -124,17 +125,9 @@ class ScanCarrot:
             return 0
         rows, cols, dist, xy = rows[cand], cols[cand], dist[cand], xy[cand]
         bearing = np.arctan2(xy[:, 1] - sy, xy[:, 0] - sx)
-        b = np.mod(np.asarray(bearings, dtype=np.float64), 2 * np.pi)
-        order = np.argsort(b, kind="stable")
-        sb = b[order]
         r = np.asarray(ranges, dtype=np.float64)
-        reach = np.where(np.isnan(r), 0.0, np.minimum(r, range_max))[order]  # NaN: an invalid beam saw nothing
-        k = np.searchsorted(sb, np.mod(bearing, 2 * np.pi))[:, None] + np.arange(-_CLEAR_BEAMS, _CLEAR_BEAMS + 1)
-        j = np.mod(k, len(sb))  # (M, K) indices into the sorted beams, wrapping round the circle
-        rel = np.abs(np.angle(np.exp(1j * (sb[j] - bearing[:, None]))))
-        lateral = dist[:, None] * np.sin(np.minimum(rel, 0.5 * np.pi))
-        through = (rel < 0.5 * np.pi) & (lateral <= _CLEAR_WIDTH) & (reach[j] > dist[:, None] + _CLEAR_BEYOND)
-        gone = through.any(axis=1)
+        reach = np.where(np.isnan(r), 0.0, np.minimum(r, range_max))  # NaN: an invalid beam saw nothing
+        gone = seen_through(dist, bearing, bearings, reach, _CLEAR_WIDTH, _CLEAR_BEYOND, _CLEAR_BEAMS)
         if gone.any():
             gone[gone] = ~self._skimmed(rows[gone], cols[gone], bearing[gone])
         if not gone.any():

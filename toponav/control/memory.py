@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from toponav.control.config import MemoryConfig
-from toponav.geometry import wrap_angle
+from toponav.control.scan import seen_through
 
 NEIGHBOURS = 3  # beams tested on each side of an entry's bearing when clearing
 
@@ -88,21 +88,11 @@ class ObstacleMemory:
         """
         c = self.cfg
         dx, dy = self.xy[:, 0] - x, self.xy[:, 1] - y
-        dist = np.hypot(dx, dy)
-        bearing = np.mod(np.arctan2(dy, dx) - yaw, 2 * np.pi)
-        am = np.mod(a, 2 * np.pi)
-        order = np.argsort(am, kind="stable")
-        s = am[order]
-        b = len(s)
-        k = np.searchsorted(s, bearing)[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)[None, :]
-        j = order[np.mod(k, b)]  # (M, K) beam indices, wrapping around the circle
-        rel = np.abs(wrap_angle(a[j] - bearing[:, None]))
-        lateral = dist[:, None] * np.sin(np.minimum(rel, 0.5 * np.pi))
-        through = valid[j] & (rel < 0.5 * np.pi) & (lateral <= c.clear_width) & (
-            np.minimum(r[j], range_max) > dist[:, None] + c.clear_beyond)
-        seen_through = through.any(axis=1)
-        if seen_through.any():
-            keep = ~seen_through
+        reach = np.where(valid, np.minimum(r, range_max), 0.0)  # an invalid beam saw nothing
+        through = seen_through(np.hypot(dx, dy), np.arctan2(dy, dx) - yaw, a, reach, c.clear_width,
+                               c.clear_beyond, NEIGHBOURS)
+        if through.any():
+            keep = ~through
             self.xy, self.t, self.keys = self.xy[keep], self.t[keep], self.keys[keep]
 
     def _key(self, pts: np.ndarray) -> np.ndarray:

@@ -62,6 +62,25 @@ def scan_points(ranges: np.ndarray, angles: np.ndarray, valid: np.ndarray | None
     return pts, hit
 
 
+def seen_through(dist: np.ndarray, bearing: np.ndarray, beam_angles: np.ndarray, beam_reach: np.ndarray,
+                 width: float, beyond: float, neighbours: int = 3) -> np.ndarray:
+    """Which of M points (``dist``, ``bearing`` from the sensor, in the beams' frame) a beam of this scan passed
+    within ``width`` of and ended at least ``beyond`` past: raytrace clearing's test, (M,) bool.
+
+    ``beam_reach`` (B,) is how far each beam saw (its range, range_max for no return, 0 for an invalid beam).
+    Only the ``2 * neighbours + 1`` beams nearest in bearing to each point are tested ((M, K), not (M, B)).
+    """
+    dist = np.asarray(dist, dtype=np.float64)
+    am = np.mod(np.asarray(beam_angles, dtype=np.float64), 2 * np.pi)
+    order = np.argsort(am, kind="stable")
+    k = np.searchsorted(am[order], np.mod(bearing, 2 * np.pi))[:, None] + np.arange(-neighbours, neighbours + 1)
+    j = order[np.mod(k, len(am))]  # (M, K) beam indices, wrapping round the circle
+    rel = np.abs(np.angle(np.exp(1j * (am[j] - np.asarray(bearing)[:, None]))))
+    lateral = dist[:, None] * np.sin(np.minimum(rel, 0.5 * np.pi))
+    through = (rel < 0.5 * np.pi) & (lateral <= width) & (np.asarray(beam_reach)[j] > dist[:, None] + beyond)
+    return through.any(axis=1)
+
+
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances (…, K, P) between points a (…, K, 2) and b (…, P, 2).
 
