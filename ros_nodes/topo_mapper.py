@@ -27,7 +27,7 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from toponav.config import param
-from toponav.localisation.frames import OdomHistory
+from toponav.localisation.frames import OdomFilter, Paired
 from toponav.lockstep import StepMsg, payload_key, stamp_key
 from toponav.mapping import FRONTIER, TopoMap
 from toponav.mapping.config import TopoMapperConfig
@@ -79,10 +79,8 @@ class TopoMapperNode(Node):
         self.config: MapperNodeConfig = declare_config(self, MapperNodeConfig, live=MAPPER_LIVE)
         self.map = TopoMap(self.config)
         self.map.descriptors.warm_up()
-        # odometry by stamp, interpolated to each scan's stamp (max_skew 0: always, when samples lie either side)
-        self._odom = OdomHistory(max_skew=0.0, history=200, jump_tolerance=self.config.time_jump_tolerance)
-        # a scan newer than every odometry sample, waiting for its odometry: (its stamp in s, the message)
-        self._held: tuple[float, LaserScan] | None = None
+        # each scan waits for the odometry of its stamp (interpolated), as tf2's MessageFilter would hold it
+        self._pairing: OdomFilter[LaserScan] = OdomFilter(jump_tolerance=self.config.time_jump_tolerance)
         self._cloud = None
         self._last_graph_pub: float | None = None
         self._last_map_pub: float | None = None
@@ -133,11 +131,9 @@ class TopoMapperNode(Node):
         except ConversionError as exc:
             self.get_logger().warning(f"/odom ignored: {exc}", throttle_duration_sec=5.0)
             return
-        self._odom.add(t, (x, y, yaw))
-        self._drop_held_before(t)
-        if self._held is not None and t >= self._held[0]:
-            held, self._held = self._held[1], None
-            self._integrate(held)
+        self._sync_pairing()
+        for paired in self._pairing.add_odom(t, (x, y, yaw)):
+            self._take(paired)
 
     def _on_points(self, msg: PointCloud2) -> None:
         try:
@@ -145,45 +141,35 @@ class TopoMapperNode(Node):
         except ConversionError as exc:
             self.get_logger().warning(f"/points ignored: {exc}", throttle_duration_sec=5.0)
 
-    def _odom_at(self, t: float) -> tuple[float, float, float] | None:
-        """Odometry pose at ``t``: interpolated between the samples either side, else the nearest within
-        max_odom_age (live), else None."""
+    def _sync_pairing(self) -> None:
+        """max_odom_age is live: how long a scan waits for its odometry, and half the widest gap interpolated."""
         age = self.config.max_odom_age
-        self._odom.max_age, self._odom.max_gap = age, 2.0 * age
-        pose = self._odom.at(t)
-        return None if pose is None else (float(pose[0]), float(pose[1]), float(pose[2]))
+        self._pairing.wait, self._pairing.max_gap = age, 2.0 * age
 
     def _on_scan(self, msg: LaserScan) -> None:
-        """Integrate the scan once the odometry of its stamp is there. /scan and /odom are two topics with no
-        order between them: a scan that overtook its odometry would be paired with the sample before it (at 20 Hz
-        odometry, 2.5 cm stale at 0.5 m/s, against a prior of a few millimetres), so it is held until a sample at
-        or after its stamp arrives (what tf2's MessageFilter does), or the next scan comes. In lockstep the sim
-        step's messages come in stamp order, odometry first."""
+        """Integrate the scan with the odometry of its stamp (:class:`OdomFilter`): /scan and /odom are two topics
+        with no order between them, so a scan that overtook its odometry waits for it, and one whose odometry
+        does not come within max_odom_age is dropped, never paired with the odometry of another time. In lockstep
+        the sim step's messages come in stamp order, odometry first."""
+        self._sync_pairing()
         t = stamp_to_sec(msg.header.stamp)
-        self._drop_held_before(t)
-        newest = self._odom.newest
-        if self.lockstep is None and newest is not None and newest < t <= newest + self.config.max_odom_age:
-            held, self._held = self._held, (t, msg)
-            if held is not None:  # its odometry never came: integrate it with what there is
-                self._integrate(held[1])
+        if self.lockstep is not None:
+            self._take(self._pairing.pair_now(t, msg))
             return
-        self._integrate(msg)
+        for paired in self._pairing.add(t, msg):
+            self._take(paired)
 
-    def _drop_held_before(self, t: float) -> None:
-        """A message stamped ``t`` that says time went back (by more than time_jump_tolerance) drops the held
-        scan: it was of the previous run."""
-        if self._held is not None and t < self._held[0] - self.config.time_jump_tolerance:
-            self._held = None
+    def _take(self, paired: Paired[LaserScan]) -> None:
+        if paired.pose is None:
+            self.get_logger().warning(f"/scan at {paired.stamp:.3f} s dropped: {paired.reason}",
+                                      throttle_duration_sec=5.0)
+            return
+        x, y, yaw = (float(v) for v in paired.pose)
+        self._integrate(paired.item, (x, y, yaw))
 
-    def _integrate(self, msg: LaserScan) -> None:
+    def _integrate(self, msg: LaserScan, pose: tuple[float, float, float]) -> None:
         log = self.get_logger()
         t = stamp_to_sec(msg.header.stamp)
-        pose = self._odom_at(t)
-        if pose is None:
-            newest = f"{self._odom.newest:.3f}" if self._odom.newest is not None else "none"
-            log.warning(f"/scan at {t:.3f} s skipped: no /odom within {self.config.max_odom_age} s "
-                        f"(newest {newest})", throttle_duration_sec=5.0)
-            return
         try:
             ranges, angles, warnings = laserscan_to_arrays(msg)
         except ConversionError as exc:
