@@ -135,10 +135,6 @@ class OdomFilter(Generic[T]):
     def held(self) -> int:
         return len(self._held)
 
-    def clear(self) -> None:
-        self.odom.clear()
-        self._held.clear()
-
     def add_odom(self, stamp: float, pose: np.ndarray) -> list[Paired[T]]:
         """An odometry sample; returns the held scans it completes (and those a time jump makes stale)."""
         t = float(stamp)
