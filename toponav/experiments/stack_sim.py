@@ -8,9 +8,11 @@ early, frontiers outside the world, oscillation, spinning) without DDS, process 
 load in the way: every node sees the latest inputs at every one of its ticks (what lockstep gives the
 real stack), and the same world + seed gives the same trajectory.
 
-What it does not model: message latency, the nodes' own clocks drifting apart, wheel-odometry drift (the
-nodes get the true pose; the mapper's localiser still runs on it: the ROS stack and `toponav bench stack` run on
-the sim's wheel odometry).
+What it does not model: message latency and the nodes' own clocks drifting apart. By default the nodes get the
+true pose (the mapper's localiser still runs on it); ``--odometry wheels`` feeds them the sim's noisy odometry as
+the ROS stack and `toponav bench stack`'s ``toponav`` method do: the mapper corrects it, the planner plans on the
+corrected pose, the controller drives on odometry with the sub-goal brought into ``odom`` by the latest
+``map <- odom`` (moved when the correction moves), as the nodes do with ``/pose``.
 
 Rates: controller 20 Hz, scan + mapper 10 Hz, /topo_graph at most every ``publish_period`` (0.5 s) when
 changed, planner 2 Hz; sim steps of 0.05 s (the controller period, physics at 100 Hz underneath).
@@ -91,17 +93,21 @@ def budget_for(shortest: float | None) -> float:
 
 def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[str, Any]] | None = None,
               params: Path | None = PARAMS, tolerance: float = 0.5, verbose: bool = False,
-              stop_on_collision: bool = False, hook=None, boundary: bool = True) -> StackRun:
+              stop_on_collision: bool = False, hook=None, boundary: bool = True, odometry: str = "true") -> StackRun:
     """Drive the whole stack in ``world`` to ``world.goal``; stops at the goal or when the budget is spent.
 
     ``hook(t, topomap, planner)`` is called after every mapper update (diagnostics, tests); a true return
     value ends the run (reason ``hook``). ``boundary`` gives the planner the world's bounds as its
-    exploration boundary, as the planner node does from the sim's latched /world_info.
+    exploration boundary, as the planner node does from the sim's latched /world_info. ``odometry``: "true"
+    (the nodes get the true pose) or "wheels" (the sim's odometry, corrected by the mapper; module docstring).
     """
+    if odometry not in ("true", "wheels"):
+        raise ValueError(f"odometry must be 'true' or 'wheels', not {odometry!r}")
     import torch
 
     from toponav.control.hodat import HodatController
     from toponav.evaluation.metrics import shortest_path_length
+    from toponav.geometry import se2_apply, se2_compose, se2_inverse
     from toponav.mapping.topomap import TopoMap
     from toponav.planning.graph import PlaceGraph
     from toponav.planning.planner import SubgoalPlanner
@@ -145,13 +151,26 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     reason = "timeout"
     wall0 = time.perf_counter()
     last_target = None
+    wheels = odometry == "wheels"
+    map_from_odom = np.zeros(3)  # identity until the first corrected pose (map and odom start together)
+    subgoal_map: np.ndarray | None = None
+
+    def to_odom(xy: np.ndarray) -> np.ndarray:
+        return se2_apply(se2_inverse(map_from_odom), np.asarray(xy, dtype=np.float64).reshape(1, 2))[0]
+
     k = 0
     while t_now < budget:
-        pose = sim.pose.copy()
+        pose = (sim.odom_pose if wheels else sim.pose).copy()  # what the nodes get on /odom
         scan_new = k % scan_every == 0
         if scan_new:
             scan, scan_t = sim.scan(), t_now
             res = tm.update(tuple(pose), scan, angles, t_now, range_min=rmin, range_max=rmax)
+            if wheels and res.pose is not None:  # /pose: map <- odom for this scan's odometry
+                moved = se2_compose(np.asarray(res.pose, dtype=np.float64), se2_inverse(pose))
+                if not np.allclose(moved, map_from_odom):
+                    map_from_odom = moved
+                    if subgoal_map is not None:
+                        ctl.set_subgoal(to_odom(subgoal_map))
             dirty |= res.changed
             for m in res.messages:
                 if "revisit" in m or "novel" in m:
@@ -167,12 +186,12 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
             planner.set_map(grid.to_occupancy_values(), grid.origin, grid.resolution)
             map_version = grid.version
         if k % plan_every == 0:
-            planner.set_pose(float(pose[0]), float(pose[1]), float(pose[2]))
+            mpose = se2_compose(map_from_odom, pose) if wheels else pose
+            planner.set_pose(float(mpose[0]), float(mpose[1]), float(mpose[2]))
             d = planner.step(t_now)
-            if d.subgoal is not None:
-                ctl.set_subgoal(d.subgoal)
-            else:
-                ctl.set_subgoal(pose[:2])  # hold position (what the node publishes on done/stuck/idle)
+            # hold position (what the node publishes on done/stuck/idle) when there is no sub-goal
+            subgoal_map = np.asarray(d.subgoal if d.subgoal is not None else mpose[:2], dtype=np.float64)
+            ctl.set_subgoal(to_odom(subgoal_map) if wheels else subgoal_map)
             tgt = None if planner.target is None else (planner.target.id, round(planner.target.x, 1),
                                                        round(planner.target.y, 1))
             if d.replanned and tgt != last_target:
@@ -225,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="1000000-1000004", help="e.g. 1000000-1000004 or 0,3,5")
     ap.add_argument("--set", action="append", default=[], metavar="NODE:NAME=VALUE",
                     help="override a parameter, e.g. hodat_controller:lidar... or sim_node:lidar.beams=360")
+    ap.add_argument("--odometry", choices=("true", "wheels"), default="true",
+                    help="what the nodes get as odometry: the true pose, or the sim's wheel odometry (corrected by the "
+                         "mapper, as `toponav bench stack`'s toponav method runs)")
     ap.add_argument("--out", type=Path, default=None, help="write the runs (JSON lines) here")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--log", action="store_true", help="print each run's decision log")
@@ -238,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     for fam in args.families:
         for seed in _seeds(args.seeds):
             world = make_world(fam, seed)
-            r = run_stack(world, overrides=overrides, verbose=args.verbose)
+            r = run_stack(world, overrides=overrides, verbose=args.verbose, odometry=args.odometry)
             rows.append(r)
             print(f"{fam:9s} {seed:8d} reached={int(r.reached)} t={r.time:6.1f}/{r.budget:5.0f} coll={r.collisions} "
                   f"spl={r.spl:.2f} path={r.path_length:6.1f} short={r.shortest} clear={r.min_clearance:.2f} "
