@@ -9,7 +9,14 @@ import pytest
 
 from toponav.geometry import se2_apply, se2_between, se2_compose, se2_inverse, wrap_angle
 from toponav.localisation.point_map import PointMap
-from toponav.localisation.registration import RegistrationConfig, Target, register, scan_points, voxel_downsample
+from toponav.localisation.registration import (
+    RegistrationConfig,
+    Target,
+    information_to_covariance,
+    register,
+    scan_points,
+    voxel_downsample,
+)
 
 ANGLES = np.linspace(-math.pi, math.pi, 360, endpoint=False)
 RANGE_MIN, RANGE_MAX = 0.05, 8.0
@@ -95,6 +102,25 @@ def test_corridor_keeps_the_prior_along_its_axis() -> None:
     # no prior at all: still no update along the axis (solution remapping), no blow-up
     res2 = register(scan, pm.target(), init)
     assert abs(res2.pose[0] - init[0]) < 1e-3 and abs(res2.pose[1] - truth[1]) < 0.02
+    # ... and its covariance says so: finite, free along the axis
+    axis = res2.degenerate[0]
+    assert np.isfinite(res2.covariance).all() and axis @ res2.covariance @ axis > 1e6
+
+
+def test_covariance_of_an_information_matrix_singular_to_working_precision() -> None:
+    """The information of a loop-closure match (no prior) with one direction projected out, as recorded in
+    stack_sim warehouse 1000006 on wheel odometry: ``np.linalg.inv`` raised LinAlgError on it (an exactly zero
+    pivot here; other platforms may return rounding noise instead), which took the mapper's update down."""
+    info = np.array([[float.fromhex(v) for v in row] for row in [
+        ["0x1.271444dba41d9p+13", "0x1.9ddc1be6440f6p+9", "-0x1.4c0063f764aefp+14"],
+        ["0x1.9ddc1be6440efp+9", "0x1.a3572679ac38bp+12", "0x1.1d46f76aae269p+14"],
+        ["-0x1.4c0063f764aefp+14", "0x1.1d46f76aae269p+14", "0x1.a90a2662414d2p+16"]]])
+    cov = information_to_covariance(info)
+    free = np.linalg.eigh(0.5 * (info + info.T))[1][:, 0]
+    assert np.isfinite(cov).all() and np.allclose(cov, cov.T)
+    assert free @ cov @ free == pytest.approx(1e12, rel=1e-6)  # the direction the match left free gets the cap
+    well = np.diag([4.0, 9.0, 100.0])  # an invertible one: the plain inverse
+    assert np.allclose(information_to_covariance(well), np.linalg.inv(well))
 
 
 @pytest.mark.parametrize("ranges", [np.zeros(0), np.full(360, np.nan), np.full(360, np.inf),

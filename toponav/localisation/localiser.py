@@ -33,7 +33,13 @@ from toponav.localisation.global_search import LikelihoodField, correlative_sear
 from toponav.localisation.loop_closure import ClosureCheck, LoopClosureConfig, add_closure
 from toponav.localisation.point_map import PointMap
 from toponav.localisation.pose_graph import PoseGraph2D, PoseGraphConfig
-from toponav.localisation.registration import Registration, RegistrationConfig, Target, register
+from toponav.localisation.registration import (
+    Registration,
+    RegistrationConfig,
+    Target,
+    information_to_covariance,
+    register,
+)
 
 
 @dataclass
@@ -360,7 +366,11 @@ class Localiser:
             return ClosureCheck(False, math.nan, float(math.hypot(*(reg.pose[:2] - init[:2]))),
                                 f"registration does not hold: {why}")
         floor = np.diag([cfg.loop_sigma_floor ** 2] * 2 + [(cfg.loop_sigma_floor / 2.0) ** 2])
-        info = np.linalg.inv(np.linalg.inv(reg.information + 1e-9 * np.eye(3)) + floor)
+        try:
+            cov = np.linalg.inv(reg.information + 1e-9 * np.eye(3))
+        except np.linalg.LinAlgError:  # free along a direction (an aisle) to working precision: nothing there
+            cov = information_to_covariance(reg.information, max_variance=1e9)
+        info = np.linalg.inv(cov + floor)
         check = add_closure(self.graph, a.node, b.node, reg.pose, info, cfg.closure)
         if check.accepted:
             self.closures += 1

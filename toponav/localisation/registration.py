@@ -235,6 +235,21 @@ class Registration:
     reason: str  # why not ok ("" when ok)
 
 
+def information_to_covariance(information: np.ndarray, max_variance: float = 1e12) -> np.ndarray:
+    """The covariance of a 3x3 information matrix, also where it leaves a direction free.
+
+    A match without a prior along an aisle has no information along it (``_degeneracy`` projects it out), so the
+    matrix is singular to working precision: ``np.linalg.inv`` then raises on some matrices (an exactly zero
+    pivot; stack_sim warehouse 1000006 on wheel odometry, a loop-closure check) and returns rounding noise of
+    either sign on others. Here an eigen-direction whose information is below ``1e-9`` of the largest (rounding
+    noise: a direction the match left free) gets ``max_variance``, the others their inverse eigenvalue: finite and
+    symmetric, never an exception."""
+    a = np.asarray(information, dtype=np.float64)
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    free = w <= 1e-9 * max(float(w.max()), 0.0)
+    return (v / np.where(free, 1.0 / max_variance, np.maximum(w, 1.0 / max_variance))) @ v.T
+
+
 def _failed(init: np.ndarray, prior: np.ndarray | None, reason: str) -> Registration:
     pose = np.asarray(init, dtype=np.float64).ravel()[:3] if np.size(init) >= 3 else np.zeros(3)
     cov = np.full((3, 3), np.inf)
@@ -380,8 +395,7 @@ def register(scan: np.ndarray, target: Target | None, init: np.ndarray, prior: n
     sigma = max(rmse if n_in else cfg.point_sigma, cfg.point_sigma)
     proj, dirs = _degeneracy(h / sigma**2, cfg)
     info = proj.T @ (h / sigma**2) @ proj  # the scan claims nothing along the directions it left to the prior
-    with np.errstate(all="ignore"):
-        cov = np.linalg.inv(info + prior_m + 1e-12 * np.eye(3))
+    cov = information_to_covariance(info + prior_m)
     fitness = n_in / len(pts)
     reason = ""
     if not converged:
