@@ -55,6 +55,9 @@ class StackRun:
     min_clearance: float
     explored_area: float
     wall: float
+    # --odometry wheels: the planner's (corrected) position against the truth at its ticks, largest and last (m)
+    pose_error_max: float | None = None
+    pose_error_end: float | None = None
     trajectory: list[tuple[float, float]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
@@ -154,6 +157,7 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     wheels = odometry == "wheels"
     map_from_odom = np.zeros(3)  # identity until the first corrected pose (map and odom start together)
     subgoal_map: np.ndarray | None = None
+    pose_errors: list[float] = []
 
     def to_odom(xy: np.ndarray) -> np.ndarray:
         return se2_apply(se2_inverse(map_from_odom), np.asarray(xy, dtype=np.float64).reshape(1, 2))[0]
@@ -187,6 +191,9 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
             map_version = grid.version
         if k % plan_every == 0:
             mpose = se2_compose(map_from_odom, pose) if wheels else pose
+            if wheels:
+                truth = sim.pose
+                pose_errors.append(math.hypot(mpose[0] - truth[0], mpose[1] - truth[1]))
             planner.set_pose(float(mpose[0]), float(mpose[1]), float(mpose[2]))
             d = planner.step(t_now)
             # hold position (what the node publishes on done/stuck/idle) when there is no sub-goal
@@ -225,6 +232,8 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     return StackRun(world.name, world.seed, reached, reason, round(t_now, 2), round(budget, 1),
                     None if shortest is None else round(shortest, 2), round(length, 2), round(spl, 3), collisions,
                     round(min_clear, 3), round(tm.explored_area(), 1), round(time.perf_counter() - wall0, 1),
+                    round(max(pose_errors), 3) if pose_errors else None,
+                    round(pose_errors[-1], 3) if pose_errors else None,
                     [(round(a, 3), round(b, 3)) for a, b in traj[::10]], log)
 
 
@@ -264,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(f"{fam:9s} {seed:8d} reached={int(r.reached)} t={r.time:6.1f}/{r.budget:5.0f} coll={r.collisions} "
                   f"spl={r.spl:.2f} path={r.path_length:6.1f} short={r.shortest} clear={r.min_clearance:.2f} "
-                  f"area={r.explored_area:6.0f} wall={r.wall:5.1f}s", flush=True)
+                  f"area={r.explored_area:6.0f} wall={r.wall:5.1f}s"
+                  + (f" pose_err max={r.pose_error_max:.2f} end={r.pose_error_end:.2f}" if r.pose_error_max is not None
+                     else ""), flush=True)
             if args.log:
                 print("\n".join(r.log[-60:]))
             if args.out:
