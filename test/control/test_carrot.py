@@ -99,6 +99,44 @@ def test_a_tight_strip_still_has_a_way_out() -> None:
     np.testing.assert_allclose(aim_off, (3.0, -2.0))  # no path: straight at the target, into the wall
 
 
+def test_a_robot_beside_a_door_post_is_not_sent_through_the_post() -> None:
+    """A robot inside a door post's grown disc stands in one run of grown cells with the wall itself: the old
+    line-of-sight test skipped that whole run and sent it straight through the post at a target beyond the wall;
+    DWA then stalled against the post (stack_sim maze 1000004: 88 s in two doors, 8 sub-goals given up)."""
+    wall = np.vstack([_segment((-3.0, 0.8), (-0.5, 0.8)), _segment((0.5, 0.8), (3.0, 0.8)),
+                      _segment((-0.5, 0.8), (-0.5, 0.95)), _segment((0.5, 0.8), (0.5, 0.95))])
+
+    def crossings(robot, aim) -> list[float]:  # x where the line robot -> aim crosses the wall's two faces
+        return [robot[0] + (y - robot[1]) / (aim[1] - robot[1]) * (aim[0] - robot[0]) for y in (0.8, 0.95)
+                if aim[1] > y]
+
+    # (0.3, 0.5): in the post's disc grown by radius + inflate only; (0.33, 0.6): in radius + tight_inflate too
+    for robot, tight, door in (((0.3, 0.5), False, 0.4), ((0.33, 0.6), True, 0.5)):
+        lc = LocalCarrot(LocalPlanConfig(lookahead=2.0, inflate=0.1, tight_inflate=0.02), radius=0.25)
+        ranges, angles = _scan_of(wall, robot)
+        aim = None
+        for _ in range(6):
+            aim = lc.aim((*robot, 0.0), ranges, angles, 8.0, (1.5, 2.2))
+        r, c = lc.grid._cells(np.array([robot]))
+        assert lc.grid.blocked[r, c].all() and lc.grid.tight[r, c].all() == tight  # the case
+        assert all(abs(x) < door for x in crossings(robot, aim)), (robot, aim)  # through the door, not the post
+        # somewhere to go: not a point under the robot, which DWA can only turn in place at
+        assert np.hypot(aim[0] - robot[0], aim[1] - robot[1]) > 0.45, aim
+
+
+def test_a_carrot_under_the_robot_is_moved_half_a_metre_along_the_path(monkeypatch) -> None:
+    """When no path point beyond the first is in sight, the carrot is the first path point 0.5 m from the robot:
+    DWA can only turn in place at a point under the robot (stack_sim maze 1000005, 12 s turning at a door)."""
+    lc = LocalCarrot(LocalPlanConfig(lookahead=2.0), radius=0.25)
+    wall = _segment((-1.0, 0.8), (1.0, 0.8))
+    ranges, angles = _scan_of(wall, (0.0, 0.0))
+    for _ in range(6):
+        lc.aim((0.0, 0.0, 0.0), ranges, angles, 8.0, (0.0, 1.6))
+    monkeypatch.setattr(lc.grid, "_last_visible", lambda xy, points: 0)
+    aim = lc.grid.carrot(np.zeros(2))
+    assert 0.5 <= np.hypot(*aim) < 0.75, aim
+
+
 def _door_wall(phantoms: bool) -> np.ndarray:
     """A wall at x = 2 with a 1 m door at y = 0; ``phantoms``: a noisy return 0.17 m into the door off each post."""
     parts = [_segment((2.0, -4.0), (2.0, -0.5)), _segment((2.0, 0.5), (2.0, 4.0))]

@@ -117,6 +117,27 @@ def test_local_plan_drives_out_of_a_cul_de_sac() -> None:
     assert min_clear > 0.0
 
 
+def test_a_carrot_on_the_way_is_not_taken_for_arrival(monkeypatch) -> None:
+    """DWA slows down near its goal; a carrot the local plan puts 0.5 m ahead (beside a tree, a door post) is not
+    the target, so the planner is told at least local_plan.pass_distance (never past the target), in its bearing:
+    forest 1000009, a robot crept at 0.08 m/s for 12 s toward a carrot that moved on with it."""
+    ctrl = HodatController(HodatConfig(mode="dwa"))
+    seen = []
+    monkeypatch.setattr(ctrl, "_propose", lambda planner, scan, angles, vel, dist, bearing, *a, **k:
+                        seen.append((dist, bearing)) or np.zeros(2))
+    monkeypatch.setattr(ctrl.local, "aim", lambda pose, *a, **k: np.array([pose[0] + 0.4, pose[1] + 0.3]))
+    angles = LIDAR.angles()
+    ranges = np.full(len(angles), 8.0)
+    ctrl.set_subgoal((6.0, 0.0))
+    ctrl.step((0.0, 0.0, 0.0), np.zeros(2), ranges, angles, now=0.0, dt=0.1, range_max=8.0)
+    dist, bearing = seen[-1]
+    assert dist == pytest.approx(ctrl.cfg.local_plan.pass_distance) and bearing == pytest.approx(math.atan2(0.3, 0.4))
+    monkeypatch.setattr(ctrl.local, "aim", lambda pose, ranges, angles, rmax, target, *a: np.asarray(target))
+    ctrl.set_subgoal((0.4, 0.3))  # the target itself, 0.5 m away: its own distance (slowing down is right)
+    ctrl.step((0.0, 0.0, 0.0), np.zeros(2), ranges, angles, now=0.1, dt=0.1, range_max=8.0)
+    assert seen[-1][0] == pytest.approx(0.5)
+
+
 def test_goal_reached_through_the_goal_level() -> None:
     ctrl = HodatController(HodatConfig(mode="dwa"))
     _, decisions, _ = run(ctrl, pillar_world(), (8.0, 3.0), seconds=40, goal=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 
 from toponav.control.config import LocalPlanConfig
 from toponav.control.scan import seen_through
@@ -33,6 +34,8 @@ _CLEAR_BEYOND = 0.15
 _SKIM_RADIUS = 0.25
 _SKIM_LINE = 0.1
 _SKIM_COS = math.cos(math.radians(30.0))
+#: a carrot nearer than this (m) is replaced by the first path point this far from the robot
+_MIN_AIM = 0.5
 
 
 class ScanCarrot:
@@ -274,12 +277,21 @@ class ScanCarrot:
         f = self._field
         r, c = (int(v[0]) for v in self._cells(xy[None]))
         if not np.isfinite(f[r, c]):
-            # robot cell inside inflated hits (tight spot): start from the best finite neighbour within 0.5 m
+            # robot cell inside inflated hits (tight spot): start from the nearest free cell within 0.5 m that no
+            # hit hides (the lowest field first among equally near ones). The lowest cell of the window was taken
+            # before: beside a door post it lay beyond the wall, and the path then started behind it
             win, r0, c0 = self._near(f, r, c)
-            if not np.isfinite(win).any():
+            free = np.argwhere(np.isfinite(win))
+            if not len(free):
                 return self.goal.copy()
-            dr, dc = np.unravel_index(np.argmin(win), win.shape)
-            r, c = r0 + dr, c0 + dc
+            d2 = (free[:, 0] + r0 - r) ** 2 + (free[:, 1] + c0 - c) ** 2
+            order = np.lexsort((win[free[:, 0], free[:, 1]], d2))
+            pick = order[0]
+            for k in order:
+                if not self.hits[self._segment_cells(xy, self._centre(free[k, 0] + r0, free[k, 1] + c0))].any():
+                    pick = k
+                    break
+            r, c = int(free[pick, 0] + r0), int(free[pick, 1] + c0)
         travelled, path = 0.0, [(r, c)]
         end = None
         while travelled < self.lookahead:
@@ -299,21 +311,57 @@ class ScanCarrot:
             points[-1] = end
         if not self.visible:
             return points[-1]
-        return points[self._last_visible(xy, points)]
+        i = self._last_visible(xy, points)
+        if np.hypot(*(points[i] - xy)) < _MIN_AIM:
+            # nothing farther in sight (a robot against a door post): the first path point _MIN_AIM away, not a
+            # point under the robot that DWA can only turn in place at
+            far = np.flatnonzero(np.hypot(points[:, 0] - xy[0], points[:, 1] - xy[1]) >= _MIN_AIM)
+            if len(far):
+                i = max(i, int(far[0]))
+        return points[i]
 
     def _last_visible(self, xy: np.ndarray, points: np.ndarray) -> int:
         """Index of the farthest path point the robot sees in a straight line on the grid it planned on.
 
         A carrot 2 m along a path that bends round a desk corner lies behind the corner: DWA, steering at it,
-        turned in place before the corner for the rest of the run (bench stack map:office). Cells the robot
-        already stands in (a tight spot) do not count as blocking.
+        turned in place before the corner for the rest of the run (bench stack map:office). A robot already
+        inside the grown obstacles (a tight spot, a door post's disc) sees a point when the line to it never
+        comes nearer to a lidar hit than the robot is now (DWA's own rule for a robot inside its margin). Before,
+        the cells it stood in were skipped as one run, and beside a door post that run went on through the post:
+        the robot was sent at a point behind the wall and DWA turned in place against the post (stack_sim mazes
+        1000004 and 1000005: 88 s and 65 s stalled in doors).
         """
+        grid = self._planned_on
+        r, c = (int(v[0]) for v in self._cells(xy[None]))
+        if grid[r, c]:
+            dist, r0, c0 = self._hit_distance(r, c, self.lookahead + self.reach)
+            floor = dist[r - r0, c - c0] - 0.5 * self.res
+            for i in range(len(points) - 1, 0, -1):
+                rr, cc = self._segment_cells(xy, points[i])
+                rr, cc = rr - r0, cc - c0
+                inside = (rr >= 0) & (rr < dist.shape[0]) & (cc >= 0) & (cc < dist.shape[1])
+                if inside.all() and dist[rr, cc].min() >= floor:
+                    return i
+        # in free space (or no line keeps the robot's clearance): a line with no grown cell past those it
+        # starts in
         for i in range(len(points) - 1, 0, -1):
-            on = self._planned_on[self._segment_cells(xy, points[i])]
+            on = grid[self._segment_cells(xy, points[i])]
             first_free = int(np.argmin(on)) if not on.all() else len(on)
             if not on[first_free:].any():
                 return i
         return 0
+
+    def _hit_distance(self, r: int, c: int, radius: float) -> tuple[np.ndarray, int, int]:
+        """Distance (m) to the nearest hit cell from each cell of the window within ``radius`` (+ one cell) of cell
+        (r, c), and the window's first row and column. A hit outside the window lies more than ``radius`` from
+        (r, c), so it can only be nearest to a cell whose distance is already larger than what it is compared
+        with (the robot's own, at most radius + inflate)."""
+        k = math.ceil(radius / self.res) + 1
+        r0, c0 = max(0, r - k), max(0, c - k)
+        win = self.hits[r0 : r + k + 1, c0 : c + k + 1]
+        if not win.any():
+            return np.full(win.shape, np.inf), r0, c0
+        return distance_transform_edt(~win) * self.res, r0, c0
 
     def _centre(self, r: int, c: int) -> np.ndarray:
         return np.array([self.xmin + (c + 0.5) * self.res, self.ymin + (r + 0.5) * self.res])

@@ -97,6 +97,10 @@ class LocalPlanConfig:
         "the range the cell was marked from passes through it and returns beyond (noisy returns off door posts "
         "closed 1 m doors); 0 = hits are kept for the window's lifetime", min=0.0, max=1.0)
     lookahead: float = param(2.0, "carrot distance along the planned path (m)", min=0.1)
+    pass_distance: float = param(
+        1.0, "a carrot on the way (not the target itself) is handed to the local planner at least this far (m, in "
+        "its bearing; never past the target): DWA slows down near its goal, and a carrot half a metre ahead of a "
+        "robot beside a tree made it creep; 0 = the carrot's own distance", min=0.0)
     replan_every: int = param(5, "control steps between two plans (the grid gains hits every step)", min=1)
 
 
