@@ -4,7 +4,9 @@ Subscriptions take the serialized CDR bytes straight from DDS (``raw=True``, the
 ``rclpy.serialization.serialize_message`` gives), a bounded queue hands them to a writer thread
 (:class:`toponav.bags.BagWriter`). Messages are never lost silently: a full queue and the DDS
 "message lost" event are both counted per topic, logged, and stored in the bag metadata
-(``toponav.drops``). Timestamps are the node clock at receipt (sim time when use_sim_time is set).
+(``toponav.drops``); each subscription keeps a ``RECORD_DEPTH`` (1000) sample history, because samples
+overwritten in a shallower one are lost without either count. Timestamps are the node clock at receipt (sim
+time when use_sim_time is set).
 Names: relative topics resolve in the node's namespace, as ``ros2 bag record`` resolves them (the default set
 is relative: a recorder in ``/robot1`` records ``/robot1/scan``, ``/robot1/odom``, ... and ``/clock``); the
 bag keeps the full names and stores the namespace (``toponav.namespace``) so ``toponav eval`` finds the run's
@@ -35,21 +37,36 @@ from toponav.bags.types import default_type
 from toponav.ros_nodes.common import CLOCK_QOS, SENSOR_QOS, declare_config, qos_profile, run_node
 from toponav.ros_nodes.convert import message_class
 
+#: DDS reader history the recorder keeps per topic. A node's subscription keeps the newest few samples (5 for
+#: sensor streams, 1 for /clock): what a controller wants. A recorder wants every one, and in lockstep at 4-6x
+#: real time 5 samples of /odom are 50 ms of wall time: a callback thread held up that long (load, the writer
+#: thread, the GIL) had older samples overwritten in the reader's history, which DDS does not report as lost
+#: (`toponav bench localisation`, forest 1000000, 2026-12-07: 1.2 s of /scan, 1.4 s of /odom and 1.6 s of /clock
+#: missing from the bag, no drop counted). Only the depth changes: reliability and durability stay what the
+#: publishers offer, so it matches the same publishers.
+RECORD_DEPTH = 1000
+
+
+def _deep(profile: QoSProfile) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(profile.depth, RECORD_DEPTH),
+                      reliability=profile.reliability, durability=profile.durability)
+
 
 def known_qos(topic: str, namespace: str = "/") -> QoSProfile | None:
     """What the recorder asks for on one of toponav's topics: the least that receives what toponav offers
     there (sensor and state streams best effort, /clock as a time source asks for it, latched topics
-    transient local); None for other topics, whose QoS is adapted to their publishers."""
+    transient local), with a ``RECORD_DEPTH`` history; None for other topics, whose QoS is adapted to their
+    publishers."""
     if default_type(topic, namespace) is None and topic.strip("/") not in qos.OFFERED:
         return None
     spec = qos.offered(topic)
     if spec in (qos.SENSOR, qos.STATE):
-        return SENSOR_QOS
+        return _deep(SENSOR_QOS)
     if spec == qos.CLOCK_PUB:
-        return CLOCK_QOS
+        return _deep(CLOCK_QOS)
     if spec in (qos.LATCHED, qos.EVENT):
-        return qos_profile(spec)
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        return _deep(qos_profile(spec))
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORD_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
 
 
 MATCH_WAIT = 10.0  # wall s the lockstep hello waits for DDS to match the recorder to every publisher
@@ -178,7 +195,7 @@ class BagRecorder(Node):
         best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
         latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
         return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=50,
+            history=HistoryPolicy.KEEP_LAST, depth=RECORD_DEPTH,
             reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
         )
