@@ -110,7 +110,7 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
 
     from toponav.control.hodat import HodatController
     from toponav.evaluation.metrics import shortest_path_length
-    from toponav.geometry import se2_apply, se2_compose, se2_inverse
+    from toponav.localisation.frames import MapFromOdom
     from toponav.mapping.topomap import TopoMap
     from toponav.planning.graph import PlaceGraph
     from toponav.planning.planner import SubgoalPlanner
@@ -155,12 +155,12 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
     wall0 = time.perf_counter()
     last_target = None
     wheels = odometry == "wheels"
-    map_from_odom = np.zeros(3)  # identity until the first corrected pose (map and odom start together)
+    frames = MapFromOdom()  # map <- odom as the planner and controller nodes keep it (identity until a /pose)
     subgoal_map: np.ndarray | None = None
     pose_errors: list[float] = []
 
     def to_odom(xy: np.ndarray) -> np.ndarray:
-        return se2_apply(se2_inverse(map_from_odom), np.asarray(xy, dtype=np.float64).reshape(1, 2))[0]
+        return frames.to_odom(np.array([xy[0], xy[1], 0.0]))[:2]
 
     k = 0
     while t_now < budget:
@@ -170,11 +170,11 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
             scan, scan_t = sim.scan(), t_now
             res = tm.update(tuple(pose), scan, angles, t_now, range_min=rmin, range_max=rmax)
             if wheels and res.pose is not None:  # /pose: map <- odom for this scan's odometry
-                moved = se2_compose(np.asarray(res.pose, dtype=np.float64), se2_inverse(pose))
-                if not np.allclose(moved, map_from_odom):
-                    map_from_odom = moved
-                    if subgoal_map is not None:
-                        ctl.set_subgoal(to_odom(subgoal_map))
+                old = frames.transform.copy()
+                frames.add_odom(t_now, pose)
+                frames.add_map_pose(t_now, np.asarray(res.pose, dtype=np.float64))
+                if subgoal_map is not None and not np.allclose(frames.transform, old):
+                    ctl.set_subgoal(to_odom(subgoal_map))
             dirty |= res.changed
             for m in res.messages:
                 if "revisit" in m or "novel" in m:
@@ -190,7 +190,7 @@ def run_stack(world, *, budget: float | None = None, overrides: dict[str, dict[s
             planner.set_map(grid.to_occupancy_values(), grid.origin, grid.resolution)
             map_version = grid.version
         if k % plan_every == 0:
-            mpose = se2_compose(map_from_odom, pose) if wheels else pose
+            mpose = frames.to_map(pose) if wheels else pose
             if wheels:
                 truth = sim.pose
                 pose_errors.append(math.hypot(mpose[0] - truth[0], mpose[1] - truth[1]))
