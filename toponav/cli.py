@@ -24,8 +24,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("record",): ("toponav.ros_nodes.bag_recorder", "record live topics to a rosbag2 (MCAP) bag"),
     ("replay",): ("toponav.ros_nodes.bag_player", "replay a rosbag2 bag with /clock"),
     ("eval",): ("toponav.evaluation.cli", "evaluate recorded runs (success, SPL, clearance, coverage...)"),
-    ("localise",): ("toponav.experiments.localise", "re-run the mapper's localisation on a recorded bag: APE / RPE "
-                    "against its ground truth, parameters by --set"),
+    ("localise",): ("toponav.experiments.localise", "re-run the mapper's localisation on recorded bags: APE / RPE "
+                    "against their ground truth, parameters by --set, several bags summarised per family"),
     ("train", "policy"): ("toponav.experiments.train_policy", "train the PPO obstacle-avoidance policy"),
     ("train", "meta"): ("toponav.experiments.train_meta", "train the h-DQN sub-goal meta-controller"),
     ("train", "world-model"): ("toponav.experiments.train_world_model", "train the manipulation world model"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -167,3 +168,37 @@ def test_kiss_icp_baseline_runs_on_the_same_scans(bag: Path, tmp_path: Path,
     assert stats.ape_rmse < 0.05 and (tmp_path / "kiss_icp.tum").exists()
     assert main(["localise", str(bag), "--scans", "60", "--kiss-icp"]) == 0
     assert "KISS-ICP on the same scans and odometry: APE RMSE" in capsys.readouterr().out
+
+
+def test_several_bags_are_summarised_and_compared(bag: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Several bags: each replayed as alone (the same numbers from worker processes), a per-family count of runs
+    within the APE limit, ``--json`` for a later ``--baseline`` comparison; a bag that cannot be replayed is named
+    and the others are still summarised (exit 2)."""
+    other = tmp_path / "runs" / "yard-7" / "bag"
+    _write_bag(other, n=100)
+    first = tmp_path / "first.json"
+    assert main(["localise", str(bag), "--scans", "60", "--json", str(tmp_path / "alone.json")]) == 0
+    alone = json.loads((tmp_path / "alone.json").read_text())["bags"][0]["ape"]
+    capsys.readouterr()
+    assert main(["localise", str(bag), str(other), "--scans", "60", "--jobs", "2", "--json", str(first)]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 bags replayed" in out and "no run of >= 150 m" in out
+    rows = json.loads(first.read_text())["bags"]
+    assert [r["world"] for r in rows] == [localise.bag_world(bag)[0], "yard-7"]
+    assert rows[1]["family"] == "yard" and rows[1]["scans"] == 60
+    assert rows[0]["ape"] == alone  # deterministic, whichever process replayed it
+    assert all(0.0 < r["ape"] < 0.05 and 0.0 < r["driven"] < 10.0 for r in rows)
+    assert main(["localise", str(bag), str(other), "--scans", "60", "--baseline", str(first),
+                 "--set", "localisation.map_add_distance=0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "before: within" in out and f"| {rows[1]['ape']:.3f} |" in out and "| all | 2 | 2 |" in out
+    assert main(["localise", str(bag), str(tmp_path / "missing"), "--scans", "30"]) == 2
+    out = capsys.readouterr().out
+    assert "1 of 2 bags replayed" in out and "not replayed:" in out and "missing does not exist" in out
+    assert main(["localise", str(bag), str(other), "--raycast", "forest"]) == 2
+    assert "--raycast bag" in capsys.readouterr().out
+    assert main(["localise", str(bag), "--raycast", "bag"]) == 2
+    assert "names no world in its metadata" in capsys.readouterr().out
+    assert main(["localise", str(bag), "--baseline", str(tmp_path / "alone.tum")]) == 2
+    assert main(["localise", str(bag), "--jobs", "0"]) == 2

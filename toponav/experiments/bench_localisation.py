@@ -52,15 +52,13 @@ import numpy as np
 
 from toponav.config import param
 from toponav.experiments.bench_stack import WorldCase, build_matrix, sim_budget
-from toponav.experiments.localise import read_scans, replay
+from toponav.experiments.localise import APE_LIMIT, LONG_RUN, read_scans, replay
 from toponav.learning.cli import add_dataclass_arguments, dataclass_from_args
 from toponav.ros_nodes.stack_run import Navigator, StackOutcome, StackRunConfig, StackRunner, _read_planner
 
 FAMILIES = ("warehouse", "maze", "forest")
 MAPS = ("map:depot",)
-APE_LIMIT = 0.10  # m: the bound on the corrected pose's APE RMSE
 RATIO_LIMIT = 10.0  # wheel-odometry APE / corrected APE, at least
-LONG_RUN = 150.0  # m: runs this long are judged
 TIMING_BEAMS = 360
 DONE_WAIT = 5.0  # sim s of the planner reporting "done" off target before the shuttle goes on (it ticks at 2 Hz)
 

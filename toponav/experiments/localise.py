@@ -12,6 +12,11 @@ Two switches take the recorded run apart:
     pose (the twin's, with the simulated lidar's noise or ``--noise-std 0 --noise-range 0``): the simulator's 3-D
     effects (hills, ground returns, chassis tilt) drop out.
 
+Several bags (``toponav localise <runs>/*/bag --jobs 2``) are replayed with the same settings, each in its own
+process, and summarised per world family: how many runs of 150 m or more stay within the benchmark's 0.10 m, mean
+and max APE. A localiser change moves single runs both ways by about the run-to-run spread (docs/localisation.md),
+so it is judged on many recorded runs at once: ``--json`` keeps a result, ``--baseline`` prints another beside it.
+
 Besides APE it reports the *shape* of the error: the scale and rotation about the start that best map the true
 trajectory onto the corrected one (least squares) and what remains after them. A map built too small shows as a
 negative scale long before its APE says why (that is how the lagging scan-matching target was found).
@@ -31,6 +36,9 @@ import numpy as np
 
 #: (stamp, odometry pose at the scan, ranges, angle_min, angle_increment, range_min, range_max)
 Scan = tuple[float, tuple[float, float, float], np.ndarray, float, float, float, float]
+
+APE_LIMIT = 0.10  # m: issue 17's bound on the corrected pose's APE RMSE (``bench localisation`` judges by it too)
+LONG_RUN = 150.0  # m: runs this long are judged
 
 
 def read_scans(bag: str | Path, limit: int = 0) -> list[Scan]:
@@ -240,7 +248,9 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", help="a recorded run with /scan, /odom and ground_truth/pose (a simulated run)")
+    parser.add_argument("bag", nargs="+",
+                        help="recorded runs with /scan, /odom and ground_truth/pose (simulated runs); several bags are "
+                             "replayed with the same settings and summarised per world family")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a mapper parameter, as in the mapper's YAML (e.g. localisation.map_add_distance=0.2); "
                              "repeatable")
@@ -249,7 +259,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feed the ground-truth pose as odometry (the matcher's own error remains)")
     parser.add_argument("--raycast", metavar="WORLD", default="",
                         help="replace the scans by exact 2-D ray casts of this world (family, barn:<i>, map:<name> "
-                             "or JSON) at the true poses; with --seed, the run's world seed")
+                             "or JSON) at the true poses, with --seed the run's world seed; 'bag': the world and "
+                             "seed the bag's metadata names (the only choice with several bags)")
     parser.add_argument("--seed", type=int, default=0, help="world seed for --raycast")
     parser.add_argument("--noise-std", type=float, default=None,
                         help="--raycast range noise, constant part (m); default the simulated lidar's")
@@ -259,12 +270,88 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--raycast noise draw: another seed, another realisation of the same noise model")
     parser.add_argument("--kiss-icp", action="store_true",
                         help="also run KISS-ICP (kiss-icp, PyPI) on the same scans and odometry and print its errors")
-    parser.add_argument("--out", default="", help="folder for the TUM files (default: a temporary one)")
+    parser.add_argument("--out", default="",
+                        help="folder for the TUM files (default: a temporary one); with several bags one sub-folder "
+                             "per bag")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="bags replayed at once (processes); each replay is single-threaded and deterministic, "
+                             "so the numbers do not depend on it")
+    parser.add_argument("--json", default="", metavar="FILE",
+                        help="write every bag's result (APE, RPE, shape, driven distance) to FILE, e.g. to compare "
+                             "settings later with --baseline")
+    parser.add_argument("--baseline", default="", metavar="FILE",
+                        help="an earlier --json: print each bag's APE before -> now and the per-family counts of "
+                             "both")
 
 
-def run(ns: argparse.Namespace) -> int:
+@dataclass
+class BagResult:
+    """One replayed bag: its errors and shape, the lines the report prints for it, or why it could not be replayed
+    (``error``; the numbers are then NaN)."""
+
+    bag: str
+    world: str = ""  # "forest-1000001", "map-depot-0": from the bag's metadata, else its folder
+    family: str = ""  # "forest", "map:depot"
+    scans: int = 0
+    matched: int = 0
+    driven: float = math.nan  # m, the ground-truth path's length (evo)
+    ape: float = math.nan
+    ape_max: float = math.nan
+    rpe: float = math.nan
+    scale: float = math.nan
+    rotation: float = math.nan  # rad
+    residual: float = math.nan
+    update_ms: float = math.nan  # median wall time of the mapper update
+    kiss_ape: float = math.nan
+    lines: tuple[str, ...] = ()
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "lines"}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
+
+
+@dataclass
+class ReplayOptions:
+    """Everything but the bag that decides a replay (picklable, for the worker processes)."""
+
+    overrides: dict[str, str]
+    scans: int = 0
+    true_odometry: bool = False
+    raycast: str = ""
+    seed: int = 0
+    noise_std: float | None = None
+    noise_range: float | None = None
+    noise_seed: int = 0
+    kiss_icp: bool = False
+    out: str = ""
+
+
+def bag_world(bag: str | Path) -> tuple[str, str, int | None]:
+    """(world name, family, seed) of a recorded run: the recorder's metadata (``toponav.world``, ``toponav.seed``),
+    else the bag folder's parent name (``<runs>/forest-1000001/bag``, as the benchmarks lay them out)."""
+    from toponav.bags import open_bag
+
+    spec, seed = "", None
+    try:
+        with open_bag(bag) as b:
+            spec = b.custom_data.get("toponav.world", "")
+            raw = b.custom_data.get("toponav.seed", "")
+            seed = int(raw) if raw not in ("", "-1") else None
+    except Exception:  # an unreadable bag says so when its scans are read
+        pass
+    path = Path(bag).resolve()
+    folder = path.parent.name if path.name == "bag" else path.name
+    if not spec:
+        fam, _, tail = folder.rpartition("-")
+        return folder, (fam if fam and tail.isdigit() else folder), None
+    name = spec.replace(":", "-") + (f"-{seed}" if seed is not None else "")
+    return name, spec, seed
+
+
+def replay_bag(bag: str, opts: ReplayOptions) -> BagResult:
+    """Replay one bag with ``opts`` and measure it; never raises on a bad bag (``error`` says why)."""
     from toponav import config
-    from toponav.config import ConfigError
     from toponav.evaluation.trajectory_error import (
         REFERENCE,
         Trajectory,
@@ -276,82 +363,197 @@ def run(ns: argparse.Namespace) -> int:
     from toponav.mapping import MapperConfig
     from toponav.robot import LidarParams
 
-    bag = Path(ns.bag)
-    if not bag.exists():
-        print(f"localise: {bag} does not exist")
-        return 2
+    res = BagResult(bag=str(bag))
+    path = Path(bag)
+    if not path.exists():
+        res.error = f"{bag} does not exist"
+        return res
+    res.world, res.family, bag_seed = bag_world(path)
+    cfg = config.build(MapperConfig, opts.overrides)  # checked by the caller: raises only on a caller's bug
+    try:
+        trajs = read_trajectories(path)
+        scans = read_scans(path, opts.scans)
+    except Exception as exc:  # a corrupt or foreign bag: say so, do not trace back
+        res.error = f"cannot read {bag}: {type(exc).__name__}: {exc}"
+        return res
+    gt = trajs.trajectories.get(REFERENCE)
+    if gt is None or len(gt.t) < 2:
+        res.error = f"{bag} has no ground truth to measure against (a simulated run records ground_truth/pose)"
+        return res
+    if not scans:
+        res.error = f"{bag} has no scans with odometry within 0.25 s"
+        return res
+    stamps = np.array([s[0] for s in scans])
+    true = poses_at(gt.t, gt.xyyaw, stamps)
+    mode = []
+    if opts.raycast:
+        from toponav.worlds import WorldError, make_world
+
+        lid = LidarParams()
+        noise_std = lid.noise_std if opts.noise_std is None else opts.noise_std
+        noise_range = lid.noise_range if opts.noise_range is None else opts.noise_range
+        spec, seed = opts.raycast, opts.seed
+        if spec == "bag":
+            if res.family == res.world:
+                res.error = f"--raycast bag: {bag} names no world in its metadata (toponav.world)"
+                return res
+            spec, seed = res.family, bag_seed or 0
+        try:
+            world = make_world(spec, seed=seed)
+            scans = raycast_scans(scans, true, world, noise_std, noise_range, opts.noise_seed)
+        except (ValueError, WorldError) as exc:
+            res.error = f"--raycast: {exc}"
+            return res
+        mode.append(f"scans ray-cast in {world.name} at the true poses (noise {noise_std} m + {noise_range} r, "
+                    f"draw {opts.noise_seed})")
+    if opts.true_odometry:
+        mode.append("ground-truth odometry")
+    out = Path(opts.out) if opts.out else Path(tempfile.mkdtemp(prefix="toponav_localise_"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        res.error = f"--out {out}: {exc}"
+        return res
+    result = replay(scans, cfg, true if opts.true_odometry else None)
+    est = Trajectory(name="pose", topic="localise", t=result.stamps, xyyaw=result.poses)
+    ref_file, est_file = write_tum(gt, out / "ground_truth.tum"), write_tum(est, out / "localised.tum")
+    try:
+        stats = trajectory_error(ref_file, est_file)
+    except TrajectoryError as exc:
+        res.error = str(exc)
+        return res
+    shape = shape_fit(true[:, :2], result.poses[:, :2])
+    res.scans, res.matched = len(scans), result.matched
+    res.driven = float(np.hypot(*np.diff(true[:, :2], axis=0).T).sum())
+    res.ape, res.ape_max = stats.ape_rmse, stats.ape_max
+    res.rpe = stats.rpe_rmse if stats.rpe_rmse is not None else math.nan
+    res.scale, res.rotation, res.residual = shape.scale, shape.rotation, shape.residual
+    res.update_ms = float(np.median(result.update_ms))
+    changed = ", ".join(f"{k}={v}" for k, v in opts.overrides.items()) or "package defaults"
+    rpe = f"{stats.rpe_rmse:.3f} m" if stats.rpe_rmse is not None else f"- ({stats.note})"
+    lines = [f"{bag}: {len(scans)} scans ({'; '.join(mode) or 'as recorded'}), mapper: {changed}",
+             f"  APE RMSE {stats.ape_rmse:.3f} m (max {stats.ape_max:.3f} m), RPE per 10 m {rpe}; scans matched "
+             f"{result.matched}/{len(scans)}",
+             f"  shape about the start: scale {shape.scale * 100:+.2f} %, rotation {math.degrees(shape.rotation):+.2f} "
+             f"deg, {shape.residual:.3f} m left after both",
+             f"  mapper update {np.median(result.update_ms):.2f} ms median, {np.percentile(result.update_ms, 95):.1f} "
+             f"ms p95 (wall); TUM files in {out}"]
+    if opts.kiss_icp:
+        try:
+            kiss = kiss_icp_errors(scans, ref_file, out, true if opts.true_odometry else None)
+        except ImportError as exc:
+            res.error = f"--kiss-icp: {exc} (bash scripts/setup.sh installs kiss-icp)"
+            res.lines = tuple(lines)
+            return res
+        res.kiss_ape = kiss.ape_rmse
+        rpe = f"{kiss.rpe_rmse:.3f} m" if kiss.rpe_rmse is not None else f"- ({kiss.note})"
+        lines.append(f"  KISS-ICP on the same scans and odometry: APE RMSE {kiss.ape_rmse:.3f} m (max "
+                     f"{kiss.ape_max:.3f} m), RPE per 10 m {rpe}")
+    res.lines = tuple(lines)
+    return res
+
+
+def summary_lines(results: list[BagResult], baseline: dict[str, float] | None = None) -> list[str]:
+    """The per-bag table and the per-family counts of runs within :data:`APE_LIMIT`: of the runs of :data:`LONG_RUN`
+    m or more (the ones ``bench localisation`` judges; shorter ones are listed, not counted), or of every run when
+    none is that long. ``baseline`` maps a bag path to an earlier APE: its column and counts are printed beside."""
+    ok = [r for r in results if not r.error]
+    lines = ["", f"{len(ok)} of {len(results)} bags replayed; APE RMSE limit {APE_LIMIT} m on runs of >= "
+             f"{LONG_RUN:.0f} m",
+             "| world | bag | driven (m) | APE (m) | " + ("before (m) | " if baseline else "") +
+             "scale (%) | rotation (deg) | left after both (m) |",
+             "|---|---|---:|---:|" + ("---:|" if baseline else "") + "---:|---:|---:|"]
+    for r in sorted(ok, key=lambda r: (r.family, r.world, r.bag)):
+        before = baseline.get(r.bag, math.nan) if baseline else math.nan
+        lines.append(f"| {r.world} | {r.bag} | {r.driven:.1f} | {r.ape:.3f} | " +
+                     (f"{before:.3f} | " if baseline else "") +
+                     f"{r.scale * 100:+.2f} | {math.degrees(r.rotation):+.2f} | {r.residual:.3f} |")
+    judged = [r for r in ok if r.driven >= LONG_RUN]
+    if not judged:  # short replays (--scans): count them all, and say so
+        judged = ok
+        lines += ["", f"(no run of >= {LONG_RUN:.0f} m: the counts below are over every replayed run)"]
+    lines += ["", "| family | runs | within " + f"{APE_LIMIT} m | mean APE (m) | max APE (m) |" +
+              (" before: within | before: mean | before: max |" if baseline else ""),
+              "|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if baseline else "")]
+    for fam in [*sorted({r.family for r in judged}), "all"]:
+        runs = [r for r in judged if fam in ("all", r.family)]
+        ape = np.array([r.ape for r in runs])
+        row = f"| {fam} | {len(runs)} | {int((ape <= APE_LIMIT).sum())} | {ape.mean():.3f} | {ape.max():.3f} |"
+        if baseline:
+            old = np.array([baseline.get(r.bag, math.nan) for r in runs])
+            old = old[np.isfinite(old)]
+            row += (f" {int((old <= APE_LIMIT).sum())}/{len(old)} | {old.mean():.3f} | {old.max():.3f} |" if len(old)
+                    else " - | - | - |")
+        lines.append(row)
+    for r in results:
+        if r.error:
+            lines.append(f"not replayed: {r.error}")
+    return lines
+
+
+def run(ns: argparse.Namespace) -> int:
+    import json
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from toponav import config
+    from toponav.config import ConfigError
+    from toponav.mapping import MapperConfig
+
     try:
         overrides = _overrides(ns.set)
-        cfg = config.build(MapperConfig, overrides)
+        config.build(MapperConfig, overrides)
     except (ValueError, ConfigError) as exc:
         print(f"localise: {exc}")
         return 2
     if ns.scans < 0:
         print(f"localise: --scans must be >= 0, got {ns.scans}")
         return 2
-    try:
-        trajs = read_trajectories(bag)
-        scans = read_scans(bag, ns.scans)
-    except Exception as exc:  # a corrupt or foreign bag: say so, do not trace back
-        print(f"localise: cannot read {bag}: {type(exc).__name__}: {exc}")
+    if ns.jobs < 1:
+        print(f"localise: --jobs must be >= 1, got {ns.jobs}")
         return 2
-    gt = trajs.trajectories.get(REFERENCE)
-    if gt is None or len(gt.t) < 2:
-        print(f"localise: {bag} has no ground truth to measure against (a simulated run records ground_truth/pose)")
+    bags = list(ns.bag)
+    if len(bags) > 1 and ns.raycast not in ("", "bag"):
+        print(f"localise: --raycast {ns.raycast} names one world for {len(bags)} bags: use --raycast bag (each bag's "
+              "own world) or replay them one at a time")
         return 2
-    if not scans:
-        print(f"localise: {bag} has no scans with odometry within 0.25 s")
-        return 2
-    stamps = np.array([s[0] for s in scans])
-    true = poses_at(gt.t, gt.xyyaw, stamps)
-    mode = []
-    if ns.raycast:
-        from toponav.worlds import WorldError, make_world
+    baseline: dict[str, float] | None = None
+    if ns.baseline:
+        try:
+            rows = json.loads(Path(ns.baseline).read_text())["bags"]
+            baseline = {str(r["bag"]): float(r["ape"]) for r in rows if r.get("ape") is not None}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"localise: --baseline {ns.baseline}: not an earlier --json ({type(exc).__name__}: {exc})")
+            return 2
+    outs = [ns.out] if len(bags) == 1 else (
+        [str(Path(ns.out) / f"{i:03d}-{bag_world(b)[0]}") for i, b in enumerate(bags)] if ns.out else [""] * len(bags))
+    opts = [ReplayOptions(overrides=overrides, scans=ns.scans, true_odometry=ns.true_odometry, raycast=ns.raycast,
+                          seed=ns.seed, noise_std=ns.noise_std, noise_range=ns.noise_range, noise_seed=ns.noise_seed,
+                          kiss_icp=ns.kiss_icp, out=o) for o in outs]
+    results: list[BagResult] = []
+    if ns.jobs > 1 and len(bags) > 1:
+        with ProcessPoolExecutor(max_workers=min(ns.jobs, len(bags)), mp_context=get_context("spawn")) as pool:
+            for res in pool.map(replay_bag, bags, opts):
+                results.append(_report(res))
+    else:
+        results = [_report(replay_bag(b, o)) for b, o in zip(bags, opts, strict=True)]
+    if len(bags) > 1:
+        print("\n".join(summary_lines(results, baseline)))
+    if ns.json:
+        try:
+            Path(ns.json).write_text(json.dumps({"overrides": overrides, "true_odometry": ns.true_odometry,
+                                                 "raycast": ns.raycast, "bags": [r.to_json() for r in results]},
+                                                indent=1))
+        except OSError as exc:
+            print(f"localise: --json {ns.json}: {exc}")
+            return 2
+    return 2 if any(r.error for r in results) else 0
 
-        lid = LidarParams()
-        noise_std = lid.noise_std if ns.noise_std is None else ns.noise_std
-        noise_range = lid.noise_range if ns.noise_range is None else ns.noise_range
-        try:
-            world = make_world(ns.raycast, seed=ns.seed)
-            scans = raycast_scans(scans, true, world, noise_std, noise_range, ns.noise_seed)
-        except (ValueError, WorldError) as exc:
-            print(f"localise: --raycast: {exc}")
-            return 2
-        mode.append(f"scans ray-cast in {world.name} at the true poses (noise {noise_std} m + {noise_range} r, "
-                    f"draw {ns.noise_seed})")
-    if ns.true_odometry:
-        mode.append("ground-truth odometry")
-    out = Path(ns.out) if ns.out else Path(tempfile.mkdtemp(prefix="toponav_localise_"))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"localise: --out {out}: {exc}")
-        return 2
-    result = replay(scans, cfg, true if ns.true_odometry else None)
-    est = Trajectory(name="pose", topic="localise", t=result.stamps, xyyaw=result.poses)
-    ref_file, est_file = write_tum(gt, out / "ground_truth.tum"), write_tum(est, out / "localised.tum")
-    try:
-        stats = trajectory_error(ref_file, est_file)
-    except TrajectoryError as exc:
-        print(f"localise: {exc}")
-        return 2
-    shape = shape_fit(true[:, :2], result.poses[:, :2])
-    changed = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "package defaults"
-    print(f"{bag}: {len(scans)} scans ({'; '.join(mode) or 'as recorded'}), mapper: {changed}")
-    rpe = f"{stats.rpe_rmse:.3f} m" if stats.rpe_rmse is not None else f"- ({stats.note})"
-    print(f"  APE RMSE {stats.ape_rmse:.3f} m (max {stats.ape_max:.3f} m), RPE per 10 m {rpe}; scans matched "
-          f"{result.matched}/{len(scans)}")
-    print(f"  shape about the start: scale {shape.scale * 100:+.2f} %, rotation {math.degrees(shape.rotation):+.2f} "
-          f"deg, {shape.residual:.3f} m left after both")
-    print(f"  mapper update {np.median(result.update_ms):.2f} ms median, {np.percentile(result.update_ms, 95):.1f} ms "
-          f"p95 (wall); TUM files in {out}")
-    if ns.kiss_icp:
-        try:
-            kiss = kiss_icp_errors(scans, ref_file, out, true if ns.true_odometry else None)
-        except ImportError as exc:
-            print(f"localise: --kiss-icp: {exc} (bash scripts/setup.sh installs kiss-icp)")
-            return 2
-        rpe = f"{kiss.rpe_rmse:.3f} m" if kiss.rpe_rmse is not None else f"- ({kiss.note})"
-        print(f"  KISS-ICP on the same scans and odometry: APE RMSE {kiss.ape_rmse:.3f} m (max {kiss.ape_max:.3f} m), "
-              f"RPE per 10 m {rpe}")
-    return 0
+
+def _report(res: BagResult) -> BagResult:
+    """Print one bag's lines (or its error) as it finishes."""
+    for line in res.lines:
+        print(line)
+    if res.error:
+        print(f"localise: {res.error}")
+    return res
