@@ -294,7 +294,7 @@ class BagResult:
     family: str = ""  # "forest", "map:depot"
     scans: int = 0
     matched: int = 0
-    driven: float = math.nan  # m, the ground-truth path's length (evo)
+    driven: float = math.nan  # m, the ground-truth path's length through its poses at the scans
     ape: float = math.nan
     ape_max: float = math.nan
     rpe: float = math.nan
